@@ -1,0 +1,127 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * The XDP entry of a pipeline generation. It reserves the per-packet metadata,
+ * then calls a __noinline subprogram that tail-calls the first stage. Stages
+ * chain to each other from their main programs, so whatever the last stage
+ * returns comes back here, to the caller of the subprogram: the one place
+ * where every final verdict is counted and a missed tail call gets the
+ * pipeline's default verdict.
+ */
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include <sluice/abi.h>
+
+/* This generation's prog_array (the loader binds the real one). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, SLUICE_MAX_STAGES);
+	__type(key, __u32);
+	__type(value, __u32);
+} sluice_progs SEC(".maps");
+
+/* Counters per slot, shared with every stage. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SLUICE_MAX_STAGES);
+	__type(key, __u32);
+	__type(value, struct sluice_slot_stats);
+} sluice_slot_stats SEC(".maps");
+
+/* Counters of the whole pipeline, one entry. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sluice_pipe_stats);
+} sluice_pipe_stats SEC(".maps");
+
+const volatile struct sluice_entry_cfg sluice_entry = {
+	.first = 0,
+	.default_verdict = XDP_PASS,
+};
+
+/*
+ * The tail call replaces this frame, so the stage chain's verdict is what
+ * this call returns to sluice_entry_prog(). clang 14 assumes the helper call
+ * returns normally and folds the result to the constant below, losing that
+ * verdict: the empty asm makes the value opaque to it.
+ */
+static __noinline int sluice_dispatch(struct xdp_md *ctx)
+{
+	int ret = SLUICE_RET_MISSED;
+	__u32 first = sluice_entry.first;
+
+	asm volatile("r1 = %[ctx]\n\t"
+		     "r2 = %[map]\n\t"
+		     "r3 = %[slot]\n\t"
+		     "call 12"
+		     :: [ctx]"r"(ctx), [map]"r"(&sluice_progs), [slot]"r"(first)
+		     : "r0", "r1", "r2", "r3", "r4", "r5");
+#ifndef SLUICE_NO_RETURN_BARRIER
+	asm volatile("" : "+r"(ret));
+#endif
+	return ret;
+}
+
+static __always_inline void count_missed(struct xdp_md *ctx)
+{
+	struct sluice_meta *m = (void *)(long)ctx->data_meta;
+	__u32 slot = sluice_entry.first;
+	struct sluice_slot_stats *st;
+
+	/* Stage i tail-calls slot i + 1: the miss was just past the last one. */
+	if ((void *)(m + 1) <= (void *)(long)ctx->data && m->last != SLUICE_SLOT_NONE)
+		slot = m->last + 1;
+	st = bpf_map_lookup_elem(&sluice_slot_stats, &slot);
+	if (st)
+		st->missed++;
+}
+
+SEC("xdp")
+int sluice_entry_prog(struct xdp_md *ctx)
+{
+	struct sluice_pipe_stats *ps;
+	struct sluice_meta *m;
+	__u32 zero = 0;
+	int ret;
+
+	ps = bpf_map_lookup_elem(&sluice_pipe_stats, &zero);
+	if (!ps)
+		return XDP_ABORTED;
+
+	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(*m))) {
+		ps->no_meta++;
+		ret = XDP_ABORTED;
+		goto out;
+	}
+	m = (void *)(long)ctx->data_meta;
+	if ((void *)(m + 1) > (void *)(long)ctx->data) {
+		ps->no_meta++;
+		ret = XDP_ABORTED;
+		goto out;
+	}
+	__builtin_memset(m, 0, sizeof(*m));
+	m->gen = sluice_entry.gen;
+	m->last = SLUICE_SLOT_NONE;
+
+	ret = sluice_dispatch(ctx);
+	if (ret == SLUICE_RET_MISSED) {
+		count_missed(ctx);
+		ps->missed++;
+		ret = sluice_entry.default_verdict;
+	} else if (ret < 0 || ret >= SLUICE_NR_VERDICTS) {
+		ps->bad_verdict++;
+		ret = XDP_ABORTED;
+	}
+	m = (void *)(long)ctx->data_meta;
+	if ((void *)(m + 1) <= (void *)(long)ctx->data && (m->flags & SLUICE_PKT_MIXED))
+		ps->mixed++;
+out:
+	ps->packets++;
+	ps->bytes += ctx->data_end - ctx->data;
+	if (ret >= 0 && ret < SLUICE_NR_VERDICTS)
+		ps->verdict[ret]++;
+	return ret;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -1,0 +1,63 @@
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#
+# Shared rules, included by every folder's Makefile after it sets SUBDIR.
+# Everything built goes under $(O)/$(SUBDIR), so O=/elsewhere keeps the tree clean.
+
+.DEFAULT_GOAL := all
+
+TOPDIR := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+O ?= $(TOPDIR)/build
+override O := $(abspath $(O))
+OUT := $(O)/$(SUBDIR)
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+BINDIR := $(PREFIX)/sbin
+LIBDIR := $(PREFIX)/lib/sluice
+STAGEDIR := $(LIBDIR)/stages
+SYSCONFDIR ?= /etc/sluice
+MANDIR := $(PREFIX)/share/man
+
+CC ?= gcc
+CLANG ?= clang
+BPFTOOL ?= bpftool
+AR ?= ar
+ARCH := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
+MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
+
+CFLAGS ?= -O2 -g
+CFLAGS += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
+CPPFLAGS += -I$(TOPDIR)/include -I$(TOPDIR)/lib -I$(O)/bpf -D_GNU_SOURCE \
+	-DSLUICE_STAGEDIR='"$(STAGEDIR)"' -DSLUICE_BUILD_STAGEDIR='"$(O)/bpf"'
+DEPFLAGS = -MMD -MP
+LIBSLUICE := $(O)/lib/libsluice.a
+LDLIBS_SLUICE := $(LIBSLUICE) -lxdp -lbpf -lelf -lz -ljson-c
+
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Wno-unused-function \
+	-I$(TOPDIR)/include -I/usr/include/$(MULTIARCH)
+
+ifeq ($(V),1)
+Q :=
+msg :=
+else
+Q := @
+msg = @printf '  %-9s %s\n' "$(1)" "$(patsubst $(O)/%,%,$(2))";
+MAKEFLAGS += --no-print-directory
+endif
+
+$(OUT):
+	$(Q)mkdir -p $@
+
+$(OUT)/%.bpf.o: %.bpf.c | $(OUT)
+	$(call msg,CLANG-BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) $(DEPFLAGS) -c $< -o $@
+
+$(OUT)/%.skel.h: $(OUT)/%.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@.tmp && mv $@.tmp $@
+
+$(OUT)/%.o: %.c | $(OUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
+
+-include $(wildcard $(OUT)/*.d)

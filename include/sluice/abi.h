@@ -1,0 +1,297 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The one ABI shared by bpf/, lib/, daemon/, cli/, tools/ and tests/: per-packet
+ * metadata, map value layouts, slot numbers, pin names. Anything that crosses
+ * the kernel/user boundary or a daemon restart is defined here and nowhere else.
+ */
+#ifndef SLUICE_ABI_H
+#define SLUICE_ABI_H
+
+#ifdef __BPF__
+#include <linux/types.h>
+#else
+#include <linux/types.h>
+#include <stddef.h>
+#endif
+
+#define SLUICE_ABI_VERSION	1
+
+/*
+ * Slots of one generation's prog_array. Stage i of a pipeline lives in slot i
+ * and tail-calls slot i + 1, so the entry can name the slot a missed tail call
+ * aimed at from the last slot that ran.
+ */
+#define SLUICE_MAX_STAGES	16
+#define SLUICE_SLOT_END		0xffffffffu	/* "next" of the last stage */
+#define SLUICE_SLOT_NONE	0xff		/* meta.last before any stage ran */
+
+/* The kernel's MAX_TAIL_CALL_CNT: tail calls one packet may take. */
+#define SLUICE_MAX_TAIL_CALLS	33
+/* A subprogram may tail-call only while the frames below it use less. */
+#define SLUICE_MAX_TAIL_CALL_STACK 256
+
+/*
+ * What the dispatch returns when a tail call found its slot empty. No XDP
+ * action has this value, so the entry can tell it from a stage's verdict.
+ */
+#define SLUICE_RET_MISSED	0x5c1cedu
+
+#define SLUICE_NR_VERDICTS	5	/* XDP_ABORTED .. XDP_REDIRECT */
+
+/* meta.flags */
+enum {
+	SLUICE_PKT_PARSED	= 1 << 0,	/* parse stage ran */
+	SLUICE_PKT_TRUNC	= 1 << 1,	/* a header ran past the frame end */
+	SLUICE_PKT_MALFORMED	= 1 << 2,	/* a header field is impossible */
+	SLUICE_PKT_FRAG		= 1 << 3,	/* an IP fragment */
+	SLUICE_PKT_FRAG_LATER	= 1 << 4,	/* a fragment with offset > 0: no L4 */
+	SLUICE_PKT_IPOPT	= 1 << 5,	/* IPv4 options present */
+	SLUICE_PKT_EXTHDR	= 1 << 6,	/* IPv6 extension headers present */
+	SLUICE_PKT_EXT_LIMIT	= 1 << 7,	/* parser stopped at its ext-hdr bound */
+	SLUICE_PKT_VLAN_LIMIT	= 1 << 8,	/* more VLAN tags than the parser reads */
+	SLUICE_PKT_MIXED	= 1 << 9,	/* stages of two generations ran */
+	SLUICE_PKT_OVERLIMIT	= 1 << 10,	/* ratelimit found the source over rate */
+	SLUICE_PKT_XSK		= 1 << 11,	/* selected for an AF_XDP socket */
+	SLUICE_PKT_ARP		= 1 << 12,
+};
+
+/*
+ * Per-packet context, carried in XDP metadata (bpf_xdp_adjust_meta) in front
+ * of the frame: it costs no map lookup, is private to the packet, and reaches
+ * AF_XDP sockets with the frame. The kernel caps metadata at 32 bytes.
+ */
+struct sluice_meta {
+	__u32 path;		/* bit i: the stage in slot i ran */
+	__u32 rule;		/* ACL rule index + 1 that matched, 0 = none */
+	__u16 gen;		/* generation of the entry that admitted the packet */
+	__u16 gen_other;	/* with SLUICE_PKT_MIXED: a stage's other generation */
+	__u16 flags;		/* SLUICE_PKT_* */
+	__u16 l3_off;		/* offset of the L3 header from data, 0 = none */
+	__u16 l4_off;		/* offset of the L4 header, 0 = none */
+	__u16 l3_proto;		/* ethertype of L3, host order */
+	__u16 sport;		/* TCP/UDP source port, host order */
+	__u16 dport;		/* TCP/UDP destination port; ICMP type << 8 | code */
+	__u16 vlan_id;		/* outermost VLAN id */
+	__u8 l4_proto;		/* IPPROTO_*, 0 = none */
+	__u8 vlans;		/* VLAN tags in front of L3 */
+	__u8 last;		/* slot of the last stage that ran */
+	__u8 tcp_flags;
+	__u8 ip_ttl;		/* TTL / hop limit */
+	__u8 ext_hdrs;		/* IPv6 extension headers walked */
+};
+
+/* Per-slot counters (sluice_slot_stats, per-CPU). */
+struct sluice_slot_stats {
+	__u64 packets;		/* packets that entered the stage */
+	__u64 bytes;
+	__u64 missed;		/* tail calls into this slot that found it empty */
+	__u64 verdict[SLUICE_NR_VERDICTS];	/* verdicts this stage decided */
+};
+
+/* Whole-pipeline counters (sluice_pipe_stats, per-CPU, one entry). */
+struct sluice_pipe_stats {
+	__u64 packets;
+	__u64 bytes;
+	__u64 verdict[SLUICE_NR_VERDICTS];	/* final verdicts */
+	__u64 missed;		/* packets that met an empty slot */
+	__u64 mixed;		/* packets stamped by two generations */
+	__u64 bad_verdict;	/* a stage returned no XDP action: made ABORTED */
+	__u64 no_meta;		/* metadata could not be reserved */
+	__u64 pad;
+};
+
+/*
+ * .rodata of every stage, set by the loader before load so the verifier sees
+ * constants: the tail call to "next" then becomes a JIT-patched direct jump.
+ */
+struct sluice_stage_cfg {
+	__u32 slot;
+	__u32 next;		/* SLUICE_SLOT_END for the last stage */
+	__u16 gen;
+	__u16 ver;
+	__u32 pad;
+};
+
+/* .rodata of the entry program. */
+struct sluice_entry_cfg {
+	__u32 first;		/* slot of the first stage */
+	__u16 gen;
+	__u8 default_verdict;	/* verdict for a packet that met an empty slot */
+	__u8 pad;
+};
+
+/*
+ * Pipeline description kept in a pinned array map, so a restarted daemon
+ * knows what runs without any file of its own.
+ */
+#define SLUICE_NAME_LEN		32
+struct sluice_stage_info {
+	char name[SLUICE_NAME_LEN];
+	__u64 hash;		/* of object bytes, program name and parameters */
+	__u32 ver;		/* load counter of the instance in the slot */
+	__u32 prog_id;
+};
+
+struct sluice_pipeline_info {
+	__u32 magic;		/* SLUICE_INFO_MAGIC */
+	__u32 abi;		/* SLUICE_ABI_VERSION */
+	__u32 gen;		/* live generation */
+	__u32 nr_stages;
+	__u32 default_verdict;
+	__u32 next_ver;		/* next stage instance version */
+	struct sluice_stage_info stages[SLUICE_MAX_STAGES];
+};
+#define SLUICE_INFO_MAGIC	0x51c1ce01u
+
+/* ACL (bpf/acl.bpf.c). Keys of the LPM tries. */
+#define SLUICE_ACL_MAX_RULES	1024
+#define SLUICE_ACL_MAX_PREFIXES	131072
+
+enum sluice_acl_action {
+	SLUICE_ACL_PASS = 0,
+	SLUICE_ACL_DROP,
+	SLUICE_ACL_XSK,		/* mark for the xsk stage */
+	SLUICE_ACL_COUNT,	/* count and go on to the next rule */
+};
+
+struct sluice_lpm4_key {
+	__u32 prefixlen;
+	__u32 addr;		/* network order */
+};
+
+struct sluice_lpm6_key {
+	__u32 prefixlen;
+	__u8 addr[16];
+};
+
+/*
+ * A rule is the first of the ordered rules whose fields all match. Prefix
+ * matches go through LPM tries whose values are bitmaps of the rules that
+ * name a containing prefix; rules with no prefix are in the "any" bitmap.
+ */
+#define SLUICE_ACL_WORDS	(SLUICE_ACL_MAX_RULES / 64)
+struct sluice_acl_bitmap {
+	__u64 w[SLUICE_ACL_WORDS];
+};
+
+struct sluice_acl_rule {
+	__u16 sport_lo, sport_hi;	/* host order, inclusive */
+	__u16 dport_lo, dport_hi;
+	__u8 proto;			/* 0 = any */
+	__u8 tcp_flags_mask;		/* match when (flags & mask) == value */
+	__u8 tcp_flags_value;
+	__u8 action;			/* enum sluice_acl_action */
+	__u8 family;			/* 0 = any, 4, 6 */
+	__u8 has_src, has_dst;		/* rule names a prefix */
+	__u8 pad;
+	__u32 id;			/* user-visible rule id */
+};
+
+/* Per-rule hits (sluice_acl_hits, per-CPU). */
+struct sluice_acl_hits {
+	__u64 packets;
+	__u64 bytes;
+};
+
+/* Rate limiter (bpf/ratelimit.bpf.c): one bucket per source address. */
+struct sluice_rl_key {
+	__u8 family;
+	__u8 pad[3];
+	__u8 addr[16];
+};
+
+struct sluice_rl_bucket {
+	__u64 tokens;		/* in nanopackets: rate * ns / 1e9 avoids division */
+	__u64 last_ns;
+};
+
+/* Counting stage (bpf/count.bpf.c): [proto class][verdict so far]. */
+enum sluice_proto_class {
+	SLUICE_PC_OTHER = 0,
+	SLUICE_PC_ARP,
+	SLUICE_PC_IPV4_TCP,
+	SLUICE_PC_IPV4_UDP,
+	SLUICE_PC_IPV4_ICMP,
+	SLUICE_PC_IPV4_OTHER,
+	SLUICE_PC_IPV6_TCP,
+	SLUICE_PC_IPV6_UDP,
+	SLUICE_PC_IPV6_ICMP,
+	SLUICE_PC_IPV6_OTHER,
+	SLUICE_PC_MALFORMED,
+	SLUICE_PC_MAX,
+};
+
+struct sluice_count {
+	__u64 packets;
+	__u64 bytes;
+	__u64 frags;
+	__u64 mixed;
+};
+
+/*
+ * Names of maps shared by every stage of a pipeline, reused across stage
+ * versions and generations by name; also their pin names under maps/.
+ */
+#define SLUICE_MAP_PROGS	"sluice_progs"
+#define SLUICE_MAP_SLOT_STATS	"sluice_slot_stats"
+#define SLUICE_MAP_PIPE_STATS	"sluice_pipe_stats"
+#define SLUICE_MAP_XSKS		"sluice_xsks"
+#define SLUICE_MAP_INFO		"sluice_info"
+
+#define SLUICE_XSK_MAX_QUEUES	64
+
+/*
+ * Pins, relative to the pin root (default /sys/fs/bpf/sluice):
+ *   <iface>/link                 the XDP bpf_link
+ *   <iface>/info                 sluice_info
+ *   <iface>/maps/<map>           state maps shared by all generations
+ *   <iface>/gen<N>/progs         prog_array of generation N
+ *   <iface>/gen<N>/entry         entry program of generation N
+ *   <iface>/gen<N>/stage<I>      program in slot I
+ *   <iface>/prev/stage<I>        the version a swap replaced, for rollback
+ */
+#define SLUICE_PIN_ROOT		"/sys/fs/bpf/sluice"
+#define SLUICE_PIN_LINK		"link"
+#define SLUICE_PIN_INFO		"info"
+#define SLUICE_PIN_MAPS		"maps"
+#define SLUICE_PIN_GEN_FMT	"gen%u"
+#define SLUICE_PIN_PROGS	"progs"
+#define SLUICE_PIN_ENTRY	"entry"
+#define SLUICE_PIN_STAGE_FMT	"stage%u"
+#define SLUICE_PIN_PREV		"prev"
+
+/*
+ * Payload of generated test traffic, right after the UDP header: the
+ * generator stamps it, stages and sinks check it. csum is the 32-bit FNV-1a
+ * of the bytes after this header, so corruption anywhere shows.
+ */
+#define SLUICE_PAYLOAD_MAGIC	0x534c4345u	/* "SLCE" */
+struct sluice_payload {
+	__u32 magic;		/* network order */
+	__u32 flow;		/* network order */
+	__u64 seq;		/* network order */
+	__u32 csum;		/* network order */
+	__u32 len;		/* bytes covered by csum, network order */
+};
+
+#ifndef __BPF__
+_Static_assert(sizeof(struct sluice_payload) == 24, "payload layout");
+_Static_assert(sizeof(struct sluice_meta) == 32, "XDP metadata is at most 32 bytes");
+_Static_assert(sizeof(struct sluice_meta) % 4 == 0, "metadata length must be 4-aligned");
+_Static_assert(sizeof(struct sluice_slot_stats) == 64, "slot stats: one cache line");
+_Static_assert(sizeof(struct sluice_pipe_stats) == 96, "pipe stats layout");
+_Static_assert(sizeof(struct sluice_stage_cfg) == 16, "stage cfg layout");
+_Static_assert(sizeof(struct sluice_entry_cfg) == 8, "entry cfg layout");
+_Static_assert(sizeof(struct sluice_stage_info) == 48, "stage info layout");
+_Static_assert(sizeof(struct sluice_pipeline_info) == 24 + 48 * SLUICE_MAX_STAGES, "info layout");
+_Static_assert(sizeof(struct sluice_acl_rule) == 20, "acl rule layout");
+_Static_assert(sizeof(struct sluice_acl_hits) == 16, "acl hits layout");
+_Static_assert(sizeof(struct sluice_acl_bitmap) == SLUICE_ACL_MAX_RULES / 8, "acl bitmap layout");
+_Static_assert(sizeof(struct sluice_rl_key) == 20, "rl key layout");
+_Static_assert(sizeof(struct sluice_rl_bucket) == 16, "rl bucket layout");
+_Static_assert(sizeof(struct sluice_count) == 32, "count layout");
+_Static_assert(SLUICE_MAX_STAGES <= 32, "meta.path is a 32-bit mask");
+_Static_assert(SLUICE_MAX_STAGES < SLUICE_SLOT_NONE, "meta.last is a byte");
+#endif
+
+#endif /* SLUICE_ABI_H */

@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The public header for writing a sluice stage. A stage is one SEC("xdp")
+ * program in its own object:
+ *
+ *	#include <sluice/stage.bpf.h>
+ *
+ *	SEC("xdp")
+ *	int my_stage(struct xdp_md *ctx)
+ *	{
+ *		struct sluice_meta *m = sluice_stage_enter(ctx);
+ *
+ *		if (!m)
+ *			return XDP_ABORTED;
+ *		if (want_to_drop)
+ *			return sluice_verdict(ctx, XDP_DROP);
+ *		return sluice_next(ctx);
+ *	}
+ *
+ * The loader sets sluice_cfg before load, binds sluice_progs to the live
+ * generation's prog_array and reuses every other map of the same name that
+ * the pipeline already has, so state survives a swap of the stage's code.
+ */
+#ifndef SLUICE_STAGE_BPF_H
+#define SLUICE_STAGE_BPF_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include <sluice/abi.h>
+
+/* The generation's prog_array: slot i holds stage i. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, SLUICE_MAX_STAGES);
+	__type(key, __u32);
+	__type(value, __u32);
+} sluice_progs SEC(".maps");
+
+/* Packets, bytes, verdicts and missed tail calls per slot. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SLUICE_MAX_STAGES);
+	__type(key, __u32);
+	__type(value, struct sluice_slot_stats);
+} sluice_slot_stats SEC(".maps");
+
+/* Set by the loader: this stage's slot, the next slot, its generation. */
+const volatile struct sluice_stage_cfg sluice_cfg = {
+	.slot = 0,
+	.next = SLUICE_SLOT_END,
+};
+
+/*
+ * bpf_tail_call_static() wants a compile-time index; ours is a .rodata
+ * constant that only the verifier knows. Keeping r2 and r3 in one asm block
+ * stops clang from merging paths with different keys, which would make the
+ * verifier poison the key and fall back to the retpoline path.
+ */
+static __always_inline void sluice_tail_call(void *ctx, void *map, __u32 slot)
+{
+	asm volatile("r1 = %[ctx]\n\t"
+		     "r2 = %[map]\n\t"
+		     "r3 = %[slot]\n\t"
+		     "call 12"
+		     :: [ctx]"r"(ctx), [map]"r"(map), [slot]"r"(slot)
+		     : "r0", "r1", "r2", "r3", "r4", "r5");
+}
+
+static __always_inline struct sluice_meta *sluice_meta(struct xdp_md *ctx)
+{
+	struct sluice_meta *m = (void *)(long)ctx->data_meta;
+
+	if ((void *)(m + 1) > (void *)(long)ctx->data)
+		return NULL;
+	return m;
+}
+
+/*
+ * Marks the packet as seen by this slot and counts it. Returns NULL when the
+ * packet carries no sluice metadata (the stage was not reached through an
+ * entry): such a stage should return XDP_ABORTED.
+ */
+static __always_inline struct sluice_meta *sluice_stage_enter(struct xdp_md *ctx)
+{
+	struct sluice_meta *m = sluice_meta(ctx);
+	__u32 slot = sluice_cfg.slot;
+	struct sluice_slot_stats *st;
+
+	if (!m)
+		return NULL;
+	if (m->gen != sluice_cfg.gen) {
+		m->flags |= SLUICE_PKT_MIXED;
+		m->gen_other = sluice_cfg.gen;
+	}
+	m->path |= 1u << (slot & 31);
+	m->last = slot;
+	st = bpf_map_lookup_elem(&sluice_slot_stats, &slot);
+	if (st) {
+		st->packets++;
+		st->bytes += ctx->data_end - ctx->data;
+	}
+	return m;
+}
+
+/* Ends the pipeline with a verdict this stage decided, counted for its slot. */
+static __always_inline int sluice_verdict(struct xdp_md *ctx, int verdict)
+{
+	__u32 slot = sluice_cfg.slot;
+	struct sluice_slot_stats *st;
+
+	(void)ctx;
+	st = bpf_map_lookup_elem(&sluice_slot_stats, &slot);
+	if (st && verdict >= 0 && verdict < SLUICE_NR_VERDICTS)
+		st->verdict[verdict]++;
+	return verdict;
+}
+
+/*
+ * Hands the packet to the next stage. The last stage passes it. If the next
+ * slot is empty the tail call falls through and the entry counts the miss and
+ * applies the pipeline's default verdict.
+ */
+static __always_inline int sluice_next(struct xdp_md *ctx)
+{
+	if (sluice_cfg.next == SLUICE_SLOT_END)
+		return XDP_PASS;
+	sluice_tail_call(ctx, &sluice_progs, sluice_cfg.next);
+	return SLUICE_RET_MISSED;
+}
+
+#endif /* SLUICE_STAGE_BPF_H */

@@ -1,0 +1,40 @@
+#!/bin/bash
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+# Installs the Debian packages sluice builds, tests and demos with. Idempotent:
+# a machine that has them all is not touched, so `make test` may call it.
+set -euo pipefail
+
+PKGS=(
+	make gcc pkg-config
+	clang llvm			# BPF objects (clang -target bpf)
+	bpftool				# skeletons (.bpf.o -> .skel.h)
+	libbpf-dev libelf-dev zlib1g-dev	# loading, maps, links
+	libxdp-dev			# AF_XDP sockets (xsk API), optional libxdp attach
+	libyaml-dev			# sluiced's configuration
+	libjson-c-dev			# -j output and the control protocol
+	libmicrohttpd-dev		# the Prometheus metrics endpoint
+	libsystemd-dev			# sd_notify readiness
+	libcmocka-dev bats		# unit and netns test frameworks
+	libpcap-dev			# reading the reference captures in tests
+	dpdk dpdk-dev			# the packet generator's DPDK engine, testpmd baseline
+	iproute2 ethtool		# namespaces and veth in tests
+	tcpreplay tshark iperf3		# capture replay and real clients in tests
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+	exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+	echo "deps: missing packages: ${missing[*]} (run as root to install them)" >&2
+	exit 1
+fi
+echo "deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# tshark asks whether non-root users may capture; the answer does not matter here.
+echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,63 @@
+#!/bin/bash
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+# Runs every test: the cmocka unit binaries and the bats netns suites, all
+# speaking TAP, and ends with one line "N passed, N failed, N skipped".
+# Usage: tests/run.sh [-q] [FILTER]   (FILTER: a substring of test file names)
+set -u
+top=$(cd "$(dirname "$0")/.." && pwd)
+O=${O:-$top/build}
+filter=${1:-}
+export SLUICE_TOP=$top SLUICE_BUILD=$O
+
+passed=0 failed=0 skipped=0
+failures=()
+
+# count_tap NAME: reads TAP on stdin, echoes it, adds to the totals.
+count_tap() {
+	local name=$1 line planned=0 seen=0
+	while IFS= read -r line; do
+		printf '%s\n' "$line"
+		case "$line" in
+		1..*) planned=${line#1..}; planned=${planned%% *} ;;
+		"not ok"*)
+			seen=$((seen + 1)); failed=$((failed + 1)); failures+=("$name: ${line#not ok }") ;;
+		ok*"# skip"*|ok*"# SKIP"*)
+			seen=$((seen + 1)); skipped=$((skipped + 1)) ;;
+		ok*)
+			seen=$((seen + 1)); passed=$((passed + 1)) ;;
+		esac
+	done
+	# A binary that died before finishing its plan has failed.
+	if [ "$planned" -gt "$seen" ]; then
+		failed=$((failed + planned - seen))
+		failures+=("$name: $((planned - seen)) planned tests did not run")
+	fi
+	if [ "$seen" -eq 0 ] && [ "$planned" -eq 0 ]; then
+		failed=$((failed + 1)); failures+=("$name: printed no TAP")
+	fi
+}
+
+mkdir -p "$O" && touch "$O/.tests-ran"
+mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
+
+for t in "$O"/tests/unit/test_*; do
+	[ -x "$t" ] || continue
+	case "$(basename "$t")" in *.o|*.d) continue ;; esac
+	[ -n "$filter" ] && [[ "$t" != *"$filter"* ]] && continue
+	echo "# unit: $(basename "$t")"
+	count_tap "$(basename "$t")" < <(cd "$top" && CMOCKA_MESSAGE_OUTPUT=TAP timeout 600 "$t" 2>&1)
+done
+
+for t in "$top"/tests/netns/*.bats; do
+	[ -f "$t" ] || continue
+	[ -n "$filter" ] && [[ "$t" != *"$filter"* ]] && continue
+	echo "# netns: $(basename "$t")"
+	count_tap "$(basename "$t")" < <(cd "$top" && timeout 900 bats --tap "$t" 2>&1)
+done
+
+if [ ${#failures[@]} -gt 0 ]; then
+	echo "# failures:"
+	printf '#   %s\n' "${failures[@]}"
+fi
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]
