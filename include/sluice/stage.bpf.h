@@ -28,6 +28,14 @@
 #include <bpf/bpf_helpers.h>
 #include <sluice/abi.h>
 
+/*
+ * What a stage's logic returns to say "not decided here, go on". Built-in
+ * stages keep their logic in __always_inline functions returning either this
+ * or an XDP action, so the same code can also be built as one inlined
+ * program for the dispatch-cost benchmark.
+ */
+#define SLUICE_CONTINUE		(-1)
+
 /* The generation's prog_array: slot i holds stage i. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
