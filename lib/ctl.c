@@ -1,0 +1,539 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Framing of the control protocol (see ctl.h and docs/control.md). Every
+ * read and write goes through MSG_DONTWAIT and poll(), so the blocking calls
+ * honour their timeout whatever the fd's O_NONBLOCK state is.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <json-c/json.h>
+#include "ctl.h"
+
+/* Queued replies a client has not read yet: beyond this it is dropped. */
+#define CTL_TX_MAX	(2 * (SLUICE_CTL_HDR_LEN + SLUICE_CTL_MAX_MSG))
+
+uint64_t ctl__now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Absolute deadline for a relative timeout; -1 means none. */
+static int64_t deadline_of(int timeout_ms)
+{
+	return timeout_ms < 0 ? -1 : (int64_t)(ctl__now_ms() + timeout_ms);
+}
+
+static int wait_fd(int fd, short events, int64_t deadline)
+{
+	struct pollfd pfd = { .fd = fd, .events = events };
+	int left, n;
+
+	for (;;) {
+		if (deadline < 0) {
+			left = -1;
+		} else {
+			int64_t d = deadline - (int64_t)ctl__now_ms();
+
+			if (d <= 0)
+				return -ETIMEDOUT;
+			left = d > INT32_MAX ? INT32_MAX : (int)d;
+		}
+		n = poll(&pfd, 1, left);
+		if (n > 0)
+			return 0;
+		if (n == 0)
+			return -ETIMEDOUT;
+		if (errno != EINTR)
+			return -errno;
+	}
+}
+
+static void hdr_encode(uint8_t *hdr, int type, uint32_t len)
+{
+	uint32_t magic = htonl(SLUICE_CTL_MAGIC), blen = htonl(len);
+	uint16_t ver = htons(SLUICE_CTL_VERSION), t = htons(type);
+
+	memcpy(hdr, &magic, 4);
+	memcpy(hdr + 4, &ver, 2);
+	memcpy(hdr + 6, &t, 2);
+	memcpy(hdr + 8, &blen, 4);
+}
+
+static int hdr_decode(const uint8_t *hdr, int *type, uint32_t *len)
+{
+	uint32_t magic, blen;
+	uint16_t ver, t;
+
+	memcpy(&magic, hdr, 4);
+	memcpy(&ver, hdr + 4, 2);
+	memcpy(&t, hdr + 6, 2);
+	memcpy(&blen, hdr + 8, 4);
+	if (ntohl(magic) != SLUICE_CTL_MAGIC || ntohs(ver) != SLUICE_CTL_VERSION)
+		return -EPROTO;
+	t = ntohs(t);
+	if (t != CTL_MSG_REQUEST && t != CTL_MSG_REPLY)
+		return -EPROTO;
+	blen = ntohl(blen);
+	if (blen > SLUICE_CTL_MAX_MSG)
+		return -EMSGSIZE;
+	/* An empty body cannot be a JSON object. */
+	if (!blen)
+		return -EBADMSG;
+	*type = t;
+	*len = blen;
+	return 0;
+}
+
+/*
+ * The body of a frame: a JSON object serialised by json-c. The string
+ * belongs to body and lives until body changes.
+ */
+static int body_encode(int type, struct json_object *body, const char **str, size_t *len)
+{
+	if ((type != CTL_MSG_REQUEST && type != CTL_MSG_REPLY) ||
+	    !json_object_is_type(body, json_type_object))
+		return -EINVAL;
+	*str = json_object_to_json_string_length(body, JSON_C_TO_STRING_PLAIN, len);
+	if (!*str)
+		return -ENOMEM;
+	if (*len > SLUICE_CTL_MAX_MSG)
+		return -EMSGSIZE;
+	return 0;
+}
+
+static int body_decode(const char *buf, size_t len, struct json_object **out)
+{
+	struct json_tokener *tok;
+	struct json_object *obj;
+	size_t end;
+	int err = 0;
+
+	tok = json_tokener_new();
+	if (!tok)
+		return -ENOMEM;
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	obj = json_tokener_parse_ex(tok, buf, len);
+	if (!obj || json_tokener_get_error(tok) != json_tokener_success ||
+	    !json_object_is_type(obj, json_type_object)) {
+		err = -EBADMSG;
+		goto out;
+	}
+	/* One document per frame: only white space may follow it. */
+	for (end = json_tokener_get_parse_end(tok); end < len; end++) {
+		if (!strchr(" \t\r\n", buf[end]) || !buf[end]) {
+			err = -EBADMSG;
+			goto out;
+		}
+	}
+	*out = obj;
+	obj = NULL;
+out:
+	json_object_put(obj);
+	json_tokener_free(tok);
+	return err;
+}
+
+static int read_full(int fd, void *buf, size_t len, int64_t deadline)
+{
+	size_t off = 0;
+	ssize_t n;
+	int err;
+
+	while (off < len) {
+		n = recv(fd, (char *)buf + off, len - off, MSG_DONTWAIT);
+		if (n > 0) {
+			off += n;
+			continue;
+		}
+		if (n == 0)
+			return -ECONNRESET;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN)
+			return -errno;
+		err = wait_fd(fd, POLLIN, deadline);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static int write_full(int fd, struct iovec *iov, int iovcnt, int64_t deadline)
+{
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = iovcnt };
+	ssize_t n;
+	int err;
+
+	while (mh.msg_iovlen) {
+		n = sendmsg(fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN)
+				return -errno;
+			err = wait_fd(fd, POLLOUT, deadline);
+			if (err)
+				return err;
+			continue;
+		}
+		/* Skip what was written, possibly part of one iovec. */
+		while (mh.msg_iovlen && (size_t)n >= mh.msg_iov->iov_len) {
+			n -= mh.msg_iov->iov_len;
+			mh.msg_iov++;
+			mh.msg_iovlen--;
+		}
+		if (mh.msg_iovlen) {
+			mh.msg_iov->iov_base = (char *)mh.msg_iov->iov_base + n;
+			mh.msg_iov->iov_len -= n;
+		}
+	}
+	return 0;
+}
+
+static int connect_until(const char *path, int timeout_ms)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd, err;
+
+	if (!path)
+		path = SLUICE_CTL_SOCKET;
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	/*
+	 * A Unix connect() only blocks on a full backlog, and then honours
+	 * SO_SNDTIMEO. A zero timeval would mean forever, hence at least 1 ms.
+	 */
+	if (timeout_ms >= 0) {
+		struct timeval tv = {
+			.tv_sec = timeout_ms / 1000,
+			.tv_usec = (timeout_ms % 1000) * 1000 + (timeout_ms ? 0 : 1000),
+		};
+
+		if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv))) {
+			err = -errno;
+			goto err_close;
+		}
+	}
+	while (connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		if (errno == EINTR)
+			continue;
+		err = (errno == EAGAIN || errno == EINPROGRESS) ? -ETIMEDOUT : -errno;
+		goto err_close;
+	}
+	return fd;
+
+err_close:
+	close(fd);
+	return err;
+}
+
+int ctl__connect(const char *path, int timeout_ms)
+{
+	return connect_until(path, timeout_ms);
+}
+
+static int send_until(int fd, int type, struct json_object *body, int64_t deadline)
+{
+	uint8_t hdr[SLUICE_CTL_HDR_LEN];
+	struct iovec iov[2];
+	const char *str;
+	size_t len;
+	int err;
+
+	err = body_encode(type, body, &str, &len);
+	if (err)
+		return err;
+	hdr_encode(hdr, type, len);
+	iov[0] = (struct iovec){ .iov_base = hdr, .iov_len = sizeof(hdr) };
+	iov[1] = (struct iovec){ .iov_base = (void *)str, .iov_len = len };
+	return write_full(fd, iov, 2, deadline);
+}
+
+int ctl__send(int fd, int type, struct json_object *body, int timeout_ms)
+{
+	return send_until(fd, type, body, deadline_of(timeout_ms));
+}
+
+static int recv_until(int fd, int *type, struct json_object **body, int64_t deadline)
+{
+	uint8_t hdr[SLUICE_CTL_HDR_LEN];
+	uint32_t len;
+	char *buf;
+	int err;
+
+	err = read_full(fd, hdr, sizeof(hdr), deadline);
+	if (err)
+		return err;
+	err = hdr_decode(hdr, type, &len);
+	if (err)
+		return err;
+	buf = malloc(len);
+	if (!buf)
+		return -ENOMEM;
+	err = read_full(fd, buf, len, deadline);
+	if (!err)
+		err = body_decode(buf, len, body);
+	free(buf);
+	return err;
+}
+
+int ctl__recv(int fd, int *type, struct json_object **body, int timeout_ms)
+{
+	return recv_until(fd, type, body, deadline_of(timeout_ms));
+}
+
+int ctl__request(const char *path, struct json_object *req, struct json_object **reply,
+		 int timeout_ms)
+{
+	int64_t deadline = deadline_of(timeout_ms);
+	int fd, type, err;
+
+	fd = connect_until(path, timeout_ms);
+	if (fd < 0)
+		return fd;
+	err = send_until(fd, CTL_MSG_REQUEST, req, deadline);
+	if (err)
+		goto out;
+	err = recv_until(fd, &type, reply, deadline);
+	if (!err && type != CTL_MSG_REPLY) {
+		json_object_put(*reply);
+		*reply = NULL;
+		err = -EPROTO;
+	}
+out:
+	close(fd);
+	return err;
+}
+
+void ctl_conn__init(struct ctl_conn *c, int fd, int timeout_ms)
+{
+	memset(c, 0, sizeof(*c));
+	c->fd = fd;
+	c->timeout_ms = timeout_ms;
+}
+
+void ctl_conn__close(struct ctl_conn *c)
+{
+	json_object_put(c->msg);
+	free(c->rx);
+	free(c->tx);
+	if (c->fd >= 0)
+		close(c->fd);
+	memset(c, 0, sizeof(*c));
+	c->fd = -1;
+}
+
+static void conn_arm(struct ctl_conn *c)
+{
+	if (!c->deadline && c->timeout_ms >= 0)
+		c->deadline = ctl__now_ms() + c->timeout_ms;
+}
+
+/* Idle again: nothing half-read, nothing unwritten. */
+static void conn_settle(struct ctl_conn *c)
+{
+	if (!c->hdr_len && c->tx_off == c->tx_len)
+		c->deadline = 0;
+}
+
+/* recv() into buf: > 0 bytes, 0 would block, or a negative errno. */
+static ssize_t conn_recv(struct ctl_conn *c, void *buf, size_t len)
+{
+	ssize_t n;
+
+	for (;;) {
+		n = recv(c->fd, buf, len, MSG_DONTWAIT);
+		if (n > 0)
+			return n;
+		if (n == 0)
+			return -ECONNRESET;
+		if (errno == EAGAIN)
+			return 0;
+		if (errno != EINTR)
+			return -errno;
+	}
+}
+
+int ctl_conn__read(struct ctl_conn *c)
+{
+	uint32_t len;
+	ssize_t n;
+	int type, err;
+
+	if (c->msg)
+		return 1;
+	for (;;) {
+		if (c->hdr_len < SLUICE_CTL_HDR_LEN) {
+			n = conn_recv(c, c->hdr + c->hdr_len, SLUICE_CTL_HDR_LEN - c->hdr_len);
+			if (n <= 0)
+				return n;
+			conn_arm(c);
+			c->hdr_len += n;
+			if (c->hdr_len < SLUICE_CTL_HDR_LEN)
+				continue;
+			err = hdr_decode(c->hdr, &type, &len);
+			if (err)
+				return err;
+			/* Clients send requests; a reply here is a confused peer. */
+			if (type != CTL_MSG_REQUEST)
+				return -EPROTO;
+			c->rx = malloc(len);
+			if (!c->rx)
+				return -ENOMEM;
+			c->rx_len = 0;
+			c->rx_want = len;
+		}
+		if (c->rx_len < c->rx_want) {
+			n = conn_recv(c, c->rx + c->rx_len, c->rx_want - c->rx_len);
+			if (n <= 0)
+				return n;
+			c->rx_len += n;
+			if (c->rx_len < c->rx_want)
+				continue;
+		}
+		err = body_decode(c->rx, c->rx_len, &c->msg);
+		free(c->rx);
+		c->rx = NULL;
+		c->rx_len = c->rx_want = 0;
+		c->hdr_len = 0;
+		if (err)
+			return err;
+		conn_settle(c);
+		return 1;
+	}
+}
+
+struct json_object *ctl_conn__take(struct ctl_conn *c)
+{
+	struct json_object *msg = c->msg;
+
+	c->msg = NULL;
+	return msg;
+}
+
+int ctl_conn__queue(struct ctl_conn *c, struct json_object *reply)
+{
+	const char *str;
+	size_t len, need;
+	int err;
+
+	err = body_encode(CTL_MSG_REPLY, reply, &str, &len);
+	if (err)
+		return err;
+	/* Written bytes are dropped before growing, so tx holds only what is due. */
+	if (c->tx_off) {
+		memmove(c->tx, c->tx + c->tx_off, c->tx_len - c->tx_off);
+		c->tx_len -= c->tx_off;
+		c->tx_off = 0;
+	}
+	need = c->tx_len + SLUICE_CTL_HDR_LEN + len;
+	if (need > CTL_TX_MAX)
+		return -ENOBUFS;
+	if (need > c->tx_cap) {
+		size_t cap = c->tx_cap ? c->tx_cap : 4096;
+		char *tx;
+
+		while (cap < need)
+			cap *= 2;
+		tx = realloc(c->tx, cap);
+		if (!tx)
+			return -ENOMEM;
+		c->tx = tx;
+		c->tx_cap = cap;
+	}
+	hdr_encode((uint8_t *)c->tx + c->tx_len, CTL_MSG_REPLY, len);
+	memcpy(c->tx + c->tx_len + SLUICE_CTL_HDR_LEN, str, len);
+	c->tx_len = need;
+	conn_arm(c);
+	return 0;
+}
+
+int ctl_conn__flush(struct ctl_conn *c)
+{
+	ssize_t n;
+
+	while (c->tx_off < c->tx_len) {
+		n = send(c->fd, c->tx + c->tx_off, c->tx_len - c->tx_off,
+			 MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n >= 0) {
+			c->tx_off += n;
+			continue;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN)
+			return 1;
+		return -errno;
+	}
+	c->tx_off = c->tx_len = 0;
+	conn_settle(c);
+	return 0;
+}
+
+bool ctl_conn__want_write(const struct ctl_conn *c)
+{
+	return c->tx_off < c->tx_len;
+}
+
+bool ctl_conn__expired(const struct ctl_conn *c, uint64_t now_ms)
+{
+	return c->deadline && now_ms >= c->deadline;
+}
+
+int ctl__peer_allowed(int fd, gid_t group)
+{
+	gid_t stack[64], *groups = stack;
+	socklen_t len = sizeof(struct ucred);
+	struct ucred cr;
+	int err = -EACCES;
+	size_t i;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len))
+		return -errno;
+	if (cr.uid == 0)
+		return 0;
+	if (group == (gid_t)-1)
+		return -EACCES;
+	if (cr.gid == group)
+		return 0;
+
+	/* The supplementary groups the peer had when it connected. */
+	len = sizeof(stack);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len)) {
+		if (errno != ERANGE)
+			return -errno;
+		groups = malloc(len);
+		if (!groups)
+			return -ENOMEM;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len)) {
+			err = -errno;
+			goto out;
+		}
+	}
+	for (i = 0; i < len / sizeof(gid_t); i++) {
+		if (groups[i] == group) {
+			err = 0;
+			break;
+		}
+	}
+out:
+	if (groups != stack)
+		free(groups);
+	return err;
+}
