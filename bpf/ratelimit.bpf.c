@@ -1,13 +1,20 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-/* Placeholder until the ratelimit stage lands: hands the packet on. */
+/* The ratelimit stage as a pipeline program; the logic is in ratelimit.h. */
 #include <sluice/stage.bpf.h>
+#include "ratelimit.h"
 
 SEC("xdp")
 int sluice_ratelimit(struct xdp_md *ctx)
 {
-	if (!sluice_stage_enter(ctx))
+	struct sluice_meta *m = sluice_stage_enter(ctx);
+	int v;
+
+	if (!m)
 		return XDP_ABORTED;
-	return sluice_next(ctx);
+	v = sluice_ratelimit_run(ctx, m);
+	if (v == SLUICE_CONTINUE)
+		return sluice_next(ctx);
+	return sluice_verdict(ctx, v);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
