@@ -1,0 +1,992 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <dirent.h>
+#include <stdarg.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/if_link.h>
+#include <linux/membarrier.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <xdp/libxdp.h>
+#include "pipeline.h"
+#include "stage_load.h"
+
+/* One generation: a prog_array, the stages in it, the entry bound to it. */
+struct gen {
+	uint32_t gen;
+	int progs_fd;
+	struct stage_inst entry;
+	struct stage_inst st[SLUICE_MAX_STAGES];
+	int n;
+};
+
+static const char *const verdict_names[] = { "aborted", "drop", "pass", "tx", "redirect" };
+
+const char *xdp_verdict_name(int v)
+{
+	return v >= 0 && v < SLUICE_NR_VERDICTS ? verdict_names[v] : "invalid";
+}
+
+int xdp_verdict_parse(const char *s)
+{
+	for (int i = 0; i < SLUICE_NR_VERDICTS; i++)
+		if (!strcmp(s, verdict_names[i]))
+			return i;
+	return -EINVAL;
+}
+
+void pipeline_err__clear(struct pipeline_err *e)
+{
+	free(e->verifier_log);
+	e->verifier_log = NULL;
+	e->msg[0] = '\0';
+}
+
+static void inst_reset(struct stage_inst *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->fd = -1;
+}
+
+static void inst_close(struct stage_inst *s)
+{
+	if (s->fd >= 0)
+		close(s->fd);
+	inst_reset(s);
+}
+
+static void gen_init(struct gen *g, uint32_t n)
+{
+	memset(g, 0, sizeof(*g));
+	g->gen = n;
+	g->progs_fd = -1;
+	inst_reset(&g->entry);
+	for (int i = 0; i < SLUICE_MAX_STAGES; i++)
+		inst_reset(&g->st[i]);
+}
+
+static void gen_close(struct gen *g)
+{
+	if (g->progs_fd >= 0)
+		close(g->progs_fd);
+	g->progs_fd = -1;
+	inst_close(&g->entry);
+	for (int i = 0; i < SLUICE_MAX_STAGES; i++)
+		inst_close(&g->st[i]);
+}
+
+int pipeline__init(struct pipeline *pl, const char *pin_root, const char *ifname)
+{
+	memset(pl, 0, sizeof(*pl));
+	if (strlen(ifname) >= sizeof(pl->ifname))
+		return -ENAMETOOLONG;
+	strcpy(pl->ifname, ifname);
+	pl->ifindex = (int)if_nametoindex(ifname);
+	if (snprintf(pl->dir, sizeof(pl->dir), "%s/%s", pin_root ? pin_root : SLUICE_PIN_ROOT,
+		     ifname) >= (int)sizeof(pl->dir))
+		return -ENAMETOOLONG;
+	pl->progs_fd = -1;
+	pl->link_fd = -1;
+	pl->default_verdict = XDP_PASS;
+	pl->next_ver = 1;
+	inst_reset(&pl->entry);
+	for (int i = 0; i < SLUICE_MAX_STAGES; i++) {
+		inst_reset(&pl->live[i]);
+		inst_reset(&pl->prev[i]);
+	}
+	return 0;
+}
+
+void pipeline__close(struct pipeline *pl)
+{
+	if (pl->progs_fd >= 0)
+		close(pl->progs_fd);
+	pl->progs_fd = -1;
+	if (pl->link_fd >= 0)
+		close(pl->link_fd);
+	pl->link_fd = -1;
+	inst_close(&pl->entry);
+	for (int i = 0; i < SLUICE_MAX_STAGES; i++) {
+		inst_close(&pl->live[i]);
+		inst_close(&pl->prev[i]);
+	}
+}
+
+static int errf(struct pipeline_err *err, int ret, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int errf(struct pipeline_err *err, int ret, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err) {
+		va_start(ap, fmt);
+		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+		va_end(ap);
+	}
+	return ret;
+}
+
+int pipeline__validate(const struct stage_src *src, int n, struct pipeline_err *err)
+{
+	int calls = 0;
+
+	if (n < 1)
+		return errf(err, -EINVAL, "a pipeline needs at least one stage");
+	if (n > SLUICE_MAX_STAGES)
+		return errf(err, -E2BIG, "%d stages: a pipeline has at most %d slots", n,
+			    SLUICE_MAX_STAGES);
+	for (int i = 0; i < n; i++) {
+		if (!src[i].name[0])
+			return errf(err, -EINVAL, "stage %d has no name", i);
+		for (int j = 0; j < i; j++)
+			if (!strcmp(src[i].name, src[j].name))
+				return errf(err, -EINVAL, "stage name '%s' is used twice", src[i].name);
+		if (src[i].tail_calls < 0)
+			return errf(err, -EINVAL, "stage '%s': negative tail_calls", src[i].name);
+		/* One tail call reaches the stage, plus those it makes itself. */
+		calls += 1 + src[i].tail_calls;
+		if (calls > SLUICE_MAX_TAIL_CALLS)
+			return errf(err, -E2BIG, "a packet may take %d tail calls by stage '%s' (%d of %d "
+				    "stages); the kernel allows %d (MAX_TAIL_CALL_CNT)", calls,
+				    src[i].name, i + 1, n, SLUICE_MAX_TAIL_CALLS);
+	}
+	return 0;
+}
+
+/* ---- pins ---- */
+
+static int mkdir_p(const char *path)
+{
+	char buf[PATH_MAX];
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0700) && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, 0700) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static int pin_at(int fd, const char *dir, const char *name)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	unlink(path);
+	return bpf_obj_pin(fd, path) ? -errno : 0;
+}
+
+static int get_at(const char *dir, const char *name)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = bpf_obj_get(path);
+	return fd < 0 ? -errno : fd;
+}
+
+static void rm_tree(const char *dir)
+{
+	char path[PATH_MAX];
+	struct dirent *e;
+	DIR *d = opendir(dir);
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if (e->d_type == DT_DIR)
+			rm_tree(path);
+		else
+			unlink(path);
+	}
+	closedir(d);
+	rmdir(dir);
+}
+
+static void sub_dir(const struct pipeline *pl, const char *fmt, uint32_t n, char *buf, size_t len)
+{
+	int off = snprintf(buf, len, "%s/", pl->dir);
+
+	snprintf(buf + off, len - off, fmt, n);
+}
+
+static void maps_dir(const struct pipeline *pl, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/%s", pl->dir, SLUICE_PIN_MAPS);
+}
+
+static void inst_from_fd(struct stage_inst *s, int fd)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+
+	inst_reset(s);
+	s->fd = fd;
+	if (!bpf_obj_get_info_by_fd(fd, &info, &len)) {
+		s->prog_id = info.id;
+		for (int i = 0; i < 8; i++)
+			snprintf(s->tag + 2 * i, 3, "%02x", info.tag[i]);
+	}
+}
+
+/* ---- the info map: what runs, for a restarted daemon ---- */
+
+static int info_fd(const struct pipeline *pl, bool create)
+{
+	int fd = get_at(pl->dir, SLUICE_PIN_INFO);
+
+	if (fd >= 0 || !create)
+		return fd;
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, SLUICE_MAP_INFO, 4,
+			    sizeof(struct sluice_pipeline_info), 1, NULL);
+	if (fd < 0)
+		return -errno;
+	if (pin_at(fd, pl->dir, SLUICE_PIN_INFO)) {
+		close(fd);
+		return -errno;
+	}
+	return fd;
+}
+
+static int info_write(const struct pipeline *pl)
+{
+	struct sluice_pipeline_info info = {
+		.magic = SLUICE_INFO_MAGIC,
+		.abi = SLUICE_ABI_VERSION,
+		.gen = pl->gen,
+		.nr_stages = (uint32_t)pl->nr_stages,
+		.default_verdict = (uint32_t)pl->default_verdict,
+		.next_ver = pl->next_ver,
+	};
+	__u32 zero = 0;
+	int fd, ret;
+
+	for (int i = 0; i < pl->nr_stages; i++) {
+		snprintf(info.stages[i].name, sizeof(info.stages[i].name), "%s", pl->src[i].name);
+		info.stages[i].hash = pl->live[i].hash;
+		info.stages[i].ver = pl->live[i].ver;
+		info.stages[i].prog_id = pl->live[i].prog_id;
+	}
+	fd = info_fd(pl, true);
+	if (fd < 0)
+		return fd;
+	ret = bpf_map_update_elem(fd, &zero, &info, 0) ? -errno : 0;
+	close(fd);
+	return ret;
+}
+
+/* ---- building a generation ---- */
+
+static int load_one(struct pipeline *pl, const struct stage_src *src, const char *mdir, int progs_fd,
+		    uint32_t slot, uint32_t next, uint32_t gen, struct stage_inst *out,
+		    struct pipeline_err *err)
+{
+	struct stage_load_req req = {
+		.src = src,
+		.progs_fd = progs_fd,
+		.maps_dir = mdir,
+		.slot = slot,
+		.next = next,
+		.gen = (uint16_t)gen,
+		.ver = pl->next_ver,
+	};
+	uint64_t hash = 0;
+	int ret;
+
+	ret = stage_src__hash(src, &hash);
+	if (ret)
+		return errf(err, ret, "stage '%s': %s: %s", src->name, src->object, strerror(-ret));
+	free(err->verifier_log);
+	err->verifier_log = NULL;
+	ret = stage__load(&req, out, err->msg, sizeof(err->msg), &err->verifier_log);
+	if (ret)
+		return ret;
+	out->hash = hash;
+	pl->next_ver++;
+	return 0;
+}
+
+static int load_entry(struct pipeline *pl, const char *mdir, struct gen *g, int default_verdict,
+		      struct pipeline_err *err)
+{
+	struct stage_src src = { .name = "entry", .object = STAGE_ENTRY_OBJECT };
+	struct stage_load_req req = {
+		.src = &src,
+		.progs_fd = g->progs_fd,
+		.maps_dir = mdir,
+		.gen = (uint16_t)g->gen,
+		.entry = true,
+		.default_verdict = default_verdict,
+	};
+
+	return stage__load(&req, &g->entry, err->msg, sizeof(err->msg), &err->verifier_log);
+}
+
+/*
+ * Loads every stage of a generation bound to a new prog_array, fills every
+ * slot, then the entry. Nothing refers to it yet, so failing anywhere leaves
+ * what runs untouched.
+ */
+static int gen_build(struct pipeline *pl, const struct stage_src *src, int n, uint32_t gen,
+		     int default_verdict, const char *mdir, struct gen *g, struct pipeline_err *err)
+{
+	int ret;
+
+	gen_init(g, gen);
+	g->n = n;
+	g->progs_fd = bpf_map_create(BPF_MAP_TYPE_PROG_ARRAY, SLUICE_MAP_PROGS, 4, 4,
+				     SLUICE_MAX_STAGES, NULL);
+	if (g->progs_fd < 0)
+		return errf(err, -errno, "creating the prog_array: %s", strerror(errno));
+	for (int i = 0; i < n; i++) {
+		ret = load_one(pl, &src[i], mdir, g->progs_fd, (uint32_t)i,
+			       i + 1 < n ? (uint32_t)i + 1 : SLUICE_SLOT_END, gen, &g->st[i], err);
+		if (ret)
+			goto fail;
+	}
+	for (int i = 0; i < n; i++) {
+		__u32 key = (__u32)i;
+
+		if (bpf_map_update_elem(g->progs_fd, &key, &g->st[i].fd, BPF_ANY)) {
+			ret = errf(err, -errno, "filling slot %d: %s", i, strerror(errno));
+			goto fail;
+		}
+	}
+	ret = load_entry(pl, mdir, g, default_verdict, err);
+	if (ret)
+		goto fail;
+	return 0;
+fail:
+	gen_close(g);
+	return ret;
+}
+
+static int gen_pin(struct pipeline *pl, struct gen *g, struct pipeline_err *err)
+{
+	char dir[PATH_MAX], name[32];
+	int ret;
+
+	sub_dir(pl, SLUICE_PIN_GEN_FMT, g->gen, dir, sizeof(dir));
+	rm_tree(dir);
+	ret = mkdir_p(dir);
+	if (!ret)
+		ret = pin_at(g->progs_fd, dir, SLUICE_PIN_PROGS);
+	if (!ret)
+		ret = pin_at(g->entry.fd, dir, SLUICE_PIN_ENTRY);
+	for (int i = 0; !ret && i < g->n; i++) {
+		snprintf(name, sizeof(name), SLUICE_PIN_STAGE_FMT, i);
+		ret = pin_at(g->st[i].fd, dir, name);
+	}
+	if (ret) {
+		rm_tree(dir);
+		return errf(err, ret, "pinning generation %u under %s: %s", g->gen, dir, strerror(-ret));
+	}
+	return 0;
+}
+
+/* Makes g the live generation of pl (fds move over). */
+static void gen_adopt_into(struct pipeline *pl, struct gen *g, const struct stage_src *src)
+{
+	if (pl->progs_fd >= 0)
+		close(pl->progs_fd);
+	inst_close(&pl->entry);
+	pl->progs_fd = g->progs_fd;
+	pl->entry = g->entry;
+	for (int i = 0; i < SLUICE_MAX_STAGES; i++) {
+		inst_close(&pl->live[i]);
+		pl->live[i] = g->st[i];
+		if (src && src != pl->src && i < g->n)
+			pl->src[i] = src[i];
+	}
+	pl->nr_stages = g->n;
+	pl->gen = g->gen;
+	gen_init(g, 0);
+}
+
+void sluice_rcu_wait(void)
+{
+	/*
+	 * XDP programs run inside RCU read-side sections; MEMBARRIER_CMD_GLOBAL
+	 * returns after synchronize_rcu(), so afterwards no packet can still be
+	 * inside anything we unhooked before the call.
+	 */
+	if (syscall(__NR_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0))
+		usleep(50 * 1000);
+}
+
+/* ---- pre-flight in a scratch generation ---- */
+
+/*
+ * A scratch generation must see the same rules as the live one but must not
+ * count into the live counters: every live state map is copied into a fresh
+ * map of the same shape, pinned under a scratch folder the loader reuses.
+ */
+static int map_copy(int src_fd, const char *dir, const char *name)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	int fd, ret = 0;
+	size_t vsz;
+	void *key = NULL, *next = NULL, *val = NULL;
+	bool percpu;
+
+	if (bpf_obj_get_info_by_fd(src_fd, &info, &len))
+		return -errno;
+	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = info.map_flags,
+		    .map_extra = info.map_extra);
+	fd = bpf_map_create(info.type, name, info.key_size, info.value_size, info.max_entries, &opts);
+	if (fd < 0)
+		return -errno;
+	/* Sockets and programs cannot be copied: the scratch run falls back. */
+	if (info.type == BPF_MAP_TYPE_XSKMAP || info.type == BPF_MAP_TYPE_PROG_ARRAY ||
+	    info.type == BPF_MAP_TYPE_DEVMAP || info.type == BPF_MAP_TYPE_CPUMAP)
+		goto pin;
+	percpu = info.type == BPF_MAP_TYPE_PERCPU_ARRAY || info.type == BPF_MAP_TYPE_PERCPU_HASH ||
+		 info.type == BPF_MAP_TYPE_LRU_PERCPU_HASH;
+	/* Counters start at zero in the scratch copy; only configuration matters. */
+	if (percpu)
+		goto pin;
+	vsz = info.value_size;
+	key = calloc(1, info.key_size);
+	next = calloc(1, info.key_size);
+	val = calloc(1, vsz);
+	if (!key || !next || !val) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	if (bpf_map_get_next_key(src_fd, NULL, next))
+		goto pin;
+	do {
+		memcpy(key, next, info.key_size);
+		if (!bpf_map_lookup_elem(src_fd, key, val))
+			bpf_map_update_elem(fd, key, val, BPF_ANY);
+	} while (!bpf_map_get_next_key(src_fd, key, next));
+pin:
+	ret = pin_at(fd, dir, name);
+out:
+	free(key);
+	free(next);
+	free(val);
+	close(fd);
+	return ret;
+}
+
+static int scratch_maps(struct pipeline *pl, char *dir, size_t len)
+{
+	char live[PATH_MAX];
+	struct dirent *e;
+	DIR *d;
+	int ret = 0;
+
+	snprintf(dir, len, "%s/scratch", pl->dir);
+	rm_tree(dir);
+	ret = mkdir_p(dir);
+	if (ret)
+		return ret;
+	maps_dir(pl, live, sizeof(live));
+	d = opendir(live);
+	if (!d)
+		return 0;
+	while (!ret && (e = readdir(d))) {
+		int fd;
+
+		if (e->d_name[0] == '.')
+			continue;
+		fd = get_at(live, e->d_name);
+		if (fd < 0)
+			continue;
+		ret = map_copy(fd, dir, e->d_name);
+		close(fd);
+	}
+	closedir(d);
+	return ret;
+}
+
+static int run_one(int prog_fd, const struct preflight_pkt *p, uint32_t *verdict)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = p->frame, .data_size_in = (uint32_t)p->len,
+		    .repeat = 1);
+
+	if (bpf_prog_test_run_opts(prog_fd, &opts))
+		return -errno;
+	*verdict = opts.retval;
+	return 0;
+}
+
+static int preflight(struct pipeline *pl, const struct stage_src *src, int n,
+		     const struct preflight_pkt *pf, size_t nr_pf, struct pipeline_err *err)
+{
+	char dir[PATH_MAX];
+	struct gen g;
+	uint32_t ver = pl->next_ver, v = 0;
+	int ret;
+
+	if (!nr_pf)
+		return 0;
+	ret = scratch_maps(pl, dir, sizeof(dir));
+	if (ret)
+		return errf(err, ret, "pre-flight: copying state maps: %s", strerror(-ret));
+	ret = gen_build(pl, src, n, pl->gen + 1, pl->default_verdict, dir, &g, err);
+	pl->next_ver = ver;	/* scratch instances are not versions */
+	if (ret)
+		goto out;
+	for (size_t i = 0; i < nr_pf; i++) {
+		ret = run_one(g.entry.fd, &pf[i], &v);
+		if (ret) {
+			errf(err, ret, "pre-flight packet %zu: test run failed: %s", i + 1, strerror(-ret));
+			break;
+		}
+		if ((int)v != pf[i].expect) {
+			ret = errf(err, -EBADE, "pre-flight packet %zu: verdict %s, expected %s", i + 1,
+				   xdp_verdict_name((int)v), xdp_verdict_name(pf[i].expect));
+			break;
+		}
+	}
+	gen_close(&g);
+out:
+	rm_tree(dir);
+	return ret;
+}
+
+/* ---- lifecycle ---- */
+
+int pipeline__load(struct pipeline *pl, const struct stage_src *src, int n, int default_verdict,
+		   struct pipeline_err *err)
+{
+	char mdir[PATH_MAX];
+	struct gen g;
+	int ret;
+
+	ret = pipeline__validate(src, n, err);
+	if (ret)
+		return ret;
+	maps_dir(pl, mdir, sizeof(mdir));
+	ret = mkdir_p(mdir);
+	if (ret)
+		return errf(err, ret, "%s: %s (is bpffs mounted?)", mdir, strerror(-ret));
+	pl->default_verdict = default_verdict;
+	ret = gen_build(pl, src, n, pl->gen + 1, default_verdict, mdir, &g, err);
+	if (ret)
+		return ret;
+	ret = gen_pin(pl, &g, err);
+	if (ret) {
+		gen_close(&g);
+		return ret;
+	}
+	gen_adopt_into(pl, &g, src);
+	return info_write(pl);
+}
+
+static int link_create(struct pipeline *pl, int prog_fd, __u32 flags)
+{
+	LIBBPF_OPTS(bpf_link_create_opts, opts, .flags = flags);
+	int fd = bpf_link_create(prog_fd, pl->ifindex, BPF_XDP, &opts);
+
+	return fd < 0 ? -errno : fd;
+}
+
+int pipeline__attach(struct pipeline *pl, enum sluice_xdp_mode mode, enum sluice_attach how,
+		     struct pipeline_err *err)
+{
+	struct bpf_link_info info = {};
+	__u32 len = sizeof(info);
+	int fd = -ENODEV;
+
+	pl->mode = mode;
+	pl->how = how;
+	if (!pl->ifindex)
+		pl->ifindex = (int)if_nametoindex(pl->ifname);
+	if (!pl->ifindex)
+		return errf(err, -ENODEV, "interface %s does not exist", pl->ifname);
+	if (how == SLUICE_ATTACH_LIBXDP) {
+		struct xdp_program *xp = xdp_program__from_fd(pl->entry.fd);
+		int ret;
+
+		if (libxdp_get_error(xp))
+			return errf(err, -EINVAL, "libxdp cannot use the entry program");
+		ret = xdp_program__attach(xp, pl->ifindex, mode == SLUICE_XDP_SKB ? XDP_MODE_SKB :
+					  mode == SLUICE_XDP_NATIVE ? XDP_MODE_NATIVE : XDP_MODE_UNSPEC, 0);
+		xdp_program__close(xp);
+		if (ret)
+			return errf(err, ret, "libxdp could not attach to %s: %s", pl->ifname,
+				    strerror(-ret));
+		pl->native = mode != SLUICE_XDP_SKB;
+		return 0;
+	}
+	if (mode != SLUICE_XDP_SKB) {
+		fd = link_create(pl, pl->entry.fd, XDP_FLAGS_DRV_MODE);
+		pl->native = fd >= 0;
+	}
+	if (fd < 0 && mode != SLUICE_XDP_NATIVE)
+		fd = link_create(pl, pl->entry.fd, XDP_FLAGS_SKB_MODE);
+	if (fd < 0)
+		return errf(err, fd, "attaching XDP to %s (%s mode): %s%s", pl->ifname,
+			    mode == SLUICE_XDP_NATIVE ? "native" : mode == SLUICE_XDP_SKB ? "generic" : "auto",
+			    strerror(-fd), fd == -EBUSY ? " (another XDP program is attached)" : "");
+	if (pin_at(fd, pl->dir, SLUICE_PIN_LINK)) {
+		int e = -errno;
+
+		close(fd);
+		return errf(err, e, "pinning the XDP link: %s", strerror(-e));
+	}
+	pl->link_fd = fd;
+	if (!bpf_obj_get_info_by_fd(fd, &info, &len))
+		pl->link_id = info.id;
+	return 0;
+}
+
+int pipeline__create(struct pipeline *pl, const struct stage_src *src, int n, int default_verdict,
+		     struct pipeline_err *err)
+{
+	int ret = pipeline__load(pl, src, n, default_verdict, err);
+
+	if (ret)
+		return ret;
+	ret = pipeline__attach(pl, pl->mode, pl->how, err);
+	if (ret) {
+		char msg[sizeof(err->msg)];
+
+		memcpy(msg, err->msg, sizeof(msg));
+		pipeline__destroy(pl);
+		memcpy(err->msg, msg, sizeof(msg));
+	}
+	return ret;
+}
+
+int pipeline__adopt(struct pipeline *pl, struct pipeline_err *err)
+{
+	struct sluice_pipeline_info info;
+	struct bpf_link_info li = {};
+	__u32 zero = 0, len = sizeof(li);
+	char gdir[PATH_MAX], pdir[PATH_MAX], name[32];
+	int fd, ret;
+
+	fd = info_fd(pl, false);
+	if (fd < 0)
+		return fd == -ENOENT ? -ENOENT : errf(err, fd, "%s/%s: %s", pl->dir, SLUICE_PIN_INFO,
+						       strerror(-fd));
+	ret = bpf_map_lookup_elem(fd, &zero, &info) ? -errno : 0;
+	close(fd);
+	if (ret)
+		return errf(err, ret, "reading %s/%s: %s", pl->dir, SLUICE_PIN_INFO, strerror(-ret));
+	if (info.magic != SLUICE_INFO_MAGIC || info.abi != SLUICE_ABI_VERSION)
+		return errf(err, -EPROTO, "%s was pinned by an incompatible sluice (abi %u)", pl->dir,
+			    info.abi);
+	if (info.nr_stages < 1 || info.nr_stages > SLUICE_MAX_STAGES)
+		return errf(err, -EPROTO, "%s: corrupt pipeline info", pl->dir);
+
+	sub_dir(pl, SLUICE_PIN_GEN_FMT, info.gen, gdir, sizeof(gdir));
+	snprintf(pdir, sizeof(pdir), "%s/%s", pl->dir, SLUICE_PIN_PREV);
+	pl->gen = info.gen;
+	pl->nr_stages = (int)info.nr_stages;
+	pl->default_verdict = (int)info.default_verdict;
+	pl->next_ver = info.next_ver;
+	pl->progs_fd = get_at(gdir, SLUICE_PIN_PROGS);
+	fd = get_at(gdir, SLUICE_PIN_ENTRY);
+	if (pl->progs_fd < 0 || fd < 0) {
+		ret = pl->progs_fd < 0 ? pl->progs_fd : fd;
+		if (fd >= 0)
+			close(fd);
+		pipeline__close(pl);
+		return errf(err, ret, "%s: generation %u is incomplete", gdir, info.gen);
+	}
+	inst_from_fd(&pl->entry, fd);
+	for (int i = 0; i < pl->nr_stages; i++) {
+		snprintf(name, sizeof(name), SLUICE_PIN_STAGE_FMT, i);
+		fd = get_at(gdir, name);
+		if (fd < 0) {
+			pipeline__close(pl);
+			return errf(err, fd, "%s/%s: %s", gdir, name, strerror(-fd));
+		}
+		inst_from_fd(&pl->live[i], fd);
+		pl->live[i].hash = info.stages[i].hash;
+		pl->live[i].ver = info.stages[i].ver;
+		snprintf(pl->src[i].name, sizeof(pl->src[i].name), "%s", info.stages[i].name);
+		fd = get_at(pdir, name);
+		if (fd >= 0)
+			inst_from_fd(&pl->prev[i], fd);
+	}
+	pl->link_fd = get_at(pl->dir, SLUICE_PIN_LINK);
+	if (pl->link_fd >= 0 && !bpf_obj_get_info_by_fd(pl->link_fd, &li, &len)) {
+		pl->link_id = li.id;
+		pl->ifindex = (int)li.xdp.ifindex;
+		if (li.prog_id != pl->entry.prog_id) {
+			pipeline__close(pl);
+			return errf(err, -EPROTO, "%s: the link runs program %u, generation %u's entry is %u",
+				    pl->dir, li.prog_id, info.gen, pl->entry.prog_id);
+		}
+	}
+	return 0;
+}
+
+int pipeline__destroy(struct pipeline *pl)
+{
+	/* Unpinning the link and closing our fd detaches the program. */
+	rm_tree(pl->dir);
+	if (pl->how == SLUICE_ATTACH_LIBXDP && pl->ifindex && pl->entry.fd >= 0) {
+		LIBBPF_OPTS(bpf_xdp_attach_opts, o, .old_prog_fd = pl->entry.fd);
+		bpf_xdp_detach(pl->ifindex, XDP_FLAGS_REPLACE, &o);
+	}
+	pipeline__close(pl);
+	pl->gen = 0;
+	pl->nr_stages = 0;
+	return 0;
+}
+
+/* ---- changes under traffic ---- */
+
+int pipeline__swap_stage(struct pipeline *pl, int idx, const struct stage_src *src,
+			 const struct preflight_pkt *pf, size_t nr_pf, struct pipeline_err *err)
+{
+	char mdir[PATH_MAX], pdir[PATH_MAX], gdir[PATH_MAX], name[32];
+	struct stage_src cand[SLUICE_MAX_STAGES];
+	struct stage_inst ni;
+	__u32 key = (__u32)idx;
+	int ret;
+
+	if (idx < 0 || idx >= pl->nr_stages)
+		return errf(err, -ENOENT, "no stage in slot %d", idx);
+	if (nr_pf) {
+		memcpy(cand, pl->src, sizeof(cand));
+		cand[idx] = *src;
+		snprintf(cand[idx].name, sizeof(cand[idx].name), "%s", pl->src[idx].name);
+		ret = preflight(pl, cand, pl->nr_stages, pf, nr_pf, err);
+		if (ret)
+			return ret;
+	}
+	maps_dir(pl, mdir, sizeof(mdir));
+	ret = load_one(pl, src, mdir, pl->progs_fd, key,
+		       idx + 1 < pl->nr_stages ? key + 1 : SLUICE_SLOT_END, pl->gen, &ni, err);
+	if (ret)
+		return ret;
+
+	/* The one step packets see: a single slot update is atomic for them. */
+	if (bpf_map_update_elem(pl->progs_fd, &key, &ni.fd, BPF_ANY)) {
+		ret = -errno;
+		inst_close(&ni);
+		return errf(err, ret, "updating slot %d: %s", idx, strerror(-ret));
+	}
+
+	/* Keep the replaced version pinned: rollback is one more update. */
+	snprintf(pdir, sizeof(pdir), "%s/%s", pl->dir, SLUICE_PIN_PREV);
+	sub_dir(pl, SLUICE_PIN_GEN_FMT, pl->gen, gdir, sizeof(gdir));
+	snprintf(name, sizeof(name), SLUICE_PIN_STAGE_FMT, idx);
+	mkdir_p(pdir);
+	inst_close(&pl->prev[idx]);
+	pl->prev[idx] = pl->live[idx];
+	pin_at(pl->prev[idx].fd, pdir, name);
+	pin_at(ni.fd, gdir, name);
+	pl->live[idx] = ni;
+	{
+		char keep[SLUICE_NAME_LEN];
+
+		memcpy(keep, pl->src[idx].name, sizeof(keep));
+		pl->src[idx] = *src;
+		memcpy(pl->src[idx].name, keep, sizeof(keep));
+	}
+	return info_write(pl);
+}
+
+int pipeline__rollback_stage(struct pipeline *pl, int idx, struct pipeline_err *err)
+{
+	char pdir[PATH_MAX], gdir[PATH_MAX], name[32];
+	struct stage_inst tmp;
+	__u32 key = (__u32)idx;
+
+	if (idx < 0 || idx >= pl->nr_stages)
+		return errf(err, -ENOENT, "no stage in slot %d", idx);
+	if (pl->prev[idx].fd < 0)
+		return errf(err, -ENOENT, "stage '%s' has no previous version to roll back to",
+			    pl->src[idx].name);
+	if (bpf_map_update_elem(pl->progs_fd, &key, &pl->prev[idx].fd, BPF_ANY))
+		return errf(err, -errno, "updating slot %d: %s", idx, strerror(errno));
+	tmp = pl->live[idx];
+	pl->live[idx] = pl->prev[idx];
+	pl->prev[idx] = tmp;
+	snprintf(pdir, sizeof(pdir), "%s/%s", pl->dir, SLUICE_PIN_PREV);
+	sub_dir(pl, SLUICE_PIN_GEN_FMT, pl->gen, gdir, sizeof(gdir));
+	snprintf(name, sizeof(name), SLUICE_PIN_STAGE_FMT, idx);
+	pin_at(pl->live[idx].fd, gdir, name);
+	pin_at(pl->prev[idx].fd, pdir, name);
+	/* The source of the previous version is no longer known: keep the name only. */
+	return info_write(pl);
+}
+
+static int switch_entry(struct pipeline *pl, int new_fd, struct pipeline_err *err)
+{
+	if (pl->how == SLUICE_ATTACH_LIBXDP) {
+		LIBBPF_OPTS(bpf_xdp_attach_opts, o, .old_prog_fd = pl->entry.fd);
+		__u32 flags = XDP_FLAGS_REPLACE | (pl->native ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE);
+
+		if (bpf_xdp_attach(pl->ifindex, new_fd, flags, &o))
+			return errf(err, -errno, "replacing the XDP program on %s: %s", pl->ifname,
+				    strerror(errno));
+		return 0;
+	}
+	if (pl->link_fd < 0)
+		return 0;	/* loaded, not attached: nothing to switch */
+	LIBBPF_OPTS(bpf_link_update_opts, o, .flags = BPF_F_REPLACE, .old_prog_fd = pl->entry.fd);
+	if (bpf_link_update(pl->link_fd, new_fd, &o))
+		return errf(err, -errno, "updating the XDP link: %s", strerror(errno));
+	return 0;
+}
+
+int pipeline__commit(struct pipeline *pl, const struct stage_src *src, int n,
+		     const struct preflight_pkt *pf, size_t nr_pf, struct pipeline_err *err)
+{
+	char mdir[PATH_MAX], old_dir[PATH_MAX], pdir[PATH_MAX];
+	struct gen g;
+	uint32_t old_gen = pl->gen;
+	int ret;
+
+	ret = pipeline__validate(src, n, err);
+	if (ret)
+		return ret;
+	ret = preflight(pl, src, n, pf, nr_pf, err);
+	if (ret)
+		return ret;
+	maps_dir(pl, mdir, sizeof(mdir));
+	ret = gen_build(pl, src, n, old_gen + 1, pl->default_verdict, mdir, &g, err);
+	if (ret)
+		return ret;
+	ret = gen_pin(pl, &g, err);
+	if (ret)
+		goto fail;
+	/* The one step packets see: new packets enter the new generation. */
+	ret = switch_entry(pl, g.entry.fd, err);
+	if (ret) {
+		char dir[PATH_MAX];
+
+		sub_dir(pl, SLUICE_PIN_GEN_FMT, g.gen, dir, sizeof(dir));
+		rm_tree(dir);
+		goto fail;
+	}
+	/*
+	 * Packets already inside the old generation finish there: its stages
+	 * jump through the old prog_array, which is emptied once its last
+	 * reference goes. Wait for them before letting go of it.
+	 */
+	sluice_rcu_wait();
+	sub_dir(pl, SLUICE_PIN_GEN_FMT, old_gen, old_dir, sizeof(old_dir));
+	rm_tree(old_dir);
+	/* Rollback after a transaction is another transaction: drop per-stage history. */
+	snprintf(pdir, sizeof(pdir), "%s/%s", pl->dir, SLUICE_PIN_PREV);
+	rm_tree(pdir);
+	for (int i = 0; i < SLUICE_MAX_STAGES; i++)
+		inst_close(&pl->prev[i]);
+	gen_adopt_into(pl, &g, src);
+	return info_write(pl);
+fail:
+	gen_close(&g);
+	return ret;
+}
+
+/* ---- reading ---- */
+
+int pipeline__find_stage(const struct pipeline *pl, const char *name)
+{
+	for (int i = 0; i < pl->nr_stages; i++)
+		if (!strcmp(pl->src[i].name, name))
+			return i;
+	return -ENOENT;
+}
+
+int pipeline__map_fd(const struct pipeline *pl, const char *name)
+{
+	char mdir[PATH_MAX];
+
+	maps_dir(pl, mdir, sizeof(mdir));
+	return get_at(mdir, name);
+}
+
+int pipeline__stats(const struct pipeline *pl, struct sluice_pipe_stats *ps,
+		    struct sluice_slot_stats *slots)
+{
+	int ncpu = libbpf_num_possible_cpus(), fd, ret = 0;
+	struct sluice_slot_stats *sv;
+	struct sluice_pipe_stats *pv;
+	__u32 key = 0;
+
+	if (ncpu < 1)
+		return ncpu;
+	pv = calloc(ncpu, sizeof(*pv));
+	sv = calloc(ncpu, sizeof(*sv));
+	if (!pv || !sv) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	memset(ps, 0, sizeof(*ps));
+	memset(slots, 0, sizeof(*slots) * SLUICE_MAX_STAGES);
+	fd = pipeline__map_fd(pl, SLUICE_MAP_PIPE_STATS);
+	if (fd < 0) {
+		ret = fd;
+		goto out;
+	}
+	if (!bpf_map_lookup_elem(fd, &key, pv)) {
+		for (int c = 0; c < ncpu; c++) {
+			__u64 *dst = (__u64 *)ps, *s = (__u64 *)&pv[c];
+
+			for (size_t w = 0; w < sizeof(*ps) / 8; w++)
+				dst[w] += s[w];
+		}
+	}
+	close(fd);
+	fd = pipeline__map_fd(pl, SLUICE_MAP_SLOT_STATS);
+	if (fd < 0) {
+		ret = fd;
+		goto out;
+	}
+	for (key = 0; key < SLUICE_MAX_STAGES; key++) {
+		if (bpf_map_lookup_elem(fd, &key, sv))
+			continue;
+		for (int c = 0; c < ncpu; c++) {
+			__u64 *dst = (__u64 *)&slots[key], *s = (__u64 *)&sv[c];
+
+			for (size_t w = 0; w < sizeof(*slots) / 8; w++)
+				dst[w] += s[w];
+		}
+	}
+	close(fd);
+out:
+	free(pv);
+	free(sv);
+	return ret;
+}
+
+int pipeline__test_run(const struct pipeline *pl, const void *frame, size_t len, uint32_t *verdict,
+		       struct sluice_meta *meta)
+{
+	uint8_t out[4096 + 256];
+	struct xdp_md ctx = { .data_end = (__u32)len }, ctx_out = {};
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame, .data_size_in = (__u32)len,
+		    .data_out = out, .data_size_out = sizeof(out), .ctx_in = &ctx,
+		    .ctx_size_in = sizeof(ctx), .ctx_out = &ctx_out, .ctx_size_out = sizeof(ctx_out),
+		    .repeat = 1);
+
+	if (bpf_prog_test_run_opts(pl->entry.fd, &opts))
+		return -errno;
+	*verdict = opts.retval;
+	if (meta) {
+		memset(meta, 0, sizeof(*meta));
+		if (ctx_out.data - ctx_out.data_meta == sizeof(*meta))
+			memcpy(meta, out, sizeof(*meta));
+	}
+	return 0;
+}

@@ -1,0 +1,151 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * One interface's pipeline: generations of (prog_array, entry, stages) pinned
+ * in bpffs, attached through one XDP link, changed in place one slot at a time
+ * or replaced whole by a transaction.
+ */
+#ifndef SLUICE_PIPELINE_H
+#define SLUICE_PIPELINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <net/if.h>
+#include <linux/bpf.h>
+#include <linux/limits.h>
+#include <sluice/abi.h>
+
+#define STAGE_MAX_PARAMS	16
+#define STAGE_PROG_LEN		64
+
+struct stage_param {
+	char name[64];
+	int64_t value;
+};
+
+/* Where a stage's code comes from: what the config or the CLI names. */
+struct stage_src {
+	char name[SLUICE_NAME_LEN];	/* the stage's name in the pipeline */
+	char object[PATH_MAX];		/* a built-in name or a .bpf.o path */
+	char program[STAGE_PROG_LEN];	/* "" = the object's only XDP program */
+	struct stage_param params[STAGE_MAX_PARAMS];
+	int nr_params;
+	int tail_calls;			/* extra tail calls the stage makes itself */
+};
+
+/* A loaded program in a slot. */
+struct stage_inst {
+	int fd;				/* -1 = none */
+	uint32_t prog_id;
+	uint32_t ver;
+	uint64_t hash;
+	char tag[17];
+};
+
+enum sluice_xdp_mode {
+	SLUICE_XDP_AUTO = 0,		/* native where the driver has it, else generic */
+	SLUICE_XDP_NATIVE,
+	SLUICE_XDP_SKB,
+};
+
+enum sluice_attach {
+	SLUICE_ATTACH_LINK = 0,		/* libbpf bpf_link: pinnable, atomic update */
+	SLUICE_ATTACH_LIBXDP,		/* libxdp; netlink replace when it falls back to one program */
+};
+
+struct pipeline {
+	char ifname[IF_NAMESIZE];
+	int ifindex;
+	char dir[PATH_MAX];		/* <pin root>/<ifname> */
+	uint32_t gen;			/* live generation, 0 = none yet */
+	int default_verdict;
+	int nr_stages;
+	struct stage_src src[SLUICE_MAX_STAGES];
+	struct stage_inst live[SLUICE_MAX_STAGES];
+	struct stage_inst prev[SLUICE_MAX_STAGES];	/* what the last swap replaced */
+	int progs_fd;			/* live generation's prog_array */
+	struct stage_inst entry;
+	int link_fd;			/* -1 = not attached */
+	uint32_t link_id;
+	enum sluice_xdp_mode mode;
+	enum sluice_attach how;
+	bool native;			/* what auto chose */
+	uint32_t next_ver;
+};
+
+/* A pre-flight packet: the whole candidate pipeline must give this verdict. */
+struct preflight_pkt {
+	const void *frame;
+	size_t len;
+	int expect;			/* XDP action */
+};
+
+struct pipeline_err {
+	char msg[1024];
+	char *verifier_log;		/* malloc'd tail of the verifier log, or NULL */
+};
+
+void pipeline_err__clear(struct pipeline_err *e);
+
+/* Sets up pl for ifname under pin_root; touches nothing in the kernel. */
+int pipeline__init(struct pipeline *pl, const char *pin_root, const char *ifname);
+void pipeline__close(struct pipeline *pl);	/* closes fds, keeps pins: traffic goes on */
+
+/* Checks a stage list against the kernel's limits before anything is loaded. */
+int pipeline__validate(const struct stage_src *src, int n, struct pipeline_err *err);
+
+/*
+ * Loads a first generation, fills every slot, pins it, then attaches: no
+ * packet ever meets an empty slot.
+ */
+int pipeline__create(struct pipeline *pl, const struct stage_src *src, int n, int default_verdict,
+		     struct pipeline_err *err);
+/* Loads and pins without attaching (tests, BPF_PROG_TEST_RUN). */
+int pipeline__load(struct pipeline *pl, const struct stage_src *src, int n, int default_verdict,
+		   struct pipeline_err *err);
+int pipeline__attach(struct pipeline *pl, enum sluice_xdp_mode mode, enum sluice_attach how,
+		     struct pipeline_err *err);
+
+/* Opens what a previous daemon pinned. -ENOENT when nothing is pinned. */
+int pipeline__adopt(struct pipeline *pl, struct pipeline_err *err);
+
+/* Replaces the program in one slot (one atomic prog_array update). */
+int pipeline__swap_stage(struct pipeline *pl, int idx, const struct stage_src *src,
+			 const struct preflight_pkt *pf, size_t nr_pf, struct pipeline_err *err);
+int pipeline__rollback_stage(struct pipeline *pl, int idx, struct pipeline_err *err);
+
+/*
+ * Replaces the whole stage list as one: a new generation behind a new entry,
+ * switched in by one bpf_link update; the old one is released after an RCU
+ * grace period, when no packet can still be inside it.
+ */
+int pipeline__commit(struct pipeline *pl, const struct stage_src *src, int n,
+		     const struct preflight_pkt *pf, size_t nr_pf, struct pipeline_err *err);
+
+/* Detaches and removes every pin of the interface. */
+int pipeline__destroy(struct pipeline *pl);
+
+int pipeline__find_stage(const struct pipeline *pl, const char *name);
+/* Opens a state map pinned under maps/ by name (caller closes). */
+int pipeline__map_fd(const struct pipeline *pl, const char *name);
+
+/* Sums the per-CPU counters. slots has room for SLUICE_MAX_STAGES. */
+int pipeline__stats(const struct pipeline *pl, struct sluice_pipe_stats *ps,
+		    struct sluice_slot_stats *slots);
+
+/* Runs one frame through the live entry with BPF_PROG_TEST_RUN. */
+int pipeline__test_run(const struct pipeline *pl, const void *frame, size_t len, uint32_t *verdict,
+		       struct sluice_meta *meta);
+
+/* Hash of what a stage would load: object bytes, program, parameters. */
+int stage_src__hash(const struct stage_src *src, uint64_t *hash);
+bool stage_src__is_builtin(const char *object);
+int stage_src__set_param(struct stage_src *src, const char *name, int64_t value);
+
+/* Waits until no XDP program run that started before the call is still going. */
+void sluice_rcu_wait(void);
+
+const char *xdp_verdict_name(int v);
+int xdp_verdict_parse(const char *s);
+
+#endif

@@ -1,0 +1,438 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Loading one program of a pipeline (a stage or the entry) from any object:
+ * built-in stages come from their skeletons' embedded ELF, user stages from
+ * files, and both go through the same generic path so that a user stage is
+ * loaded, bound and verified exactly like ours.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include "stage_load.h"
+#include "entry.skel.h"
+#include "parse.skel.h"
+#include "acl.skel.h"
+#include "ratelimit.skel.h"
+#include "xsk.skel.h"
+#include "count.skel.h"
+#include "pass.skel.h"
+#include "verdict.skel.h"
+
+static const struct builtin {
+	const char *name;
+	const void *(*elf_bytes)(size_t *sz);
+} builtins[] = {
+	{ "parse", parse_bpf__elf_bytes },
+	{ "acl", acl_bpf__elf_bytes },
+	{ "ratelimit", ratelimit_bpf__elf_bytes },
+	{ "xsk", xsk_bpf__elf_bytes },
+	{ "count", count_bpf__elf_bytes },
+	{ "pass", pass_bpf__elf_bytes },
+	{ "verdict", verdict_bpf__elf_bytes },
+	{ STAGE_ENTRY_OBJECT, entry_bpf__elf_bytes },
+};
+
+bool stage_src__is_builtin(const char *object)
+{
+	if (!strcmp(object, STAGE_ENTRY_OBJECT))
+		return false;
+	for (size_t i = 0; i < sizeof(builtins) / sizeof(builtins[0]); i++)
+		if (!strcmp(object, builtins[i].name))
+			return true;
+	return false;
+}
+
+/* Object bytes: borrowed for built-ins, malloc'd (*owned) for files. */
+static int object_bytes(const char *object, const void **data, size_t *size, void **owned,
+			char *err, size_t errlen)
+{
+	struct stat st;
+	ssize_t n;
+	void *buf;
+	int fd;
+
+	*owned = NULL;
+	for (size_t i = 0; i < sizeof(builtins) / sizeof(builtins[0]); i++) {
+		if (!strcmp(object, builtins[i].name)) {
+			*data = builtins[i].elf_bytes(size);
+			return 0;
+		}
+	}
+	fd = open(object, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, errlen, "%s: %s", object, strerror(errno));
+		return -errno;
+	}
+	if (fstat(fd, &st) || st.st_size <= 0 || st.st_size > 64 << 20) {
+		snprintf(err, errlen, "%s: not a BPF object (size %lld)", object, (long long)st.st_size);
+		close(fd);
+		return -EINVAL;
+	}
+	buf = malloc(st.st_size);
+	if (!buf) {
+		close(fd);
+		return -ENOMEM;
+	}
+	n = read(fd, buf, st.st_size);
+	close(fd);
+	if (n != st.st_size) {
+		snprintf(err, errlen, "%s: short read", object);
+		free(buf);
+		return -EIO;
+	}
+	*data = buf;
+	*size = st.st_size;
+	*owned = buf;
+	return 0;
+}
+
+static uint64_t fnv1a64(uint64_t h, const void *data, size_t len)
+{
+	const uint8_t *p = data;
+
+	while (len--) {
+		h ^= *p++;
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}
+
+int stage_src__hash(const struct stage_src *src, uint64_t *hash)
+{
+	const void *data;
+	char err[256];
+	void *owned;
+	size_t size;
+	uint64_t h = 0xcbf29ce484222325ull;
+	int ret;
+
+	ret = object_bytes(src->object, &data, &size, &owned, err, sizeof(err));
+	if (ret)
+		return ret;
+	h = fnv1a64(h, data, size);
+	h = fnv1a64(h, src->program, strlen(src->program) + 1);
+	for (int i = 0; i < src->nr_params; i++) {
+		h = fnv1a64(h, src->params[i].name, strlen(src->params[i].name) + 1);
+		h = fnv1a64(h, &src->params[i].value, sizeof(src->params[i].value));
+	}
+	free(owned);
+	*hash = h;
+	return 0;
+}
+
+int stage_src__set_param(struct stage_src *src, const char *name, int64_t value)
+{
+	int i;
+
+	for (i = 0; i < src->nr_params; i++)
+		if (!strcmp(src->params[i].name, name))
+			break;
+	if (i == STAGE_MAX_PARAMS)
+		return -E2BIG;
+	if (i == src->nr_params) {
+		if (strlen(name) >= sizeof(src->params[i].name))
+			return -ENAMETOOLONG;
+		strcpy(src->params[i].name, name);
+		src->nr_params++;
+	}
+	src->params[i].value = value;
+	return 0;
+}
+
+static struct bpf_map *rodata_map(struct bpf_object *obj)
+{
+	struct bpf_map *map;
+	const char *name;
+	size_t len;
+
+	bpf_object__for_each_map(map, obj) {
+		name = bpf_map__name(map);
+		len = strlen(name);
+		if (bpf_map__is_internal(map) && len >= 7 && !strcmp(name + len - 7, ".rodata"))
+			return map;
+	}
+	return NULL;
+}
+
+/*
+ * Finds a .rodata variable by name through BTF. Returns a pointer into the
+ * map's initial value, which libbpf copies into the map at load.
+ */
+static void *rodata_var(struct bpf_object *obj, const char *var, size_t *size)
+{
+	struct btf *btf = bpf_object__btf(obj);
+	struct bpf_map *map = rodata_map(obj);
+	const struct btf_var_secinfo *vs;
+	const struct btf_type *sec;
+	size_t data_sz;
+	char *data;
+	int id;
+
+	if (!btf || !map)
+		return NULL;
+	id = btf__find_by_name_kind(btf, ".rodata", BTF_KIND_DATASEC);
+	if (id < 0)
+		return NULL;
+	sec = btf__type_by_id(btf, id);
+	/* Writable until load: libbpf copies it into the map then freezes it. */
+	data = (char *)bpf_map__initial_value(map, &data_sz);
+	if (!data)
+		return NULL;
+	vs = btf_var_secinfos(sec);
+	for (int i = 0; i < btf_vlen(sec); i++, vs++) {
+		const struct btf_type *t = btf__type_by_id(btf, vs->type);
+
+		if (strcmp(btf__name_by_offset(btf, t->name_off), var))
+			continue;
+		if (vs->offset + vs->size > data_sz)
+			return NULL;
+		*size = vs->size;
+		return data + vs->offset;
+	}
+	return NULL;
+}
+
+/* Names of the object's integer .rodata variables, for error messages. */
+static void rodata_names(struct bpf_object *obj, char *buf, size_t len)
+{
+	struct btf *btf = bpf_object__btf(obj);
+	const struct btf_var_secinfo *vs;
+	const struct btf_type *sec;
+	size_t off = 0;
+	int id;
+
+	buf[0] = '\0';
+	if (!btf || (id = btf__find_by_name_kind(btf, ".rodata", BTF_KIND_DATASEC)) < 0)
+		return;
+	sec = btf__type_by_id(btf, id);
+	vs = btf_var_secinfos(sec);
+	for (int i = 0; i < btf_vlen(sec); i++, vs++) {
+		const char *n = btf__name_by_offset(btf, btf__type_by_id(btf, vs->type)->name_off);
+
+		if (!strncmp(n, "sluice_", 7) || vs->size > 8 || off >= len)
+			continue;
+		off += snprintf(buf + off, len - off, "%s%s", off ? ", " : "", n);
+	}
+}
+
+static int set_params(struct bpf_object *obj, const struct stage_src *src, char *err, size_t errlen)
+{
+	for (int i = 0; i < src->nr_params; i++) {
+		const struct stage_param *p = &src->params[i];
+		size_t size = 0;
+		void *v = rodata_var(obj, p->name, &size);
+		char names[256];
+
+		if (!v || !size || size > 8 || !strncmp(p->name, "sluice_", 7)) {
+			rodata_names(obj, names, sizeof(names));
+			snprintf(err, errlen, "stage '%s': %s has no parameter '%s' (parameters: %s)",
+				 src->name, src->object, p->name, names[0] ? names : "none");
+			return -ENOENT;
+		}
+		/* Little-endian: the low bytes of the value are the variable. */
+		memcpy(v, &p->value, size);
+	}
+	return 0;
+}
+
+/* Keeps the part of a verifier log that says why: its last lines. */
+static char *log_tail(const char *log, size_t max)
+{
+	size_t len = strlen(log);
+	const char *start = log;
+
+	while (len && (log[len - 1] == '\n' || log[len - 1] == ' '))
+		len--;
+	if (len > max) {
+		start = log + len - max;
+		while (*start && *start != '\n')
+			start++;
+		if (*start)
+			start++;
+	}
+	return strndup(start, len - (start - log));
+}
+
+static const char *explain_verifier(const char *log)
+{
+	if (strstr(log, "tail_calls are not allowed when call stack of previous frames"))
+		return "the frames before a tail call use 256 bytes of stack or more (the kernel's limit for a "
+		       "subprogram that tail-calls)";
+	if (strstr(log, "combined stack size"))
+		return "the call chain uses more than 512 bytes of stack";
+	if (strstr(log, "invalid access to packet") || strstr(log, "invalid access to map value"))
+		return "an access is not bounds-checked";
+	if (strstr(log, "program is too large") || strstr(log, "BPF program is too large"))
+		return "the program is too complex for the verifier";
+	return NULL;
+}
+
+int stage__load(const struct stage_load_req *req, struct stage_inst *out, char *err, size_t errlen,
+		char **verifier_log)
+{
+	const size_t log_size = 1 << 20;
+	const void *data;
+	size_t size, cfg_size;
+	void *owned = NULL, *cfg;
+	char *log = NULL, objname[64];
+	struct bpf_object *obj = NULL;
+	struct bpf_program *prog, *p;
+	struct bpf_map *map;
+	struct bpf_prog_info info = {};
+	__u32 info_len = sizeof(info);
+	int ret, fd;
+
+	*verifier_log = NULL;
+	out->fd = -1;
+	ret = object_bytes(req->src->object, &data, &size, &owned, err, errlen);
+	if (ret)
+		return ret;
+	log = calloc(1, log_size);
+	if (!log) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	snprintf(objname, sizeof(objname), "%.31s", req->src->name);
+	LIBBPF_OPTS(bpf_object_open_opts, opts,
+		.object_name = objname,
+		.kernel_log_buf = log,
+		.kernel_log_size = log_size,
+	);
+	obj = bpf_object__open_mem(data, size, &opts);
+	if (!obj) {
+		ret = -errno;
+		snprintf(err, errlen, "stage '%s': %s is not a loadable BPF object: %s",
+			 req->src->name, req->src->object, strerror(-ret));
+		goto out;
+	}
+
+	prog = NULL;
+	bpf_object__for_each_program(p, obj) {
+		bool want = req->src->program[0] ? !strcmp(bpf_program__name(p), req->src->program)
+						 : bpf_program__type(p) == BPF_PROG_TYPE_XDP && !prog;
+
+		bpf_program__set_autoload(p, want);
+		if (want)
+			prog = p;
+	}
+	if (!prog) {
+		snprintf(err, errlen, "stage '%s': %s has no %s%s%s", req->src->name, req->src->object,
+			 req->src->program[0] ? "program '" : "XDP program",
+			 req->src->program, req->src->program[0] ? "'" : "");
+		ret = -ENOENT;
+		goto out;
+	}
+	if (bpf_program__type(prog) != BPF_PROG_TYPE_XDP) {
+		snprintf(err, errlen, "stage '%s': program '%s' is not an XDP program (SEC(\"xdp\"))",
+			 req->src->name, bpf_program__name(prog));
+		ret = -EINVAL;
+		goto out;
+	}
+
+	bpf_object__for_each_map(map, obj) {
+		char path[PATH_MAX];
+
+		if (bpf_map__is_internal(map))
+			continue;
+		if (!strcmp(bpf_map__name(map), SLUICE_MAP_PROGS)) {
+			ret = bpf_map__reuse_fd(map, req->progs_fd);
+		} else if (req->maps_dir) {
+			/*
+			 * Every other map is state that must outlive this
+			 * program: pinned by name, reused by the next version.
+			 */
+			snprintf(path, sizeof(path), "%s/%s", req->maps_dir, bpf_map__name(map));
+			ret = bpf_map__set_pin_path(map, path);
+		} else {
+			ret = 0;
+		}
+		if (ret) {
+			snprintf(err, errlen, "stage '%s': map '%s': %s", req->src->name,
+				 bpf_map__name(map), strerror(-ret));
+			goto out;
+		}
+	}
+
+	if (req->entry) {
+		struct sluice_entry_cfg ec = {
+			.first = 0,
+			.gen = req->gen,
+			.default_verdict = req->default_verdict,
+		};
+
+		cfg = rodata_var(obj, "sluice_entry", &cfg_size);
+		if (!cfg || cfg_size != sizeof(ec)) {
+			snprintf(err, errlen, "entry object has no sluice_entry configuration");
+			ret = -EINVAL;
+			goto out;
+		}
+		memcpy(cfg, &ec, sizeof(ec));
+	} else {
+		struct sluice_stage_cfg sc = {
+			.slot = req->slot,
+			.next = req->next,
+			.gen = req->gen,
+			.ver = (__u16)req->ver,
+		};
+
+		cfg = rodata_var(obj, "sluice_cfg", &cfg_size);
+		if (!cfg || cfg_size != sizeof(sc)) {
+			snprintf(err, errlen, "stage '%s': %s was not built with <sluice/stage.bpf.h> "
+				 "(no sluice_cfg in .rodata)", req->src->name, req->src->object);
+			ret = -EINVAL;
+			goto out;
+		}
+		memcpy(cfg, &sc, sizeof(sc));
+		ret = set_params(obj, req->src, err, errlen);
+		if (ret)
+			goto out;
+	}
+
+	ret = bpf_object__load(obj);
+	if (ret) {
+		const char *why = explain_verifier(log);
+
+		if (log[0]) {
+			*verifier_log = log_tail(log, 4096);
+			snprintf(err, errlen, "stage '%s': the verifier refused %s%s%s", req->src->name,
+				 bpf_program__name(prog), why ? ": " : "", why ? why : "");
+		} else if (ret == -EEXIST || ret == -EINVAL) {
+			snprintf(err, errlen, "stage '%s': %s: a map does not match the pipeline's map of "
+				 "the same name (type, key, value or size differ): %s", req->src->name,
+				 req->src->object, strerror(-ret));
+		} else {
+			snprintf(err, errlen, "stage '%s': loading %s failed: %s", req->src->name,
+				 req->src->object, strerror(-ret));
+		}
+		goto out;
+	}
+
+	fd = fcntl(bpf_program__fd(prog), F_DUPFD_CLOEXEC, 3);
+	if (fd < 0) {
+		ret = -errno;
+		goto out;
+	}
+	if (bpf_obj_get_info_by_fd(fd, &info, &info_len)) {
+		ret = -errno;
+		close(fd);
+		goto out;
+	}
+	out->fd = fd;
+	out->prog_id = info.id;
+	out->ver = req->ver;
+	for (int i = 0; i < 8; i++)
+		snprintf(out->tag + 2 * i, 3, "%02x", info.tag[i]);
+	ret = 0;
+out:
+	bpf_object__close(obj);
+	free(owned);
+	free(log);
+	return ret;
+}

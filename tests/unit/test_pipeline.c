@@ -1,0 +1,310 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * The pipeline library through BPF_PROG_TEST_RUN: generations load and pin,
+ * a slot swap and its rollback change the verdict, a transaction builds a new
+ * generation and releases the old one, and every bad input (verifier
+ * refusal, corrupt object, too many tail calls, stack before a tail call,
+ * pre-flight mismatch, unknown parameter) leaves what runs untouched.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include "harness.h"
+#include "pkt.h"
+#include "pipeline.h"
+
+static char objdir[512];
+
+static void src_set(struct stage_src *s, const char *name, const char *object)
+{
+	memset(s, 0, sizeof(*s));
+	snprintf(s->name, sizeof(s->name), "%s", name);
+	snprintf(s->object, sizeof(s->object), "%s", object);
+}
+
+static void src_verdict(struct stage_src *s, const char *name, int verdict)
+{
+	src_set(s, name, "verdict");
+	stage_src__set_param(s, "verdict", verdict);
+}
+
+static void src_testdata(struct stage_src *s, const char *name, const char *file)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/testdata/%s", objdir, file);
+	src_set(s, name, path);
+}
+
+static int frame(uint8_t *buf)
+{
+	struct pkt_spec s;
+
+	pkt_spec_default(&s);
+	return pkt_build(&s, buf, 256);
+}
+
+static uint32_t run(struct pipeline *pl, struct sluice_meta *m)
+{
+	uint8_t buf[256];
+	uint32_t v = 0xdead;
+	int len = frame(buf);
+
+	assert_int_equal(pipeline__test_run(pl, buf, len, &v, m), 0);
+	return v;
+}
+
+/* pass -> verdict(drop): a 2-stage pipeline loaded, not attached. */
+static void load_two(struct pipeline *pl, const char *ifname)
+{
+	struct stage_src src[2];
+	struct pipeline_err err = {};
+
+	require_bpf();
+	assert_non_null(test_pin_root());
+	assert_int_equal(pipeline__init(pl, test_pin_root(), ifname), 0);
+	src_set(&src[0], "first", "pass");
+	src_verdict(&src[1], "decide", XDP_DROP);
+	if (pipeline__load(pl, src, 2, XDP_PASS, &err))
+		fail_msg("load: %s\n%s", err.msg, err.verifier_log ? err.verifier_log : "");
+	pipeline_err__clear(&err);
+}
+
+static bool pinned(const struct pipeline *pl, const char *rel)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%s", pl->dir, rel);
+	return stat(path, &st) == 0;
+}
+
+static void test_load_runs_every_stage(void **state)
+{
+	struct sluice_slot_stats slots[SLUICE_MAX_STAGES];
+	struct sluice_pipe_stats ps;
+	struct sluice_meta m;
+	struct pipeline pl;
+
+	load_two(&pl, "load");
+	assert_int_equal(run(&pl, &m), XDP_DROP);
+	assert_int_equal(m.path, 0x3);
+	assert_int_equal(m.gen, 1);
+	assert_int_equal(m.last, 1);
+	assert_false(m.flags & SLUICE_PKT_MIXED);
+	assert_true(pinned(&pl, "gen1/progs") && pinned(&pl, "gen1/entry") && pinned(&pl, "gen1/stage1"));
+	assert_true(pinned(&pl, "maps/sluice_slot_stats") && pinned(&pl, "info"));
+	assert_int_equal(pipeline__stats(&pl, &ps, slots), 0);
+	assert_int_equal(ps.packets, 1);
+	assert_int_equal(ps.verdict[XDP_DROP], 1);
+	assert_int_equal(slots[0].packets, 1);
+	assert_int_equal(slots[1].verdict[XDP_DROP], 1);
+	assert_int_equal(ps.missed, 0);
+	pipeline__destroy(&pl);
+	assert_false(pinned(&pl, "info"));
+}
+
+static void test_swap_and_rollback(void **state)
+{
+	struct pipeline_err err = {};
+	struct stage_src s;
+	struct pipeline pl;
+	uint32_t old_id;
+
+	load_two(&pl, "swap");
+	old_id = pl.live[1].prog_id;
+	src_verdict(&s, "decide", XDP_PASS);
+	assert_int_equal(pipeline__swap_stage(&pl, 1, &s, NULL, 0, &err), 0);
+	assert_int_equal(run(&pl, NULL), XDP_PASS);
+	assert_int_not_equal(pl.live[1].prog_id, old_id);
+	assert_int_equal(pl.prev[1].prog_id, old_id);
+	assert_true(pinned(&pl, "prev/stage1"));
+
+	assert_int_equal(pipeline__rollback_stage(&pl, 1, &err), 0);
+	assert_int_equal(pl.live[1].prog_id, old_id);
+	assert_int_equal(run(&pl, NULL), XDP_DROP);
+	pipeline__destroy(&pl);
+}
+
+static void test_bad_stages_leave_pipeline_untouched(void **state)
+{
+	struct sluice_slot_stats slots[SLUICE_MAX_STAGES];
+	struct sluice_pipe_stats ps;
+	struct pipeline_err err = {};
+	struct stage_src s;
+	struct pipeline pl;
+	char path[PATH_MAX];
+	uint32_t id;
+	FILE *f;
+
+	load_two(&pl, "bad");
+	assert_int_equal(run(&pl, NULL), XDP_DROP);
+	id = pl.live[1].prog_id;
+
+	/* The verifier's reason comes back. */
+	src_testdata(&s, "decide", "oob.bpf.o");
+	assert_int_not_equal(pipeline__swap_stage(&pl, 1, &s, NULL, 0, &err), 0);
+	assert_non_null(strstr(err.msg, "verifier refused"));
+	assert_non_null(err.verifier_log);
+	assert_non_null(strstr(err.verifier_log, "invalid access to packet"));
+	pipeline_err__clear(&err);
+
+	/* The stack rule for frames below a tail call, named. */
+	src_testdata(&s, "decide", "bigstack.bpf.o");
+	assert_int_not_equal(pipeline__swap_stage(&pl, 1, &s, NULL, 0, &err), 0);
+	if (!strstr(err.msg, "256 bytes"))
+		fail_msg("%s\n%s", err.msg, err.verifier_log ? err.verifier_log : "");
+	pipeline_err__clear(&err);
+
+	/* A corrupt object. */
+	snprintf(path, sizeof(path), "%s/corrupt.bpf.o", test_pin_root());
+	snprintf(path, sizeof(path), "/tmp/sluice-corrupt-%d.bpf.o", (int)getpid());
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("\x7f" "ELF this is not an object", f);
+	fclose(f);
+	src_set(&s, "decide", path);
+	assert_int_not_equal(pipeline__swap_stage(&pl, 1, &s, NULL, 0, &err), 0);
+	assert_non_null(strstr(err.msg, "not a loadable BPF object"));
+	unlink(path);
+
+	/* A parameter the object does not have. */
+	src_set(&s, "decide", "verdict");
+	stage_src__set_param(&s, "no_such_knob", 1);
+	assert_int_equal(pipeline__swap_stage(&pl, 1, &s, NULL, 0, &err), -ENOENT);
+	assert_non_null(strstr(err.msg, "no parameter 'no_such_knob'"));
+	assert_non_null(strstr(err.msg, "verdict"));
+
+	assert_int_equal(pl.live[1].prog_id, id);
+	assert_int_equal(pl.prev[1].fd, -1);
+	assert_int_equal(run(&pl, NULL), XDP_DROP);
+	assert_int_equal(pipeline__stats(&pl, &ps, slots), 0);
+	assert_int_equal(ps.packets, 2);	/* only our two runs */
+	pipeline__destroy(&pl);
+}
+
+static void test_validation_limits(void **state)
+{
+	struct stage_src src[SLUICE_MAX_STAGES];
+	struct pipeline_err err = {};
+
+	for (int i = 0; i < 4; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "s%d", i);
+		src_set(&src[i], name, "pass");
+	}
+	assert_int_equal(pipeline__validate(src, 4, &err), 0);
+	src[2].tail_calls = 30;	/* 1 + 1 + 31 + 1 = 34 */
+	assert_int_equal(pipeline__validate(src, 4, &err), -E2BIG);
+	assert_non_null(strstr(err.msg, "34 tail calls"));
+	assert_non_null(strstr(err.msg, "33"));
+	src[2].tail_calls = 29;
+	assert_int_equal(pipeline__validate(src, 4, &err), 0);
+	src_set(&src[3], "s0", "pass");
+	assert_int_equal(pipeline__validate(src, 4, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "'s0' is used twice"));
+	assert_int_equal(pipeline__validate(src, SLUICE_MAX_STAGES + 1, &err), -E2BIG);
+}
+
+static void test_transaction_new_generation(void **state)
+{
+	struct pipeline_err err = {};
+	struct stage_src src[3];
+	struct pipeline pl;
+	struct sluice_meta m;
+
+	load_two(&pl, "txn");
+	src_set(&src[0], "first", "pass");
+	src_set(&src[1], "middle", "pass");
+	src_verdict(&src[2], "decide", XDP_TX);
+	if (pipeline__commit(&pl, src, 3, NULL, 0, &err))
+		fail_msg("commit: %s", err.msg);
+	assert_int_equal(pl.gen, 2);
+	assert_int_equal(pl.nr_stages, 3);
+	assert_int_equal(run(&pl, &m), XDP_TX);
+	assert_int_equal(m.gen, 2);
+	assert_int_equal(m.path, 0x7);
+	assert_false(m.flags & SLUICE_PKT_MIXED);
+	assert_true(pinned(&pl, "gen2/stage2"));
+	assert_false(pinned(&pl, "gen1"));
+	pipeline__destroy(&pl);
+}
+
+static void test_preflight_mismatch_changes_nothing(void **state)
+{
+	struct sluice_slot_stats slots[SLUICE_MAX_STAGES];
+	struct sluice_pipe_stats ps;
+	struct pipeline_err err = {};
+	struct preflight_pkt pf;
+	struct stage_src s;
+	struct pipeline pl;
+	uint8_t buf[256];
+	uint32_t id;
+
+	load_two(&pl, "preflt");
+	id = pl.live[1].prog_id;
+	pf.frame = buf;
+	pf.len = (size_t)frame(buf);
+	pf.expect = XDP_DROP;
+	src_verdict(&s, "decide", XDP_PASS);	/* would pass what must drop */
+	assert_int_equal(pipeline__swap_stage(&pl, 1, &s, &pf, 1, &err), -EBADE);
+	assert_non_null(strstr(err.msg, "verdict pass, expected drop"));
+	assert_int_equal(pl.live[1].prog_id, id);
+	assert_int_equal(pipeline__stats(&pl, &ps, slots), 0);
+	assert_int_equal(ps.packets, 0);	/* the scratch run counted elsewhere */
+
+	pf.expect = XDP_PASS;
+	assert_int_equal(pipeline__swap_stage(&pl, 1, &s, &pf, 1, &err), 0);
+	assert_int_equal(run(&pl, NULL), XDP_PASS);
+	assert_int_equal(pipeline__stats(&pl, &ps, slots), 0);
+	assert_int_equal(ps.packets, 1);
+	assert_false(pinned(&pl, "scratch"));
+	pipeline__destroy(&pl);
+}
+
+static void test_adopt_pins(void **state)
+{
+	struct pipeline_err err = {};
+	struct pipeline pl, again;
+	struct stage_src s;
+	uint32_t live_id, prev_id;
+
+	load_two(&pl, "adopt");
+	src_verdict(&s, "decide", XDP_PASS);
+	assert_int_equal(pipeline__swap_stage(&pl, 1, &s, NULL, 0, &err), 0);
+	live_id = pl.live[1].prog_id;
+	prev_id = pl.prev[1].prog_id;
+	pipeline__close(&pl);	/* as if the daemon died: pins keep it */
+
+	assert_int_equal(pipeline__init(&again, test_pin_root(), "adopt"), 0);
+	if (pipeline__adopt(&again, &err))
+		fail_msg("adopt: %s", err.msg);
+	assert_int_equal(again.nr_stages, 2);
+	assert_string_equal(again.src[1].name, "decide");
+	assert_int_equal(again.live[1].prog_id, live_id);
+	assert_int_equal(again.prev[1].prog_id, prev_id);
+	assert_int_equal(run(&again, NULL), XDP_PASS);
+	assert_int_equal(pipeline__rollback_stage(&again, 1, &err), 0);
+	assert_int_equal(run(&again, NULL), XDP_DROP);
+	pipeline__destroy(&again);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_load_runs_every_stage),
+		cmocka_unit_test(test_swap_and_rollback),
+		cmocka_unit_test(test_bad_stages_leave_pipeline_untouched),
+		cmocka_unit_test(test_validation_limits),
+		cmocka_unit_test(test_transaction_new_generation),
+		cmocka_unit_test(test_preflight_mismatch_changes_nothing),
+		cmocka_unit_test(test_adopt_pins),
+	};
+
+	snprintf(objdir, sizeof(objdir), "%s/bpf", getenv("SLUICE_BUILD") ? getenv("SLUICE_BUILD") : "build");
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
