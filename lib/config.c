@@ -1,0 +1,1689 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * sluiced configuration: libyaml's document API gives a node tree with marks;
+ * we walk it once, building the owned tree and recording every error with the
+ * position of the node at fault, then check what needs the whole tree
+ * (cross references, limits). Errors are sorted into file order at the end so
+ * the user reads them top to bottom.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <syslog.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <linux/bpf.h>
+#include <yaml.h>
+#include "config.h"
+
+#define PATH_LEN 256
+
+static const char *const builtin_stages[] = { CONFIG_BUILTIN_STAGES };
+
+struct parser {
+	const char *file;	/* name in messages */
+	char *dir;		/* base of relative object paths */
+	yaml_document_t doc;
+	struct config_errors *errs;
+	size_t nr_errs;		/* errors this parse added */
+	bool nomem;
+};
+
+static bool streq(const char *a, const char *b)
+{
+	return strcmp(a, b) == 0;
+}
+
+/* ---- errors ---- */
+
+static void err_add(struct parser *p, int line, int col, const char *path, const char *fmt, va_list ap)
+{
+	struct config_error *v;
+	char *body = NULL, *msg = NULL;
+	int ret;
+
+	p->nr_errs++;
+	if (!p->errs)
+		return;
+	if (vasprintf(&body, fmt, ap) < 0)
+		goto nomem;
+	if (line > 0)
+		ret = asprintf(&msg, "%s:%d:%d: %s%s%s", p->file, line, col, path ? path : "",
+			       path && *path ? ": " : "", body);
+	else
+		ret = asprintf(&msg, "%s: %s%s%s", p->file, path ? path : "", path && *path ? ": " : "",
+			       body);
+	free(body);
+	if (ret < 0)
+		goto nomem;
+	v = realloc(p->errs->v, (p->errs->n + 1) * sizeof(*v));
+	if (!v) {
+		free(msg);
+		goto nomem;
+	}
+	p->errs->v = v;
+	v[p->errs->n++] = (struct config_error){ .msg = msg, .line = line, .col = col };
+	return;
+nomem:
+	p->nomem = true;
+}
+
+__attribute__((format(printf, 4, 5)))
+static void err_node(struct parser *p, const yaml_node_t *n, const char *path, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	err_add(p, n ? (int)n->start_mark.line + 1 : 0, n ? (int)n->start_mark.column + 1 : 0, path, fmt,
+		ap);
+	va_end(ap);
+}
+
+__attribute__((format(printf, 5, 6)))
+static void err_at(struct parser *p, int line, int col, const char *path, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	err_add(p, line, col, path, fmt, ap);
+	va_end(ap);
+}
+
+/* Paths longer than PATH_LEN are cut: they only label messages. */
+__attribute__((format(printf, 2, 3)))
+static char *subpath(char *buf, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, PATH_LEN, fmt, ap);
+	va_end(ap);
+	return buf;
+}
+
+static char *xstrdup(struct parser *p, const char *s)
+{
+	char *d = s ? strdup(s) : NULL;
+
+	if (s && !d)
+		p->nomem = true;
+	return d;
+}
+
+static void *xcalloc(struct parser *p, size_t n, size_t size)
+{
+	void *v = calloc(n ? n : 1, size);
+
+	if (!v)
+		p->nomem = true;
+	return v;
+}
+
+/* ---- nodes ---- */
+
+static yaml_node_t *node(struct parser *p, int id)
+{
+	return yaml_document_get_node(&p->doc, id);
+}
+
+static const char *scalar(const yaml_node_t *n)
+{
+	return (const char *)n->data.scalar.value;
+}
+
+static bool is_plain(const yaml_node_t *n)
+{
+	return n->type == YAML_SCALAR_NODE && n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+}
+
+static bool is_null(const yaml_node_t *n)
+{
+	const char *s;
+
+	if (!is_plain(n))
+		return false;
+	s = scalar(n);
+	return !*s || streq(s, "~") || streq(s, "null") || streq(s, "Null") || streq(s, "NULL");
+}
+
+static size_t seq_len(const yaml_node_t *n)
+{
+	return n->data.sequence.items.top - n->data.sequence.items.start;
+}
+
+static yaml_node_t *seq_at(struct parser *p, const yaml_node_t *n, size_t i)
+{
+	return node(p, n->data.sequence.items.start[i]);
+}
+
+/* How a node looks to a user who expected something else. */
+static const char *describe(const yaml_node_t *n, char *buf, size_t len)
+{
+	switch (n->type) {
+	case YAML_SCALAR_NODE:
+		if (is_null(n))
+			return "null";
+		snprintf(buf, len, "\"%.40s%s\"", scalar(n), strlen(scalar(n)) > 40 ? "..." : "");
+		return buf;
+	case YAML_SEQUENCE_NODE:
+		return "a list";
+	case YAML_MAPPING_NODE:
+		return "a mapping";
+	default:
+		return "nothing";
+	}
+}
+
+static void err_type(struct parser *p, const yaml_node_t *n, const char *path, const char *want)
+{
+	char buf[64];
+
+	err_node(p, n, path, "expected %s, got %s", want, describe(n, buf, sizeof(buf)));
+}
+
+/*
+ * A mapping's keys, checked against what the section allows. Unknown and
+ * duplicate keys are reported here, missing required ones too.
+ */
+struct field {
+	const char *key;
+	bool required;
+	yaml_node_t *val;	/* out: NULL if absent (or null) */
+};
+
+static bool fields_get(struct parser *p, yaml_node_t *map, const char *path, struct field *f, size_t nr)
+{
+	yaml_node_pair_t *pair;
+	char sub[PATH_LEN];
+	size_t i;
+
+	for (i = 0; i < nr; i++)
+		f[i].val = NULL;
+	if (map->type != YAML_MAPPING_NODE) {
+		err_type(p, map, path, "a mapping");
+		return false;
+	}
+	for (pair = map->data.mapping.pairs.start; pair < map->data.mapping.pairs.top; pair++) {
+		yaml_node_t *k = node(p, pair->key), *v = node(p, pair->value);
+		yaml_node_pair_t *prev;
+
+		if (k->type != YAML_SCALAR_NODE) {
+			err_node(p, k, path, "keys must be plain names");
+			continue;
+		}
+		subpath(sub, "%s%s%s", path, *path ? "." : "", scalar(k));
+		for (prev = map->data.mapping.pairs.start; prev < pair; prev++) {
+			yaml_node_t *pk = node(p, prev->key);
+
+			if (pk->type == YAML_SCALAR_NODE && streq(scalar(pk), scalar(k))) {
+				err_node(p, k, sub, "duplicate key (first at line %d)",
+					 (int)pk->start_mark.line + 1);
+				break;
+			}
+		}
+		if (prev < pair)
+			continue;
+		for (i = 0; i < nr; i++)
+			if (streq(f[i].key, scalar(k)))
+				break;
+		if (i == nr) {
+			char allowed[PATH_LEN] = "";
+			size_t j;
+
+			for (j = 0; j < nr; j++)
+				snprintf(allowed + strlen(allowed), sizeof(allowed) - strlen(allowed), "%s%s",
+					 j ? ", " : "", f[j].key);
+			/* { tcp_flags: syn/syn,ack } reads as a key "ack": say why. */
+			err_node(p, k, sub, "unknown key; allowed: %s%s", allowed,
+				 map->data.mapping.style == YAML_FLOW_MAPPING_STYLE && is_null(v) ?
+				 " (a comma inside { } ends the value: quote values that contain commas)" : "");
+			continue;
+		}
+		f[i].val = is_null(v) ? NULL : v;
+		if (!f[i].val && f[i].required)
+			err_node(p, v, sub, "required key has no value");
+	}
+	for (i = 0; i < nr; i++) {
+		if (f[i].required && !f[i].val) {
+			bool present = false;
+
+			for (pair = map->data.mapping.pairs.start; pair < map->data.mapping.pairs.top; pair++)
+				if (node(p, pair->key)->type == YAML_SCALAR_NODE &&
+				    streq(scalar(node(p, pair->key)), f[i].key))
+					present = true;
+			if (!present)
+				err_node(p, map, path, "missing required key \"%s\"", f[i].key);
+		}
+	}
+	return true;
+}
+
+static struct field *field(struct field *f, size_t nr, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < nr; i++)
+		if (streq(f[i].key, key))
+			return &f[i];
+	return NULL;
+}
+
+#define FIELD(fs, key) (field(fs, sizeof(fs) / sizeof(fs[0]), key)->val)
+
+/* ---- scalars ---- */
+
+static bool get_str(struct parser *p, yaml_node_t *n, const char *path, char **out)
+{
+	if (n->type != YAML_SCALAR_NODE) {
+		err_type(p, n, path, "a string");
+		return false;
+	}
+	free(*out);
+	*out = xstrdup(p, scalar(n));
+	return *out != NULL;
+}
+
+/* YAML 1.2 core integers: decimal, 0x hex, 0o octal; quoted is a string. */
+static bool parse_int(const yaml_node_t *n, int64_t *out)
+{
+	const char *s = scalar(n);
+	char *end;
+	int base = 10;
+	bool neg = false;
+	unsigned long long v;
+
+	if (!is_plain(n) || !*s)
+		return false;
+	if (*s == '-' || *s == '+')
+		neg = *s++ == '-';
+	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+		base = 16;
+		s += 2;
+	} else if (s[0] == '0' && s[1] == 'o') {
+		base = 8;
+		s += 2;
+	}
+	if (!*s || *s == '-' || *s == '+' || *s == ' ')
+		return false;
+	errno = 0;
+	v = strtoull(s, &end, base);
+	if (*end || errno || v > (unsigned long long)INT64_MAX)
+		return false;
+	*out = neg ? -(int64_t)v : (int64_t)v;
+	return true;
+}
+
+static bool get_int(struct parser *p, yaml_node_t *n, const char *path, int64_t min, int64_t max,
+		    int64_t *out)
+{
+	int64_t v;
+
+	if (n->type != YAML_SCALAR_NODE || !parse_int(n, &v)) {
+		err_type(p, n, path, "an integer");
+		return false;
+	}
+	if (v < min || v > max) {
+		err_node(p, n, path, "%lld is out of range [%lld, %lld]", (long long)v, (long long)min,
+			 (long long)max);
+		return false;
+	}
+	*out = v;
+	return true;
+}
+
+static bool get_u32(struct parser *p, yaml_node_t *n, const char *path, uint32_t min, uint32_t max,
+		    uint32_t *out)
+{
+	int64_t v;
+
+	if (!get_int(p, n, path, min, max, &v))
+		return false;
+	*out = (uint32_t)v;
+	return true;
+}
+
+static bool get_u64(struct parser *p, yaml_node_t *n, const char *path, uint64_t *out)
+{
+	int64_t v;
+
+	if (!get_int(p, n, path, 0, INT64_MAX, &v))
+		return false;
+	*out = (uint64_t)v;
+	return true;
+}
+
+static bool parse_bool(const yaml_node_t *n, bool *out)
+{
+	static const char *const t[] = { "true", "yes", "on" }, *const f[] = { "false", "no", "off" };
+	size_t i;
+
+	if (!is_plain(n))
+		return false;
+	for (i = 0; i < 3; i++) {
+		if (!strcasecmp(scalar(n), t[i]) || !strcasecmp(scalar(n), f[i])) {
+			*out = !strcasecmp(scalar(n), t[i]);
+			return true;
+		}
+	}
+	return false;
+}
+
+struct name_val {
+	const char *name;
+	int val;
+};
+
+static bool get_enum(struct parser *p, yaml_node_t *n, const char *path, const char *what,
+		     const struct name_val *nv, size_t nr, int *out)
+{
+	char allowed[PATH_LEN] = "", buf[64];
+	size_t i;
+
+	if (n->type == YAML_SCALAR_NODE) {
+		for (i = 0; i < nr; i++) {
+			if (streq(scalar(n), nv[i].name)) {
+				*out = nv[i].val;
+				return true;
+			}
+		}
+	}
+	for (i = 0; i < nr; i++)
+		snprintf(allowed + strlen(allowed), sizeof(allowed) - strlen(allowed), "%s%s", i ? ", " : "",
+			 nv[i].name);
+	err_node(p, n, path, "unknown %s %s; allowed: %s", what, describe(n, buf, sizeof(buf)), allowed);
+	return false;
+}
+
+#define GET_ENUM(p, n, path, what, table, out) \
+	get_enum(p, n, path, what, table, sizeof(table) / sizeof(table[0]), out)
+
+/* What a pipeline may do with a packet that meets an empty slot. */
+static const struct name_val default_verdicts[] = {
+	{ "pass", XDP_PASS }, { "drop", XDP_DROP }, { "aborted", XDP_ABORTED }, { "tx", XDP_TX },
+};
+
+/* Every verdict a stage may return (an xsk stage redirects). */
+static const struct name_val verdicts[] = {
+	{ "pass", XDP_PASS }, { "drop", XDP_DROP }, { "aborted", XDP_ABORTED }, { "tx", XDP_TX },
+	{ "redirect", XDP_REDIRECT },
+};
+
+const char *config__verdict_name(int verdict)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(verdicts) / sizeof(verdicts[0]); i++)
+		if (verdicts[i].val == verdict)
+			return verdicts[i].name;
+	return NULL;
+}
+
+static bool valid_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n >= 1 && n <= CONFIG_NAME_MAX && strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_-") == n;
+}
+
+static bool get_name(struct parser *p, yaml_node_t *n, const char *path, char **out)
+{
+	if (!get_str(p, n, path, out))
+		return false;
+	if (!valid_name(*out)) {
+		err_node(p, n, path, "invalid name \"%s\": use 1 to %d of [a-z0-9_-]", *out, CONFIG_NAME_MAX);
+		return false;
+	}
+	return true;
+}
+
+/* ---- ACL rules ---- */
+
+static const struct name_val acl_actions[] = {
+	{ "pass", SLUICE_ACL_PASS }, { "drop", SLUICE_ACL_DROP }, { "xsk", SLUICE_ACL_XSK },
+	{ "count", SLUICE_ACL_COUNT },
+};
+
+static const struct name_val protos[] = {
+	{ "any", 0 }, { "tcp", IPPROTO_TCP }, { "udp", IPPROTO_UDP }, { "icmp", IPPROTO_ICMP },
+	{ "icmpv6", IPPROTO_ICMPV6 }, { "sctp", IPPROTO_SCTP }, { "gre", IPPROTO_GRE },
+	{ "esp", IPPROTO_ESP },
+};
+
+static const struct name_val tcp_flag_names[] = {
+	{ "fin", 0x01 }, { "syn", 0x02 }, { "rst", 0x04 }, { "psh", 0x08 },
+	{ "ack", 0x10 }, { "urg", 0x20 }, { "ece", 0x40 }, { "cwr", 0x80 },
+};
+
+static bool get_proto(struct parser *p, yaml_node_t *n, const char *path, uint8_t *out)
+{
+	int64_t v;
+	int e;
+
+	if (n->type == YAML_SCALAR_NODE && parse_int(n, &v)) {
+		if (v < 0 || v > 255) {
+			err_node(p, n, path, "protocol %lld is out of range [0, 255]", (long long)v);
+			return false;
+		}
+		*out = (uint8_t)v;
+		return true;
+	}
+	if (!GET_ENUM(p, n, path, "protocol", protos, &e))
+		return false;
+	*out = (uint8_t)e;
+	return true;
+}
+
+/*
+ * A prefix as "addr/len" or a bare address (a host). Host bits must be clear:
+ * "10.0.0.1/8" is almost always a typo for something else.
+ */
+static int prefix_parse(const char *text, struct acl_prefix *pfx, char *why, size_t whylen)
+{
+	char addr[INET6_ADDRSTRLEN + 1];
+	const char *slash = strchr(text, '/');
+	size_t alen = slash ? (size_t)(slash - text) : strlen(text);
+	int max, i;
+	long len;
+	char *end;
+
+	memset(pfx, 0, sizeof(*pfx));
+	if (alen >= sizeof(addr))
+		goto bad;
+	memcpy(addr, text, alen);
+	addr[alen] = 0;
+	if (inet_pton(AF_INET, addr, pfx->addr) == 1) {
+		pfx->family = AF_INET;
+		max = 32;
+	} else if (inet_pton(AF_INET6, addr, pfx->addr) == 1) {
+		pfx->family = AF_INET6;
+		max = 128;
+	} else {
+		goto bad;
+	}
+	len = max;
+	if (slash) {
+		errno = 0;
+		len = strtol(slash + 1, &end, 10);
+		if (!slash[1] || *end || errno || len < 0 || len > max) {
+			snprintf(why, whylen, "prefix length must be 0..%d", max);
+			return -EINVAL;
+		}
+	}
+	pfx->len = (uint8_t)len;
+	for (i = len; i < max; i++) {
+		if (pfx->addr[i / 8] & (0x80 >> (i % 8))) {
+			snprintf(why, whylen, "host bits set beyond /%ld", len);
+			return -EINVAL;
+		}
+	}
+	return 0;
+bad:
+	snprintf(why, whylen, "not an IPv4 or IPv6 address");
+	return -EINVAL;
+}
+
+static bool get_prefixes(struct parser *p, yaml_node_t *n, const char *path, struct acl_prefix **out,
+			 size_t *nr)
+{
+	char sub[PATH_LEN], why[64];
+	bool list = n->type == YAML_SEQUENCE_NODE, ok = true;
+	size_t i, cnt = list ? seq_len(n) : 1;
+
+	*out = xcalloc(p, cnt, sizeof(**out));
+	if (!*out)
+		return false;
+	*nr = 0;
+	for (i = 0; i < cnt; i++) {
+		yaml_node_t *e = list ? seq_at(p, n, i) : n;
+
+		if (list)
+			subpath(sub, "%s[%zu]", path, i);
+		else
+			subpath(sub, "%s", path);
+		if (e->type != YAML_SCALAR_NODE) {
+			err_type(p, e, sub, list ? "a prefix" : "a prefix or a list of prefixes");
+			ok = false;
+			continue;
+		}
+		if (prefix_parse(scalar(e), &(*out)[*nr], why, sizeof(why))) {
+			err_node(p, e, sub, "bad prefix \"%s\": %s", scalar(e), why);
+			ok = false;
+			continue;
+		}
+		(*nr)++;
+	}
+	if (list && !cnt) {
+		err_node(p, n, path, "empty list: omit the key to match any address");
+		ok = false;
+	}
+	return ok;
+}
+
+/* "22", "1024-65535" or "any". */
+static bool get_ports(struct parser *p, yaml_node_t *n, const char *path, uint16_t *lo, uint16_t *hi)
+{
+	const char *s;
+	char *end;
+	long a, b;
+	int64_t v;
+
+	if (n->type == YAML_SCALAR_NODE && parse_int(n, &v)) {
+		if (v < 0 || v > 65535)
+			goto range;
+		*lo = *hi = (uint16_t)v;
+		return true;
+	}
+	if (n->type != YAML_SCALAR_NODE)
+		goto bad;
+	s = scalar(n);
+	if (streq(s, "any")) {
+		*lo = 0;
+		*hi = 65535;
+		return true;
+	}
+	errno = 0;
+	a = strtol(s, &end, 10);
+	if (end == s || *end != '-' || errno)
+		goto bad;
+	s = end + 1;
+	b = strtol(s, &end, 10);
+	if (end == s || *end || errno)
+		goto bad;
+	if (a < 0 || b > 65535 || a > 65535 || b < 0)
+		goto range;
+	if (a > b) {
+		err_node(p, n, path, "bad port range \"%s\": %ld > %ld", scalar(n), a, b);
+		return false;
+	}
+	*lo = (uint16_t)a;
+	*hi = (uint16_t)b;
+	return true;
+range:
+	err_node(p, n, path, "bad port range \"%s\": ports are 0..65535", scalar(n));
+	return false;
+bad:
+	err_type(p, n, path, "a port, a range LO-HI or \"any\"");
+	return false;
+}
+
+static bool parse_flag_list(const char *s, size_t len, uint8_t *out)
+{
+	*out = 0;
+	while (len) {
+		size_t w = strcspn(s, ","), i;
+
+		if (w > len)
+			w = len;
+		for (i = 0; i < sizeof(tcp_flag_names) / sizeof(tcp_flag_names[0]); i++)
+			if (strlen(tcp_flag_names[i].name) == w && !strncasecmp(s, tcp_flag_names[i].name, w))
+				break;
+		if (i == sizeof(tcp_flag_names) / sizeof(tcp_flag_names[0]))
+			return false;
+		*out |= tcp_flag_names[i].val;
+		s += w;
+		len -= w;
+		if (len) {
+			s++;
+			len--;
+			if (!len)
+				return false;
+		}
+	}
+	return true;
+}
+
+/* "VALUE/MASK" as in pf: "syn/syn,ack" is SYN set and ACK clear; "syn" alone means "syn/syn". */
+static bool get_tcp_flags(struct parser *p, yaml_node_t *n, const char *path, uint8_t *value,
+			  uint8_t *mask)
+{
+	const char *s, *slash;
+
+	if (n->type != YAML_SCALAR_NODE)
+		goto bad;
+	s = scalar(n);
+	slash = strchr(s, '/');
+	if (!parse_flag_list(s, slash ? (size_t)(slash - s) : strlen(s), value) || !*value)
+		goto bad;
+	*mask = *value;
+	if (slash && (!parse_flag_list(slash + 1, strlen(slash + 1), mask) || !*mask))
+		goto bad;
+	if (*value & ~*mask) {
+		err_node(p, n, path, "bad tcp_flags \"%s\": the value names flags the mask does not", s);
+		return false;
+	}
+	return true;
+bad:
+	err_type(p, n, path, "TCP flags VALUE/MASK such as \"syn/syn,ack\" (fin syn rst psh ack urg ece cwr)");
+	return false;
+}
+
+static bool prefixes_have(const struct acl_prefix *v, size_t n, int family)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (v[i].family == family)
+			return true;
+	return false;
+}
+
+static void rule_parse(struct parser *p, yaml_node_t *n, const char *path, struct acl_rule_spec *r,
+		       yaml_node_t **idn)
+{
+	struct field f[] = {
+		{ "id", true }, { "action", true }, { "proto" }, { "src" }, { "dst" },
+		{ "sport" }, { "dport" }, { "tcp_flags" }, { "family" },
+	};
+	char sub[PATH_LEN];
+	yaml_node_t *v;
+	int64_t i64;
+	int e;
+
+	r->sport_hi = r->dport_hi = 65535;
+	if (!fields_get(p, n, path, f, sizeof(f) / sizeof(f[0])))
+		return;
+#define SUB(key) subpath(sub, "%s.%s", path, key)
+	if ((v = FIELD(f, "id")) && get_int(p, v, SUB("id"), 0, UINT32_MAX, &i64)) {
+		r->id = (uint32_t)i64;
+		*idn = v;
+	}
+	if ((v = FIELD(f, "action")) && GET_ENUM(p, v, SUB("action"), "action", acl_actions, &e))
+		r->action = e;
+	if ((v = FIELD(f, "proto")))
+		get_proto(p, v, SUB("proto"), &r->proto);
+	if ((v = FIELD(f, "family"))) {
+		static const struct name_val fam[] = { { "4", AF_INET }, { "6", AF_INET6 }, { "any", 0 } };
+
+		if (GET_ENUM(p, v, SUB("family"), "family", fam, &e))
+			r->family = e;
+	}
+	if ((v = FIELD(f, "src")))
+		get_prefixes(p, v, SUB("src"), &r->src, &r->nr_src);
+	if ((v = FIELD(f, "dst")))
+		get_prefixes(p, v, SUB("dst"), &r->dst, &r->nr_dst);
+	if ((v = FIELD(f, "sport")))
+		get_ports(p, v, SUB("sport"), &r->sport_lo, &r->sport_hi);
+	if ((v = FIELD(f, "dport")))
+		get_ports(p, v, SUB("dport"), &r->dport_lo, &r->dport_hi);
+	if ((v = FIELD(f, "tcp_flags")) &&
+	    get_tcp_flags(p, v, SUB("tcp_flags"), &r->tcp_flags_value, &r->tcp_flags_mask) &&
+	    r->proto != IPPROTO_TCP)
+		err_node(p, v, sub, "tcp_flags needs proto: tcp");
+	if ((FIELD(f, "sport") || FIELD(f, "dport")) && r->proto != 0 && r->proto != IPPROTO_TCP &&
+	    r->proto != IPPROTO_UDP && r->proto != IPPROTO_SCTP)
+		err_node(p, FIELD(f, "proto"), SUB("proto"), "ports need proto tcp, udp or sctp");
+	if ((r->proto == IPPROTO_ICMP && r->family == AF_INET6) ||
+	    (r->proto == IPPROTO_ICMPV6 && r->family == AF_INET))
+		err_node(p, FIELD(f, "proto"), SUB("proto"), "protocol does not exist in family %d",
+			 r->family == AF_INET ? 4 : 6);
+	/* A family every prefix list must offer, or the rule can never match. */
+	for (e = AF_INET; e; e = e == AF_INET ? AF_INET6 : 0) {
+		if (r->family && r->family != e)
+			continue;
+		if ((!r->nr_src || prefixes_have(r->src, r->nr_src, e)) &&
+		    (!r->nr_dst || prefixes_have(r->dst, r->nr_dst, e)))
+			break;
+	}
+	if (!e && (r->nr_src || r->nr_dst))
+		err_node(p, n, path, "rule %u can never match: its prefixes share no address family%s",
+			 r->id, r->family ? " with its family" : "");
+#undef SUB
+}
+
+/* ---- stage tests ---- */
+
+static bool get_addr(struct parser *p, yaml_node_t *n, const char *path, int *family, void *addr)
+{
+	if (n->type == YAML_SCALAR_NODE) {
+		if (inet_pton(AF_INET, scalar(n), addr) == 1) {
+			*family = AF_INET;
+			return true;
+		}
+		if (inet_pton(AF_INET6, scalar(n), addr) == 1) {
+			*family = AF_INET6;
+			return true;
+		}
+	}
+	err_type(p, n, path, "an IPv4 or IPv6 address");
+	return false;
+}
+
+static void packet_parse(struct parser *p, yaml_node_t *n, const char *path, struct pkt_spec *s)
+{
+	struct field f[] = {
+		{ "proto" }, { "src" }, { "dst" }, { "sport" }, { "dport" }, { "vlan" },
+		{ "len" }, { "tcp_flags" }, { "ttl" },
+	};
+	char sub[PATH_LEN];
+	int fam_src = 0, fam_dst = 0;
+	uint8_t addr[16], mask;
+	yaml_node_t *v;
+	uint32_t u;
+	size_t i;
+
+	pkt_spec_default(s);
+	if (!fields_get(p, n, path, f, sizeof(f) / sizeof(f[0])))
+		return;
+#define SUB(key) subpath(sub, "%s.%s", path, key)
+	if ((v = FIELD(f, "proto")))
+		get_proto(p, v, SUB("proto"), &s->proto);
+	if ((v = FIELD(f, "src")) && get_addr(p, v, SUB("src"), &fam_src, addr))
+		memcpy(fam_src == AF_INET ? (void *)&s->src4 : (void *)&s->src6, addr,
+		       fam_src == AF_INET ? 4 : 16);
+	if ((v = FIELD(f, "dst")) && get_addr(p, v, SUB("dst"), &fam_dst, addr))
+		memcpy(fam_dst == AF_INET ? (void *)&s->dst4 : (void *)&s->dst6, addr,
+		       fam_dst == AF_INET ? 4 : 16);
+	if (fam_src && fam_dst && fam_src != fam_dst)
+		err_node(p, FIELD(f, "dst"), SUB("dst"), "src and dst are of different address families");
+	s->family = fam_src ? fam_src : fam_dst ? fam_dst : AF_INET;
+	if (s->proto == IPPROTO_ICMP && s->family == AF_INET6)
+		s->proto = IPPROTO_ICMPV6;
+	if ((v = FIELD(f, "sport")) && get_u32(p, v, SUB("sport"), 0, 65535, &u))
+		s->sport = (uint16_t)u;
+	if ((v = FIELD(f, "dport")) && get_u32(p, v, SUB("dport"), 0, 65535, &u))
+		s->dport = (uint16_t)u;
+	if ((v = FIELD(f, "ttl")) && get_u32(p, v, SUB("ttl"), 1, 255, &u))
+		s->ttl = (uint8_t)u;
+	if ((v = FIELD(f, "len")) && get_u32(p, v, SUB("len"), 14, 1514, &u))
+		s->frame_len = u;
+	if ((v = FIELD(f, "tcp_flags")) && get_tcp_flags(p, v, SUB("tcp_flags"), &s->tcp_flags, &mask) &&
+	    s->proto != IPPROTO_TCP)
+		err_node(p, v, sub, "tcp_flags needs proto: tcp");
+	if ((v = FIELD(f, "vlan"))) {
+		/* One id, or [outer, inner] for QinQ. */
+		bool list = v->type == YAML_SEQUENCE_NODE;
+		size_t cnt = list ? seq_len(v) : 1;
+
+		if (cnt < 1 || cnt > 2) {
+			err_node(p, v, SUB("vlan"), "expected one VLAN id or a list of two, got %zu", cnt);
+		} else {
+			for (i = 0; i < cnt; i++) {
+				char vsub[PATH_LEN];
+
+				subpath(vsub, list ? "%s.vlan[%zu]" : "%s.vlan", path, i);
+				if (get_u32(p, list ? seq_at(p, v, i) : v, vsub, 0, 4095, &u))
+					s->vlan_id[i] = (uint16_t)u;
+			}
+			s->vlans = (int)cnt;
+		}
+	}
+#undef SUB
+}
+
+static void test_parse(struct parser *p, yaml_node_t *n, const char *path, struct cfg_test *t)
+{
+	struct field f[] = { { "packet", true }, { "expect", true } };
+	char sub[PATH_LEN];
+	yaml_node_t *v;
+
+	t->line = (int)n->start_mark.line + 1;
+	t->col = (int)n->start_mark.column + 1;
+	pkt_spec_default(&t->pkt);
+	if (!fields_get(p, n, path, f, 2))
+		return;
+	if ((v = FIELD(f, "packet"))) {
+		subpath(sub, "%s.packet", path);
+		packet_parse(p, v, sub, &t->pkt);
+	}
+	if ((v = FIELD(f, "expect"))) {
+		subpath(sub, "%s.expect", path);
+		GET_ENUM(p, v, sub, "verdict", verdicts, &t->expect);
+	}
+}
+
+/* ---- stages ---- */
+
+static void rollback_parse(struct parser *p, yaml_node_t *n, const char *path, struct cfg_auto_rollback *ar)
+{
+	struct field f[] = { { "window_ms" }, { "max_aborted" }, { "max_missed" }, { "max_drop_ratio" } };
+	char sub[PATH_LEN];
+	yaml_node_t *v;
+
+	ar->enabled = true;
+	ar->window_ms = 2000;
+	ar->max_drop_ratio = 1.0;
+	if (!fields_get(p, n, path, f, 4))
+		return;
+#define SUB(key) subpath(sub, "%s.%s", path, key)
+	if ((v = FIELD(f, "window_ms")))
+		get_u32(p, v, SUB("window_ms"), 1, 3600 * 1000, &ar->window_ms);
+	if ((v = FIELD(f, "max_aborted")))
+		get_u64(p, v, SUB("max_aborted"), &ar->max_aborted);
+	if ((v = FIELD(f, "max_missed")))
+		get_u64(p, v, SUB("max_missed"), &ar->max_missed);
+	if ((v = FIELD(f, "max_drop_ratio"))) {
+		char *end = NULL;
+		double d = NAN;
+
+		if (is_plain(v)) {
+			errno = 0;
+			d = strtod(scalar(v), &end);
+		}
+		if (!end || end == scalar(v) || *end || errno || !isfinite(d))
+			err_type(p, v, SUB("max_drop_ratio"), "a number");
+		else if (d < 0 || d > 1)
+			err_node(p, v, SUB("max_drop_ratio"), "%g is out of range [0, 1]", d);
+		else
+			ar->max_drop_ratio = d;
+	}
+#undef SUB
+}
+
+static void params_parse(struct parser *p, yaml_node_t *n, const char *path, struct cfg_stage *st)
+{
+	yaml_node_pair_t *pair;
+	char sub[PATH_LEN];
+
+	if (n->type != YAML_MAPPING_NODE) {
+		err_type(p, n, path, "a mapping of variable: value");
+		return;
+	}
+	st->params = xcalloc(p, n->data.mapping.pairs.top - n->data.mapping.pairs.start, sizeof(*st->params));
+	if (!st->params)
+		return;
+	for (pair = n->data.mapping.pairs.start; pair < n->data.mapping.pairs.top; pair++) {
+		yaml_node_t *k = node(p, pair->key), *v = node(p, pair->value);
+		struct cfg_param *prm = &st->params[st->nr_params];
+		const char *name;
+		bool b;
+		int e;
+		size_t i;
+
+		if (k->type != YAML_SCALAR_NODE) {
+			err_node(p, k, path, "keys must be plain names");
+			continue;
+		}
+		name = scalar(k);
+		subpath(sub, "%s.%s", path, name);
+		if (!*name || strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") !=
+				      strlen(name) || (name[0] >= '0' && name[0] <= '9')) {
+			err_node(p, k, sub, "not a C variable name");
+			continue;
+		}
+		for (i = 0; i < st->nr_params; i++)
+			if (streq(st->params[i].name, name))
+				break;
+		if (i < st->nr_params) {
+			err_node(p, k, sub, "duplicate key (first at line %d)", st->params[i].line);
+			continue;
+		}
+		if (v->type != YAML_SCALAR_NODE || is_null(v)) {
+			err_type(p, v, sub, "an integer, a boolean or a verdict name");
+			continue;
+		}
+		if (parse_int(v, &prm->value)) {
+		} else if (parse_bool(v, &b)) {
+			prm->value = b;
+		} else {
+			for (e = 0; e < (int)(sizeof(verdicts) / sizeof(verdicts[0])); e++)
+				if (streq(scalar(v), verdicts[e].name))
+					break;
+			if (e == (int)(sizeof(verdicts) / sizeof(verdicts[0]))) {
+				err_node(p, v, sub, "expected an integer, got \"%s\" (a boolean or a verdict name also do)",
+					 scalar(v));
+				continue;
+			}
+			prm->value = verdicts[e].val;
+		}
+		prm->name = xstrdup(p, name);
+		prm->line = (int)k->start_mark.line + 1;
+		prm->col = (int)k->start_mark.column + 1;
+		st->nr_params++;
+	}
+}
+
+static bool is_builtin(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(builtin_stages) / sizeof(builtin_stages[0]); i++)
+		if (streq(builtin_stages[i], name))
+			return true;
+	return false;
+}
+
+static void object_resolve(struct parser *p, yaml_node_t *n, const char *path, struct cfg_stage *st)
+{
+	char *full = NULL, *real;
+	const char *obj;
+	struct stat sb;
+
+	if (!get_str(p, n, path, &st->object))
+		return;
+	obj = st->object;
+	if (is_builtin(obj)) {
+		st->builtin = true;
+		return;
+	}
+	if (obj[0] == '/')
+		full = xstrdup(p, obj);
+	else if (asprintf(&full, "%s/%s", p->dir, obj) < 0)
+		full = NULL, p->nomem = true;
+	if (!full)
+		return;
+	if (stat(full, &sb) || !S_ISREG(sb.st_mode)) {
+		err_node(p, n, path, "object \"%s\" is not a built-in stage (parse acl ratelimit xsk count pass verdict) and %s %s",
+			 obj, full, stat(full, &sb) ? "does not exist" : "is not a regular file");
+		free(full);
+		return;
+	}
+	real = realpath(full, NULL);
+	free(full);
+	if (!real) {
+		p->nomem = true;
+		return;
+	}
+	free(st->object);
+	st->object = real;
+}
+
+/* Rule ids name rules in counters and commands: unique across the pipeline. */
+static void rule_check_id(struct parser *p, yaml_node_t *idn, const char *path,
+			  const struct cfg_pipeline *pl, const struct cfg_stage *st, size_t idx)
+{
+	uint32_t id = st->rules[idx].id;
+	const struct cfg_stage *s;
+	size_t r;
+
+	for (s = pl->stages; s <= st; s++) {
+		for (r = 0; r < (s == st ? idx : s->nr_rules); r++) {
+			if (s->rules[r].id == id) {
+				err_node(p, idn, path, "duplicate rule id %u in pipeline \"%s\" (first at line %d)",
+					 id, pl->name ? pl->name : "?", s->rule_lines[r]);
+				return;
+			}
+		}
+	}
+}
+
+static void stage_parse(struct parser *p, yaml_node_t *n, const char *path, struct cfg_stage *st,
+			struct cfg_pipeline *pl)
+{
+	struct field f[] = {
+		{ "name", true }, { "object", true }, { "program" }, { "tail_calls" }, { "params" },
+		{ "rules" }, { "tests" }, { "auto_rollback" },
+	};
+	char sub[PATH_LEN];
+	yaml_node_t *v;
+	size_t i;
+
+	st->line = (int)n->start_mark.line + 1;
+	st->col = (int)n->start_mark.column + 1;
+	if (!fields_get(p, n, path, f, sizeof(f) / sizeof(f[0])))
+		return;
+#define SUB(key) subpath(sub, "%s.%s", path, key)
+	if ((v = FIELD(f, "name")) && get_name(p, v, SUB("name"), &st->name)) {
+		for (i = 0; &pl->stages[i] < st; i++) {
+			if (pl->stages[i].name && streq(pl->stages[i].name, st->name)) {
+				err_node(p, v, sub, "duplicate stage name \"%s\" in pipeline \"%s\" (first at line %d)",
+					 st->name, pl->name ? pl->name : "?", pl->stages[i].line);
+				break;
+			}
+		}
+	}
+	if ((v = FIELD(f, "object")))
+		object_resolve(p, v, SUB("object"), st);
+	if ((v = FIELD(f, "program")))
+		get_str(p, v, SUB("program"), &st->program);
+	if ((v = FIELD(f, "tail_calls")))
+		get_u32(p, v, SUB("tail_calls"), 0, SLUICE_MAX_TAIL_CALLS, &st->tail_calls);
+	if ((v = FIELD(f, "params")))
+		params_parse(p, v, SUB("params"), st);
+	if ((v = FIELD(f, "rules"))) {
+		if (st->builtin && !streq(st->object, "acl")) {
+			err_node(p, v, SUB("rules"), "stage object \"%s\" takes no rules (only acl does)",
+				 st->object);
+		} else if (v->type != YAML_SEQUENCE_NODE) {
+			err_type(p, v, SUB("rules"), "a list of rules");
+		} else if (seq_len(v) > SLUICE_ACL_MAX_RULES) {
+			err_node(p, v, SUB("rules"), "%zu rules, more than the ACL's %d", seq_len(v),
+				 SLUICE_ACL_MAX_RULES);
+		} else {
+			st->rules = xcalloc(p, seq_len(v), sizeof(*st->rules));
+			st->rule_lines = xcalloc(p, seq_len(v), sizeof(*st->rule_lines));
+			for (i = 0; st->rules && st->rule_lines && i < seq_len(v); i++) {
+				yaml_node_t *rn = seq_at(p, v, i);
+				yaml_node_t *idn = NULL;
+
+				subpath(sub, "%s.rules[%zu]", path, i);
+				st->rule_lines[i] = (int)rn->start_mark.line + 1;
+				rule_parse(p, rn, sub, &st->rules[i], &idn);
+				if (idn)
+					rule_check_id(p, idn, subpath(sub, "%s.rules[%zu].id", path, i), pl, st, i);
+				st->nr_rules++;
+			}
+		}
+	}
+	if ((v = FIELD(f, "tests"))) {
+		if (v->type != YAML_SEQUENCE_NODE) {
+			err_type(p, v, SUB("tests"), "a list of tests");
+		} else {
+			st->tests = xcalloc(p, seq_len(v), sizeof(*st->tests));
+			for (i = 0; st->tests && i < seq_len(v); i++) {
+				subpath(sub, "%s.tests[%zu]", path, i);
+				test_parse(p, seq_at(p, v, i), sub, &st->tests[i]);
+				st->nr_tests++;
+			}
+		}
+	}
+	if ((v = FIELD(f, "auto_rollback")))
+		rollback_parse(p, v, SUB("auto_rollback"), &st->auto_rollback);
+#undef SUB
+}
+
+static void pipeline_parse(struct parser *p, yaml_node_t *n, const char *path, struct cfg_pipeline *pl,
+			   struct sluice_config *cfg)
+{
+	struct field f[] = { { "name", true }, { "default_verdict" }, { "stages", true } };
+	char sub[PATH_LEN];
+	yaml_node_t *v;
+	uint64_t calls = 0;
+	size_t i;
+
+	pl->line = (int)n->start_mark.line + 1;
+	pl->col = (int)n->start_mark.column + 1;
+	pl->default_verdict = XDP_PASS;
+	if (!fields_get(p, n, path, f, 3))
+		return;
+#define SUB(key) subpath(sub, "%s.%s", path, key)
+	if ((v = FIELD(f, "name")) && get_name(p, v, SUB("name"), &pl->name)) {
+		for (i = 0; &cfg->pipelines[i] < pl; i++)
+			if (cfg->pipelines[i].name && streq(cfg->pipelines[i].name, pl->name))
+				break;
+		if (&cfg->pipelines[i] < pl)
+			err_node(p, v, sub, "duplicate pipeline name \"%s\" (first at line %d)", pl->name,
+				 cfg->pipelines[i].line);
+	}
+	if ((v = FIELD(f, "default_verdict")))
+		GET_ENUM(p, v, SUB("default_verdict"), "verdict", default_verdicts, &pl->default_verdict);
+	v = FIELD(f, "stages");
+	if (!v)
+		return;
+	SUB("stages");
+	if (v->type != YAML_SEQUENCE_NODE) {
+		err_type(p, v, sub, "a list of stages");
+		return;
+	}
+	if (!seq_len(v)) {
+		err_node(p, v, sub, "pipeline \"%s\" has no stages", pl->name ? pl->name : "?");
+		return;
+	}
+	if (seq_len(v) > SLUICE_MAX_STAGES)
+		err_node(p, v, sub, "pipeline \"%s\" has %zu stages, more than the limit of %d (SLUICE_MAX_STAGES)",
+			 pl->name ? pl->name : "?", seq_len(v), SLUICE_MAX_STAGES);
+	pl->stages = xcalloc(p, seq_len(v), sizeof(*pl->stages));
+	for (i = 0; pl->stages && i < seq_len(v); i++) {
+		char ssub[PATH_LEN];
+
+		subpath(ssub, "%s[%zu]", sub, i);
+		stage_parse(p, seq_at(p, v, i), ssub, &pl->stages[i], pl);
+		pl->nr_stages++;
+		/* The entry's call into the stage, then what the stage declares. */
+		calls += 1 + pl->stages[i].tail_calls;
+	}
+	if (calls > SLUICE_MAX_TAIL_CALLS)
+		err_node(p, v, sub, "a packet of pipeline \"%s\" may take %llu tail calls, more than the kernel's limit of %d (MAX_TAIL_CALL_CNT)",
+			 pl->name ? pl->name : "?", (unsigned long long)calls, SLUICE_MAX_TAIL_CALLS);
+#undef SUB
+}
+
+/* ---- interfaces ---- */
+
+static const struct name_val xdp_modes[] = {
+	{ "auto", CFG_XDP_AUTO }, { "native", CFG_XDP_NATIVE }, { "skb", CFG_XDP_SKB },
+};
+
+static const struct name_val attach_modes[] = {
+	{ "link", CFG_ATTACH_LINK }, { "libxdp", CFG_ATTACH_LIBXDP },
+};
+
+static bool get_ifname(struct parser *p, yaml_node_t *n, const char *path, char **out)
+{
+	const char *s;
+
+	if (!get_str(p, n, path, out))
+		return false;
+	s = *out;
+	/* The name is also a directory under the pin root. */
+	if (!*s || strlen(s) >= IFNAMSIZ || strpbrk(s, "/: \t") || streq(s, ".") || streq(s, "..")) {
+		err_node(p, n, path, "invalid interface name \"%s\"", s);
+		return false;
+	}
+	return true;
+}
+
+static void iface_parse(struct parser *p, yaml_node_t *n, const char *path, struct cfg_iface *ifc,
+			struct sluice_config *cfg)
+{
+	struct field f[] = { { "name", true }, { "pipeline", true }, { "mode" }, { "attach" }, { "shared_maps" } };
+	char sub[PATH_LEN];
+	yaml_node_t *v;
+	size_t i;
+	int e;
+
+	ifc->line = (int)n->start_mark.line + 1;
+	ifc->col = (int)n->start_mark.column + 1;
+	if (!fields_get(p, n, path, f, sizeof(f) / sizeof(f[0])))
+		return;
+#define SUB(key) subpath(sub, "%s.%s", path, key)
+	if ((v = FIELD(f, "name")) && get_ifname(p, v, SUB("name"), &ifc->name)) {
+		for (i = 0; &cfg->ifaces[i] < ifc; i++)
+			if (cfg->ifaces[i].name && streq(cfg->ifaces[i].name, ifc->name))
+				break;
+		if (&cfg->ifaces[i] < ifc)
+			err_node(p, v, sub, "duplicate interface \"%s\" (first at line %d)", ifc->name,
+				 cfg->ifaces[i].line);
+	}
+	if ((v = FIELD(f, "pipeline")) && get_str(p, v, SUB("pipeline"), &ifc->pipeline)) {
+		char known[PATH_LEN] = "";
+
+		for (i = 0; i < cfg->nr_pipelines; i++) {
+			if (!cfg->pipelines[i].name)
+				continue;
+			if (streq(cfg->pipelines[i].name, ifc->pipeline))
+				break;
+			snprintf(known + strlen(known), sizeof(known) - strlen(known), "%s%s", *known ? ", " : "",
+				 cfg->pipelines[i].name);
+		}
+		if (i < cfg->nr_pipelines)
+			ifc->pipe = &cfg->pipelines[i];
+		else
+			err_node(p, v, sub, "unknown pipeline \"%s\"; defined: %s", ifc->pipeline,
+				 *known ? known : "none");
+	}
+	if ((v = FIELD(f, "mode")) && GET_ENUM(p, v, SUB("mode"), "XDP mode", xdp_modes, &e))
+		ifc->mode = e;
+	if ((v = FIELD(f, "attach")) && GET_ENUM(p, v, SUB("attach"), "attach method", attach_modes, &e))
+		ifc->attach = e;
+	if ((v = FIELD(f, "shared_maps"))) {
+		if (v->type != YAML_SEQUENCE_NODE) {
+			err_type(p, v, SUB("shared_maps"), "a list of map names");
+		} else {
+			ifc->shared_maps = xcalloc(p, seq_len(v), sizeof(char *));
+			for (i = 0; ifc->shared_maps && i < seq_len(v); i++) {
+				yaml_node_t *m = seq_at(p, v, i);
+				char msub[PATH_LEN];
+
+				subpath(msub, "%s.shared_maps[%zu]", path, i);
+				if (!get_str(p, m, msub, &ifc->shared_maps[ifc->nr_shared_maps]))
+					continue;
+				if (!valid_name(ifc->shared_maps[ifc->nr_shared_maps]) &&
+				    strspn(scalar(m), "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") !=
+					    strlen(scalar(m)))
+					err_node(p, m, msub, "invalid map name \"%s\"", scalar(m));
+				ifc->nr_shared_maps++;
+			}
+		}
+	}
+#undef SUB
+}
+
+/* ---- xsk ---- */
+
+static const struct name_val xsk_modes[] = {
+	{ "auto", CFG_XSK_AUTO }, { "copy", CFG_XSK_COPY }, { "zerocopy", CFG_XSK_ZEROCOPY },
+};
+
+static bool get_pow2(struct parser *p, yaml_node_t *n, const char *path, uint32_t min, uint32_t max,
+		     uint32_t *out)
+{
+	uint32_t v;
+
+	if (!get_u32(p, n, path, min, max, &v))
+		return false;
+	if (v & (v - 1)) {
+		err_node(p, n, path, "%u is not a power of two", v);
+		return false;
+	}
+	*out = v;
+	return true;
+}
+
+static void xsk_parse(struct parser *p, yaml_node_t *n, struct sluice_config *cfg)
+{
+	struct field f[] = {
+		{ "interface", true }, { "queues" }, { "rx_ring" }, { "fill_ring" }, { "frame_size" },
+		{ "frames" }, { "mode" },
+	};
+	struct cfg_xsk *x = &cfg->xsk;
+	char sub[PATH_LEN];
+	yaml_node_t *v;
+	size_t i, j;
+	int e;
+
+	x->enabled = true;
+	x->line = (int)n->start_mark.line + 1;
+	x->col = (int)n->start_mark.column + 1;
+	if (!fields_get(p, n, "xsk", f, sizeof(f) / sizeof(f[0])))
+		return;
+	if ((v = FIELD(f, "interface")) && get_str(p, v, "xsk.interface", &x->interface)) {
+		for (i = 0; i < cfg->nr_ifaces; i++)
+			if (cfg->ifaces[i].name && streq(cfg->ifaces[i].name, x->interface))
+				break;
+		if (i == cfg->nr_ifaces)
+			err_node(p, v, "xsk.interface", "interface \"%s\" is not in interfaces", x->interface);
+	}
+	if ((v = FIELD(f, "queues"))) {
+		if (v->type != YAML_SEQUENCE_NODE || !seq_len(v)) {
+			err_type(p, v, "xsk.queues", "a non-empty list of queue ids");
+		} else {
+			free(x->queues);
+			x->nr_queues = 0;
+			x->queues = xcalloc(p, seq_len(v), sizeof(*x->queues));
+			for (i = 0; x->queues && i < seq_len(v); i++) {
+				yaml_node_t *q = seq_at(p, v, i);
+
+				subpath(sub, "xsk.queues[%zu]", i);
+				if (!get_u32(p, q, sub, 0, SLUICE_XSK_MAX_QUEUES - 1, &x->queues[x->nr_queues]))
+					continue;
+				for (j = 0; j < x->nr_queues; j++)
+					if (x->queues[j] == x->queues[x->nr_queues])
+						break;
+				if (j < x->nr_queues) {
+					err_node(p, q, sub, "duplicate queue %u", x->queues[j]);
+					continue;
+				}
+				x->nr_queues++;
+			}
+		}
+	}
+	if ((v = FIELD(f, "rx_ring")))
+		get_pow2(p, v, "xsk.rx_ring", 64, 1u << 20, &x->rx_ring);
+	if ((v = FIELD(f, "fill_ring")))
+		get_pow2(p, v, "xsk.fill_ring", 64, 1u << 20, &x->fill_ring);
+	if ((v = FIELD(f, "frame_size")))
+		get_pow2(p, v, "xsk.frame_size", 2048, 4096, &x->frame_size);
+	if ((v = FIELD(f, "frames")) && get_u32(p, v, "xsk.frames", 64, 1u << 22, &x->frames) &&
+	    x->frames < x->fill_ring)
+		err_node(p, v, "xsk.frames", "%u frames cannot fill a fill ring of %u", x->frames, x->fill_ring);
+	if ((v = FIELD(f, "mode")) && GET_ENUM(p, v, "xsk.mode", "XSK mode", xsk_modes, &e))
+		x->mode = e;
+}
+
+/* ---- top level ---- */
+
+static const struct name_val log_levels[] = {
+	{ "debug", LOG_DEBUG }, { "info", LOG_INFO }, { "notice", LOG_NOTICE },
+	{ "warning", LOG_WARNING }, { "error", LOG_ERR },
+};
+
+static void control_parse(struct parser *p, yaml_node_t *n, struct sluice_config *cfg)
+{
+	struct field f[] = { { "socket" }, { "mode" }, { "group" } };
+	yaml_node_t *v;
+
+	if (!fields_get(p, n, "control", f, 3))
+		return;
+	if ((v = FIELD(f, "socket")) && get_str(p, v, "control.socket", &cfg->control.socket) &&
+	    (cfg->control.socket[0] != '/' ||
+	     strlen(cfg->control.socket) >= sizeof(((struct sockaddr_un *)0)->sun_path)))
+		err_node(p, v, "control.socket", "must be an absolute path shorter than %zu bytes",
+			 sizeof(((struct sockaddr_un *)0)->sun_path));
+	if ((v = FIELD(f, "mode"))) {
+		/* Octal as written: "0660" means 0660 whether YAML reads 0660 or 660. */
+		const char *s = v->type == YAML_SCALAR_NODE ? scalar(v) : "";
+		char *end;
+		unsigned long m;
+
+		if (s[0] == '0' && s[1] == 'o')
+			s += 2;
+		m = strtoul(s, &end, 8);
+		if (!is_plain(v) || !*s || *end) {
+			err_type(p, v, "control.mode", "an octal mode (0600 or 0660)");
+		} else if (m != 0600 && m != 0660) {
+			err_node(p, v, "control.mode", "mode %04lo is not allowed; use 0600 or 0660", m);
+		} else {
+			cfg->control.mode = (unsigned int)m;
+			if (m == 0660 && !FIELD(f, "group"))
+				err_node(p, v, "control.mode", "mode 0660 needs control.group");
+		}
+	}
+	if ((v = FIELD(f, "group")))
+		get_str(p, v, "control.group", &cfg->control.group);
+}
+
+static void metrics_parse(struct parser *p, yaml_node_t *n, struct sluice_config *cfg)
+{
+	struct field f[] = { { "listen" } };
+	struct sockaddr_in *sin = (struct sockaddr_in *)&cfg->metrics.addr;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&cfg->metrics.addr;
+	char host[INET6_ADDRSTRLEN + 2], *colon, *end;
+	yaml_node_t *v;
+	const char *s;
+	long port;
+
+	if (!fields_get(p, n, "metrics", f, 1) || !(v = FIELD(f, "listen")))
+		return;
+	if (!get_str(p, v, "metrics.listen", &cfg->metrics.listen))
+		return;
+	s = cfg->metrics.listen;
+	colon = strrchr(s, ':');
+	if (!colon || (size_t)(colon - s) >= sizeof(host))
+		goto bad;
+	memcpy(host, s, colon - s);
+	host[colon - s] = 0;
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	if (!colon[1] || *end || errno || port < 1 || port > 65535)
+		goto bad;
+	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+		host[strlen(host) - 1] = 0;
+		if (inet_pton(AF_INET6, host + 1, &sin6->sin6_addr) != 1)
+			goto bad;
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)port);
+		cfg->metrics.addrlen = sizeof(*sin6);
+		return;
+	}
+	if (inet_pton(AF_INET, host, &sin->sin_addr) != 1)
+		goto bad;
+	sin->sin_family = AF_INET;
+	sin->sin_port = htons((uint16_t)port);
+	cfg->metrics.addrlen = sizeof(*sin);
+	return;
+bad:
+	err_type(p, v, "metrics.listen", "ADDRESS:PORT such as 127.0.0.1:9469 or [::1]:9469");
+	free(cfg->metrics.listen);
+	cfg->metrics.listen = NULL;
+}
+
+static int config_defaults(struct sluice_config *cfg)
+{
+	cfg->pin_root = strdup(SLUICE_PIN_ROOT);
+	cfg->state_dir = strdup(CONFIG_DEFAULT_STATE_DIR);
+	cfg->control.socket = strdup(CONFIG_DEFAULT_SOCKET);
+	cfg->control.mode = CONFIG_DEFAULT_SOCKET_MODE;
+	cfg->log_level = LOG_INFO;
+	cfg->xsk.rx_ring = 32768;
+	cfg->xsk.fill_ring = 65536;
+	cfg->xsk.frame_size = 4096;
+	cfg->xsk.frames = 65536;
+	cfg->xsk.mode = CFG_XSK_AUTO;
+	if (!cfg->pin_root || !cfg->state_dir || !cfg->control.socket)
+		return -ENOMEM;
+	return 0;
+}
+
+static void root_parse(struct parser *p, yaml_node_t *root, struct sluice_config *cfg)
+{
+	struct field f[] = {
+		{ "pin_root" }, { "state_dir" }, { "log_level" }, { "control" }, { "metrics" },
+		{ "pipelines", true }, { "interfaces", true }, { "xsk" },
+	};
+	yaml_node_t *v;
+	char sub[PATH_LEN];
+	size_t i;
+
+	if (!fields_get(p, root, "", f, sizeof(f) / sizeof(f[0])))
+		return;
+	if ((v = FIELD(f, "pin_root")) && get_str(p, v, "pin_root", &cfg->pin_root) &&
+	    (cfg->pin_root[0] != '/' || strlen(cfg->pin_root) > PATH_MAX / 2))
+		err_node(p, v, "pin_root", "must be an absolute path under a bpf filesystem");
+	if ((v = FIELD(f, "state_dir")) && get_str(p, v, "state_dir", &cfg->state_dir) &&
+	    cfg->state_dir[0] != '/')
+		err_node(p, v, "state_dir", "must be an absolute path");
+	if ((v = FIELD(f, "log_level")))
+		GET_ENUM(p, v, "log_level", "log level", log_levels, &cfg->log_level);
+	if ((v = FIELD(f, "control")))
+		control_parse(p, v, cfg);
+	if ((v = FIELD(f, "metrics")))
+		metrics_parse(p, v, cfg);
+	if ((v = FIELD(f, "pipelines"))) {
+		if (v->type != YAML_SEQUENCE_NODE || !seq_len(v)) {
+			err_type(p, v, "pipelines", "a non-empty list of pipelines");
+		} else {
+			cfg->pipelines = xcalloc(p, seq_len(v), sizeof(*cfg->pipelines));
+			for (i = 0; cfg->pipelines && i < seq_len(v); i++) {
+				subpath(sub, "pipelines[%zu]", i);
+				pipeline_parse(p, seq_at(p, v, i), sub, &cfg->pipelines[i], cfg);
+				cfg->nr_pipelines++;
+			}
+		}
+	}
+	if ((v = FIELD(f, "interfaces"))) {
+		if (v->type != YAML_SEQUENCE_NODE || !seq_len(v)) {
+			err_type(p, v, "interfaces", "a non-empty list of interfaces");
+		} else {
+			cfg->ifaces = xcalloc(p, seq_len(v), sizeof(*cfg->ifaces));
+			for (i = 0; cfg->ifaces && i < seq_len(v); i++) {
+				subpath(sub, "interfaces[%zu]", i);
+				iface_parse(p, seq_at(p, v, i), sub, &cfg->ifaces[i], cfg);
+				cfg->nr_ifaces++;
+			}
+		}
+	}
+	if ((v = FIELD(f, "xsk")))
+		xsk_parse(p, v, cfg);
+}
+
+static int cmp_err(const void *a, const void *b)
+{
+	const struct config_error *x = a, *y = b;
+
+	if (x->line != y->line)
+		return x->line - y->line;
+	return x->col - y->col;
+}
+
+static int parse_yaml(yaml_parser_t *yp, const char *name, struct sluice_config **cfgp,
+		      struct config_errors *errs)
+{
+	struct parser p = { .file = name, .errs = errs };
+	size_t first = errs ? errs->n : 0;
+	struct sluice_config *cfg = NULL;
+	yaml_node_t *root;
+	char *tmp;
+	int err;
+
+	*cfgp = NULL;
+	tmp = strdup(name);
+	if (!tmp)
+		return -ENOMEM;
+	p.dir = strdup(dirname(tmp));
+	free(tmp);
+	if (!p.dir)
+		return -ENOMEM;
+
+	if (!yaml_parser_load(yp, &p.doc)) {
+		char ctx[PATH_LEN] = "";
+
+		if (yp->error == YAML_MEMORY_ERROR) {
+			err = -ENOMEM;
+			goto out_dir;
+		}
+		if (yp->context)
+			snprintf(ctx, sizeof(ctx), " (%s at line %zu, column %zu)", yp->context,
+				 yp->context_mark.line + 1, yp->context_mark.column + 1);
+		err_at(&p, (int)yp->problem_mark.line + 1, (int)yp->problem_mark.column + 1, NULL,
+		       "YAML syntax error: %s%s", yp->problem ? yp->problem : "unknown", ctx);
+		err = p.nomem ? -ENOMEM : -EINVAL;
+		goto out_dir;
+	}
+	root = yaml_document_get_root_node(&p.doc);
+	if (!root) {
+		err_at(&p, 1, 1, NULL, "empty configuration: pipelines and interfaces are required");
+		err = -EINVAL;
+		goto out_doc;
+	}
+
+	cfg = calloc(1, sizeof(*cfg));
+	if (!cfg || !(cfg->file = strdup(name)) || config_defaults(cfg)) {
+		err = -ENOMEM;
+		goto out_cfg;
+	}
+	root_parse(&p, root, cfg);
+	if (p.nomem)
+		err = -ENOMEM;
+	else if (p.nr_errs)
+		err = -EINVAL;
+	else
+		err = 0;
+out_cfg:
+	if (err) {
+		config__free(cfg);
+		cfg = NULL;
+	}
+out_doc:
+	yaml_document_delete(&p.doc);
+out_dir:
+	free(p.dir);
+	if (errs && errs->n > first)
+		qsort(errs->v + first, errs->n - first, sizeof(*errs->v), cmp_err);
+	*cfgp = cfg;
+	return err;
+}
+
+int config__parse_string(const char *text, const char *name, struct sluice_config **cfg,
+			 struct config_errors *errs)
+{
+	yaml_parser_t yp;
+	int err;
+
+	if (!text || !cfg)
+		return -EINVAL;
+	if (!yaml_parser_initialize(&yp))
+		return -ENOMEM;
+	yaml_parser_set_input_string(&yp, (const unsigned char *)text, strlen(text));
+	err = parse_yaml(&yp, name ? name : "<string>", cfg, errs);
+	yaml_parser_delete(&yp);
+	return err;
+}
+
+int config__load(const char *path, struct sluice_config **cfg, struct config_errors *errs)
+{
+	yaml_parser_t yp;
+	FILE *f;
+	int err;
+
+	if (!path || !cfg)
+		return -EINVAL;
+	*cfg = NULL;
+	f = fopen(path, "r");
+	if (!f) {
+		err = -errno;
+		if (errs) {
+			struct parser p = { .file = path, .errs = errs };
+
+			err_at(&p, 0, 0, NULL, "cannot open: %s", strerror(-err));
+		}
+		return err;
+	}
+	if (!yaml_parser_initialize(&yp)) {
+		fclose(f);
+		return -ENOMEM;
+	}
+	yaml_parser_set_input_file(&yp, f);
+	err = parse_yaml(&yp, path, cfg, errs);
+	yaml_parser_delete(&yp);
+	fclose(f);
+	return err;
+}
+
+/* Ours, not acl_rule_spec_free(): we allocated the prefixes. */
+static void rule_free(struct acl_rule_spec *r)
+{
+	free(r->src);
+	free(r->dst);
+}
+
+static void stage_free(struct cfg_stage *st)
+{
+	size_t i;
+
+	free(st->name);
+	free(st->object);
+	free(st->program);
+	for (i = 0; i < st->nr_params; i++)
+		free(st->params[i].name);
+	free(st->params);
+	for (i = 0; i < st->nr_rules; i++)
+		rule_free(&st->rules[i]);
+	free(st->rules);
+	free(st->rule_lines);
+	free(st->tests);
+}
+
+void config__free(struct sluice_config *cfg)
+{
+	size_t i, j;
+
+	if (!cfg)
+		return;
+	for (i = 0; i < cfg->nr_pipelines; i++) {
+		for (j = 0; j < cfg->pipelines[i].nr_stages; j++)
+			stage_free(&cfg->pipelines[i].stages[j]);
+		free(cfg->pipelines[i].stages);
+		free(cfg->pipelines[i].name);
+	}
+	free(cfg->pipelines);
+	for (i = 0; i < cfg->nr_ifaces; i++) {
+		free(cfg->ifaces[i].name);
+		free(cfg->ifaces[i].pipeline);
+		for (j = 0; j < cfg->ifaces[i].nr_shared_maps; j++)
+			free(cfg->ifaces[i].shared_maps[j]);
+		free(cfg->ifaces[i].shared_maps);
+	}
+	free(cfg->ifaces);
+	free(cfg->xsk.interface);
+	free(cfg->xsk.queues);
+	free(cfg->metrics.listen);
+	free(cfg->control.socket);
+	free(cfg->control.group);
+	free(cfg->state_dir);
+	free(cfg->pin_root);
+	free(cfg->file);
+	free(cfg);
+}
+
+void config_errors__free(struct config_errors *errs)
+{
+	size_t i;
+
+	if (!errs)
+		return;
+	for (i = 0; i < errs->n; i++)
+		free(errs->v[i].msg);
+	free(errs->v);
+	errs->v = NULL;
+	errs->n = 0;
+}
+
+const struct cfg_pipeline *config__pipeline(const struct sluice_config *cfg, const char *name)
+{
+	size_t i;
+
+	for (i = 0; cfg && name && i < cfg->nr_pipelines; i++)
+		if (streq(cfg->pipelines[i].name, name))
+			return &cfg->pipelines[i];
+	return NULL;
+}
+
+int config__stage_equal(const struct cfg_stage *a, const struct cfg_stage *b)
+{
+	size_t i, j;
+
+	if (a->builtin != b->builtin || strcmp(a->object, b->object))
+		return 0;
+	if (!a->program != !b->program || (a->program && strcmp(a->program, b->program)))
+		return 0;
+	if (a->nr_params != b->nr_params)
+		return 0;
+	for (i = 0; i < a->nr_params; i++) {
+		for (j = 0; j < b->nr_params; j++)
+			if (streq(a->params[i].name, b->params[j].name))
+				break;
+		if (j == b->nr_params || a->params[i].value != b->params[j].value)
+			return 0;
+	}
+	return 1;
+}

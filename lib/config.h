@@ -1,0 +1,172 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The sluiced configuration file (YAML, see docs/config.md): parsed with
+ * libyaml into a fully owned tree with every default filled in, and checked
+ * as a whole so that one run reports every error, each as
+ * "file:line:col: key.path: message" pointing at the offending node.
+ */
+#ifndef SLUICE_CONFIG_H
+#define SLUICE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sluice/abi.h>
+#include "acl.h"
+#include "pkt.h"
+
+/* Stage objects that ship with sluice, named by their bare name. */
+#define CONFIG_BUILTIN_STAGES	"parse", "acl", "ratelimit", "xsk", "count", "pass", "verdict"
+
+#define CONFIG_DEFAULT_STATE_DIR	"/run/sluice"
+#define CONFIG_DEFAULT_SOCKET		"/run/sluice/sluiced.sock"
+#define CONFIG_DEFAULT_SOCKET_MODE	0600
+#define CONFIG_NAME_MAX			31	/* pipeline and stage names */
+
+struct cfg_param {
+	char *name;		/* a .rodata variable of the stage object */
+	int64_t value;		/* ints as written, bools 0/1, verdicts as XDP_* */
+	int line, col;
+};
+
+/* A pre-flight packet: built with pkt_build(), run through the stage. */
+struct cfg_test {
+	struct pkt_spec pkt;
+	int expect;		/* XDP_* */
+	int line, col;
+};
+
+struct cfg_auto_rollback {
+	bool enabled;		/* the stage has an auto_rollback section */
+	uint32_t window_ms;	/* watch the new version this long after a swap */
+	uint64_t max_aborted;	/* more ABORTED verdicts than this rolls back */
+	uint64_t max_missed;	/* more missed tail calls than this rolls back */
+	double max_drop_ratio;	/* drops / packets above this rolls back; 1 = never */
+};
+
+struct cfg_stage {
+	char *name;
+	char *object;		/* built-in name, or absolute path of a .bpf.o */
+	bool builtin;
+	char *program;		/* NULL: the object's only XDP program */
+	uint32_t tail_calls;	/* extra tail calls the stage itself makes */
+	struct cfg_param *params;
+	size_t nr_params;
+	struct acl_rule_spec *rules;
+	size_t nr_rules;
+	int *rule_lines;	/* line of each rule, for messages about it */
+	struct cfg_test *tests;
+	size_t nr_tests;
+	struct cfg_auto_rollback auto_rollback;
+	int line, col;
+};
+
+struct cfg_pipeline {
+	char *name;
+	int default_verdict;	/* XDP_* for a packet that meets an empty slot */
+	struct cfg_stage *stages;
+	size_t nr_stages;	/* 1..SLUICE_MAX_STAGES */
+	int line, col;
+};
+
+enum cfg_xdp_mode {
+	CFG_XDP_AUTO = 0,	/* native if the driver can, else skb */
+	CFG_XDP_NATIVE,
+	CFG_XDP_SKB,
+};
+
+enum cfg_attach {
+	CFG_ATTACH_LINK = 0,	/* a pinned bpf_link owned by sluice */
+	CFG_ATTACH_LIBXDP,	/* libxdp dispatcher, shared with other XDP users */
+};
+
+struct cfg_iface {
+	char *name;
+	char *pipeline;
+	const struct cfg_pipeline *pipe;	/* resolved; never NULL in a loaded config */
+	enum cfg_xdp_mode mode;
+	enum cfg_attach attach;
+	char **shared_maps;	/* pinned under <pin_root>/shared/<map> */
+	size_t nr_shared_maps;
+	int line, col;
+};
+
+enum cfg_xsk_mode {
+	CFG_XSK_AUTO = 0,	/* zero-copy if the driver can, else copy */
+	CFG_XSK_COPY,
+	CFG_XSK_ZEROCOPY,
+};
+
+struct cfg_xsk {
+	bool enabled;		/* the file has an xsk section */
+	char *interface;
+	uint32_t *queues;
+	size_t nr_queues;
+	uint32_t rx_ring;
+	uint32_t fill_ring;
+	uint32_t frame_size;
+	uint32_t frames;
+	enum cfg_xsk_mode mode;
+	int line, col;
+};
+
+struct sluice_config {
+	char *file;		/* as given to config__load() */
+	char *pin_root;
+	char *state_dir;
+	int log_level;		/* syslog priority: LOG_DEBUG .. LOG_ERR */
+	struct {
+		char *socket;
+		unsigned int mode;	/* 0600 or 0660 */
+		char *group;		/* NULL: leave the socket's group alone */
+	} control;
+	struct {
+		char *listen;	/* NULL: no metrics endpoint */
+		struct sockaddr_storage addr;
+		socklen_t addrlen;
+	} metrics;
+	struct cfg_pipeline *pipelines;
+	size_t nr_pipelines;
+	struct cfg_iface *ifaces;
+	size_t nr_ifaces;
+	struct cfg_xsk xsk;
+};
+
+struct config_error {
+	char *msg;		/* "file:line:col: path: message" */
+	int line, col;		/* 1-based; 0 when the error has no position */
+};
+
+struct config_errors {
+	struct config_error *v;
+	size_t n;
+};
+
+/*
+ * Parse and check a file (or a string; name is used in messages and its
+ * directory anchors relative object paths). On success *cfg owns the whole
+ * tree. On failure *cfg is NULL and errs, if not NULL, holds every error in
+ * file order: -EINVAL for configuration errors, another -errno when the file
+ * cannot be read or memory runs out. errs is appended to; free it with
+ * config_errors__free() either way.
+ */
+int config__load(const char *path, struct sluice_config **cfg, struct config_errors *errs);
+int config__parse_string(const char *text, const char *name, struct sluice_config **cfg,
+			 struct config_errors *errs);
+void config__free(struct sluice_config *cfg);
+void config_errors__free(struct config_errors *errs);
+
+const struct cfg_pipeline *config__pipeline(const struct sluice_config *cfg, const char *name);
+
+/*
+ * Whether two stages run the same code with the same .rodata: same object,
+ * program and parameters (in any order). Rules, tests and rollback policy are
+ * not code, so changing them needs no new program. Returns 1 or 0.
+ */
+int config__stage_equal(const struct cfg_stage *a, const struct cfg_stage *b);
+
+/* "pass" for XDP_PASS etc.; NULL for a value that is no XDP action. */
+const char *config__verdict_name(int verdict);
+
+#endif
