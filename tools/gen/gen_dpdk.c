@@ -1,0 +1,179 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * The DPDK engine: an EAL without hugepages or PCI, one vdev on the
+ * interface (net_af_xdp or net_af_packet), one TX queue fed by
+ * rte_eth_tx_burst and paced by the TSC. Frames a burst could not place are
+ * kept and offered again first, so seq goes out in order with no gap.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <rte_eal.h>
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+#include <rte_cycles.h>
+#include <rte_lcore.h>
+#include "gen.h"
+
+#define GEN_DPDK_BURST		32
+#define GEN_DPDK_TX_DESC	2048
+#define GEN_DPDK_RX_DESC	1024
+/*
+ * The pool must be sized explicitly: without hugepages the default sizes
+ * do not fit in -m 256. It covers the TX ring, the RX ring the vdev
+ * fills and bursts in flight.
+ */
+#define GEN_DPDK_MBUFS		(8192 - 1)
+#define GEN_DPDK_CACHE		256
+
+static int gen_dpdk_eal_init(const struct gen_opts *o)
+{
+	char prefix[64], vdev[128];
+	char *argv[] = {
+		"sluice-gen", "-l", "0", "--no-huge", "-m", "256", "--no-pci",
+		"--file-prefix", prefix, "--vdev", vdev, "--log-level", "*:warning", NULL,
+	};
+	int ret;
+
+	/* A unique prefix lets runs in several namespaces coexist. */
+	snprintf(prefix, sizeof(prefix), "sluice-gen-%d", (int)getpid());
+	if (!strcmp(o->vdev_type, "af_packet"))
+		snprintf(vdev, sizeof(vdev), "net_af_packet0,iface=%s", o->ifname);
+	else
+		snprintf(vdev, sizeof(vdev), "net_af_xdp0,iface=%s", o->ifname);
+	ret = rte_eal_init((int)(sizeof(argv) / sizeof(argv[0])) - 1, argv);
+	return ret < 0 ? -rte_errno : 0;
+}
+
+static int gen_dpdk_port_init(uint16_t port, struct rte_mempool *pool)
+{
+	struct rte_eth_conf conf = {};
+	int ret;
+
+	ret = rte_eth_dev_configure(port, 1, 1, &conf);
+	if (!ret)
+		ret = rte_eth_rx_queue_setup(port, 0, GEN_DPDK_RX_DESC,
+					     rte_eth_dev_socket_id(port), NULL, pool);
+	if (!ret)
+		ret = rte_eth_tx_queue_setup(port, 0, GEN_DPDK_TX_DESC,
+					     rte_eth_dev_socket_id(port), NULL);
+	if (!ret)
+		ret = rte_eth_dev_start(port);
+	return ret;
+}
+
+/* Fills mbufs with the next frames, seq first .. first + n - 1. */
+static int gen_dpdk_fill(struct rte_mempool *pool, const struct gen_traffic *t,
+			 struct rte_mbuf **m, unsigned int n, uint64_t first)
+{
+	unsigned int i;
+
+	if (rte_pktmbuf_alloc_bulk(pool, m, n))
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		uint64_t seq = first + i;
+		uint8_t *p = (uint8_t *)rte_pktmbuf_append(m[i], (uint16_t)t->len);
+
+		rte_memcpy(p, t->frame, t->len);
+		gen_stamp(p, &t->layout, &t->flows[seq % t->nr_flows], seq);
+	}
+	return 0;
+}
+
+static int gen_dpdk_loop(const struct gen_opts *o, const struct gen_traffic *t,
+			 uint16_t port, struct rte_mempool *pool, uint64_t *sent_out)
+{
+	struct rte_mbuf *pkts[GEN_DPDK_BURST];
+	unsigned int pending = 0, n, tx;
+	uint64_t hz = rte_get_tsc_hz(), tsc0 = rte_rdtsc(), sent = 0, built = 0, left;
+	struct gen_run run;
+	int err = 0;
+
+	gen_run_start(&run, o, t);
+	while (!gen_run_tick(&run, sent)) {
+		left = gen_run_left(&run, built);
+		n = GEN_DPDK_BURST - pending;
+		if (o->rate) {
+			uint64_t due = (rte_rdtsc() - tsc0) * (double)o->rate / hz + 1;
+
+			if (due <= built) {
+				if (!pending) {
+					rte_pause();
+					continue;
+				}
+				n = 0;
+			} else if (due - built < n) {
+				n = (unsigned int)(due - built);
+			}
+		}
+		if (n > left)
+			n = (unsigned int)left;
+		if (n) {
+			err = gen_dpdk_fill(pool, t, pkts + pending, n, built);
+			if (err)
+				n = 0;	/* mbufs still in the TX ring: retry later */
+			built += n;
+			pending += n;
+		}
+		if (!pending)
+			continue;
+		tx = rte_eth_tx_burst(port, 0, pkts, (uint16_t)pending);
+		sent += tx;
+		pending -= tx;
+		if (pending && tx)
+			memmove(pkts, pkts + tx, pending * sizeof(pkts[0]));
+	}
+	/* Stopped by a signal or duration: frames never sent are not counted. */
+	rte_pktmbuf_free_bulk(pkts, pending);
+	*sent_out = sent;
+	return 0;
+}
+
+int gen_dpdk_run(const struct gen_opts *o, const struct gen_traffic *t, struct gen_stats *st)
+{
+	struct rte_eth_stats stats = {};
+	struct rte_mempool *pool;
+	uint64_t start, sent = 0;
+	uint16_t port;
+	int err;
+
+	err = gen_dpdk_eal_init(o);
+	if (err) {
+		fprintf(stderr, "sluice-gen: EAL init: %s\n", rte_strerror(-err));
+		return err;
+	}
+	if (!rte_eth_dev_count_avail()) {
+		fprintf(stderr, "sluice-gen: vdev on %s did not probe\n", o->ifname);
+		err = -ENODEV;
+		goto out_eal;
+	}
+	port = (uint16_t)rte_eth_find_next_owned_by(0, RTE_ETH_DEV_NO_OWNER);
+	pool = rte_pktmbuf_pool_create("sluice_gen", GEN_DPDK_MBUFS, GEN_DPDK_CACHE, 0,
+				       RTE_MBUF_DEFAULT_BUF_SIZE, rte_socket_id());
+	if (!pool) {
+		err = -rte_errno;
+		fprintf(stderr, "sluice-gen: mbuf pool: %s\n", rte_strerror(rte_errno));
+		goto out_eal;
+	}
+	err = gen_dpdk_port_init(port, pool);
+	if (err) {
+		fprintf(stderr, "sluice-gen: port setup on %s: %s\n", o->ifname, rte_strerror(-err));
+		goto out_pool;
+	}
+
+	start = gen_now_ns();
+	err = gen_dpdk_loop(o, t, port, pool, &sent);
+	st->seconds = (double)(gen_now_ns() - start) / 1e9;
+	st->sent = sent;
+	if (!rte_eth_stats_get(port, &stats))
+		st->errors = stats.oerrors;
+
+	rte_eth_dev_stop(port);
+	rte_eth_dev_close(port);
+out_pool:
+	rte_mempool_free(pool);
+out_eal:
+	rte_eal_cleanup();
+	return err;
+}
