@@ -1,0 +1,135 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * sluice-xsk: AF_XDP measurement tool. One socket and one thread per queue;
+ * the main thread only prints progress, watches the clock and reports.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <bpf/libbpf.h>
+#include "xsk_tool.h"
+
+/* How often the main thread looks for the end of the run. */
+#define XT_TICK_NS	10000000ull
+#define XT_PROGRESS_NS	1000000000ull
+
+static struct xt_ctx ctx;
+
+static void on_signal(int sig)
+{
+	__atomic_store_n(&ctx.stop, 1, __ATOMIC_RELAXED);
+}
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	return level == LIBBPF_DEBUG ? 0 : vfprintf(stderr, fmt, ap);
+}
+
+static int threads_start(struct xt_ctx *ctx)
+{
+	sigset_t block, old;
+	int i, err = 0;
+
+	/* Signals go to the main thread only: it is the one that sleeps. */
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
+	ctx->running = ctx->opts.nr_queues;
+	for (i = 0; i < ctx->opts.nr_queues; i++) {
+		struct xt_queue *q = &ctx->queues[i];
+
+		err = -pthread_create(&q->thread, NULL, xt_queue_run, q);
+		if (err) {
+			fprintf(stderr, "sluice-xsk: thread for queue %u: %s\n",
+				q->queue_id, strerror(-err));
+			__atomic_sub_fetch(&ctx->running, ctx->opts.nr_queues - i, __ATOMIC_RELAXED);
+			__atomic_store_n(&ctx->stop, 1, __ATOMIC_RELAXED);
+			break;
+		}
+		q->started = true;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return err;
+}
+
+static int threads_join(struct xt_ctx *ctx)
+{
+	int i, err = 0;
+
+	__atomic_store_n(&ctx->stop, 1, __ATOMIC_RELAXED);
+	for (i = 0; i < ctx->opts.nr_queues; i++) {
+		struct xt_queue *q = &ctx->queues[i];
+
+		if (!q->started)
+			continue;
+		pthread_join(q->thread, NULL);
+		if (q->err && !err) {
+			fprintf(stderr, "sluice-xsk: queue %u: %s\n", q->queue_id, strerror(-q->err));
+			err = q->err;
+		}
+	}
+	return err;
+}
+
+static void run_wait(struct xt_ctx *ctx)
+{
+	const struct xt_opts *o = &ctx->opts;
+	__u64 deadline = o->duration > 0 ? ctx->start_ns + (__u64)(o->duration * 1e9) : 0;
+	__u64 next_progress = ctx->start_ns + XT_PROGRESS_NS, now;
+	struct timespec tick = { .tv_nsec = XT_TICK_NS };
+
+	for (;;) {
+		nanosleep(&tick, NULL);
+		now = xt_now_ns();
+		if (__atomic_load_n(&ctx->stop, __ATOMIC_RELAXED) ||
+		    !__atomic_load_n(&ctx->running, __ATOMIC_ACQUIRE))
+			break;
+		if (deadline && now >= deadline)
+			break;
+		if (!o->quiet && now >= next_progress) {
+			xt_report_progress(ctx, now);
+			next_progress += XT_PROGRESS_NS;
+		}
+	}
+	ctx->stop_ns = now;
+}
+
+int main(int argc, char **argv)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+	int err, i;
+
+	err = xt_opts_parse(&ctx.opts, argc, argv);
+	if (err)
+		return 2;
+	libbpf_set_print(libbpf_print);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
+	err = xt_sockets_open(&ctx);
+	if (err)
+		goto out;
+	ctx.budget = ctx.opts.count;
+	ctx.start_ns = xt_now_ns();
+	err = threads_start(&ctx);
+	if (!err)
+		run_wait(&ctx);
+	else
+		ctx.stop_ns = xt_now_ns();
+	err = threads_join(&ctx) ?: err;
+
+	for (i = 0; i < ctx.opts.nr_queues; i++) {
+		int serr = xt_queue_stats(&ctx.queues[i]);
+
+		if (serr)
+			fprintf(stderr, "sluice-xsk: XDP_STATISTICS on queue %u: %s\n",
+				ctx.queues[i].queue_id, strerror(-serr));
+	}
+	err = xt_report_summary(&ctx) ?: err;
+out:
+	xt_sockets_close(&ctx);
+	return err ? 1 : 0;
+}
