@@ -8,7 +8,10 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdarg.h>
 #include <unistd.h>
+#include <bpf/libbpf.h>
+#include <xdp/libxdp.h>
 #include <rte_eal.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
@@ -27,12 +30,28 @@
 #define GEN_DPDK_MBUFS		(8192 - 1)
 #define GEN_DPDK_CACHE		256
 
+/*
+ * The af_xdp vdev loads its XDP program through the same libbpf and libxdp
+ * we link: keep their warnings, drop their chatter about ELF sections and
+ * the dispatcher fallback that `ip netns exec` (no bpffs) makes normal.
+ */
+static int libbpf_warnings(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	return level == LIBBPF_WARN ? vfprintf(stderr, fmt, ap) : 0;
+}
+
+static int libxdp_warnings(enum libxdp_print_level level, const char *fmt, va_list ap)
+{
+	return level == LIBXDP_WARN ? vfprintf(stderr, fmt, ap) : 0;
+}
+
 static int gen_dpdk_eal_init(const struct gen_opts *o)
 {
 	char prefix[64], vdev[128];
 	char *argv[] = {
 		"sluice-gen", "-l", "0", "--no-huge", "-m", "256", "--no-pci",
-		"--file-prefix", prefix, "--vdev", vdev, "--log-level", "*:warning", NULL,
+		"--file-prefix", prefix, "--vdev", vdev, "--log-level", "*:warning",
+		"--no-telemetry", NULL,
 	};
 	int ret;
 
@@ -42,6 +61,8 @@ static int gen_dpdk_eal_init(const struct gen_opts *o)
 		snprintf(vdev, sizeof(vdev), "net_af_packet0,iface=%s", o->ifname);
 	else
 		snprintf(vdev, sizeof(vdev), "net_af_xdp0,iface=%s", o->ifname);
+	libbpf_set_print(libbpf_warnings);
+	libxdp_set_print(libxdp_warnings);
 	ret = rte_eal_init((int)(sizeof(argv) / sizeof(argv[0])) - 1, argv);
 	return ret < 0 ? -rte_errno : 0;
 }

@@ -39,7 +39,7 @@ struct {
 /* Sampled frames for user-space checks. */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 256 * 1024);
+	__uint(max_entries, 1024 * 1024);
 } sink_samples SEC(".maps");
 
 static __always_inline __u32 body_fnv(void *body, void *data_end, __u32 len)
@@ -152,7 +152,7 @@ int gen_sink(struct xdp_md *ctx)
 		if (s) {
 			s->len = len;
 			s->cap = 0;
-			/* Masked into 1..256 so the verifier sees the bound. */
+			/* Masked into 1..SAMPLE_LEN so the verifier sees the bound. */
 			cap = ((cap - 1) & (GEN_SINK_SAMPLE_LEN - 1)) + 1;
 			if (len && !bpf_xdp_load_bytes(ctx, 0, s->data, cap))
 				s->cap = cap;

@@ -37,18 +37,54 @@ struct sample_check {
 	uint64_t bad;
 };
 
+/*
+ * The header checksums a generator rewrites per flow and per packet: IPv4
+ * always, TCP over the pseudo-header. pkt_check() covers the UDP payload.
+ */
+static int headers_check(const uint8_t *p, size_t len, bool *tcp)
+{
+	size_t off = 14, ihl, l4_len;
+	uint16_t proto = (uint16_t)(p[12] << 8 | p[13]);
+	uint32_t sum;
+	int i;
+
+	for (i = 0; i < 2 && (proto == 0x8100 || proto == 0x88a8); i++) {
+		if (len < off + 4)
+			return -EBADMSG;
+		proto = (uint16_t)(p[off + 2] << 8 | p[off + 3]);
+		off += 4;
+	}
+	if (proto != 0x0800 || len < off + 20)
+		return -EBADMSG;
+	ihl = (p[off] & 0xf) * 4u;
+	if (ihl < 20 || len < off + ihl || pkt_csum_fold(pkt_csum_add(0, p + off, ihl)))
+		return -EBADMSG;
+	*tcp = p[off + 9] == IPPROTO_TCP;
+	if (!*tcp)
+		return 0;
+	l4_len = (size_t)(p[off + 2] << 8 | p[off + 3]) - ihl;
+	if (len < off + ihl + l4_len)
+		return -EBADMSG;
+	sum = pkt_csum_add(0, p + off + 12, 8) + IPPROTO_TCP + (uint32_t)l4_len;
+	sum = pkt_csum_add(sum, p + off + ihl, l4_len);
+	return pkt_csum_fold(sum) ? -EBADMSG : 0;
+}
+
 static int on_sample(void *ctx, void *data, size_t size)
 {
 	struct sample_check *sc = ctx;
 	const struct gen_sink_sample *s = data;
 	uint64_t seq;
 	uint32_t flow;
+	bool tcp;
 
 	if (size < sizeof(*s))
 		return 0;
 	sc->checked++;
 	/* A sample shorter than its frame cannot be hashed: count it bad. */
-	if (!s->cap || s->cap < s->len || pkt_check(s->data, s->cap, &seq, &flow))
+	if (!s->cap || s->cap < s->len || s->cap < 14 || headers_check(s->data, s->cap, &tcp))
+		sc->bad++;
+	else if (!tcp && pkt_check(s->data, s->cap, &seq, &flow))
 		sc->bad++;
 	return 0;
 }

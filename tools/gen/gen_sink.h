@@ -6,7 +6,7 @@
 #include <linux/types.h>
 
 /* Bytes of a sampled frame handed to user space for pkt_check(); a power of 2. */
-#define GEN_SINK_SAMPLE_LEN	256
+#define GEN_SINK_SAMPLE_LEN	2048
 /* Longest payload body the sink hashes in BPF. */
 #define GEN_SINK_MAX_BODY	1500
 
