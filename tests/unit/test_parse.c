@@ -748,6 +748,57 @@ static void test_meta_fields_reset(void **state)
 	assert_int_equal(meta_diff("stale arp", &r.meta, &find_case("arp")->want), 0);
 }
 
+/*
+ * Cost of the stage alone (its slot bookkeeping included), printed as TAP
+ * comments: a figure to watch, not asserted, since it depends on the host.
+ */
+static void test_cost(void **state)
+{
+	static const struct {
+		const char *name;
+		int (*build)(uint8_t *b);
+	} frames[] = {
+		{ "ipv4 tcp", ipv4_tcp },
+		{ "ipv6 4 ext hdrs + udp", ipv6_first_fragment },
+		{ "ipv6 8 ext hdrs + udp", ipv6_ext_8 },
+	};
+	struct fixture *f = *state;
+	int prog, len, round;
+	size_t i;
+
+	require_bpf();
+	prog = bpf_program__fd(f->skel[0]->progs.sluice_parse);
+	for (i = 0; i < sizeof(frames) / sizeof(frames[0]); i++) {
+		uint8_t in[sizeof(struct sluice_meta) + FRAME_MAX];
+		struct sluice_meta m;
+		__u32 best = ~0u;
+
+		meta_init(&m, 0);
+		memcpy(in, &m, sizeof(m));
+		len = frames[i].build(in + sizeof(m));
+		for (round = 0; round < 5; round++) {
+			struct xdp_md ctx = {
+				.data = sizeof(m),
+				.data_end = sizeof(m) + len,
+			};
+			LIBBPF_OPTS(bpf_test_run_opts, opts,
+				.data_in = in,
+				.data_size_in = sizeof(m) + len,
+				.ctx_in = &ctx,
+				.ctx_size_in = sizeof(ctx),
+				.repeat = 1000000,
+			);
+
+			assert_int_equal(bpf_prog_test_run_opts(prog, &opts), 0);
+			assert_int_equal(opts.retval, XDP_PASS);
+			if (opts.duration < best)
+				best = opts.duration;
+		}
+		print_message("# parse cost, %s: %u ns/packet (best of 5 x 1e6)\n",
+			      frames[i].name, best);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -755,6 +806,7 @@ int main(void)
 		cmocka_unit_test(test_parse_table_drop_malformed),
 		cmocka_unit_test(test_drop_counted_for_slot),
 		cmocka_unit_test(test_meta_fields_reset),
+		cmocka_unit_test(test_cost),
 	};
 
 	libbpf_set_print(NULL);
