@@ -25,6 +25,7 @@
 #include <linux/bpf.h>
 #include <yaml.h>
 #include "config.h"
+#include "pipeline.h"
 
 #define PATH_LEN 256
 
@@ -910,6 +911,15 @@ static void params_parse(struct parser *p, yaml_node_t *n, const char *path, str
 			err_node(p, k, sub, "not a C variable name");
 			continue;
 		}
+		if (strlen(name) >= sizeof(((struct stage_param *)0)->name)) {
+			err_node(p, k, sub, "name longer than %zu bytes",
+				 sizeof(((struct stage_param *)0)->name) - 1);
+			continue;
+		}
+		if (st->nr_params == STAGE_MAX_PARAMS) {
+			err_node(p, k, sub, "more than %d parameters", STAGE_MAX_PARAMS);
+			break;
+		}
 		for (i = 0; i < st->nr_params; i++)
 			if (streq(st->params[i].name, name))
 				break;
@@ -1033,8 +1043,9 @@ static void stage_parse(struct parser *p, yaml_node_t *n, const char *path, stru
 	}
 	if ((v = FIELD(f, "object")))
 		object_resolve(p, v, SUB("object"), st);
-	if ((v = FIELD(f, "program")))
-		get_str(p, v, SUB("program"), &st->program);
+	if ((v = FIELD(f, "program")) && get_str(p, v, SUB("program"), &st->program) &&
+	    (strlen(st->program) >= STAGE_PROG_LEN || !*st->program))
+		err_node(p, v, sub, "program names are 1 to %d bytes", STAGE_PROG_LEN - 1);
 	if ((v = FIELD(f, "tail_calls")))
 		get_u32(p, v, SUB("tail_calls"), 0, SLUICE_MAX_TAIL_CALLS, &st->tail_calls);
 	if ((v = FIELD(f, "params")))
@@ -1162,6 +1173,20 @@ static bool get_ifname(struct parser *p, yaml_node_t *n, const char *path, char 
 	return true;
 }
 
+/*
+ * Whether every pipeline got a name: if one did not, its error is already
+ * out, and an interface naming it is no second mistake.
+ */
+static bool pipelines_named(const struct sluice_config *cfg)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->nr_pipelines; i++)
+		if (!cfg->pipelines[i].name)
+			return false;
+	return cfg->nr_pipelines > 0;
+}
+
 static void iface_parse(struct parser *p, yaml_node_t *n, const char *path, struct cfg_iface *ifc,
 			struct sluice_config *cfg)
 {
@@ -1197,7 +1222,7 @@ static void iface_parse(struct parser *p, yaml_node_t *n, const char *path, stru
 		}
 		if (i < cfg->nr_pipelines)
 			ifc->pipe = &cfg->pipelines[i];
-		else
+		else if (pipelines_named(cfg))
 			err_node(p, v, sub, "unknown pipeline \"%s\"; defined: %s", ifc->pipeline,
 				 *known ? known : "none");
 	}
