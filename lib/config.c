@@ -485,52 +485,34 @@ static bool get_proto(struct parser *p, yaml_node_t *n, const char *path, uint8_
 }
 
 /*
- * A prefix as "addr/len" or a bare address (a host). Host bits must be clear:
- * "10.0.0.1/8" is almost always a typo for something else.
+ * acl_prefix_parse() only says no: tell the user which part of "addr/len"
+ * is wrong.
  */
-static int prefix_parse(const char *text, struct acl_prefix *pfx, char *why, size_t whylen)
+static const char *prefix_why(const char *text, char *buf, size_t len)
 {
 	char addr[INET6_ADDRSTRLEN + 1];
 	const char *slash = strchr(text, '/');
 	size_t alen = slash ? (size_t)(slash - text) : strlen(text);
-	int max, i;
-	long len;
-	char *end;
+	uint8_t a[16];
+	int max;
 
-	memset(pfx, 0, sizeof(*pfx));
 	if (alen >= sizeof(addr))
-		goto bad;
+		return "not an IPv4 or IPv6 address";
 	memcpy(addr, text, alen);
 	addr[alen] = 0;
-	if (inet_pton(AF_INET, addr, pfx->addr) == 1) {
-		pfx->family = AF_INET;
+	if (inet_pton(AF_INET, addr, a) == 1)
 		max = 32;
-	} else if (inet_pton(AF_INET6, addr, pfx->addr) == 1) {
-		pfx->family = AF_INET6;
+	else if (inet_pton(AF_INET6, addr, a) == 1)
 		max = 128;
-	} else {
-		goto bad;
+	else
+		return "not an IPv4 or IPv6 address";
+	if (!slash || strspn(slash + 1, "0123456789") != strlen(slash + 1) || !slash[1] ||
+	    strlen(slash + 1) > 3 || atoi(slash + 1) > max) {
+		snprintf(buf, len, "prefix length must be 0..%d", max);
+		return buf;
 	}
-	len = max;
-	if (slash) {
-		errno = 0;
-		len = strtol(slash + 1, &end, 10);
-		if (!slash[1] || *end || errno || len < 0 || len > max) {
-			snprintf(why, whylen, "prefix length must be 0..%d", max);
-			return -EINVAL;
-		}
-	}
-	pfx->len = (uint8_t)len;
-	for (i = len; i < max; i++) {
-		if (pfx->addr[i / 8] & (0x80 >> (i % 8))) {
-			snprintf(why, whylen, "host bits set beyond /%ld", len);
-			return -EINVAL;
-		}
-	}
-	return 0;
-bad:
-	snprintf(why, whylen, "not an IPv4 or IPv6 address");
-	return -EINVAL;
+	snprintf(buf, len, "host bits set beyond /%s", slash + 1);
+	return buf;
 }
 
 static bool get_prefixes(struct parser *p, yaml_node_t *n, const char *path, struct acl_prefix **out,
@@ -556,8 +538,9 @@ static bool get_prefixes(struct parser *p, yaml_node_t *n, const char *path, str
 			ok = false;
 			continue;
 		}
-		if (prefix_parse(scalar(e), &(*out)[*nr], why, sizeof(why))) {
-			err_node(p, e, sub, "bad prefix \"%s\": %s", scalar(e), why);
+		if (acl_prefix_parse(scalar(e), &(*out)[*nr])) {
+			err_node(p, e, sub, "bad prefix \"%s\": %s", scalar(e),
+				 prefix_why(scalar(e), why, sizeof(why)));
 			ok = false;
 			continue;
 		}
@@ -1614,13 +1597,6 @@ int config__load(const char *path, struct sluice_config **cfg, struct config_err
 	return err;
 }
 
-/* Ours, not acl_rule_spec_free(): we allocated the prefixes. */
-static void rule_free(struct acl_rule_spec *r)
-{
-	free(r->src);
-	free(r->dst);
-}
-
 static void stage_free(struct cfg_stage *st)
 {
 	size_t i;
@@ -1632,7 +1608,7 @@ static void stage_free(struct cfg_stage *st)
 		free(st->params[i].name);
 	free(st->params);
 	for (i = 0; i < st->nr_rules; i++)
-		rule_free(&st->rules[i]);
+		acl_rule_spec_free(&st->rules[i]);
 	free(st->rules);
 	free(st->rule_lines);
 	free(st->tests);
