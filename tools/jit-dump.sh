@@ -101,6 +101,7 @@ tail -n +2 "$tmp/funcs.txt" | awk '{ printf "# function %d at 0x%x, %d bytes\n",
 # sits right before the jae's label: a nop while the slot is empty, a jmp
 # out of the image once the kernel patched it.
 objdump -D -b binary -mi386:x86-64 "$tmp/image.bin" | awk '
+	BEGIN { n = 0 }
 	/file format binary|^Disassembly of section|<\.data>:|^$/ { next }
 	{ line[n] = $0; addr[n] = ""; if ($0 ~ /^ *[0-9a-f]+:/) { addr[n] = $1; sub(":", "", addr[n]) }; n++ }
 	function mark(i, text) { line[i] = line[i] "   <- " text }
