@@ -1,0 +1,264 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * The control socket and the daemon's one event loop. Requests run one at a
+ * time in this thread, which is what serialises concurrent CLI swaps; reads
+ * and writes are non-blocking with a deadline, so a slow or stuck client
+ * only ever costs its own connection.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <json-c/json.h>
+#include "ctl.h"
+#include "sluiced.h"
+
+#define CONN_TIMEOUT_MS	5000
+#define MAX_CONNS	64
+#define TICK_MS		200
+
+static int mkdir_parent(const char *path)
+{
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return 0;
+	*slash = '\0';
+	if (mkdir(dir, 0755) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+int control__listen(struct daemon *d)
+{
+	const char *path = d->cfg->control.socket;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd, ret;
+
+	d->group = (gid_t)-1;
+	if (d->cfg->control.group) {
+		struct group *gr = getgrnam(d->cfg->control.group);
+
+		if (!gr) {
+			log_err("control socket group '%s' does not exist", d->cfg->control.group);
+			return -ENOENT;
+		}
+		d->group = gr->gr_gid;
+	}
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		log_err("control socket path too long: %s", path);
+		return -ENAMETOOLONG;
+	}
+	strcpy(sa.sun_path, path);
+	ret = mkdir_parent(path);
+	if (ret) {
+		log_err("cannot create the folder of %s: %s", path, strerror(-ret));
+		return ret;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	unlink(path);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
+	    chmod(path, d->cfg->control.mode) ||
+	    (d->group != (gid_t)-1 && chown(path, 0, d->group)) || listen(fd, 16)) {
+		ret = -errno;
+		log_err("control socket %s: %s", path, strerror(-ret));
+		close(fd);
+		return ret;
+	}
+	d->listen_fd = fd;
+	return 0;
+}
+
+static void conn_drop(struct daemon *d, size_t i)
+{
+	ctl_conn__close(&d->conns[i]);
+	d->conns[i] = d->conns[--d->nr_conns];
+}
+
+static void conn_accept(struct daemon *d)
+{
+	struct ctl_conn *c;
+	int fd;
+
+	while ((fd = accept4(d->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+		if (ctl__peer_allowed(fd, d->group)) {
+			struct json_object *r = json_object_new_object();
+			struct ctl_conn tmp;
+
+			/* Say why before hanging up: a refused user deserves a reason. */
+			json_object_object_add(r, "ok", json_object_new_boolean(0));
+			json_object_object_add(r, "error", json_object_new_string(
+				"permission denied: the control socket admits root and the configured group"));
+			ctl_conn__init(&tmp, fd, 100);
+			ctl_conn__queue(&tmp, r);
+			ctl_conn__flush(&tmp);
+			json_object_put(r);
+			ctl_conn__close(&tmp);
+			log_warn("control: refused a client that is neither root nor in the socket's group");
+			continue;
+		}
+		if (d->nr_conns == MAX_CONNS) {
+			log_warn("control: %d clients connected, refusing another", MAX_CONNS);
+			close(fd);
+			continue;
+		}
+		if (d->nr_conns == d->cap_conns) {
+			size_t cap = d->cap_conns ? 2 * d->cap_conns : 8;
+
+			c = realloc(d->conns, cap * sizeof(*c));
+			if (!c) {
+				close(fd);
+				return;
+			}
+			d->conns = c;
+			d->cap_conns = cap;
+		}
+		ctl_conn__init(&d->conns[d->nr_conns++], fd, CONN_TIMEOUT_MS);
+	}
+}
+
+static uid_t peer_uid(int fd)
+{
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+
+	return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) ? (uid_t)-1 : cr.uid;
+}
+
+/* Serves what one connection has sent; returns < 0 to drop it. */
+static int conn_serve(struct daemon *d, struct ctl_conn *c)
+{
+	struct json_object *req, *reply;
+	int ret;
+
+	while ((ret = ctl_conn__read(c)) == 1) {
+		req = ctl_conn__take(c);
+		reply = ops__handle(d, req, peer_uid(c->fd));
+		json_object_put(req);
+		ret = ctl_conn__queue(c, reply);
+		json_object_put(reply);
+		if (ret)
+			return ret;
+	}
+	if (ret < 0 && ret != -ECONNRESET) {
+		struct json_object *r = json_object_new_object();
+
+		/* A malformed frame gets an error reply; then the stream is unusable. */
+		json_object_object_add(r, "ok", json_object_new_boolean(0));
+		json_object_object_add(r, "error", json_object_new_string(
+			ret == -EMSGSIZE ? "message too large" : ret == -EPROTO ?
+			"not a sluice control frame (bad magic, version or type)" :
+			"the body is not a JSON object"));
+		ctl_conn__queue(c, r);
+		ctl_conn__flush(c);
+		json_object_put(r);
+		log_warn("control: dropped a client: %s", strerror(-ret));
+	}
+	return ret;
+}
+
+static int signals_fd(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+static void handle_signals(struct daemon *d, int sfd)
+{
+	struct signalfd_siginfo si;
+
+	while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGHUP)
+			d->want_reload = 1;
+		else
+			d->want_quit = 1;
+	}
+}
+
+int control__loop(struct daemon *d)
+{
+	struct pollfd *pfd = NULL;
+	int sfd = signals_fd();
+
+	if (sfd < 0)
+		return -errno;
+	while (!d->want_quit) {
+		size_t n = 2 + d->nr_conns;
+		uint64_t now;
+		int timeout = TICK_MS;
+
+		free(pfd);
+		pfd = calloc(n, sizeof(*pfd));
+		if (!pfd)
+			return -ENOMEM;
+		pfd[0] = (struct pollfd){ .fd = sfd, .events = POLLIN };
+		pfd[1] = (struct pollfd){ .fd = d->listen_fd, .events = POLLIN };
+		for (size_t i = 0; i < d->nr_conns; i++)
+			pfd[2 + i] = (struct pollfd){
+				.fd = d->conns[i].fd,
+				.events = POLLIN | (ctl_conn__want_write(&d->conns[i]) ? POLLOUT : 0),
+			};
+		if (poll(pfd, n, timeout) < 0 && errno != EINTR)
+			break;
+		if (pfd[0].revents)
+			handle_signals(d, sfd);
+		if (d->want_reload) {
+			char err[4096];
+
+			d->want_reload = 0;
+			log_notice("SIGHUP: reloading %s", d->config_path);
+			if (daemon__reload(d, NULL, err, sizeof(err)))
+				log_err("reload failed, the running configuration stays: %s", err);
+		}
+		if (pfd[1].revents & POLLIN)
+			conn_accept(d);
+		now = ctl__now_ms();
+		/* Walk backwards: conn_drop moves the last connection into i. */
+		for (size_t i = n - 2; i-- > 0;) {
+			struct ctl_conn *c;
+			short ev;
+
+			if (i >= d->nr_conns)
+				continue;
+			c = &d->conns[i];
+			ev = pfd[2 + i].revents;
+			if ((ev & (POLLIN | POLLHUP | POLLERR)) && conn_serve(d, c) < 0) {
+				conn_drop(d, i);
+				continue;
+			}
+			if (ctl_conn__want_write(c) && ctl_conn__flush(c) < 0) {
+				conn_drop(d, i);
+				continue;
+			}
+			if (ctl_conn__expired(c, now)) {
+				log_warn("control: dropped a client that stalled for %d ms", CONN_TIMEOUT_MS);
+				conn_drop(d, i);
+			}
+		}
+		daemon__watch_tick(d);
+	}
+	free(pfd);
+	close(sfd);
+	return 0;
+}

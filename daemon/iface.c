@@ -1,0 +1,365 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * From configuration to running pipelines: start (adopt what is pinned, or
+ * load and attach), apply a new configuration as one transaction, and keep
+ * the ACL rules of the interface in the acl stage's maps.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include "ctl.h"
+#include "acl.h"
+#include "sluiced.h"
+
+int iface__src_from_cfg(const struct cfg_pipeline *p, struct stage_src *src)
+{
+	for (size_t i = 0; i < p->nr_stages; i++) {
+		const struct cfg_stage *cs = &p->stages[i];
+		struct stage_src *s = &src[i];
+
+		memset(s, 0, sizeof(*s));
+		snprintf(s->name, sizeof(s->name), "%s", cs->name);
+		snprintf(s->object, sizeof(s->object), "%s", cs->object);
+		if (cs->program)
+			snprintf(s->program, sizeof(s->program), "%s", cs->program);
+		s->tail_calls = (int)cs->tail_calls;
+		for (size_t j = 0; j < cs->nr_params; j++)
+			if (stage_src__set_param(s, cs->params[j].name, cs->params[j].value))
+				return -E2BIG;
+	}
+	return (int)p->nr_stages;
+}
+
+struct iface *daemon__iface(struct daemon *d, const char *name)
+{
+	for (size_t i = 0; i < d->nr_ifs; i++)
+		if (!strcmp(d->ifs[i].pl.ifname, name))
+			return &d->ifs[i];
+	return NULL;
+}
+
+const struct cfg_stage *iface__cfg_stage(const struct iface *ifc, const char *name)
+{
+	const struct cfg_pipeline *p = ifc->cfg ? ifc->cfg->pipe : NULL;
+
+	for (size_t i = 0; p && i < p->nr_stages; i++)
+		if (!strcmp(p->stages[i].name, name))
+			return &p->stages[i];
+	return NULL;
+}
+
+/* The slot of the stage that keeps ACL rules, found by its maps. */
+int iface__acl_slot(const struct iface *ifc)
+{
+	int fd = pipeline__map_fd(&ifc->pl, ACL_MAP_RULES);
+
+	if (fd < 0)
+		return -ENOENT;
+	close(fd);
+	for (int i = 0; i < ifc->pl.nr_stages; i++)
+		if (!strcmp(ifc->pl.src[i].object, "acl"))
+			return i;
+	return 0;
+}
+
+static void rules_free(struct acl_rule_spec *r, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		acl_rule_spec_free(&r[i]);
+	free(r);
+}
+
+static int rules_copy(const struct acl_rule_spec *src, size_t n, struct acl_rule_spec **out)
+{
+	struct acl_rule_spec *r = calloc(n ? n : 1, sizeof(*r));
+
+	if (!r)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		r[i] = src[i];
+		r[i].src = r[i].dst = NULL;
+		if (src[i].nr_src) {
+			r[i].src = malloc(src[i].nr_src * sizeof(*r[i].src));
+			if (!r[i].src)
+				goto nomem;
+			memcpy(r[i].src, src[i].src, src[i].nr_src * sizeof(*r[i].src));
+		}
+		if (src[i].nr_dst) {
+			r[i].dst = malloc(src[i].nr_dst * sizeof(*r[i].dst));
+			if (!r[i].dst)
+				goto nomem;
+			memcpy(r[i].dst, src[i].dst, src[i].nr_dst * sizeof(*r[i].dst));
+		}
+	}
+	*out = r;
+	return 0;
+nomem:
+	rules_free(r, n);
+	return -ENOMEM;
+}
+
+/*
+ * Writes a whole rule set into the acl stage's maps. Pipelines without an
+ * acl stage have no rule maps and take no rules.
+ */
+int iface__set_rules(struct iface *ifc, const struct acl_rule_spec *rules, size_t n, char *err,
+		     size_t len)
+{
+	struct acl_maps maps;
+	struct acl_rule_spec *copy;
+	char dir[PATH_MAX];
+	int ret;
+
+	snprintf(dir, sizeof(dir), "%s/%s", ifc->pl.dir, SLUICE_PIN_MAPS);
+	ret = acl_maps__open_pinned(dir, &maps);
+	if (ret == -ENOENT && !n)
+		return 0;
+	if (ret) {
+		snprintf(err, len, "%s: the pipeline has no acl stage to hold rules", ifc->pl.ifname);
+		return ret;
+	}
+	for (size_t i = 0; i < n; i++) {
+		ret = acl_rule_check(&rules[i], err, len);
+		if (ret) {
+			acl_maps__close(&maps);
+			return ret;
+		}
+	}
+	ret = rules_copy(rules, n, &copy);
+	if (!ret) {
+		ret = acl__apply(&maps, rules, n);
+		if (ret) {
+			snprintf(err, len, "%s: writing %zu ACL rules: %s", ifc->pl.ifname, n,
+				 strerror(-ret));
+			rules_free(copy, n);
+		}
+	}
+	acl_maps__close(&maps);
+	if (ret)
+		return ret;
+	rules_free(ifc->rules, ifc->nr_rules);
+	ifc->rules = copy;
+	ifc->nr_rules = n;
+	return 0;
+}
+
+static struct acl_rule_spec *cfg_rules(const struct cfg_pipeline *p, size_t *n)
+{
+	for (size_t i = 0; i < p->nr_stages; i++) {
+		if (p->stages[i].nr_rules) {
+			*n = p->stages[i].nr_rules;
+			return p->stages[i].rules;
+		}
+	}
+	*n = 0;
+	return NULL;
+}
+
+void iface__free_preflight(struct preflight_pkt *pf, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free((void *)pf[i].frame);
+	free(pf);
+}
+
+/*
+ * The pre-flight packets of the named stages (all stages when stages is
+ * NULL), built from their `tests:` in the configuration.
+ */
+int iface__preflight(const struct cfg_pipeline *p, const char *const *stages, size_t nr_stages,
+		     struct preflight_pkt **pf, size_t *nr_pf)
+{
+	struct preflight_pkt *v = NULL;
+	size_t n = 0, cap = 0;
+
+	for (size_t i = 0; p && i < p->nr_stages; i++) {
+		const struct cfg_stage *cs = &p->stages[i];
+		bool want = !stages;
+
+		for (size_t j = 0; stages && j < nr_stages; j++)
+			want |= !strcmp(stages[j], cs->name);
+		for (size_t t = 0; want && t < cs->nr_tests; t++) {
+			uint8_t *buf = malloc(2048);
+			int len;
+
+			if (n == cap) {
+				struct preflight_pkt *nv = realloc(v, (cap = cap ? 2 * cap : 8) * sizeof(*v));
+
+				if (!nv) {
+					free(buf);
+					goto nomem;
+				}
+				v = nv;
+			}
+			if (!buf)
+				goto nomem;
+			len = pkt_build(&cs->tests[t].pkt, buf, 2048);
+			if (len < 0) {
+				free(buf);
+				iface__free_preflight(v, n);
+				return len;
+			}
+			v[n].frame = buf;
+			v[n].len = (size_t)len;
+			v[n].expect = cs->tests[t].expect;
+			n++;
+		}
+	}
+	*pf = v;
+	*nr_pf = n;
+	return 0;
+nomem:
+	iface__free_preflight(v, n);
+	return -ENOMEM;
+}
+
+static enum sluice_xdp_mode xdp_mode(enum cfg_xdp_mode m)
+{
+	return m == CFG_XDP_NATIVE ? SLUICE_XDP_NATIVE : m == CFG_XDP_SKB ? SLUICE_XDP_SKB :
+	       SLUICE_XDP_AUTO;
+}
+
+/* Whether the pinned pipeline runs exactly what the configuration says. */
+static bool matches(const struct pipeline *pl, const struct stage_src *src, int n, int verdict)
+{
+	uint64_t h;
+
+	if (pl->nr_stages != n || pl->default_verdict != verdict)
+		return false;
+	for (int i = 0; i < n; i++) {
+		if (strcmp(pl->src[i].name, src[i].name) || stage_src__hash(&src[i], &h) ||
+		    h != pl->live[i].hash)
+			return false;
+	}
+	return true;
+}
+
+int iface__start(struct daemon *d, struct iface *ifc, const struct cfg_iface *cfg, char *err, size_t len)
+{
+	const struct cfg_pipeline *p = cfg->pipe;
+	struct stage_src src[SLUICE_MAX_STAGES];
+	struct pipeline_err perr = {};
+	struct acl_rule_spec *rules;
+	size_t nr_rules;
+	uint64_t t0 = ctl__now_ms();
+	int n, ret;
+
+	ifc->cfg = cfg;
+	ret = pipeline__init(&ifc->pl, d->cfg->pin_root, cfg->name);
+	if (ret) {
+		snprintf(err, len, "%s: %s", cfg->name, strerror(-ret));
+		return ret;
+	}
+	ifc->pl.mode = xdp_mode(cfg->mode);
+	ifc->pl.how = cfg->attach == CFG_ATTACH_LIBXDP ? SLUICE_ATTACH_LIBXDP : SLUICE_ATTACH_LINK;
+	n = iface__src_from_cfg(p, src);
+	if (n < 0) {
+		snprintf(err, len, "%s: too many parameters", cfg->name);
+		return n;
+	}
+
+	ret = pipeline__adopt(&ifc->pl, &perr);
+	if (ret == 0 && ifc->pl.link_fd >= 0) {
+		/* Sources are not pinned: the configuration is their record. */
+		if (matches(&ifc->pl, src, n, p->default_verdict)) {
+			for (int i = 0; i < n; i++)
+				ifc->pl.src[i] = src[i];
+			log_notice("%s: adopted pipeline '%s' (generation %u, link %u) in %llu ms",
+				   cfg->name, p->name, ifc->pl.gen, ifc->pl.link_id,
+				   (unsigned long long)(ctl__now_ms() - t0));
+		} else {
+			struct preflight_pkt *pf = NULL;
+			size_t nr_pf = 0;
+
+			ret = iface__preflight(p, NULL, 0, &pf, &nr_pf);
+			if (!ret) {
+				ifc->pl.default_verdict = p->default_verdict;
+				ret = pipeline__commit(&ifc->pl, src, n, pf, nr_pf, &perr);
+			}
+			iface__free_preflight(pf, nr_pf);
+			if (ret) {
+				snprintf(err, len, "%s: the pinned pipeline differs from the configuration and "
+					 "applying it failed: %s", cfg->name, perr.msg);
+				goto out;
+			}
+			log_notice("%s: adopted pipeline and applied the configuration as generation %u",
+				   cfg->name, ifc->pl.gen);
+		}
+	} else {
+		if (ret == 0) {
+			/* Pins without a link: a half-built start. Start over. */
+			pipeline__destroy(&ifc->pl);
+			pipeline__init(&ifc->pl, d->cfg->pin_root, cfg->name);
+			ifc->pl.mode = xdp_mode(cfg->mode);
+			ifc->pl.how = cfg->attach == CFG_ATTACH_LIBXDP ? SLUICE_ATTACH_LIBXDP :
+					SLUICE_ATTACH_LINK;
+		} else if (ret != -ENOENT) {
+			snprintf(err, len, "%s: cannot adopt what is pinned: %s", cfg->name, perr.msg);
+			goto out;
+		}
+		ret = pipeline__create(&ifc->pl, src, n, p->default_verdict, &perr);
+		if (ret) {
+			snprintf(err, len, "%s: %s", cfg->name, perr.msg);
+			if (perr.verifier_log)
+				log_err("%s: verifier log:\n%s", cfg->name, perr.verifier_log);
+			goto out;
+		}
+		log_notice("%s: pipeline '%s' attached (%s, link %u) in %llu ms", cfg->name, p->name,
+			   ifc->pl.native ? "native" : "generic", ifc->pl.link_id,
+			   (unsigned long long)(ctl__now_ms() - t0));
+	}
+	rules = cfg_rules(p, &nr_rules);
+	ret = iface__set_rules(ifc, rules, nr_rules, err, len);
+out:
+	pipeline_err__clear(&perr);
+	return ret;
+}
+
+/*
+ * Brings a running interface to a new configuration: a transaction when the
+ * code changes, rules only when only they do.
+ */
+int iface__apply(struct daemon *d, struct iface *ifc, const struct cfg_iface *cfg, bool *changed,
+		 char *err, size_t len)
+{
+	const struct cfg_pipeline *p = cfg->pipe;
+	struct stage_src src[SLUICE_MAX_STAGES];
+	struct pipeline_err perr = {};
+	struct preflight_pkt *pf = NULL;
+	struct acl_rule_spec *rules;
+	size_t nr_pf = 0, nr_rules;
+	int n, ret;
+
+	*changed = false;
+	n = iface__src_from_cfg(p, src);
+	if (n < 0)
+		return n;
+	if (!matches(&ifc->pl, src, n, p->default_verdict)) {
+		ret = iface__preflight(p, NULL, 0, &pf, &nr_pf);
+		if (ret)
+			return ret;
+		ifc->pl.default_verdict = p->default_verdict;
+		ret = pipeline__commit(&ifc->pl, src, n, pf, nr_pf, &perr);
+		iface__free_preflight(pf, nr_pf);
+		if (ret) {
+			snprintf(err, len, "%s: %s", cfg->name, perr.msg);
+			pipeline_err__clear(&perr);
+			return ret;
+		}
+		*changed = true;
+	}
+	ifc->cfg = cfg;
+	rules = cfg_rules(p, &nr_rules);
+	return iface__set_rules(ifc, rules, nr_rules, err, len);
+}
+
+void iface__free(struct iface *ifc)
+{
+	rules_free(ifc->rules, ifc->nr_rules);
+	ifc->rules = NULL;
+	ifc->nr_rules = 0;
+	pipeline__close(&ifc->pl);
+}

@@ -1,0 +1,173 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * sluiced: loads the configured pipelines, attaches and pins them, and
+ * serves the control socket. It never detaches on exit: the pins keep
+ * traffic flowing through a restart, and the next start adopts them.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
+#include <bpf/libbpf.h>
+#ifdef HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
+#include "ctl.h"
+#include "probe.h"
+#include "sluiced.h"
+
+#define DEFAULT_CONFIG	"/etc/sluice/sluiced.yaml"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: sluiced [-d] [-c FILE]   run in the foreground\n"
+		"       sluiced -n [-c FILE]     check the configuration and exit\n"
+		"\n"
+		"  -c FILE   configuration (default %s)\n"
+		"  -n        check the configuration only: print 'configuration OK' or every error\n"
+		"  -d        debug logging\n"
+		"  -V        print the version\n",
+		DEFAULT_CONFIG);
+}
+
+static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	char line[1024];
+
+	if (level == LIBBPF_DEBUG)
+		return 0;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	line[strcspn(line, "\n")] = '\0';
+	/* Verifier refusals are reported with their reason where they happen. */
+	log_debug("libbpf: %s", line);
+	return 0;
+}
+
+static int load_config(const char *path, struct sluice_config **cfg)
+{
+	struct config_errors errs = {};
+	int ret = config__load(path, cfg, &errs);
+
+	for (size_t i = 0; i < errs.n; i++)
+		fprintf(stderr, "%s\n", errs.v[i].msg);
+	if (ret && !errs.n)
+		fprintf(stderr, "%s: %s\n", path, strerror(-ret));
+	config_errors__free(&errs);
+	return ret;
+}
+
+static int mount_bpffs(void)
+{
+	struct statfs st;
+
+	if (!statfs("/sys/fs/bpf", &st) && st.f_type == BPF_FS_MAGIC)
+		return 0;
+	if (mount("bpf", "/sys/fs/bpf", "bpf", 0, NULL))
+		return -errno;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct daemon d = { .listen_fd = -1, .config_path = DEFAULT_CONFIG };
+	bool check = false, debug = false;
+	char err[1024];
+	int opt, ret = 1;
+
+	while ((opt = getopt(argc, argv, "c:ndVh")) != -1) {
+		switch (opt) {
+		case 'c':
+			d.config_path = optarg;
+			break;
+		case 'n':
+			check = true;
+			break;
+		case 'd':
+			debug = true;
+			break;
+		case 'V':
+			printf("sluiced %s\n", SLUICE_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (load_config(d.config_path, &d.cfg))
+		return 1;
+	if (check) {
+		printf("configuration OK\n");
+		config__free(d.cfg);
+		return 0;
+	}
+
+	log_init(debug ? LOG_DEBUG : d.cfg->log_level, getenv("JOURNAL_STREAM") != NULL);
+	libbpf_set_print(libbpf_log);
+	d.start_ms = ctl__now_ms();
+	pthread_mutex_init(&d.lock, NULL);
+
+	if (mount_bpffs()) {
+		log_err("bpffs is not mounted on /sys/fs/bpf and mounting it failed: %s", strerror(errno));
+		goto out;
+	}
+	if (probe__require(err, sizeof(err))) {
+		log_err("this kernel cannot run sluice: %s", err);
+		goto out;
+	}
+	if (mkdir(d.cfg->state_dir, 0755) && errno != EEXIST) {
+		log_err("state directory %s: %s", d.cfg->state_dir, strerror(errno));
+		goto out;
+	}
+	d.hist = history__new(d.cfg->state_dir);
+
+	d.ifs = calloc(d.cfg->nr_ifaces ? d.cfg->nr_ifaces : 1, sizeof(*d.ifs));
+	if (!d.ifs)
+		goto out;
+	for (size_t i = 0; i < d.cfg->nr_ifaces; i++) {
+		if (iface__start(&d, &d.ifs[i], &d.cfg->ifaces[i], err, sizeof(err))) {
+			log_err("%s", err);
+			goto out;
+		}
+		d.nr_ifs++;
+	}
+	if (control__listen(&d))
+		goto out;
+	d.metrics = metrics__start(&d);
+	log_notice("ready: %zu interface(s), control socket %s, %llu ms after start", d.nr_ifs,
+		   d.cfg->control.socket, (unsigned long long)(ctl__now_ms() - d.start_ms));
+#ifdef HAVE_SYSTEMD
+	sd_notify(0, "READY=1");
+#endif
+	ret = control__loop(&d) ? 1 : 0;
+	log_notice("exiting; pipelines stay attached and pinned under %s", d.cfg->pin_root);
+out:
+	metrics__stop(d.metrics);
+	if (d.listen_fd >= 0) {
+		close(d.listen_fd);
+		unlink(d.cfg->control.socket);
+	}
+	for (size_t i = 0; i < d.nr_conns; i++)
+		ctl_conn__close(&d.conns[i]);
+	free(d.conns);
+	for (size_t i = 0; i < d.nr_ifs; i++)
+		iface__free(&d.ifs[i]);
+	free(d.ifs);
+	history__free(d.hist);
+	config__free(d.cfg);
+	return ret;
+}

@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Reading frames from a capture file. Apart from the rest of the daemon
+ * because libpcap's headers define a struct bpf_insn of their own.
+ */
+#ifndef SLUICED_PCAP_READ_H
+#define SLUICED_PCAP_READ_H
+
+#include <stddef.h>
+
+struct frame {
+	void *data;
+	size_t len;
+};
+
+/* Reads up to max Ethernet frames; *frames is malloc'd, free with frames__free(). */
+int pcap__read_frames(const char *path, size_t max, struct frame **frames, size_t *n, char *err,
+		      size_t len);
+void frames__free(struct frame *f, size_t n);
+
+#endif

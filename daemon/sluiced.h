@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+#ifndef SLUICED_H
+#define SLUICED_H
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "config.h"
+#include "pipeline.h"
+
+struct json_object;
+
+/* After a swap of a stage with auto_rollback: what to watch, until when. */
+struct rollback_watch {
+	bool active;
+	int idx;
+	uint64_t until_ms;
+	struct cfg_auto_rollback policy;
+	struct sluice_pipe_stats base;
+	struct sluice_slot_stats base_slot;
+};
+
+struct iface {
+	const struct cfg_iface *cfg;	/* in daemon.cfg */
+	struct pipeline pl;
+	struct acl_rule_spec *rules;	/* the live rule set (config, then CLI edits) */
+	size_t nr_rules;
+	struct rollback_watch watch;
+};
+
+struct history;
+struct metrics;
+
+struct daemon {
+	struct sluice_config *cfg;
+	const char *config_path;
+	struct iface *ifs;
+	size_t nr_ifs;
+	int listen_fd;
+	struct ctl_conn *conns;
+	size_t nr_conns, cap_conns;
+	gid_t group;			/* control socket group, (gid_t)-1 = root only */
+	struct history *hist;
+	struct metrics *metrics;
+	/* The metrics thread reads what the main thread changes. */
+	pthread_mutex_t lock;
+	uint64_t start_ms;
+	uint64_t swaps;
+	volatile sig_atomic_t want_reload, want_quit;
+};
+
+/* log.c: stderr with sd-daemon level prefixes when journald reads it. */
+void log_init(int level, bool journal);
+void log_msg(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define log_err(...)	log_msg(3, __VA_ARGS__)
+#define log_warn(...)	log_msg(4, __VA_ARGS__)
+#define log_notice(...)	log_msg(5, __VA_ARGS__)
+#define log_info(...)	log_msg(6, __VA_ARGS__)
+#define log_debug(...)	log_msg(7, __VA_ARGS__)
+
+/* iface.c: configuration to running pipelines. */
+int iface__src_from_cfg(const struct cfg_pipeline *p, struct stage_src *src);
+int iface__start(struct daemon *d, struct iface *ifc, const struct cfg_iface *cfg, char *err, size_t len);
+int iface__apply(struct daemon *d, struct iface *ifc, const struct cfg_iface *cfg, bool *changed,
+		 char *err, size_t len);
+int iface__set_rules(struct iface *ifc, const struct acl_rule_spec *rules, size_t n, char *err,
+		     size_t len);
+int iface__preflight(const struct cfg_pipeline *p, const char *const *stages, size_t nr_stages,
+		     struct preflight_pkt **pf, size_t *nr_pf);
+void iface__free_preflight(struct preflight_pkt *pf, size_t n);
+int iface__acl_slot(const struct iface *ifc);
+struct iface *daemon__iface(struct daemon *d, const char *name);
+const struct cfg_stage *iface__cfg_stage(const struct iface *ifc, const char *name);
+void iface__free(struct iface *ifc);
+
+/* ops.c: one handler per control request. */
+struct json_object *ops__handle(struct daemon *d, struct json_object *req, uid_t uid);
+int daemon__reload(struct daemon *d, struct json_object *changed, char *err, size_t len);
+void daemon__watch_tick(struct daemon *d);
+
+/* control.c: the socket and the event loop. */
+int control__listen(struct daemon *d);
+int control__loop(struct daemon *d);
+
+/* history.c: every change, in memory and appended to state_dir/history.jsonl. */
+struct history *history__new(const char *state_dir);
+void history__free(struct history *h);
+void history__add(struct history *h, struct json_object *entry);	/* takes the reference */
+struct json_object *history__list(struct history *h, size_t limit);
+
+/* metrics.c: Prometheus text on HTTP, in libmicrohttpd's thread. */
+struct metrics *metrics__start(struct daemon *d);
+void metrics__stop(struct metrics *m);
+char *metrics__render(struct daemon *d);
+
+#endif
