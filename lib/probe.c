@@ -466,8 +466,8 @@ static void probe_direct_tc(struct probe_result *r)
 		set(r, false, "constant-key tail call JITed as %d direct, %d indirect: stages "
 			      "would pay the retpoline path", tc.direct, tc.indirect);
 	else
-		set(r, true, "constant-key tail call JITed as a patched direct jump "
-			     "(%d direct, %d indirect site)", tc.direct, tc.indirect);
+		set(r, true, "constant-key tail call from a subprogram JITed as a direct poke "
+			     "site (%d direct, %d indirect)", tc.direct, tc.indirect);
 out:
 	close(map_fd);
 }
