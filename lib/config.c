@@ -200,6 +200,7 @@ struct field {
 	const char *key;
 	bool required;
 	yaml_node_t *val;	/* out: NULL if absent (or null) */
+	bool seen;		/* out: the key is there, maybe null */
 };
 
 static bool fields_get(struct parser *p, yaml_node_t *map, const char *path, struct field *f, size_t nr)
@@ -208,8 +209,10 @@ static bool fields_get(struct parser *p, yaml_node_t *map, const char *path, str
 	char sub[PATH_LEN];
 	size_t i;
 
-	for (i = 0; i < nr; i++)
+	for (i = 0; i < nr; i++) {
 		f[i].val = NULL;
+		f[i].seen = false;
+	}
 	if (map->type != YAML_MAPPING_NODE) {
 		err_type(p, map, path, "a mapping");
 		return false;
@@ -219,7 +222,7 @@ static bool fields_get(struct parser *p, yaml_node_t *map, const char *path, str
 		yaml_node_pair_t *prev;
 
 		if (k->type != YAML_SCALAR_NODE) {
-			err_node(p, k, path, "keys must be plain names");
+			err_node(p, k, path, "keys must be scalars");
 			continue;
 		}
 		subpath(sub, "%s%s%s", path, *path ? "." : "", scalar(k));
@@ -250,22 +253,14 @@ static bool fields_get(struct parser *p, yaml_node_t *map, const char *path, str
 				 " (a comma inside { } ends the value: quote values that contain commas)" : "");
 			continue;
 		}
+		f[i].seen = true;
 		f[i].val = is_null(v) ? NULL : v;
 		if (!f[i].val && f[i].required)
 			err_node(p, v, sub, "required key has no value");
 	}
-	for (i = 0; i < nr; i++) {
-		if (f[i].required && !f[i].val) {
-			bool present = false;
-
-			for (pair = map->data.mapping.pairs.start; pair < map->data.mapping.pairs.top; pair++)
-				if (node(p, pair->key)->type == YAML_SCALAR_NODE &&
-				    streq(scalar(node(p, pair->key)), f[i].key))
-					present = true;
-			if (!present)
-				err_node(p, map, path, "missing required key \"%s\"", f[i].key);
-		}
-	}
+	for (i = 0; i < nr; i++)
+		if (f[i].required && !f[i].seen)
+			err_node(p, map, path, "missing required key \"%s\"", f[i].key);
 	return true;
 }
 
@@ -884,7 +879,7 @@ static void params_parse(struct parser *p, yaml_node_t *n, const char *path, str
 		size_t i;
 
 		if (k->type != YAML_SCALAR_NODE) {
-			err_node(p, k, path, "keys must be plain names");
+			err_node(p, k, path, "keys must be scalars");
 			continue;
 		}
 		name = scalar(k);
@@ -1435,8 +1430,8 @@ static void root_parse(struct parser *p, yaml_node_t *root, struct sluice_config
 	if (!fields_get(p, root, "", f, sizeof(f) / sizeof(f[0])))
 		return;
 	if ((v = FIELD(f, "pin_root")) && get_str(p, v, "pin_root", &cfg->pin_root) &&
-	    (cfg->pin_root[0] != '/' || strlen(cfg->pin_root) > PATH_MAX / 2))
-		err_node(p, v, "pin_root", "must be an absolute path under a bpf filesystem");
+	    cfg->pin_root[0] != '/')
+		err_node(p, v, "pin_root", "must be an absolute path");
 	if ((v = FIELD(f, "state_dir")) && get_str(p, v, "state_dir", &cfg->state_dir) &&
 	    cfg->state_dir[0] != '/')
 		err_node(p, v, "state_dir", "must be an absolute path");
@@ -1447,8 +1442,10 @@ static void root_parse(struct parser *p, yaml_node_t *root, struct sluice_config
 	if ((v = FIELD(f, "metrics")))
 		metrics_parse(p, v, cfg);
 	if ((v = FIELD(f, "pipelines"))) {
-		if (v->type != YAML_SEQUENCE_NODE || !seq_len(v)) {
-			err_type(p, v, "pipelines", "a non-empty list of pipelines");
+		if (v->type != YAML_SEQUENCE_NODE) {
+			err_type(p, v, "pipelines", "a list of pipelines");
+		} else if (!seq_len(v)) {
+			err_node(p, v, "pipelines", "empty list: at least one is required");
 		} else {
 			cfg->pipelines = xcalloc(p, seq_len(v), sizeof(*cfg->pipelines));
 			for (i = 0; cfg->pipelines && i < seq_len(v); i++) {
@@ -1459,8 +1456,10 @@ static void root_parse(struct parser *p, yaml_node_t *root, struct sluice_config
 		}
 	}
 	if ((v = FIELD(f, "interfaces"))) {
-		if (v->type != YAML_SEQUENCE_NODE || !seq_len(v)) {
-			err_type(p, v, "interfaces", "a non-empty list of interfaces");
+		if (v->type != YAML_SEQUENCE_NODE) {
+			err_type(p, v, "interfaces", "a list of interfaces");
+		} else if (!seq_len(v)) {
+			err_node(p, v, "interfaces", "empty list: at least one is required");
 		} else {
 			cfg->ifaces = xcalloc(p, seq_len(v), sizeof(*cfg->ifaces));
 			for (i = 0; cfg->ifaces && i < seq_len(v); i++) {
@@ -1474,13 +1473,49 @@ static void root_parse(struct parser *p, yaml_node_t *root, struct sluice_config
 		xsk_parse(p, v, cfg);
 }
 
-static int cmp_err(const void *a, const void *b)
+/* Stable, so errors at one node keep the order they were found in. */
+static void errors_sort(struct config_error *v, size_t n)
 {
-	const struct config_error *x = a, *y = b;
+	size_t i, j;
 
-	if (x->line != y->line)
-		return x->line - y->line;
-	return x->col - y->col;
+	for (i = 1; i < n; i++) {
+		struct config_error e = v[i];
+
+		for (j = i; j > 0 && (v[j - 1].line > e.line ||
+				      (v[j - 1].line == e.line && v[j - 1].col > e.col)); j--)
+			v[j] = v[j - 1];
+		v[j] = e;
+	}
+}
+
+static void err_syntax(struct parser *p, const yaml_parser_t *yp)
+{
+	char ctx[PATH_LEN] = "";
+
+	if (yp->context)
+		snprintf(ctx, sizeof(ctx), " (%s at line %zu, column %zu)", yp->context,
+			 yp->context_mark.line + 1, yp->context_mark.column + 1);
+	err_at(p, (int)yp->problem_mark.line + 1, (int)yp->problem_mark.column + 1, NULL,
+	       "YAML syntax error: %s%s", yp->problem ? yp->problem : "unknown", ctx);
+}
+
+/* libyaml loads one document at a time: a second one would go unread. */
+static void check_one_document(struct parser *p, yaml_parser_t *yp)
+{
+	yaml_document_t next;
+	yaml_node_t *root;
+
+	if (!yaml_parser_load(yp, &next)) {
+		if (yp->error == YAML_MEMORY_ERROR)
+			p->nomem = true;
+		else
+			err_syntax(p, yp);
+		return;
+	}
+	root = yaml_document_get_root_node(&next);
+	if (root)
+		err_node(p, root, NULL, "a second YAML document; the configuration is one");
+	yaml_document_delete(&next);
 }
 
 static int parse_yaml(yaml_parser_t *yp, const char *name, struct sluice_config **cfgp,
@@ -1503,17 +1538,11 @@ static int parse_yaml(yaml_parser_t *yp, const char *name, struct sluice_config 
 		return -ENOMEM;
 
 	if (!yaml_parser_load(yp, &p.doc)) {
-		char ctx[PATH_LEN] = "";
-
 		if (yp->error == YAML_MEMORY_ERROR) {
 			err = -ENOMEM;
 			goto out_dir;
 		}
-		if (yp->context)
-			snprintf(ctx, sizeof(ctx), " (%s at line %zu, column %zu)", yp->context,
-				 yp->context_mark.line + 1, yp->context_mark.column + 1);
-		err_at(&p, (int)yp->problem_mark.line + 1, (int)yp->problem_mark.column + 1, NULL,
-		       "YAML syntax error: %s%s", yp->problem ? yp->problem : "unknown", ctx);
+		err_syntax(&p, yp);
 		err = p.nomem ? -ENOMEM : -EINVAL;
 		goto out_dir;
 	}
@@ -1524,6 +1553,7 @@ static int parse_yaml(yaml_parser_t *yp, const char *name, struct sluice_config 
 		goto out_doc;
 	}
 
+	check_one_document(&p, yp);
 	cfg = calloc(1, sizeof(*cfg));
 	if (!cfg || !(cfg->file = strdup(name)) || config_defaults(cfg)) {
 		err = -ENOMEM;
@@ -1546,7 +1576,7 @@ out_doc:
 out_dir:
 	free(p.dir);
 	if (errs && errs->n > first)
-		qsort(errs->v + first, errs->n - first, sizeof(*errs->v), cmp_err);
+		errors_sort(errs->v + first, errs->n - first);
 	*cfgp = cfg;
 	return err;
 }

@@ -310,7 +310,7 @@ static void test_err_wrong_type(void **state)
 		   "        tail_calls: [1]\n"
 		   IFACES,
 		   6, 21, "pipelines[0].stages[0].tail_calls", "expected an integer, got a list");
-	expect_one("pipelines: {}\n" IFACES, 1, 12, "pipelines", "expected a non-empty list of pipelines, got a mapping");
+	expect_one("pipelines: {}\n" IFACES, 1, 12, "pipelines", "expected a list of pipelines, got a mapping");
 	/* Quoted numbers are strings, as YAML says. */
 	expect_one(PIPE_HEAD
 		   "        tail_calls: \"1\"\n"
@@ -330,6 +330,23 @@ static void test_err_missing_key(void **state)
 		   "  mode: 0660\n"
 		   IFACES,
 		   7, 9, "control.mode", "mode 0660 needs control.group");
+}
+
+static void test_err_second_document(void **state)
+{
+	expect_one(PIPE_HEAD IFACES
+		   "---\n"
+		   "log_level: debug\n",
+		   10, 1, "", "a second YAML document");
+}
+
+static void test_err_required_null(void **state)
+{
+	expect_one(PIPE_HEAD
+		   "      - name: count\n"
+		   "        object: ~\n"
+		   IFACES,
+		   7, 17, "pipelines[0].stages[1].object", "required key has no value");
 }
 
 static void test_err_duplicate_stage(void **state)
@@ -672,6 +689,8 @@ int main(void)
 		cmocka_unit_test(test_err_duplicate_key),
 		cmocka_unit_test(test_err_wrong_type),
 		cmocka_unit_test(test_err_missing_key),
+		cmocka_unit_test(test_err_second_document),
+		cmocka_unit_test(test_err_required_null),
 		cmocka_unit_test(test_err_duplicate_stage),
 		cmocka_unit_test(test_err_duplicate_iface),
 		cmocka_unit_test(test_err_unknown_pipeline),
