@@ -99,6 +99,20 @@ static int netns_holders(const char *nsid)
 	return holders;
 }
 
+static int count_fds(void)
+{
+	struct dirent *de;
+	int n = 0;
+	DIR *d;
+
+	d = opendir("/proc/self/fd");
+	assert_non_null(d);
+	while ((de = readdir(d)))
+		n += de->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
 static void test_leaves_nothing_behind(void **state)
 {
 	const struct probe_result *nat;
@@ -107,9 +121,13 @@ static void test_leaves_nothing_behind(void **state)
 	const char *p;
 	ssize_t len;
 	size_t n;
+	int fds;
 
 	require_bpf();
+	fds = count_fds();
 	assert_int_equal(probe__run(&r, &n), 0);
+	/* Every map, program, link, BTF and socket fd was closed. */
+	assert_int_equal(count_fds(), fds);
 	nat = find(r, n, "native_xdp_veth");
 	assert_true(nat->ok);
 	p = strstr(nat->detail, "net:[");
