@@ -960,8 +960,14 @@ static void object_resolve(struct parser *p, yaml_node_t *n, const char *path, s
 	if (!full)
 		return;
 	if (stat(full, &sb) || !S_ISREG(sb.st_mode)) {
-		err_node(p, n, path, "object \"%s\" is not a built-in stage (parse acl ratelimit xsk count pass verdict) and %s %s",
-			 obj, full, stat(full, &sb) ? "does not exist" : "is not a regular file");
+		char names[PATH_LEN] = "";
+		size_t i;
+
+		for (i = 0; i < sizeof(builtin_stages) / sizeof(builtin_stages[0]); i++)
+			snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s", i ? " " : "",
+				 builtin_stages[i]);
+		err_node(p, n, path, "object \"%s\" is not a built-in stage (%s) and %s %s", obj, names, full,
+			 stat(full, &sb) ? "does not exist" : "is not a regular file");
 		free(full);
 		return;
 	}
