@@ -7,12 +7,12 @@
  * probe creates can outlive it or touch a real interface.
  */
 #include <errno.h>
-#include <sched.h>
-#include <stdarg.h>
-#include <stddef.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -347,6 +347,7 @@ static void probe_tail_subprog(struct probe_result *r)
 	__u32 key = 0, hit, miss;
 	char log[4096];
 
+	/* One slot: where the probe's stage goes, or stays empty. */
 	map_fd = bpf_map_create(BPF_MAP_TYPE_PROG_ARRAY, "sluice_probe", 4, 4, 1, NULL);
 	if (map_fd < 0) {
 		set(r, false, "creating a prog_array: %s", strerror(errno));
@@ -448,6 +449,7 @@ static void probe_direct_tc(struct probe_result *r)
 	struct jit_tail_calls tc;
 	int map_fd, fd, err;
 
+	/* One slot: where the probe's stage goes, or stays empty. */
 	map_fd = bpf_map_create(BPF_MAP_TYPE_PROG_ARRAY, "sluice_probe", 4, 4, 1, NULL);
 	if (map_fd < 0) {
 		set(r, false, "creating a prog_array: %s", strerror(errno));

@@ -157,6 +157,7 @@ static void test_variable_key_is_indirect(void **state)
 	const bool subprog[] = { false, true };
 
 	require_x86_jit();
+	/* The slots tail-called (left empty) and the key the verifier cannot see. */
 	pa = bpf_map_create(BPF_MAP_TYPE_PROG_ARRAY, "test_jit_pa", 4, 4, 2, NULL);
 	km = bpf_map_create(BPF_MAP_TYPE_ARRAY, "test_jit_key", 4, 4, 1, NULL);
 	assert_true(pa >= 0 && km >= 0);
