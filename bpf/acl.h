@@ -17,6 +17,7 @@
 
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
+#include <linux/in.h>
 #include <bpf/bpf_helpers.h>
 #include <sluice/abi.h>
 #include <sluice/stage.bpf.h>
@@ -98,6 +99,7 @@ struct sluice_acl_scan {
 	__u32 hit;			/* position + 1 of the deciding rule */
 	__u16 sport, dport;
 	__u8 proto, tcp_flags, family;
+	__u8 ported;			/* sport and dport are real ports */
 	__u8 action;
 };
 
@@ -118,6 +120,9 @@ static __always_inline int sluice_acl_rule_match(const struct sluice_acl_rule *r
 	if (r->family && r->family != s->family)
 		return 0;
 	if (r->proto && r->proto != s->proto)
+		return 0;
+	/* A port range never matches ICMP codes or a fragment without L4 header. */
+	if (!s->ported && (r->sport_lo || r->dport_lo || (r->sport_hi & r->dport_hi) != 0xffff))
 		return 0;
 	if (s->sport < r->sport_lo || s->sport > r->sport_hi)
 		return 0;
@@ -255,6 +260,8 @@ static __always_inline int sluice_acl_run(struct xdp_md *ctx, struct sluice_meta
 	s.sport = m->sport;
 	s.dport = m->dport;
 	s.tcp_flags = m->tcp_flags;
+	s.ported = (s.proto == IPPROTO_TCP || s.proto == IPPROTO_UDP || s.proto == IPPROTO_SCTP) &&
+		   !(m->flags & SLUICE_PKT_FRAG_LATER);
 	found = sluice_acl_cand_ip(ctx, m, &s);
 	if (found < 0) {
 		s.family = 0;

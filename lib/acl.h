@@ -37,5 +37,55 @@ int acl_rule_parse(const char *text, struct acl_rule_spec *rule, char *err, size
 int acl_rule_format(const struct acl_rule_spec *rule, char *buf, size_t len);
 int acl_prefix_parse(const char *text, struct acl_prefix *p);
 void acl_rule_spec_free(struct acl_rule_spec *rule);
+/* Rejects a rule that can never match or that the stage cannot express. */
+int acl_rule_check(const struct acl_rule_spec *rule, char *err, size_t errlen);
+
+/* Map names in the acl stage object, also their pin names under maps/. */
+#define ACL_MAP_RULES		"sluice_acl_rules"
+#define ACL_MAP_HITS		"sluice_acl_hits"
+#define ACL_MAP_LIVE		"sluice_acl_live"
+#define ACL_MAP_SRC4		"sluice_acl_src4"
+#define ACL_MAP_DST4		"sluice_acl_dst4"
+#define ACL_MAP_SRC6		"sluice_acl_src6"
+#define ACL_MAP_DST6		"sluice_acl_dst6"
+/* Index in ACL_MAP_HITS of packets no rule matched. */
+#define ACL_HITS_DEFAULT	SLUICE_ACL_MAX_RULES
+
+/* The acl stage's maps, by fd; -1 where not open. */
+struct acl_maps {
+	int rules, hits, live;
+	int src4, dst4, src6, dst6;
+};
+
+struct bpf_object;
+
+/* Borrows the fds of a loaded acl stage object (do not close them). */
+int acl_maps__from_object(const struct bpf_object *obj, struct acl_maps *maps);
+/* Opens the maps pinned as DIR/<map name>; close them with acl_maps__close(). */
+int acl_maps__open_pinned(const char *dir, struct acl_maps *maps);
+void acl_maps__close(struct acl_maps *maps);
+
+/*
+ * Replaces the whole rule set with rules[0..n) in order. Packets in flight
+ * are judged by the old set or the new one, never by a mix (see acl.c for
+ * the one case that degrades to default_action instead). Hit counters
+ * follow rules by id. Callers serialize calls on the same maps.
+ */
+int acl__apply(const struct acl_maps *maps, const struct acl_rule_spec *rules, size_t n);
+
+struct acl_rule_hits {
+	uint32_t id;		/* rule id */
+	uint32_t pos;		/* position in the stage: sluice_meta.rule - 1 */
+	uint64_t packets;
+	uint64_t bytes;
+};
+
+/*
+ * Hits of the live rules in rule order, summed over CPUs: fills up to max
+ * entries and returns how many rules are live, or a negative errno. dflt
+ * (may be NULL) gets the packets no rule matched.
+ */
+int acl__read_hits(const struct acl_maps *maps, struct acl_rule_hits *out, size_t max,
+		   struct acl_rule_hits *dflt);
 
 #endif
