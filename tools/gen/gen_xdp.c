@@ -15,12 +15,18 @@
 #include "gen.h"
 #include "gen_xdp.skel.h"
 
-/* Frames per syscall at full rate: ~10 ms of work, so ticks stay timely. */
-#define GEN_XDP_CHUNK		65536
-/* Frames between flushes to the device; the kernel caps it at 256. */
+/*
+ * Frames per syscall at most. Each live-frames call sets up and tears down
+ * a page pool, which costs 1-2 ms here; 2^18 frames (~35 ms at full rate)
+ * make that small and still give timely progress ticks.
+ */
+#define GEN_XDP_CHUNK		(1u << 18)
+/*
+ * Frames between flushes to the device. The kernel runs the receiving
+ * veth's NAPI after each batch, so a batch below the veth ring size (256)
+ * keeps the ring from overflowing while the receiver keeps up.
+ */
 #define GEN_XDP_BATCH		64
-/* With --rate, a call sends at most this much time's worth of frames. */
-#define GEN_XDP_PACE_NS		1000000ull
 
 static void sleep_until(uint64_t t_ns)
 {
@@ -96,17 +102,21 @@ int gen_xdp_run(const struct gen_opts *o, const struct gen_traffic *t, struct ge
 		left = gen_run_left(&run, sent);
 		n = GEN_XDP_CHUNK;
 		if (o->rate) {
-			/* Send what the schedule allows by now, up to 1 ms worth. */
-			uint64_t due, quantum = o->rate * GEN_XDP_PACE_NS / 1000000000ull;
+			/*
+			 * Send all the schedule allows by now. A call's fixed
+			 * cost sets the burst: rate x 1-2 ms frames, flushed
+			 * to the device GEN_XDP_BATCH at a time.
+			 */
+			uint64_t due;
 
 			now = gen_now_ns();
 			due = (uint64_t)((double)(now - run.start_ns) * o->rate / 1e9) + 1;
 			if (due <= sent) {
-				sleep_until(run.start_ns + (uint64_t)((double)(sent + 1) * 1e9 / o->rate));
+				sleep_until(run.start_ns + (uint64_t)((double)sent * 1e9 / o->rate));
 				continue;
 			}
-			n = (uint32_t)(due - sent < (quantum ? quantum : 1) ? due - sent :
-				       (quantum ? quantum : 1));
+			if (due - sent < n)
+				n = (uint32_t)(due - sent);
 		}
 		if (n > left)
 			n = (uint32_t)left;
