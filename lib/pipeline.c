@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include <dirent.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -295,7 +296,7 @@ static int info_write(const struct pipeline *pl)
 /* ---- building a generation ---- */
 
 static int load_one(struct pipeline *pl, const struct stage_src *src, const char *mdir, int progs_fd,
-		    uint32_t slot, uint32_t next, uint32_t gen, struct stage_inst *out,
+		    uint32_t slot, uint32_t next, uint32_t gen, uint32_t ver, struct stage_inst *out,
 		    struct pipeline_err *err)
 {
 	struct stage_load_req req = {
@@ -305,7 +306,7 @@ static int load_one(struct pipeline *pl, const struct stage_src *src, const char
 		.slot = slot,
 		.next = next,
 		.gen = (uint16_t)gen,
-		.ver = pl->next_ver,
+		.ver = ver,
 	};
 	uint64_t hash = 0;
 	int ret;
@@ -319,7 +320,6 @@ static int load_one(struct pipeline *pl, const struct stage_src *src, const char
 	if (ret)
 		return ret;
 	out->hash = hash;
-	pl->next_ver++;
 	return 0;
 }
 
@@ -339,6 +339,87 @@ static int load_entry(struct pipeline *pl, const char *mdir, struct gen *g, int 
 	return stage__load(&req, &g->entry, err->msg, sizeof(err->msg), &err->verifier_log);
 }
 
+struct build_job {
+	struct pipeline *pl;
+	const struct stage_src *src;
+	const char *mdir;
+	struct gen *g;
+	int n;
+	uint32_t ver0;
+	int next;			/* next stage index to take */
+	pthread_mutex_t lock;
+	int ret[SLUICE_MAX_STAGES];
+	struct pipeline_err err[SLUICE_MAX_STAGES];
+};
+
+static void *build_worker(void *arg)
+{
+	struct build_job *j = arg;
+	int i;
+
+	for (;;) {
+		pthread_mutex_lock(&j->lock);
+		i = j->next++;
+		pthread_mutex_unlock(&j->lock);
+		if (i >= j->n)
+			return NULL;
+		j->ret[i] = load_one(j->pl, &j->src[i], j->mdir, j->g->progs_fd, (uint32_t)i,
+				     i + 1 < j->n ? (uint32_t)i + 1 : SLUICE_SLOT_END, j->g->gen,
+				     j->ver0 + (uint32_t)i, &j->g->st[i], &j->err[i]);
+	}
+}
+
+/*
+ * Verifying is most of a transaction's time and each load is independent, so
+ * stages load on every CPU at once. Only where the state maps exist already:
+ * two loads must not race to create and pin the same map.
+ */
+static int build_stages(struct pipeline *pl, const struct stage_src *src, int n, const char *mdir,
+			struct gen *g, bool parallel, struct pipeline_err *err)
+{
+	struct build_job *j = calloc(1, sizeof(*j));
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	pthread_t tid[SLUICE_MAX_STAGES];
+	int nthreads = 0, ret = 0;
+
+	if (!j)
+		return errf(err, -ENOMEM, "out of memory");
+	*j = (struct build_job){ .pl = pl, .src = src, .mdir = mdir, .g = g, .n = n,
+				 .ver0 = pl->next_ver };
+	pthread_mutex_init(&j->lock, NULL);
+	if (parallel && n > 1 && ncpu > 1)
+		for (; nthreads < ncpu - 1 && nthreads < n - 1; nthreads++)
+			if (pthread_create(&tid[nthreads], NULL, build_worker, j))
+				break;
+	build_worker(j);
+	for (int t = 0; t < nthreads; t++)
+		pthread_join(tid[t], NULL);
+	for (int i = 0; i < n; i++) {
+		if (j->ret[i] && !ret) {
+			ret = j->ret[i];
+			memcpy(err->msg, j->err[i].msg, sizeof(err->msg));
+			free(err->verifier_log);
+			err->verifier_log = j->err[i].verifier_log;
+			j->err[i].verifier_log = NULL;
+		}
+		free(j->err[i].verifier_log);
+	}
+	if (!ret)
+		pl->next_ver += (uint32_t)n;
+	pthread_mutex_destroy(&j->lock);
+	free(j);
+	return ret;
+}
+
+static bool maps_exist(const char *mdir)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%s", mdir, SLUICE_MAP_SLOT_STATS);
+	return !stat(path, &st);
+}
+
 /*
  * Loads every stage of a generation bound to a new prog_array, fills every
  * slot, then the entry. Nothing refers to it yet, so failing anywhere leaves
@@ -347,6 +428,7 @@ static int load_entry(struct pipeline *pl, const char *mdir, struct gen *g, int 
 static int gen_build(struct pipeline *pl, const struct stage_src *src, int n, uint32_t gen,
 		     int default_verdict, const char *mdir, struct gen *g, struct pipeline_err *err)
 {
+	bool parallel = maps_exist(mdir);
 	int ret;
 
 	gen_init(g, gen);
@@ -355,12 +437,16 @@ static int gen_build(struct pipeline *pl, const struct stage_src *src, int n, ui
 				     SLUICE_MAX_STAGES, NULL);
 	if (g->progs_fd < 0)
 		return errf(err, -errno, "creating the prog_array: %s", strerror(errno));
-	for (int i = 0; i < n; i++) {
-		ret = load_one(pl, &src[i], mdir, g->progs_fd, (uint32_t)i,
-			       i + 1 < n ? (uint32_t)i + 1 : SLUICE_SLOT_END, gen, &g->st[i], err);
-		if (ret)
-			goto fail;
+	ret = build_stages(pl, src, n, mdir, g, parallel, err);
+	if (ret && parallel) {
+		/* A stage new to the pipeline may bring maps two loads raced for. */
+		for (int i = 0; i < SLUICE_MAX_STAGES; i++)
+			inst_close(&g->st[i]);
+		pipeline_err__clear(err);
+		ret = build_stages(pl, src, n, mdir, g, false, err);
 	}
+	if (ret)
+		goto fail;
 	for (int i = 0; i < n; i++) {
 		__u32 key = (__u32)i;
 
@@ -720,13 +806,21 @@ int pipeline__adopt(struct pipeline *pl, struct pipeline_err *err)
 		pl->live[i].ver = info.stages[i].ver;
 		snprintf(pl->src[i].name, sizeof(pl->src[i].name), "%s", info.stages[i].name);
 		fd = get_at(pdir, name);
-		if (fd >= 0)
+		if (fd >= 0) {
+			/* Its code is pinned; where it came from is not recorded. */
 			inst_from_fd(&pl->prev[i], fd);
+			pl->prev_src[i] = pl->src[i];
+			snprintf(pl->prev_src[i].object, sizeof(pl->prev_src[i].object),
+				 "(previous version)");
+		}
 	}
 	pl->link_fd = get_at(pl->dir, SLUICE_PIN_LINK);
 	if (pl->link_fd >= 0 && !bpf_obj_get_info_by_fd(pl->link_fd, &li, &len)) {
 		pl->link_id = li.id;
 		pl->ifindex = (int)li.xdp.ifindex;
+		LIBBPF_OPTS(bpf_xdp_query_opts, q);
+		if (!bpf_xdp_query(pl->ifindex, 0, &q))
+			pl->native = q.attach_mode == XDP_ATTACHED_DRV;
 		if (li.prog_id != pl->entry.prog_id) {
 			pipeline__close(pl);
 			return errf(err, -EPROTO, "%s: the link runs program %u, generation %u's entry is %u",
@@ -773,9 +867,10 @@ int pipeline__swap_stage(struct pipeline *pl, int idx, const struct stage_src *s
 	}
 	maps_dir(pl, mdir, sizeof(mdir));
 	ret = load_one(pl, src, mdir, pl->progs_fd, key,
-		       idx + 1 < pl->nr_stages ? key + 1 : SLUICE_SLOT_END, pl->gen, &ni, err);
+		       idx + 1 < pl->nr_stages ? key + 1 : SLUICE_SLOT_END, pl->gen, pl->next_ver, &ni, err);
 	if (ret)
 		return ret;
+	pl->next_ver++;
 
 	/* The one step packets see: a single slot update is atomic for them. */
 	if (bpf_map_update_elem(pl->progs_fd, &key, &ni.fd, BPF_ANY)) {
@@ -794,13 +889,9 @@ int pipeline__swap_stage(struct pipeline *pl, int idx, const struct stage_src *s
 	pin_at(pl->prev[idx].fd, pdir, name);
 	pin_at(ni.fd, gdir, name);
 	pl->live[idx] = ni;
-	{
-		char keep[SLUICE_NAME_LEN];
-
-		memcpy(keep, pl->src[idx].name, sizeof(keep));
-		pl->src[idx] = *src;
-		memcpy(pl->src[idx].name, keep, sizeof(keep));
-	}
+	pl->prev_src[idx] = pl->src[idx];
+	pl->src[idx] = *src;
+	memcpy(pl->src[idx].name, pl->prev_src[idx].name, sizeof(pl->src[idx].name));
 	return info_write(pl);
 }
 
@@ -825,7 +916,12 @@ int pipeline__rollback_stage(struct pipeline *pl, int idx, struct pipeline_err *
 	snprintf(name, sizeof(name), SLUICE_PIN_STAGE_FMT, idx);
 	pin_at(pl->live[idx].fd, gdir, name);
 	pin_at(pl->prev[idx].fd, pdir, name);
-	/* The source of the previous version is no longer known: keep the name only. */
+	{
+		struct stage_src s = pl->src[idx];
+
+		pl->src[idx] = pl->prev_src[idx];
+		pl->prev_src[idx] = s;
+	}
 	return info_write(pl);
 }
 

@@ -63,6 +63,7 @@ struct pipeline {
 	struct stage_src src[SLUICE_MAX_STAGES];
 	struct stage_inst live[SLUICE_MAX_STAGES];
 	struct stage_inst prev[SLUICE_MAX_STAGES];	/* what the last swap replaced */
+	struct stage_src prev_src[SLUICE_MAX_STAGES];
 	int progs_fd;			/* live generation's prog_array */
 	struct stage_inst entry;
 	int link_fd;			/* -1 = not attached */

@@ -17,7 +17,7 @@ PKGS=(
 	libcmocka-dev bats		# unit and netns test frameworks
 	libpcap-dev			# reading the reference captures in tests
 	dpdk dpdk-dev			# the packet generator's DPDK engine, testpmd baseline
-	iproute2 ethtool		# namespaces and veth in tests
+	iproute2 ethtool iputils-ping	# namespaces, veth and a real client in tests
 	tcpreplay tshark iperf3		# capture replay and real clients in tests
 )
 
