@@ -27,6 +27,19 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	return level == LIBBPF_DEBUG ? 0 : vfprintf(stderr, fmt, ap);
 }
 
+/* One line once every socket is bound and in its map: traffic may start. */
+static void ready_print(const struct xt_ctx *ctx)
+{
+	const struct xt_opts *o = &ctx->opts;
+	int i;
+
+	fprintf(stderr, "sluice-xsk: %s on %s:", xt_mode_name(o->mode), o->ifname);
+	for (i = 0; i < o->nr_queues; i++)
+		fprintf(stderr, " queue %u %s,", ctx->queues[i].queue_id,
+			ctx->queues[i].zerocopy ? "zero-copy" : "copy");
+	fprintf(stderr, " ready\n");
+}
+
 static int threads_start(struct xt_ctx *ctx)
 {
 	sigset_t block, old;
@@ -112,6 +125,8 @@ int main(int argc, char **argv)
 	err = xt_sockets_open(&ctx);
 	if (err)
 		goto out;
+	if (!ctx.opts.quiet)
+		ready_print(&ctx);
 	ctx.budget = ctx.opts.count;
 	ctx.start_ns = xt_now_ns();
 	err = threads_start(&ctx);
