@@ -19,7 +19,7 @@
 #include <rte_lcore.h>
 #include "gen.h"
 
-#define GEN_DPDK_BURST		32
+#define GEN_DPDK_BURST		64
 #define GEN_DPDK_TX_DESC	2048
 #define GEN_DPDK_RX_DESC	1024
 /*
