@@ -58,13 +58,15 @@ gen_stop() {
 	gen_pid=
 }
 
-# --- sluice-xsk: the receiver's window lies inside the generator's.
+# --- sluice-xsk: the receiver's window (which starts once its sockets are
+# bound) lies inside the generator's, as testpmd's does below.
 xsk_cmd="$XSK -i $TOPO_DUT_IF --attach --rxdrop -d $secs --quiet -j ${XSK_ARGS:-}"
-nsenter --net="/run/netns/$TOPO_DUT_NS" $xsk_cmd > "$tmp/xsk.json" 2> "$tmp/xsk.err" &
-xsk_pid=$!
-sleep 0.5
 gen_start $((secs + 10))
-wait "$xsk_pid" || { cat "$tmp/xsk.err" >&2; exit 1; }
+sleep 1
+${XSK_WRAP:-} nsenter --net="/run/netns/$TOPO_DUT_NS" $xsk_cmd > "$tmp/xsk.json" 2> "$tmp/xsk.err" || {
+	cat "$tmp/xsk.err" >&2
+	exit 1
+}
 gen_stop
 read -r xsk_mpps xsk_drops xsk_mode < <(python3 - "$tmp/xsk.json" <<'PY'
 import json, sys
@@ -91,7 +93,7 @@ if ! grep -q 'testpmd>' "$tmp/pmd.log"; then
 	exit 1
 fi
 gen_start $((secs + 10))
-sleep 0.5
+sleep 1
 echo start >&3
 t0=$(date +%s.%N)
 sleep "$secs"
