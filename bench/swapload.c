@@ -1,0 +1,700 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * swapload: the zero-loss hot-swap proof. With sluiced running a pipeline
+ * that ends in the seqcheck sink (examples/seqcheck.bpf.c), it
+ *
+ *   1. clears the sink's maps and snapshots the pipeline counters,
+ *   2. starts the generator given after "--" and waits until its packets
+ *      reach the pipeline,
+ *   3. sends N stage swaps (or N transactions) through the control socket,
+ *      alternating two versions, timing each from send to reply,
+ *   4. waits for the generator to end (or stops it with SIGINT, -k), lets
+ *      the rings drain, and reads the sink's maps and the pipeline counters.
+ *
+ * It prints the latency percentiles and sent/seen/lost/duplicated/mixed/
+ * missed, and exits 1 when any packet was lost, duplicated, mixed, missed
+ * its slot or took the wrong path, when an operation was refused, or when
+ * the traffic stopped before the last operation: those are the proof. No
+ * timing is asserted.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/limits.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <json-c/json.h>
+#include <sluice/abi.h>
+#include "ctl.h"
+#include "seqcheck.h"
+
+#define MAX_TXN_STAGES		SLUICE_MAX_STAGES
+#define CTL_TIMEOUT_MS		30000
+#define TRAFFIC_WAIT_MS		10000
+#define GEN_OUT_MAX		4096
+
+/* A stage an operation replaces: version a on even operations, b on odd ones. */
+struct op_stage {
+	char name[SLUICE_NAME_LEN];
+	const char *obj[2];
+};
+
+struct opts {
+	const char *socket;
+	const char *pin_root;
+	const char *iface;
+	bool txn;
+	long ops;
+	int settle_ms;
+	bool json;
+	bool stop_gen;
+	struct op_stage stages[MAX_TXN_STAGES];
+	int nr_stages;
+	char **gen_argv;
+};
+
+struct sink_maps {
+	int stats_fd, flows_fd, seen_fd;
+	uint64_t *seen;			/* the mmap'd bitmap */
+	size_t seen_words;
+};
+
+struct result {
+	uint64_t sent, gen_errors;
+	double gen_pps;
+	uint64_t packets, seen, lost, dups, beyond, foreign, sink_mixed, bad_path, last_path;
+	uint64_t unexpected;		/* seqs at or past `sent`: not from this run */
+	uint64_t reorder, flows, flow_beyond;
+	uint64_t pipe_packets, pipe_mixed, pipe_missed, pipe_bad_verdict;
+	long ops_done, ops_failed, ops_untrafficked;
+	uint64_t lat_p50, lat_p90, lat_p99, lat_max, srv_p50, srv_p99;
+};
+
+static int nr_cpus;
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: swapload -s SOCKET -i IFACE [options] -- GENERATOR [ARGS...]\n"
+		"  -s, --socket PATH        sluiced's control socket\n"
+		"  -i, --iface IF           interface whose pipeline ends in the seqcheck sink\n"
+		"  -r, --pin-root DIR       the daemon's pin_root (default %s)\n"
+		"  -m, --mode swap|txn      one-slot swaps (default) or transactions\n"
+		"  -n, --ops N              operations to run (default 1000)\n"
+		"  -x, --stage NAME=A[,B]   a stage to replace, with A and B alternating\n"
+		"                           (swap: exactly one; txn: one or more, in one request)\n"
+		"  -w, --settle-ms MS       wait after the generator stops (default 200)\n"
+		"  -k, --kill-generator     SIGINT the generator once the operations are done\n"
+		"  -j, --json               print the result as one JSON object\n"
+		"The generator (normally sluice-gen ... -j) must outlast the operations: give\n"
+		"it a --count or --duration long enough, or -k if it ends cleanly on SIGINT.\n"
+		"Its JSON summary gives the packets sent.\n"
+		"Exit: 0 proof held, 1 a check failed, 2 usage or setup error.\n",
+		SLUICE_PIN_ROOT);
+}
+
+static int parse_stage(const char *arg, struct op_stage *s)
+{
+	const char *eq = strchr(arg, '='), *comma;
+	size_t len = eq ? (size_t)(eq - arg) : 0;
+
+	if (!eq || !len || len >= sizeof(s->name) || !eq[1])
+		return -EINVAL;
+	memcpy(s->name, arg, len);
+	s->name[len] = '\0';
+	s->obj[0] = strdup(eq + 1);
+	if (!s->obj[0])
+		return -ENOMEM;
+	comma = strchr(s->obj[0], ',');
+	if (comma) {
+		*(char *)comma = '\0';
+		s->obj[1] = comma + 1;
+		if (!s->obj[0][0] || !s->obj[1][0])
+			return -EINVAL;
+	} else {
+		s->obj[1] = s->obj[0];
+	}
+	return 0;
+}
+
+static int parse_opts(int argc, char **argv, struct opts *o)
+{
+	static const struct option longopts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "iface", required_argument, NULL, 'i' },
+		{ "pin-root", required_argument, NULL, 'r' },
+		{ "mode", required_argument, NULL, 'm' },
+		{ "ops", required_argument, NULL, 'n' },
+		{ "stage", required_argument, NULL, 'x' },
+		{ "settle-ms", required_argument, NULL, 'w' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "kill-generator", no_argument, NULL, 'k' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	int c;
+
+	o->pin_root = SLUICE_PIN_ROOT;
+	o->ops = 1000;
+	o->settle_ms = 200;
+	while ((c = getopt_long(argc, argv, "+s:i:r:m:n:x:w:jkh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			o->socket = optarg;
+			break;
+		case 'i':
+			o->iface = optarg;
+			break;
+		case 'r':
+			o->pin_root = optarg;
+			break;
+		case 'm':
+			if (strcmp(optarg, "swap") && strcmp(optarg, "txn"))
+				goto bad;
+			o->txn = !strcmp(optarg, "txn");
+			break;
+		case 'n':
+			o->ops = strtol(optarg, NULL, 0);
+			if (o->ops < 1)
+				goto bad;
+			break;
+		case 'x':
+			if (o->nr_stages == MAX_TXN_STAGES ||
+			    parse_stage(optarg, &o->stages[o->nr_stages++]))
+				goto bad;
+			break;
+		case 'w':
+			o->settle_ms = atoi(optarg);
+			break;
+		case 'j':
+			o->json = true;
+			break;
+		case 'k':
+			o->stop_gen = true;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			goto bad;
+		}
+	}
+	if (!o->socket || !o->iface || optind >= argc || !o->nr_stages ||
+	    (!o->txn && o->nr_stages != 1))
+		goto bad;
+	o->gen_argv = argv + optind;
+	return 0;
+bad:
+	usage(stderr);
+	return -EINVAL;
+}
+
+static int map_open(const struct opts *o, const char *name)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s/%s/%s", o->pin_root, o->iface, SLUICE_PIN_MAPS, name);
+	fd = bpf_obj_get(path);
+	if (fd < 0) {
+		fd = -errno;
+		fprintf(stderr, "swapload: %s: %s (is the seqcheck sink in the pipeline?)\n", path,
+			strerror(-fd));
+	}
+	return fd;
+}
+
+static void sink_maps__close(struct sink_maps *s)
+{
+	if (s->seen && s->seen != MAP_FAILED)
+		munmap(s->seen, s->seen_words * sizeof(uint64_t));
+	if (s->stats_fd >= 0)
+		close(s->stats_fd);
+	if (s->flows_fd >= 0)
+		close(s->flows_fd);
+	if (s->seen_fd >= 0)
+		close(s->seen_fd);
+}
+
+static int sink_maps__open(const struct opts *o, struct sink_maps *s)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	int ret;
+
+	s->stats_fd = s->flows_fd = s->seen_fd = -1;
+	s->seen = NULL;
+	s->stats_fd = map_open(o, SEQCHECK_MAP_STATS);
+	s->flows_fd = map_open(o, SEQCHECK_MAP_FLOWS);
+	s->seen_fd = map_open(o, SEQCHECK_MAP_SEEN);
+	if (s->stats_fd < 0 || s->flows_fd < 0 || s->seen_fd < 0) {
+		ret = -ENOENT;
+		goto err;
+	}
+	ret = bpf_obj_get_info_by_fd(s->seen_fd, &info, &len);
+	if (ret) {
+		ret = -errno;
+		goto err;
+	}
+	if (info.value_size != sizeof(uint64_t) || !(info.map_flags & BPF_F_MMAPABLE)) {
+		fprintf(stderr, "swapload: %s is not a seqcheck bitmap\n", SEQCHECK_MAP_SEEN);
+		ret = -EINVAL;
+		goto err;
+	}
+	s->seen_words = info.max_entries;
+	s->seen = mmap(NULL, s->seen_words * sizeof(uint64_t), PROT_READ | PROT_WRITE, MAP_SHARED,
+		       s->seen_fd, 0);
+	if (s->seen == MAP_FAILED) {
+		ret = -errno;
+		fprintf(stderr, "swapload: mmap of %s: %s\n", SEQCHECK_MAP_SEEN, strerror(-ret));
+		goto err;
+	}
+	return 0;
+err:
+	sink_maps__close(s);
+	return ret;
+}
+
+/* Zeroes every CPU's copy of entries [0, n) of a per-CPU array. */
+static int percpu_clear(int fd, __u32 n, size_t value_size)
+{
+	void *zero = calloc(nr_cpus, value_size);
+	int ret = 0;
+
+	if (!zero)
+		return -ENOMEM;
+	for (__u32 k = 0; k < n && !ret; k++)
+		if (bpf_map_update_elem(fd, &k, zero, BPF_ANY))
+			ret = -errno;
+	free(zero);
+	return ret;
+}
+
+/* Only while no traffic flows: the sink writes these maps without locks. */
+static int sink_maps__reset(struct sink_maps *s)
+{
+	int ret;
+
+	memset(s->seen, 0, s->seen_words * sizeof(uint64_t));
+	ret = percpu_clear(s->stats_fd, 1, sizeof(struct seqcheck_stats));
+	if (!ret)
+		ret = percpu_clear(s->flows_fd, SEQCHECK_MAX_FLOWS, sizeof(struct seqcheck_flow));
+	if (ret)
+		fprintf(stderr, "swapload: clearing the sink's counters: %s\n", strerror(-ret));
+	return ret;
+}
+
+static int pipe_stats_read(int fd, struct sluice_pipe_stats *sum)
+{
+	struct sluice_pipe_stats *v = calloc(nr_cpus, sizeof(*v));
+	__u32 zero = 0;
+
+	if (!v)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(fd, &zero, v)) {
+		free(v);
+		return -errno;
+	}
+	memset(sum, 0, sizeof(*sum));
+	for (int c = 0; c < nr_cpus; c++) {
+		sum->packets += v[c].packets;
+		sum->missed += v[c].missed;
+		sum->mixed += v[c].mixed;
+		sum->bad_verdict += v[c].bad_verdict;
+	}
+	free(v);
+	return 0;
+}
+
+static int sink_read(struct sink_maps *s, struct result *r)
+{
+	struct seqcheck_stats *st = calloc(nr_cpus, sizeof(*st));
+	struct seqcheck_flow *fl = calloc(nr_cpus, sizeof(*fl));
+	__u32 zero = 0;
+	int ret = 0;
+
+	if (!st || !fl) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	if (bpf_map_lookup_elem(s->stats_fd, &zero, st)) {
+		ret = -errno;
+		goto out;
+	}
+	for (int c = 0; c < nr_cpus; c++) {
+		r->packets += st[c].packets;
+		r->foreign += st[c].foreign;
+		r->sink_mixed += st[c].mixed;
+		r->bad_path += st[c].bad_path;
+		r->dups += st[c].dups;
+		r->beyond += st[c].beyond;
+		r->flow_beyond += st[c].flow_beyond;
+		if (st[c].bad_path)
+			r->last_path = st[c].last_path;
+	}
+	for (__u32 k = 0; k < SEQCHECK_MAX_FLOWS; k++) {
+		uint64_t pk = 0;
+
+		if (bpf_map_lookup_elem(s->flows_fd, &k, fl)) {
+			ret = -errno;
+			goto out;
+		}
+		for (int c = 0; c < nr_cpus; c++) {
+			pk += fl[c].packets;
+			r->reorder += fl[c].reorder;
+		}
+		r->flows += pk != 0;
+	}
+	/* Seqs 0..sent-1 must each have their bit; any other bit is a stranger. */
+	for (size_t w = 0; w < s->seen_words; w++) {
+		uint64_t bits = s->seen[w], in = bits;
+
+		if (!bits)
+			continue;
+		if ((uint64_t)w * 64 + 64 > r->sent)
+			in = (uint64_t)w * 64 >= r->sent ? 0 : bits & ((1ull << (r->sent % 64)) - 1);
+		r->seen += __builtin_popcountll(in);
+		r->unexpected += __builtin_popcountll(bits & ~in);
+	}
+	r->lost = r->sent > r->seen ? r->sent - r->seen : 0;
+out:
+	free(st);
+	free(fl);
+	return ret;
+}
+
+/* The request of operation i: the versions of parity i & 1. */
+static struct json_object *op_request(const struct opts *o, long i)
+{
+	struct json_object *req = json_object_new_object();
+	const struct op_stage *s = &o->stages[0];
+
+	json_object_object_add(req, "iface", json_object_new_string(o->iface));
+	if (!o->txn) {
+		json_object_object_add(req, "op", json_object_new_string("stage.swap"));
+		json_object_object_add(req, "stage", json_object_new_string(s->name));
+		json_object_object_add(req, "object", json_object_new_string(s->obj[i & 1]));
+		return req;
+	}
+	struct json_object *list = json_object_new_array();
+
+	json_object_object_add(req, "op", json_object_new_string("txn"));
+	for (int k = 0; k < o->nr_stages; k++) {
+		struct json_object *it = json_object_new_object();
+
+		s = &o->stages[k];
+		json_object_object_add(it, "stage", json_object_new_string(s->name));
+		json_object_object_add(it, "object", json_object_new_string(s->obj[i & 1]));
+		json_object_array_add(list, it);
+	}
+	json_object_object_add(req, "stages", list);
+	return req;
+}
+
+/* One operation; *lat gets send -> reply in us, *srv what the daemon says it took. */
+static int op_run(const struct opts *o, long i, uint64_t *lat, uint64_t *srv)
+{
+	struct json_object *req = op_request(o, i), *rep = NULL, *v;
+	uint64_t t0;
+	int fd, type, ret;
+
+	fd = ctl__connect(o->socket, CTL_TIMEOUT_MS);
+	if (fd < 0) {
+		fprintf(stderr, "swapload: %s: %s\n", o->socket, strerror(-fd));
+		json_object_put(req);
+		return fd;
+	}
+	t0 = now_us();
+	ret = ctl__send(fd, CTL_MSG_REQUEST, req, CTL_TIMEOUT_MS);
+	if (!ret)
+		ret = ctl__recv(fd, &type, &rep, CTL_TIMEOUT_MS);
+	*lat = now_us() - t0;
+	close(fd);
+	json_object_put(req);
+	if (ret) {
+		fprintf(stderr, "swapload: operation %ld: %s\n", i, strerror(-ret));
+		return ret;
+	}
+	if (!json_object_object_get_ex(rep, "ok", &v) || !json_object_get_boolean(v)) {
+		fprintf(stderr, "swapload: operation %ld refused: %s\n", i,
+			json_object_object_get_ex(rep, "error", &v) ? json_object_get_string(v) : "?");
+		json_object_put(rep);
+		return -EPERM;
+	}
+	*srv = json_object_object_get_ex(rep, "duration_us", &v) ? (uint64_t)json_object_get_int64(v) : 0;
+	json_object_put(rep);
+	return 0;
+}
+
+static pid_t gen_start(char **argv, int *out_fd)
+{
+	int p[2];
+	pid_t pid;
+
+	if (pipe(p))
+		return -errno;
+	pid = fork();
+	if (pid < 0) {
+		close(p[0]);
+		close(p[1]);
+		return -errno;
+	}
+	if (!pid) {
+		dup2(p[1], STDOUT_FILENO);
+		close(p[0]);
+		close(p[1]);
+		execvp(argv[0], argv);
+		fprintf(stderr, "swapload: %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	close(p[1]);
+	*out_fd = p[0];
+	return pid;
+}
+
+/* Reaps the generator and parses its -j summary. */
+static int gen_finish(pid_t pid, int fd, struct result *r)
+{
+	char buf[GEN_OUT_MAX] = "";
+	struct json_object *o, *v;
+	size_t len = 0;
+	ssize_t n;
+	int status;
+
+	while (len < sizeof(buf) - 1 && (n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
+		len += (size_t)n;
+	buf[len] = '\0';
+	close(fd);
+	if (waitpid(pid, &status, 0) < 0) {
+		fprintf(stderr, "swapload: waiting for the generator: %s\n", strerror(errno));
+		return -ECHILD;
+	}
+	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+		fprintf(stderr, "swapload: the generator failed (status %d)\n", status);
+		return -ECHILD;
+	}
+	o = json_tokener_parse(buf);
+	if (!o || !json_object_object_get_ex(o, "sent", &v)) {
+		fprintf(stderr, "swapload: no JSON summary with \"sent\" from the generator (run it with -j)\n");
+		json_object_put(o);
+		return -EBADMSG;
+	}
+	r->sent = (uint64_t)json_object_get_int64(v);
+	if (json_object_object_get_ex(o, "errors", &v))
+		r->gen_errors = (uint64_t)json_object_get_int64(v);
+	if (json_object_object_get_ex(o, "pps", &v))
+		r->gen_pps = json_object_get_double(v);
+	json_object_put(o);
+	return 0;
+}
+
+/* True while the generator runs; WNOWAIT leaves it for gen_finish() to reap. */
+static bool gen_running(pid_t pid)
+{
+	siginfo_t si = {};
+
+	if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT))
+		return false;
+	return si.si_pid == 0;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Nearest-rank percentile of a sorted array. */
+static uint64_t pct(const uint64_t *v, long n, int p)
+{
+	long k = (long)((p * n + 99) / 100);
+
+	return n ? v[k > 0 ? k - 1 : 0] : 0;
+}
+
+static bool result__ok(const struct result *r, long ops)
+{
+	return r->sent && !r->lost && !r->dups && !r->unexpected && !r->sink_mixed &&
+	       !r->pipe_mixed && !r->pipe_missed && !r->pipe_bad_verdict && !r->bad_path &&
+	       !r->beyond && !r->ops_failed && !r->ops_untrafficked && r->ops_done == ops;
+}
+
+static void result__print(const struct opts *o, const struct result *r, bool ok)
+{
+	const char *kind = o->txn ? "txn" : "swap";
+
+	if (o->json) {
+		printf("{\"mode\":\"%s\",\"ops\":%ld,\"failed_ops\":%ld,\"ops_without_traffic\":%ld,"
+		       "\"lat_us\":{\"p50\":%" PRIu64 ",\"p90\":%" PRIu64 ",\"p99\":%" PRIu64
+		       ",\"max\":%" PRIu64 "},\"daemon_us\":{\"p50\":%" PRIu64 ",\"p99\":%" PRIu64 "},"
+		       "\"sent\":%" PRIu64 ",\"gen_pps\":%.0f,\"gen_errors\":%" PRIu64 ","
+		       "\"seen\":%" PRIu64 ",\"lost\":%" PRIu64 ",\"duplicated\":%" PRIu64 ","
+		       "\"unexpected\":%" PRIu64 ",\"reordered\":%" PRIu64 ",\"flows\":%" PRIu64 ","
+		       "\"sink_packets\":%" PRIu64 ",\"foreign\":%" PRIu64 ",\"beyond\":%" PRIu64 ","
+		       "\"bad_path\":%" PRIu64 ",\"mixed\":%" PRIu64 ",\"pipeline_mixed\":%" PRIu64 ","
+		       "\"missed\":%" PRIu64 ",\"bad_verdict\":%" PRIu64 ",\"pipeline_packets\":%" PRIu64
+		       ",\"ok\":%s}\n",
+		       kind, r->ops_done, r->ops_failed, r->ops_untrafficked, r->lat_p50, r->lat_p90,
+		       r->lat_p99, r->lat_max, r->srv_p50, r->srv_p99, r->sent, r->gen_pps,
+		       r->gen_errors, r->seen, r->lost, r->dups, r->unexpected, r->reorder, r->flows,
+		       r->packets, r->foreign, r->beyond, r->bad_path, r->sink_mixed, r->pipe_mixed,
+		       r->pipe_missed, r->pipe_bad_verdict, r->pipe_packets, ok ? "true" : "false");
+		return;
+	}
+	printf("%s x %ld (%ld refused, %ld without traffic), command-to-live (send -> reply):\n"
+	       "  p50 %.3f ms  p90 %.3f ms  p99 %.3f ms  max %.3f ms  (daemon: p50 %.3f ms, p99 %.3f ms)\n",
+	       kind, r->ops_done, r->ops_failed, r->ops_untrafficked, r->lat_p50 / 1e3,
+	       r->lat_p90 / 1e3, r->lat_p99 / 1e3, r->lat_max / 1e3, r->srv_p50 / 1e3,
+	       r->srv_p99 / 1e3);
+	printf("traffic: sent %" PRIu64 " at %.3f Mpps (generator tx errors %" PRIu64 ")\n",
+	       r->sent, r->gen_pps / 1e6, r->gen_errors);
+	printf("  seen %" PRIu64 "  lost %" PRIu64 "  duplicated %" PRIu64 "  mixed %" PRIu64
+	       "  missed %" PRIu64 "\n", r->seen, r->lost, r->dups, r->sink_mixed, r->pipe_missed);
+	printf("  bad path %" PRIu64 "  unexpected seqs %" PRIu64 "  beyond bitmap %" PRIu64
+	       "  reordered %" PRIu64 "  flows %" PRIu64 "  foreign %" PRIu64 "\n",
+	       r->bad_path, r->unexpected, r->beyond, r->reorder, r->flows, r->foreign);
+	printf("  pipeline: packets %" PRIu64 "  mixed %" PRIu64 "  missed %" PRIu64
+	       "  bad verdicts %" PRIu64 "\n", r->pipe_packets, r->pipe_mixed, r->pipe_missed,
+	       r->pipe_bad_verdict);
+	if (r->bad_path)
+		printf("  last bad path: 0x%" PRIx64 "\n", r->last_path);
+	printf("%s\n", ok ? "PASS: every packet sent was seen once, through one generation, "
+			    "by every stage" : "FAIL");
+}
+
+/* Polls the pipeline counter until the generator's packets arrive. */
+static int wait_traffic(int pipe_fd, const struct sluice_pipe_stats *base, pid_t gen)
+{
+	uint64_t until = now_us() + TRAFFIC_WAIT_MS * 1000ull;
+	struct sluice_pipe_stats ps;
+
+	while (now_us() < until) {
+		if (pipe_stats_read(pipe_fd, &ps))
+			return -EIO;
+		if (ps.packets > base->packets + 1000)
+			return 0;
+		if (!gen_running(gen))
+			return -ECHILD;
+		usleep(1000);
+	}
+	return -ETIMEDOUT;
+}
+
+int main(int argc, char **argv)
+{
+	struct sluice_pipe_stats base, end;
+	struct sink_maps sink = { .stats_fd = -1, .flows_fd = -1, .seen_fd = -1 };
+	uint64_t *lat = NULL, *srv = NULL;
+	struct result r = {};
+	struct opts o = {};
+	int pipe_fd = -1, gen_fd = -1, ret = 2;
+	pid_t gen = -1;
+	bool ok;
+
+	if (parse_opts(argc, argv, &o))
+		return 2;
+	nr_cpus = libbpf_num_possible_cpus();
+	if (nr_cpus <= 0) {
+		fprintf(stderr, "swapload: cannot count CPUs\n");
+		return 2;
+	}
+	lat = calloc(o.ops, sizeof(*lat));
+	srv = calloc(o.ops, sizeof(*srv));
+	if (!lat || !srv)
+		goto out;
+	if (sink_maps__open(&o, &sink))
+		goto out;
+	pipe_fd = map_open(&o, SLUICE_MAP_PIPE_STATS);
+	if (pipe_fd < 0)
+		goto out;
+	if (sink_maps__reset(&sink) || pipe_stats_read(pipe_fd, &base))
+		goto out;
+
+	gen = gen_start(o.gen_argv, &gen_fd);
+	if (gen < 0) {
+		fprintf(stderr, "swapload: starting the generator: %s\n", strerror(-gen));
+		goto out;
+	}
+	ret = wait_traffic(pipe_fd, &base, gen);
+	if (ret) {
+		fprintf(stderr, "swapload: no traffic reached the pipeline: %s\n", strerror(-ret));
+		ret = 2;
+		goto out;
+	}
+
+	for (long i = 0; i < o.ops; i++) {
+		if (op_run(&o, i, &lat[r.ops_done], &srv[r.ops_done])) {
+			r.ops_failed++;
+			break;
+		}
+		r.ops_done++;
+		/* An operation the generator did not outlast proves nothing. */
+		if (!gen_running(gen))
+			r.ops_untrafficked++;
+	}
+
+	if (o.stop_gen)
+		kill(gen, SIGINT);
+	ret = gen_finish(gen, gen_fd, &r);
+	gen = -1;
+	gen_fd = -1;
+	if (ret) {
+		ret = 2;
+		goto out;
+	}
+	/* Frames still in the veth ring or in a NAPI poll reach the sink now. */
+	usleep(o.settle_ms * 1000);
+	if (pipe_stats_read(pipe_fd, &end) || sink_read(&sink, &r)) {
+		fprintf(stderr, "swapload: reading the counters failed\n");
+		ret = 2;
+		goto out;
+	}
+	r.pipe_packets = end.packets - base.packets;
+	r.pipe_mixed = end.mixed - base.mixed;
+	r.pipe_missed = end.missed - base.missed;
+	r.pipe_bad_verdict = end.bad_verdict - base.bad_verdict;
+
+	qsort(lat, r.ops_done, sizeof(*lat), cmp_u64);
+	qsort(srv, r.ops_done, sizeof(*srv), cmp_u64);
+	r.lat_p50 = pct(lat, r.ops_done, 50);
+	r.lat_p90 = pct(lat, r.ops_done, 90);
+	r.lat_p99 = pct(lat, r.ops_done, 99);
+	r.lat_max = r.ops_done ? lat[r.ops_done - 1] : 0;
+	r.srv_p50 = pct(srv, r.ops_done, 50);
+	r.srv_p99 = pct(srv, r.ops_done, 99);
+
+	ok = result__ok(&r, o.ops);
+	result__print(&o, &r, ok);
+	ret = ok ? 0 : 1;
+out:
+	if (gen > 0) {
+		kill(gen, SIGINT);
+		waitpid(gen, NULL, 0);
+	}
+	if (gen_fd >= 0)
+		close(gen_fd);
+	if (pipe_fd >= 0)
+		close(pipe_fd);
+	sink_maps__close(&sink);
+	free(lat);
+	free(srv);
+	return ret;
+}
