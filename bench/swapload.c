@@ -7,7 +7,8 @@
  *   2. starts the generator given after "--" and waits until its packets
  *      reach the pipeline,
  *   3. sends N stage swaps (or N transactions) through the control socket,
- *      alternating two versions, timing each from send to reply,
+ *      alternating two versions, timing each from send to reply; with -u it
+ *      goes on until the generator ends, so no traffic time is wasted,
  *   4. waits for the generator to end (or stops it with SIGINT, -k), lets
  *      the rings drain, and reads the sink's maps and the pipeline counters.
  *
@@ -57,6 +58,7 @@ struct opts {
 	int settle_ms;
 	bool json;
 	bool stop_gen;
+	bool until_end;
 	struct op_stage stages[MAX_TXN_STAGES];
 	int nr_stages;
 	char **gen_argv;
@@ -98,6 +100,7 @@ static void usage(FILE *f)
 		"  -r, --pin-root DIR       the daemon's pin_root (default %s)\n"
 		"  -m, --mode swap|txn      one-slot swaps (default) or transactions\n"
 		"  -n, --ops N              operations to run (default 1000)\n"
+		"  -u, --until-end          with -n as the minimum, go on while the generator runs\n"
 		"  -x, --stage NAME=A[,B]   a stage to replace, with A and B alternating\n"
 		"                           (swap: exactly one; txn: one or more, in one request)\n"
 		"  -w, --settle-ms MS       wait after the generator stops (default 200)\n"
@@ -146,6 +149,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "settle-ms", required_argument, NULL, 'w' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "kill-generator", no_argument, NULL, 'k' },
+		{ "until-end", no_argument, NULL, 'u' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
@@ -154,7 +158,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	o->pin_root = SLUICE_PIN_ROOT;
 	o->ops = 1000;
 	o->settle_ms = 200;
-	while ((c = getopt_long(argc, argv, "+s:i:r:m:n:x:w:jkh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+s:i:r:m:n:x:w:jkuh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			o->socket = optarg;
@@ -188,6 +192,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case 'k':
 			o->stop_gen = true;
+			break;
+		case 'u':
+			o->until_end = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -534,7 +541,28 @@ static bool result__ok(const struct result *r, long ops)
 {
 	return r->sent && !r->lost && !r->dups && !r->unexpected && !r->sink_mixed &&
 	       !r->pipe_mixed && !r->pipe_missed && !r->pipe_bad_verdict && !r->bad_path &&
-	       !r->beyond && !r->ops_failed && !r->ops_untrafficked && r->ops_done == ops;
+	       !r->beyond && !r->ops_failed && !r->ops_untrafficked && r->ops_done >= ops;
+}
+
+/* Room for one more latency sample in each array. */
+static int lat_grow(uint64_t **lat, uint64_t **srv, long *cap, long n)
+{
+	uint64_t *a, *b;
+	long c = *cap;
+
+	if (n < c)
+		return 0;
+	c = c ? 2 * c : 1024;
+	a = realloc(*lat, c * sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	*lat = a;
+	b = realloc(*srv, c * sizeof(*b));
+	if (!b)
+		return -ENOMEM;
+	*srv = b;
+	*cap = c;
+	return 0;
 }
 
 static void result__print(const struct opts *o, const struct result *r, bool ok)
@@ -605,6 +633,7 @@ int main(int argc, char **argv)
 	uint64_t *lat = NULL, *srv = NULL;
 	struct result r = {};
 	struct opts o = {};
+	long cap = 0;
 	int pipe_fd = -1, gen_fd = -1, ret = 2;
 	pid_t gen = -1;
 	bool ok;
@@ -616,10 +645,6 @@ int main(int argc, char **argv)
 		fprintf(stderr, "swapload: cannot count CPUs\n");
 		return 2;
 	}
-	lat = calloc(o.ops, sizeof(*lat));
-	srv = calloc(o.ops, sizeof(*srv));
-	if (!lat || !srv)
-		goto out;
 	if (sink_maps__open(&o, &sink))
 		goto out;
 	pipe_fd = map_open(&o, SLUICE_MAP_PIPE_STATS);
@@ -640,7 +665,11 @@ int main(int argc, char **argv)
 		goto out;
 	}
 
-	for (long i = 0; i < o.ops; i++) {
+	for (long i = 0; i < o.ops || (o.until_end && gen_running(gen)); i++) {
+		if (lat_grow(&lat, &srv, &cap, r.ops_done)) {
+			ret = 2;
+			goto out;
+		}
 		if (op_run(&o, i, &lat[r.ops_done], &srv[r.ops_done])) {
 			r.ops_failed++;
 			break;

@@ -14,12 +14,12 @@
 #define SEQCHECK_MAP_SEEN	"seqcheck_seen"
 
 /*
- * Capacity of the seen-bitmap in 64-bit words: 2^20 words = 64M sequence
- * numbers, 8 MiB. Build with -DSEQCHECK_SEEN_WORDS=N for another bound; the
+ * Capacity of the seen-bitmap in 64-bit words: 2^21 words = 128M sequence
+ * numbers, 16 MiB. Build with -DSEQCHECK_SEEN_WORDS=N for another bound; the
  * map is shared by name, so every version in one pipeline must agree.
  */
 #ifndef SEQCHECK_SEEN_WORDS
-#define SEQCHECK_SEEN_WORDS	(1u << 20)
+#define SEQCHECK_SEEN_WORDS	(1u << 21)
 #endif
 /* Flows with their own counters; flows past this are counted in flow_beyond. */
 #define SEQCHECK_MAX_FLOWS	1024
