@@ -296,11 +296,12 @@ echo "   acl drops after the delete: $d1, then $d2 after $tick s (the rule is go
 [ "$d1" = "$d2" ] || die "acl still drops after the rule was deleted"
 
 echo "   Until the generator's $traffic_s s are over:"
-t0=$(date +%s.%N)
+t0=$(date +%s%N)
 while kill -0 "$gen_pid" 2>/dev/null; do
-	ctl_json stats "$TOPO_DUT_IF" | jq -r --arg t "$(date +%s.%N)" --arg t0 "$t0" \
-		'.interfaces[0].pipeline as $p |
-		 "     +\(($t | tonumber) - ($t0 | tonumber) | . * 10 | floor / 10)s  packets \($p.packets)  drop \($p.verdicts.drop)  missed \($p.missed)  mixed \($p.mixed)"'
+	line=$(ctl_json stats "$TOPO_DUT_IF" | jq -r '.interfaces[0].pipeline |
+		"packets \(.packets)  drop \(.verdicts.drop)  missed \(.missed)  mixed \(.mixed)"')
+	ms=$((($(date +%s%N) - t0) / 1000000))
+	printf '     +%d.%ds  %s\n' $((ms / 1000)) $((ms % 1000 / 100)) "$line"
 	sleep "$tick"
 done
 wait "$gen_pid"
@@ -342,7 +343,8 @@ row "  drops by stage" "$(jq -r '[.interfaces[0].stages[] | select(.verdicts.dro
 	"\(.name) \(.verdicts.drop)"] | join(", ")' "$tmp/stats.json")"
 echo
 echo "   Changes made under traffic (sluicectl history; time from request to live):"
-jq -r '.entries[] | "     \(.op | . + " " * (12 - length)) \(.stages | join(" + ") | .[0:44] | . + " " * (44 - length)) \(.duration_us) us  \(.result)"' \
+jq -r '.entries[] | (.duration_us | if . >= 10000 then "\(. / 100 | floor / 10) ms" else "\(.) us" end) as $d |
+	"     \(.op | . + " " * (12 - length)) \(.stages | join(" + ") | .[0:40] | . + " " * (40 - length)) \(" " * (10 - ($d | length)))\($d)  \(.result)"' \
 	"$tmp/history.json"
 swap_us=$(jq -r '[.entries[] | select(.op == "stage.swap")][0].duration_us' "$tmp/history.json")
 txn_us=$(jq -r '[.entries[] | select(.op == "txn")][0].duration_us' "$tmp/history.json")
