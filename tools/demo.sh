@@ -55,7 +55,7 @@ sock=$state_dir/sluiced.sock
 if [ "$quick" = 1 ]; then
 	rate=100000 tick=0.5 ticks=2 traffic_s=10
 else
-	rate=200000 tick=2 ticks=3 traffic_s=45
+	rate=200000 tick=2 ticks=3 traffic_s=40
 fi
 # The swapped-in rate limit: a quarter of what the generator sends, so the
 # new code's effect shows in the counters at once.
@@ -246,7 +246,8 @@ ctl stats "$TOPO_DUT_IF" -w "$tick" -n "$ticks" || die "stats failed"
 
 heading "Swap one stage under traffic" \
 	"The ratelimit slot gets a new program limiting each source to $strict_pps packets/s." \
-	"One prog_array update: the next packet runs the new code, none is dropped for it."
+	"Loading and verifying the new program is most of the time printed; the switch" \
+	"itself is one prog_array slot update, and the next packet runs the new code."
 under_traffic "the stage swap"
 ctl stage swap "$TOPO_DUT_IF" ratelimit ratelimit \
 	param rate_pps="$strict_pps" param burst=1000 || die "stage swap refused"
@@ -270,9 +271,9 @@ heading "An ACL rule added and removed live" \
 	"Drop the dport 2001 flow (half the traffic), watch the rule's hit counter move," \
 	"then delete it: rules change in place, with no program reload."
 under_traffic "the rule change"
+printf '   %s$ sluicectl rule add %s before 3 drop proto udp dport 2001%s\n' "$B" "$TOPO_DUT_IF" "$N"
 rule_id=$(ctl_json rule add "$TOPO_DUT_IF" before 3 drop proto udp dport 2001 | jq -er '.id') ||
 	die "rule add refused"
-printf '   %s$ sluicectl rule add %s before 3 drop proto udp dport 2001%s\n' "$B" "$TOPO_DUT_IF" "$N"
 echo "     rule $rule_id"
 hits() {
 	ctl_json rule list "$TOPO_DUT_IF" | jq -r --argjson id "$1" '.rules[] | select(.id == $id) | .packets'
@@ -367,6 +368,7 @@ fi
 heading "Teardown" \
 	"sluicectl down detaches and unpins; the daemon stops; the namespaces go."
 ctl down "$TOPO_DUT_IF" || die "down failed"
+ctl status || die "status failed"
 kill -TERM "$daemon_pid"
 wait "$daemon_pid"
 daemon_rc=$?
