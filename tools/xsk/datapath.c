@@ -205,7 +205,8 @@ static int tx_prepare(struct xt_queue *q)
 	return 0;
 }
 
-static int tx_drain(struct xt_queue *q)
+/* At the end: what was queued still goes out, and its completions counted. */
+static int tx_drain(struct xt_queue *q, void (*complete)(struct xt_queue *q))
 {
 	__u64 deadline = xt_now_ns() + XT_DRAIN_NS;
 	int err;
@@ -214,7 +215,7 @@ static int tx_drain(struct xt_queue *q)
 		err = kick_tx(q);
 		if (err)
 			return err;
-		tx_complete_free(q);
+		complete(q);
 	}
 	return 0;
 }
@@ -257,7 +258,7 @@ static int txonly_run(struct xt_queue *q)
 		if (err)
 			return err;
 	}
-	return tx_drain(q);
+	return tx_drain(q, tx_complete_free);
 }
 
 static void swap_macs(__u8 *pkt)
@@ -351,7 +352,7 @@ static int l2fwd_run(struct xt_queue *q)
 		account(&q->cnt, &q->cnt.rx_packets, &q->cnt.rx_bytes, rcvd, bytes);
 		count_done(ctx, rcvd);
 	}
-	return tx_drain(q);
+	return tx_drain(q, tx_complete_fill);
 }
 
 void *xt_queue_run(void *arg)
