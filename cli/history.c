@@ -9,7 +9,7 @@
 /* "a,b" of the ids (or any key) in an array of objects. */
 static const char *join(struct json_object *arr, const char *key, char *buf, size_t len)
 {
-	size_t i, n = json_object_array_length(arr), off = 0;
+	size_t i, n = jlen(arr), off = 0;
 
 	buf[0] = 0;
 	for (i = 0; i < n && off < len; i++) {
@@ -40,7 +40,7 @@ static const char *fmt_time(struct json_object *e, char *buf, size_t len)
 static void print_history(struct json_object *req, struct json_object *reply)
 {
 	struct json_object *entries = jget(reply, "entries"), *e;
-	size_t i, n = json_object_array_length(entries);
+	size_t i, n = jlen(entries);
 	char tbuf[32], stages[128], old[128], new[128], ids[272], dur[32];
 
 	if (!n)

@@ -27,6 +27,11 @@ struct json_object *jget(struct json_object *o, const char *key)
 	return json_object_object_get_ex(o, key, &v) ? v : NULL;
 }
 
+size_t jlen(struct json_object *arr)
+{
+	return json_object_is_type(arr, json_type_array) ? json_object_array_length(arr) : 0;
+}
+
 const char *jstr(struct json_object *o, const char *key)
 {
 	struct json_object *v = jget(o, key);
@@ -94,7 +99,7 @@ void print_verdicts(const char *indent, struct json_object *v)
 void print_iface(struct json_object *ifc)
 {
 	struct json_object *stages = jget(ifc, "stages"), *s;
-	size_t i, n = json_object_array_length(stages);
+	size_t i, n = jlen(stages);
 
 	printf("%s: ifindex %s pipeline %s mode %s attach %s link %s gen %s entry %s default %s\n",
 	       jstr(ifc, "name"), jstr(ifc, "ifindex"), jstr(ifc, "pipeline"), jstr(ifc, "mode"),

@@ -103,6 +103,34 @@ int cli_do(struct json_object *req, cli_print_fn print)
 	return ret;
 }
 
+/* Drops "." and empty components and folds ".." in an absolute path, in place. */
+static void normalize(char *path)
+{
+	char *out = path, *p = path, *end;
+	size_t len;
+
+	while (*p) {
+		while (*p == '/')
+			p++;
+		end = strchrnul(p, '/');
+		len = end - p;
+		if (!len || (len == 1 && p[0] == '.')) {
+			/* nothing */
+		} else if (len == 2 && p[0] == '.' && p[1] == '.') {
+			while (out > path && *--out != '/')
+				;
+		} else {
+			*out++ = '/';
+			memmove(out, p, len);
+			out += len;
+		}
+		p = end;
+	}
+	if (out == path)
+		*out++ = '/';
+	*out = 0;
+}
+
 char *cli_abspath(const char *arg)
 {
 	char *abs, cwd[PATH_MAX];
@@ -117,6 +145,7 @@ char *cli_abspath(const char *arg)
 		return NULL;
 	if (asprintf(&abs, "%s/%s", cwd, arg) < 0)
 		return NULL;
+	normalize(abs);
 	return abs;
 }
 

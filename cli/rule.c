@@ -73,7 +73,7 @@ static int rule_del(int argc, char **argv)
 static void print_list(struct json_object *req, struct json_object *reply)
 {
 	struct json_object *rules = jget(reply, "rules"), *r;
-	size_t i, n = json_object_array_length(rules);
+	size_t i, n = jlen(rules);
 	char b1[32], b2[32];
 
 	if (!n)

@@ -79,6 +79,8 @@ extern const char *const cli_verdicts[5];
 /* print.c */
 void print_json(struct json_object *obj);
 const char *jstr(struct json_object *o, const char *key);
+/* Length of an array; 0 for anything else, a missing field included. */
+size_t jlen(struct json_object *arr);
 int64_t jint(struct json_object *o, const char *key);
 struct json_object *jget(struct json_object *o, const char *key);
 /* A count: integers as such, rates (doubles) rounded. */

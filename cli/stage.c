@@ -9,7 +9,7 @@
 static void print_list(struct json_object *req, struct json_object *reply)
 {
 	struct json_object *ifs = jget(reply, "interfaces");
-	size_t i, n = json_object_array_length(ifs);
+	size_t i, n = jlen(ifs);
 
 	for (i = 0; i < n; i++)
 		print_iface(json_object_array_get_idx(ifs, i));

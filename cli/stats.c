@@ -32,7 +32,7 @@ static bool is_identity(const char *key)
 static struct json_object *pair_of(struct json_object *prev, struct json_object *e, size_t idx)
 {
 	const char *key = jget(e, "name") ? "name" : jget(e, "slot") ? "slot" : NULL;
-	size_t i, n = json_object_array_length(prev);
+	size_t i, n = jlen(prev);
 
 	if (!key)
 		return idx < n ? json_object_array_get_idx(prev, idx) : NULL;
@@ -69,7 +69,7 @@ static struct json_object *rates(struct json_object *prev, struct json_object *c
 		return out;
 	case json_type_array:
 		out = json_object_new_array();
-		for (i = 0; i < json_object_array_length(cur); i++) {
+		for (i = 0; i < jlen(cur); i++) {
 			struct json_object *e = json_object_array_get_idx(cur, i);
 
 			json_object_array_add(out, rates(pair_of(prev, e, i), e, NULL, dt));
@@ -83,7 +83,7 @@ static struct json_object *rates(struct json_object *prev, struct json_object *c
 static void print_stats(struct json_object *req, struct json_object *reply)
 {
 	struct json_object *ifs = jget(reply, "interfaces"), *ifc, *p, *stages, *s, *v;
-	size_t i, j, k, n = json_object_array_length(ifs);
+	size_t i, j, k, n = jlen(ifs);
 	char b[6][32];
 
 	for (i = 0; i < n; i++) {
@@ -95,14 +95,14 @@ static void print_stats(struct json_object *req, struct json_object *reply)
 		       jnum(p, "mixed", b[3], 32), jnum(p, "bad_verdict", b[4], 32));
 		print_verdicts("  ", jget(p, "verdicts"));
 		stages = jget(ifc, "stages");
-		if (!json_object_array_length(stages))
+		if (!jlen(stages))
 			continue;
 		printf("  %-4s %-16s %-12s %-14s %-8s", "SLOT", "STAGE",
 		       rating ? "PACKETS/S" : "PACKETS", rating ? "BYTES/S" : "BYTES", "MISSED");
 		for (k = 0; k < 5; k++)
 			printf(" %-9s", cli_verdicts[k]);
 		printf("\n");
-		for (j = 0; j < json_object_array_length(stages); j++) {
+		for (j = 0; j < jlen(stages); j++) {
 			s = json_object_array_get_idx(stages, j);
 			v = jget(s, "verdicts");
 			printf("  %-4s %-16s %-12s %-14s %-8s", jstr(s, "slot"), jstr(s, "name"),

@@ -8,7 +8,7 @@
 static void print_status(struct json_object *req, struct json_object *reply)
 {
 	struct json_object *ifs = jget(reply, "interfaces");
-	size_t i, n = json_object_array_length(ifs);
+	size_t i, n = jlen(ifs);
 	char up[32];
 
 	printf("sluiced %s pid %s up %s config %s\n", jstr(reply, "version"), jstr(reply, "pid"),
@@ -64,7 +64,7 @@ int cmd_version(int argc, char **argv)
 static void print_reload(struct json_object *req, struct json_object *reply)
 {
 	struct json_object *changed = jget(reply, "changed"), *c;
-	size_t i, n = json_object_array_length(changed);
+	size_t i, n = jlen(changed);
 
 	if (!n) {
 		printf("nothing changed\n");
