@@ -114,7 +114,7 @@ void print_iface(struct json_object *ifc)
 		printf("  %-4s %-16s %-8s %-16s %-4s %-8s %s", jstr(s, "slot"), jstr(s, "name"),
 		       jstr(s, "prog_id"), jstr(s, "tag"), jstr(s, "ver"),
 		       jint(s, "prev_prog_id") ? jstr(s, "prev_prog_id") : "-", jstr(s, "object"));
-		if (jget(s, "program"))
+		if (jget(s, "program") && *jstr(s, "program"))
 			printf(" (%s)", jstr(s, "program"));
 		printf("\n");
 	}

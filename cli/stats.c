@@ -89,10 +89,13 @@ static void print_stats(struct json_object *req, struct json_object *reply)
 	for (i = 0; i < n; i++) {
 		ifc = json_object_array_get_idx(ifs, i);
 		p = jget(ifc, "pipeline");
-		printf("%s: packets%s %s bytes%s %s missed %s mixed %s bad_verdict %s\n",
+		printf("%s: packets%s %s bytes%s %s missed %s mixed %s bad_verdict %s",
 		       jstr(ifc, "name"), rating ? "/s" : "", jnum(p, "packets", b[0], 32),
 		       rating ? "/s" : "", jnum(p, "bytes", b[1], 32), jnum(p, "missed", b[2], 32),
 		       jnum(p, "mixed", b[3], 32), jnum(p, "bad_verdict", b[4], 32));
+		if (jget(p, "no_meta"))
+			printf(" no_meta %s", jnum(p, "no_meta", b[5], 32));
+		printf("\n");
 		print_verdicts("  ", jget(p, "verdicts"));
 		stages = jget(ifc, "stages");
 		if (!jlen(stages))

@@ -11,10 +11,13 @@ static void print_status(struct json_object *req, struct json_object *reply)
 	size_t i, n = jlen(ifs);
 	char up[32];
 
-	printf("sluiced %s pid %s up %s config %s\n", jstr(reply, "version"), jstr(reply, "pid"),
+	printf("sluiced %s pid %s up %s config %s", jstr(reply, "version"), jstr(reply, "pid"),
 	       jget(reply, "uptime_s") ? fmt_duration_s(jint(reply, "uptime_s"), up, sizeof(up)) :
 					 "-",
 	       jstr(reply, "config"));
+	if (jget(reply, "swaps"))
+		printf(" swaps %s", jstr(reply, "swaps"));
+	printf("\n");
 	if (!n)
 		printf("no interfaces\n");
 	for (i = 0; i < n; i++)

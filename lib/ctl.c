@@ -308,7 +308,11 @@ int ctl__request(const char *path, struct json_object *req, struct json_object *
 	if (fd < 0)
 		return fd;
 	err = send_until(fd, CTL_MSG_REQUEST, req, deadline);
-	if (err)
+	/*
+	 * A daemon that turns a client away replies first and hangs up: our
+	 * write then fails, but its reason is waiting to be read.
+	 */
+	if (err && err != -EPIPE && err != -ECONNRESET)
 		goto out;
 	err = recv_until(fd, &type, reply, deadline);
 	if (!err && type != CTL_MSG_REPLY) {
