@@ -66,7 +66,7 @@ strict_pps=$((rate / 4))
 if [ -t 1 ]; then
 	B=$'\e[1m' D=$'\e[2m' G=$'\e[32m' R=$'\e[31m' N=$'\e[0m'
 else
-	B= D= G= R= N=
+	B='' D='' G='' R='' N=''
 fi
 step=0
 nsteps=8
@@ -118,7 +118,7 @@ topo_made=0
 cleaned=0
 
 cleanup() {
-	local rc=$? i
+	local rc=$?
 
 	[ "$cleaned" = 1 ] && return
 	cleaned=1
@@ -133,7 +133,7 @@ cleanup() {
 		"$SLUICECTL" -s "$sock" -t 5 down "$TOPO_DUT_IF" >/dev/null 2>&1
 		# SIGTERM leaves pipelines pinned (by design): they are gone already.
 		kill -TERM "$daemon_pid" 2>/dev/null
-		for i in $(seq 50); do
+		for _ in $(seq 50); do
 			kill -0 "$daemon_pid" 2>/dev/null || break
 			sleep 0.1
 		done

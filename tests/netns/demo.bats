@@ -111,7 +111,7 @@ left_behind() {
 	cat "$OUT"
 	[ "$rc" -eq 130 ]
 	grep -q "demo: interrupted" "$OUT"
-	! grep -q "^evidence:" "$OUT"
+	[ -z "$(grep "^evidence:" "$OUT")" ]
 	left_behind "$(cat "$OUT")"
 }
 
