@@ -314,3 +314,23 @@ replies() {
 	run ctl stats -w 0
 	[ "$status" -eq 2 ]
 }
+
+# complete WORD...: what the bash completion offers for the last word.
+complete_words() {
+	bash -c '
+		source "$1"; shift
+		sluicectl() { "$SLUICECTL" "$@"; }
+		COMP_WORDS=("$@"); COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
+		_sluicectl; echo "${COMPREPLY[*]}"' _ "$top/cli/sluicectl.bash-completion" "$@"
+}
+
+@test "bash completion: objects, verbs, and interfaces and stages from the daemon" {
+	top=${SLUICE_TOP:-$(cd "$BATS_TEST_DIRNAME/../.." && pwd)}
+	replies '{"stage.list": {"ok": true, "interfaces": [{"name": "v0", "ifindex": 7, "stages": [{"slot": 0, "name": "parse"}, {"slot": 1, "name": "acl"}]}]}}'
+	[ "$(complete_words sluicectl st)" = "status stage stats" ]
+	[ "$(complete_words sluicectl stage r)" = "rollback" ]
+	[ "$(complete_words sluicectl -s "$SOCK" stage show '')" = v0 ]
+	[ "$(complete_words sluicectl -s "$SOCK" st sh v0 '')" = "parse acl" ]
+	[ "$(complete_words sluicectl stage swap v0 acl x.o e)" = expect ]
+	[ "$(complete_words sluicectl stage swap v0 acl x.o expect '')" = "aborted drop pass tx redirect" ]
+}
