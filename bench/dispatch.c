@@ -69,6 +69,7 @@ struct bench_case {
 	uint32_t expect_rule;
 	struct pipeline *pl;		/* NULL when not a pipeline */
 	int stats_fd;			/* sluice_pipe_stats of the case, -1 = none */
+	int scratch_fd;			/* per-CPU context to check instead of metadata, -1 = none */
 	double ns[MAX_ROUNDS];
 	double median;
 	double best;
@@ -87,6 +88,7 @@ static struct bench_ctx {
 	int len;
 	int rounds, repeat;
 	int stats_fd;			/* BPF_ENABLE_STATS while open; -1 = wall time */
+	int cpu;			/* every run is on this CPU */
 } B;
 
 static double now_ns(void)
@@ -185,6 +187,7 @@ static struct bench_case *case_add(const char *name, int fd)
 	snprintf(c->name, sizeof(c->name), "%s", name);
 	c->fd = fd;
 	c->stats_fd = -1;
+	c->scratch_fd = -1;
 	return c;
 }
 
@@ -424,8 +427,12 @@ static int ctx_chains(void)
 	if (!c)
 		return -E2BIG;
 	c->expect_path = 0xf;
-	/* The per-CPU context leaves no metadata to check. */
-	return case_add("ctx-percpu", bpf_program__fd(B.cpcpu->progs.ctx_entry)) ? 0 : -E2BIG;
+	c = case_add("ctx-percpu", bpf_program__fd(B.cpcpu->progs.ctx_entry));
+	if (!c)
+		return -E2BIG;
+	c->expect_path = 0xf;
+	c->scratch_fd = bpf_map__fd(B.cpcpu->maps.ctx_scratch);
+	return 0;
 }
 
 /* ---- checks ---- */
@@ -456,7 +463,30 @@ static int pipe_stats_read(int fd, struct sluice_pipe_stats *sum)
 	return 0;
 }
 
-/* One run: the verdict is PASS and the metadata shows every stage ran. */
+/* This CPU's copy of the per-CPU context: what the chain left there. */
+static int scratch_read(int fd, struct sluice_meta *m)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct sluice_meta *v;
+	__u32 zero = 0;
+	int ret = 0;
+
+	if (ncpu < 0)
+		return ncpu;
+	if (B.cpu >= ncpu)
+		return -EINVAL;
+	v = calloc(ncpu, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(fd, &zero, v))
+		ret = -errno;
+	else
+		*m = v[B.cpu];
+	free(v);
+	return ret;
+}
+
+/* One run: the verdict is PASS and the context shows every stage ran. */
 static int case_check_once(const struct bench_case *c)
 {
 	struct sluice_meta m;
@@ -464,6 +494,8 @@ static int case_check_once(const struct bench_case *c)
 	int ret;
 
 	ret = front_run(c->fd, 1, &v, &m, NULL);
+	if (!ret && c->scratch_fd >= 0)
+		ret = scratch_read(c->scratch_fd, &m);
 	if (ret) {
 		fprintf(stderr, "dispatch: %s: test run: %s\n", c->name, strerror(-ret));
 		return ret;
@@ -720,6 +752,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	/* One CPU for every run: per-CPU state stays warm and no migration lands mid-round. */
+	B.cpu = cpu;
 	CPU_ZERO(&set);
 	CPU_SET(cpu, &set);
 	if (sched_setaffinity(0, sizeof(set), &set)) {
