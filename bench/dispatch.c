@@ -6,8 +6,9 @@
  *     against the same stage code inlined into one program, for two ACL
  *     rule sets (see acl_build());
  *   - entry + N pass stages, N = 1..9: the slope is the cost of one more
- *     stage, for a constant next index (direct jump) and a variable one
- *     (indirect, retpoline);
+ *     stage, for a constant next index (direct jump), a variable one
+ *     (indirect, retpoline), and a stage that only tail-calls (no
+ *     sluice_stage_enter() bookkeeping);
  *   - a 4-stage chain with its per-packet context in XDP metadata against
  *     the same chain with it in a per-CPU array.
  *
@@ -28,6 +29,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <sched.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,7 +52,7 @@
 
 #define ACL_RULES	1000
 #define MAX_PASS	9		/* entry + 1..MAX_PASS pass stages */
-#define MAX_CASES	40
+#define MAX_CASES	48
 #define MAX_ROUNDS	101
 /* The frame's flow (pkt_spec_default): 10.0.0.1:1000 -> 10.0.0.2:2000 UDP. */
 #define FLOW_SRC	"10.0.0.1/32"
@@ -375,9 +377,11 @@ static int inlined_programs(void)
 	return 0;
 }
 
-static int pass_pipelines(const char *object, const char *prefix)
+/* Entry + 1..MAX_PASS stages of one object; bare stages leave meta.path alone. */
+static int pass_pipelines(const char *object, const char *prefix, bool bare)
 {
 	struct stage_src src[MAX_PASS];
+	struct bench_case *c;
 	char name[64];
 	int ret;
 
@@ -387,9 +391,11 @@ static int pass_pipelines(const char *object, const char *prefix)
 			src_set(&src[i], name, object);
 		}
 		snprintf(name, sizeof(name), "%s-%d", prefix, n);
-		ret = pipeline_case(name, src, n, 0, NULL);
+		ret = pipeline_case(name, src, n, 0, &c);
 		if (ret)
 			return ret;
+		if (bare)
+			c->expect_path = 0;
 	}
 	return 0;
 }
@@ -569,7 +575,7 @@ static void jit_sites(const char *name, char *buf, size_t len)
 static void report(void)
 {
 	double floor = med("front-nop");
-	double slope, slope_var;
+	double slope, slope_var, slope_bare;
 	char pass_jit[32], var_jit[32];
 
 	printf("BPF_PROG_TEST_RUN, %d-byte UDP/IPv4 frame, repeat %d, %d rounds, ns/packet by %s\n",
@@ -599,11 +605,13 @@ static void report(void)
 	}
 	slope = pass_slope("pass");
 	slope_var = pass_slope("passvar");
+	slope_bare = pass_slope("passbare");
 	printf("entry + 1 pass stage, ns                                  %8.2f %8.2f\n",
 	       med("pass-1"), med("pass-1") - floor);
 	printf("ns per extra pass stage, constant index (target <= 5)     %8.2f           %s\n",
 	       slope, slope <= 5 ? "met" : "MISSED");
 	printf("ns per extra pass stage, variable index                   %8.2f\n", slope_var);
+	printf("ns per extra stage, tail call only (no stage bookkeeping) %8.2f\n", slope_bare);
 	printf("variable - constant index, ns per tail call               %8.2f\n", slope_var - slope);
 	jit_sites("pass-2", pass_jit, sizeof(pass_jit));
 	jit_sites("passvar-2", var_jit, sizeof(var_jit));
@@ -652,12 +660,16 @@ static int setup(void)
 	if (!ret)
 		ret = inlined_programs();
 	if (!ret)
-		ret = pass_pipelines("pass", "pass");
+		ret = pass_pipelines("pass", "pass", false);
 	if (!ret) {
 		char obj[PATH_MAX + 32];
 
 		snprintf(obj, sizeof(obj), "%s/passvar.bpf.o", B.objdir);
-		ret = pass_pipelines(obj, "passvar");
+		ret = pass_pipelines(obj, "passvar", false);
+		if (!ret) {
+			snprintf(obj, sizeof(obj), "%s/passbare.bpf.o", B.objdir);
+			ret = pass_pipelines(obj, "passbare", true);
+		}
 	}
 	if (!ret)
 		ret = ctx_chains();
