@@ -171,16 +171,33 @@ static int conn_serve(struct daemon *d, struct ctl_conn *c)
 	return ret;
 }
 
+static void daemon_sigset(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+}
+
+/*
+ * Called first thing in main(): threads inherit the mask, and a signal sent
+ * to the process goes to any thread that does not block it, where the
+ * default action would end the daemon. The event loop reads them instead.
+ */
+void control__block_signals(void)
+{
+	sigset_t set;
+
+	daemon_sigset(&set);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
 static int signals_fd(void)
 {
 	sigset_t set;
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigprocmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	daemon_sigset(&set);
 	return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 }
 

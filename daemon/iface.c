@@ -5,6 +5,7 @@
  * the ACL rules of the interface in the acl stage's maps.
  */
 #include <errno.h>
+#include <linux/limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +66,8 @@ int iface__acl_slot(const struct iface *ifc)
 	return 0;
 }
 
+static struct acl_rule_spec *cfg_rules(const struct cfg_pipeline *p, size_t *n);
+
 static void rules_free(struct acl_rule_spec *r, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -99,6 +102,111 @@ static int rules_copy(const struct acl_rule_spec *src, size_t n, struct acl_rule
 nomem:
 	rules_free(r, n);
 	return -ENOMEM;
+}
+
+/* A fingerprint of a rule set: FNV-1a over the rules as text. */
+static uint64_t rules_hash(const struct acl_rule_spec *r, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	char text[1024];
+
+	for (size_t i = 0; i < n; i++) {
+		acl_rule_format(&r[i], text, sizeof(text));
+		for (const char *p = text; *p; p++) {
+			h ^= (uint8_t)*p;
+			h *= 0x100000001b3ull;
+		}
+		h ^= '\n';
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}
+
+static void rules_path(const struct daemon *d, const struct iface *ifc, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/%s.rules", d->cfg->state_dir, ifc->pl.ifname);
+}
+
+/*
+ * The live rule set, as text, so that rules added or removed with sluicectl
+ * survive a restart of the daemon. The first line names the configuration's
+ * rules they grew from: when those change, the configuration wins.
+ */
+int iface__save_rules(const struct daemon *d, const struct iface *ifc)
+{
+	char path[PATH_MAX], tmp[PATH_MAX + 8], text[1024];
+	size_t nr_cfg;
+	const struct acl_rule_spec *cfg = cfg_rules(ifc->cfg->pipe, &nr_cfg);
+	FILE *f;
+
+	rules_path(d, ifc, path, sizeof(path));
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "we");
+	if (!f)
+		return -errno;
+	fprintf(f, "# sluiced live ACL rules of %s; config rules %016llx\n", ifc->pl.ifname,
+		(unsigned long long)rules_hash(cfg, nr_cfg));
+	for (size_t i = 0; i < ifc->nr_rules; i++) {
+		acl_rule_format(&ifc->rules[i], text, sizeof(text));
+		fprintf(f, "%s\n", text);
+	}
+	if (fclose(f) || rename(tmp, path)) {
+		unlink(tmp);
+		return -errno;
+	}
+	return 0;
+}
+
+/* The saved rule set, when it grew from the configuration's current rules. */
+static int saved_rules(const struct daemon *d, const struct iface *ifc, struct acl_rule_spec **out,
+		       size_t *n)
+{
+	char path[PATH_MAX], line[1024], err[256];
+	unsigned long long want;
+	struct acl_rule_spec *v = NULL;
+	size_t nr_cfg, cnt = 0;
+	const struct acl_rule_spec *cfg = cfg_rules(ifc->cfg->pipe, &nr_cfg);
+	int ret = 0;
+	FILE *f;
+
+	rules_path(d, ifc, path, sizeof(path));
+	f = fopen(path, "re");
+	if (!f)
+		return -ENOENT;
+	if (!fgets(line, sizeof(line), f) || !strstr(line, "config rules ") ||
+	    sscanf(strstr(line, "config rules ") + 13, "%llx", &want) != 1 ||
+	    want != rules_hash(cfg, nr_cfg)) {
+		fclose(f);
+		return -ESTALE;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		struct acl_rule_spec *nv;
+
+		line[strcspn(line, "\n")] = '\0';
+		if (!line[0])
+			continue;
+		nv = realloc(v, (cnt + 1) * sizeof(*v));
+		if (!nv) {
+			ret = -ENOMEM;
+			break;
+		}
+		v = nv;
+		memset(&v[cnt], 0, sizeof(v[cnt]));
+		ret = acl_rule_parse(line, &v[cnt], err, sizeof(err));
+		if (ret) {
+			log_warn("%s: %s: ignoring the saved rules: %s", ifc->pl.ifname, path, err);
+			break;
+		}
+		cnt++;
+	}
+	fclose(f);
+	if (ret) {
+		rules_free(v, cnt);
+		return ret;
+	}
+	*out = v;
+	*n = cnt;
+	return 0;
 }
 
 /*
@@ -311,8 +419,19 @@ int iface__start(struct daemon *d, struct iface *ifc, const struct cfg_iface *cf
 			   ifc->pl.native ? "native" : "generic", ifc->pl.link_id,
 			   (unsigned long long)(ctl__now_ms() - t0));
 	}
-	rules = cfg_rules(p, &nr_rules);
-	ret = iface__set_rules(ifc, rules, nr_rules, err, len);
+	if (!saved_rules(d, ifc, &rules, &nr_rules)) {
+		/* Edits made with sluicectl before the restart. */
+		ret = iface__set_rules(ifc, rules, nr_rules, err, len);
+		rules_free(rules, nr_rules);
+		if (!ret && nr_rules)
+			log_info("%s: restored %zu live ACL rule(s) saved by the previous run", cfg->name,
+				 nr_rules);
+	} else {
+		rules = cfg_rules(p, &nr_rules);
+		ret = iface__set_rules(ifc, rules, nr_rules, err, len);
+		if (!ret)
+			iface__save_rules(d, ifc);
+	}
 out:
 	pipeline_err__clear(&perr);
 	return ret;
@@ -353,7 +472,10 @@ int iface__apply(struct daemon *d, struct iface *ifc, const struct cfg_iface *cf
 	}
 	ifc->cfg = cfg;
 	rules = cfg_rules(p, &nr_rules);
-	return iface__set_rules(ifc, rules, nr_rules, err, len);
+	ret = iface__set_rules(ifc, rules, nr_rules, err, len);
+	if (!ret)
+		iface__save_rules(d, ifc);
+	return ret;
 }
 
 void iface__free(struct iface *ifc)

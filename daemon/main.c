@@ -5,6 +5,9 @@
  * traffic flowing through a restart, and the next start adopts them.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/limits.h>
+#include <sys/file.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,6 +78,40 @@ static int mount_bpffs(void)
 	return 0;
 }
 
+/*
+ * One daemon per state folder: two would both believe they own the pins.
+ * The lock dies with the process, so kill -9 leaves nothing to clean up.
+ */
+static int lock_state(const char *dir)
+{
+	char path[PATH_MAX], pid[32];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/sluiced.pid", dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		log_err("%s: %s", path, strerror(errno));
+		return -errno;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		ssize_t n = read(fd, pid, sizeof(pid) - 1);
+
+		pid[n > 0 ? n : 0] = '\0';
+		pid[strcspn(pid, "\n")] = '\0';
+		log_err("another sluiced (pid %s) is running with state folder %s", pid[0] ? pid : "?", dir);
+		close(fd);
+		return -EBUSY;
+	}
+	if (ftruncate(fd, 0) == 0) {
+		int n = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+
+		if (write(fd, pid, (size_t)n) != n)
+			log_warn("%s: could not write the pid", path);
+	}
+	/* Kept open for the life of the daemon: the lock is the fd. */
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct daemon d = { .listen_fd = -1, .config_path = DEFAULT_CONFIG };
@@ -116,6 +153,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 
+	control__block_signals();
 	log_init(debug ? LOG_DEBUG : d.cfg->log_level, getenv("JOURNAL_STREAM") != NULL);
 	libbpf_set_print(libbpf_log);
 	d.start_ms = ctl__now_ms();
@@ -133,6 +171,8 @@ int main(int argc, char **argv)
 		log_err("state directory %s: %s", d.cfg->state_dir, strerror(errno));
 		goto out;
 	}
+	if (lock_state(d.cfg->state_dir))
+		goto out;
 	d.hist = history__new(d.cfg->state_dir);
 
 	d.ifs = calloc(d.cfg->nr_ifaces ? d.cfg->nr_ifaces : 1, sizeof(*d.ifs));

@@ -609,6 +609,8 @@ static struct json_object *rules_commit(struct daemon *d, struct iface *ifc, str
 					    json_object_new_array(), t0, ret ? err : NULL));
 	if (ret)
 		return reply_err("%s", err);
+	if (iface__save_rules(d, ifc))
+		log_warn("%s: could not save the live rules in %s", ifc->pl.ifname, d->cfg->state_dir);
 	log_notice("%s: %s %s", ifc->pl.ifname, op, what);
 	return reply_ok();
 }

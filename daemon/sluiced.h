@@ -65,6 +65,7 @@ int iface__src_from_cfg(const struct cfg_pipeline *p, struct stage_src *src);
 int iface__start(struct daemon *d, struct iface *ifc, const struct cfg_iface *cfg, char *err, size_t len);
 int iface__apply(struct daemon *d, struct iface *ifc, const struct cfg_iface *cfg, bool *changed,
 		 char *err, size_t len);
+int iface__save_rules(const struct daemon *d, const struct iface *ifc);
 int iface__set_rules(struct iface *ifc, const struct acl_rule_spec *rules, size_t n, char *err,
 		     size_t len);
 int iface__preflight(const struct cfg_pipeline *p, const char *const *stages, size_t nr_stages,
@@ -81,6 +82,7 @@ int daemon__reload(struct daemon *d, struct json_object *changed, char *err, siz
 void daemon__watch_tick(struct daemon *d);
 
 /* control.c: the socket and the event loop. */
+void control__block_signals(void);
 int control__listen(struct daemon *d);
 int control__loop(struct daemon *d);
 
