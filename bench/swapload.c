@@ -29,7 +29,6 @@
 #include <time.h>
 #include <unistd.h>
 #include <linux/limits.h>
-#include <sys/mman.h>
 #include <sys/wait.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -66,8 +65,7 @@ struct opts {
 
 struct sink_maps {
 	int stats_fd, flows_fd, seen_fd;
-	uint64_t *seen;			/* the mmap'd bitmap */
-	size_t seen_words;
+	__u32 seen_chunks;
 };
 
 struct result {
@@ -77,7 +75,8 @@ struct result {
 	uint64_t unexpected;		/* seqs at or past `sent`: not from this run */
 	uint64_t reorder, flows, flow_beyond;
 	uint64_t pipe_packets, pipe_mixed, pipe_missed, pipe_bad_verdict;
-	long ops_done, ops_failed, ops_untrafficked;
+	long ops_done, ops_failed;
+	long ops_traffic;		/* completed while the generator still ran */
 	uint64_t lat_p50, lat_p90, lat_p99, lat_max, srv_p50, srv_p99;
 };
 
@@ -230,8 +229,6 @@ static int map_open(const struct opts *o, const char *name)
 
 static void sink_maps__close(struct sink_maps *s)
 {
-	if (s->seen && s->seen != MAP_FAILED)
-		munmap(s->seen, s->seen_words * sizeof(uint64_t));
 	if (s->stats_fd >= 0)
 		close(s->stats_fd);
 	if (s->flows_fd >= 0)
@@ -247,7 +244,6 @@ static int sink_maps__open(const struct opts *o, struct sink_maps *s)
 	int ret;
 
 	s->stats_fd = s->flows_fd = s->seen_fd = -1;
-	s->seen = NULL;
 	s->stats_fd = map_open(o, SEQCHECK_MAP_STATS);
 	s->flows_fd = map_open(o, SEQCHECK_MAP_FLOWS);
 	s->seen_fd = map_open(o, SEQCHECK_MAP_SEEN);
@@ -260,19 +256,12 @@ static int sink_maps__open(const struct opts *o, struct sink_maps *s)
 		ret = -errno;
 		goto err;
 	}
-	if (info.value_size != sizeof(uint64_t) || !(info.map_flags & BPF_F_MMAPABLE)) {
+	if (info.type != BPF_MAP_TYPE_PERCPU_ARRAY || info.value_size != sizeof(struct seqcheck_chunk)) {
 		fprintf(stderr, "swapload: %s is not a seqcheck bitmap\n", SEQCHECK_MAP_SEEN);
 		ret = -EINVAL;
 		goto err;
 	}
-	s->seen_words = info.max_entries;
-	s->seen = mmap(NULL, s->seen_words * sizeof(uint64_t), PROT_READ | PROT_WRITE, MAP_SHARED,
-		       s->seen_fd, 0);
-	if (s->seen == MAP_FAILED) {
-		ret = -errno;
-		fprintf(stderr, "swapload: mmap of %s: %s\n", SEQCHECK_MAP_SEEN, strerror(-ret));
-		goto err;
-	}
+	s->seen_chunks = info.max_entries;
 	return 0;
 err:
 	sink_maps__close(s);
@@ -299,8 +288,9 @@ static int sink_maps__reset(struct sink_maps *s)
 {
 	int ret;
 
-	memset(s->seen, 0, s->seen_words * sizeof(uint64_t));
-	ret = percpu_clear(s->stats_fd, 1, sizeof(struct seqcheck_stats));
+	ret = percpu_clear(s->seen_fd, s->seen_chunks, sizeof(struct seqcheck_chunk));
+	if (!ret)
+		ret = percpu_clear(s->stats_fd, 1, sizeof(struct seqcheck_stats));
 	if (!ret)
 		ret = percpu_clear(s->flows_fd, SEQCHECK_MAX_FLOWS, sizeof(struct seqcheck_flow));
 	if (ret)
@@ -334,10 +324,11 @@ static int sink_read(struct sink_maps *s, struct result *r)
 {
 	struct seqcheck_stats *st = calloc(nr_cpus, sizeof(*st));
 	struct seqcheck_flow *fl = calloc(nr_cpus, sizeof(*fl));
+	struct seqcheck_chunk *ch = calloc(nr_cpus, sizeof(*ch));
 	__u32 zero = 0;
 	int ret = 0;
 
-	if (!st || !fl) {
+	if (!st || !fl || !ch) {
 		ret = -ENOMEM;
 		goto out;
 	}
@@ -369,21 +360,39 @@ static int sink_read(struct sink_maps *s, struct result *r)
 		}
 		r->flows += pk != 0;
 	}
-	/* Seqs 0..sent-1 must each have their bit; any other bit is a stranger. */
-	for (size_t w = 0; w < s->seen_words; w++) {
-		uint64_t bits = s->seen[w], in = bits;
+	/*
+	 * Seqs 0..sent-1 must each have their bit; any other bit is a stranger.
+	 * A bit set on k CPUs is k - 1 duplicates the CPUs could not see.
+	 */
+	for (__u32 k = 0; k < s->seen_chunks; k++) {
+		if (bpf_map_lookup_elem(s->seen_fd, &k, ch)) {
+			ret = -errno;
+			goto out;
+		}
+		for (int w = 0; w < SEQCHECK_CHUNK_WORDS; w++) {
+			uint64_t first = (uint64_t)k * SEQCHECK_CHUNK_BITS + (uint64_t)w * 64;
+			uint64_t bits = 0, in;
+			int sum = 0;
 
-		if (!bits)
-			continue;
-		if ((uint64_t)w * 64 + 64 > r->sent)
-			in = (uint64_t)w * 64 >= r->sent ? 0 : bits & ((1ull << (r->sent % 64)) - 1);
-		r->seen += __builtin_popcountll(in);
-		r->unexpected += __builtin_popcountll(bits & ~in);
+			for (int c = 0; c < nr_cpus; c++) {
+				bits |= ch[c].w[w];
+				sum += __builtin_popcountll(ch[c].w[w]);
+			}
+			if (!bits)
+				continue;
+			r->dups += (uint64_t)(sum - __builtin_popcountll(bits));
+			in = bits;
+			if (first + 64 > r->sent)
+				in = first >= r->sent ? 0 : bits & ((1ull << (r->sent % 64)) - 1);
+			r->seen += __builtin_popcountll(in);
+			r->unexpected += __builtin_popcountll(bits & ~in);
+		}
 	}
 	r->lost = r->sent > r->seen ? r->sent - r->seen : 0;
 out:
 	free(st);
 	free(fl);
+	free(ch);
 	return ret;
 }
 
@@ -541,7 +550,7 @@ static bool result__ok(const struct result *r, long ops)
 {
 	return r->sent && !r->lost && !r->dups && !r->unexpected && !r->sink_mixed &&
 	       !r->pipe_mixed && !r->pipe_missed && !r->pipe_bad_verdict && !r->bad_path &&
-	       !r->beyond && !r->ops_failed && !r->ops_untrafficked && r->ops_done >= ops;
+	       !r->beyond && !r->ops_failed && r->ops_traffic >= ops;
 }
 
 /* Room for one more latency sample in each array. */
@@ -570,7 +579,7 @@ static void result__print(const struct opts *o, const struct result *r, bool ok)
 	const char *kind = o->txn ? "txn" : "swap";
 
 	if (o->json) {
-		printf("{\"mode\":\"%s\",\"ops\":%ld,\"failed_ops\":%ld,\"ops_without_traffic\":%ld,"
+		printf("{\"mode\":\"%s\",\"ops\":%ld,\"failed_ops\":%ld,\"ops_under_traffic\":%ld,"
 		       "\"lat_us\":{\"p50\":%" PRIu64 ",\"p90\":%" PRIu64 ",\"p99\":%" PRIu64
 		       ",\"max\":%" PRIu64 "},\"daemon_us\":{\"p50\":%" PRIu64 ",\"p99\":%" PRIu64 "},"
 		       "\"sent\":%" PRIu64 ",\"gen_pps\":%.0f,\"gen_errors\":%" PRIu64 ","
@@ -580,16 +589,16 @@ static void result__print(const struct opts *o, const struct result *r, bool ok)
 		       "\"bad_path\":%" PRIu64 ",\"mixed\":%" PRIu64 ",\"pipeline_mixed\":%" PRIu64 ","
 		       "\"missed\":%" PRIu64 ",\"bad_verdict\":%" PRIu64 ",\"pipeline_packets\":%" PRIu64
 		       ",\"ok\":%s}\n",
-		       kind, r->ops_done, r->ops_failed, r->ops_untrafficked, r->lat_p50, r->lat_p90,
+		       kind, r->ops_done, r->ops_failed, r->ops_traffic, r->lat_p50, r->lat_p90,
 		       r->lat_p99, r->lat_max, r->srv_p50, r->srv_p99, r->sent, r->gen_pps,
 		       r->gen_errors, r->seen, r->lost, r->dups, r->unexpected, r->reorder, r->flows,
 		       r->packets, r->foreign, r->beyond, r->bad_path, r->sink_mixed, r->pipe_mixed,
 		       r->pipe_missed, r->pipe_bad_verdict, r->pipe_packets, ok ? "true" : "false");
 		return;
 	}
-	printf("%s x %ld (%ld refused, %ld without traffic), command-to-live (send -> reply):\n"
+	printf("%s x %ld (%ld refused, %ld under traffic), command-to-live (send -> reply):\n"
 	       "  p50 %.3f ms  p90 %.3f ms  p99 %.3f ms  max %.3f ms  (daemon: p50 %.3f ms, p99 %.3f ms)\n",
-	       kind, r->ops_done, r->ops_failed, r->ops_untrafficked, r->lat_p50 / 1e3,
+	       kind, r->ops_done, r->ops_failed, r->ops_traffic, r->lat_p50 / 1e3,
 	       r->lat_p90 / 1e3, r->lat_p99 / 1e3, r->lat_max / 1e3, r->srv_p50 / 1e3,
 	       r->srv_p99 / 1e3);
 	printf("traffic: sent %" PRIu64 " at %.3f Mpps (generator tx errors %" PRIu64 ")\n",
@@ -676,8 +685,8 @@ int main(int argc, char **argv)
 		}
 		r.ops_done++;
 		/* An operation the generator did not outlast proves nothing. */
-		if (!gen_running(gen))
-			r.ops_untrafficked++;
+		if (gen_running(gen))
+			r.ops_traffic++;
 	}
 
 	if (o.stop_gen)

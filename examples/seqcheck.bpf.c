@@ -4,9 +4,10 @@
  * parse, it takes the struct sluice_payload that sluice-gen stamps after the
  * UDP header and records, for a bounded run:
  *
- *  - one bit per sequence number in a shared, mmap-able bitmap, set with an
- *    atomic fetch-or, so a duplicate is found exactly whichever CPU saw the
- *    first copy, and user space counts what was never seen;
+ *  - one bit per sequence number in a per-CPU bitmap: a CPU that sees a seq
+ *    twice counts the duplicate here; user space ORs the CPUs' bitmaps for
+ *    what was seen and counts a bit set on several CPUs as duplicates, so
+ *    lost and duplicated are exact without atomics on a shared line;
  *  - per flow (per CPU): packets, highest seq, packets below the highest;
  *  - packets that carry SLUICE_PKT_MIXED or whose meta.path is not the full
  *    path, i.e. a packet that met stages of two generations or skipped one.
@@ -46,18 +47,21 @@ struct {
 	__type(value, struct seqcheck_flow);
 } seqcheck_flows SEC(".maps");
 
-/* Seen seqs: bit seq % 64 of word seq / 64; mmap-able so user space scans and clears it fast. */
+/*
+ * Seen seqs per CPU, SEQCHECK_CHUNK_BITS per entry. Per-CPU also keeps the
+ * pipeline's pre-flight runs out of it: they get an empty scratch copy.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, SEQCHECK_SEEN_WORDS);
-	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SEQCHECK_SEEN_CHUNKS);
 	__type(key, __u32);
-	__type(value, __u64);
+	__type(value, struct seqcheck_chunk);
 } seqcheck_seen SEC(".maps");
 
 static __always_inline void seqcheck_record(struct seqcheck_stats *st, __u32 flow, __u64 seq)
 {
-	__u64 limit = max_seq ? max_seq : (__u64)SEQCHECK_SEEN_WORDS * 64;
+	__u64 limit = max_seq ? max_seq : (__u64)SEQCHECK_SEEN_CHUNKS * SEQCHECK_CHUNK_BITS;
+	struct seqcheck_chunk *chunk;
 	struct seqcheck_flow *fl;
 	__u64 *word, bit;
 	__u32 idx;
@@ -77,15 +81,17 @@ static __always_inline void seqcheck_record(struct seqcheck_stats *st, __u32 flo
 		st->beyond++;
 		return;
 	}
-	idx = (__u32)(seq / 64);
-	bit = 1ull << (seq % 64);
-	word = bpf_map_lookup_elem(&seqcheck_seen, &idx);
-	if (!word) {
+	idx = (__u32)(seq / SEQCHECK_CHUNK_BITS);
+	chunk = bpf_map_lookup_elem(&seqcheck_seen, &idx);
+	if (!chunk) {
 		st->beyond++;
 		return;
 	}
-	if (__sync_fetch_and_or(word, bit) & bit)
+	word = &chunk->w[(seq / 64) % SEQCHECK_CHUNK_WORDS];
+	bit = 1ull << (seq % 64);
+	if (*word & bit)
 		st->dups++;
+	*word |= bit;
 }
 
 SEC("xdp")

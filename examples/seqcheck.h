@@ -14,13 +14,22 @@
 #define SEQCHECK_MAP_SEEN	"seqcheck_seen"
 
 /*
- * Capacity of the seen-bitmap in 64-bit words: 2^21 words = 128M sequence
- * numbers, 16 MiB. Build with -DSEQCHECK_SEEN_WORDS=N for another bound; the
- * map is shared by name, so every version in one pipeline must agree.
+ * The seen-bitmap is a per-CPU array of 4096-bit chunks: seq s is bit s % 64
+ * of word (s / 64) % 64 of chunk s / 4096. 2^14 chunks = 64M sequence
+ * numbers, 8 MiB per CPU. Build with -DSEQCHECK_SEEN_CHUNKS=N for another
+ * bound; the map is shared by name, so every version in one pipeline must
+ * agree.
  */
-#ifndef SEQCHECK_SEEN_WORDS
-#define SEQCHECK_SEEN_WORDS	(1u << 21)
+#define SEQCHECK_CHUNK_WORDS	64
+#define SEQCHECK_CHUNK_BITS	(SEQCHECK_CHUNK_WORDS * 64)
+#ifndef SEQCHECK_SEEN_CHUNKS
+#define SEQCHECK_SEEN_CHUNKS	(1u << 14)
 #endif
+
+struct seqcheck_chunk {
+	__u64 w[SEQCHECK_CHUNK_WORDS];
+};
+
 /* Flows with their own counters; flows past this are counted in flow_beyond. */
 #define SEQCHECK_MAX_FLOWS	1024
 
@@ -30,7 +39,7 @@ struct seqcheck_stats {
 	__u64 foreign;		/* no UDP sluice_payload: not generated traffic */
 	__u64 mixed;		/* meta carried SLUICE_PKT_MIXED */
 	__u64 bad_path;		/* meta.path was not the expected set of slots */
-	__u64 dups;		/* seq whose bit was already set (exact, any CPU) */
+	__u64 dups;		/* seq whose bit this CPU had set already */
 	__u64 beyond;		/* seq past the bitmap or the max_seq parameter */
 	__u64 flow_beyond;	/* flow id >= SEQCHECK_MAX_FLOWS */
 	__u64 last_path;	/* meta.path of the last bad_path packet, for the report */
