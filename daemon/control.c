@@ -83,52 +83,10 @@ int control__listen(struct daemon *d)
 	return 0;
 }
 
-static void conn_drop(struct daemon *d, size_t i)
+static void client_drop(struct daemon *d, size_t i)
 {
-	ctl_conn__close(&d->conns[i]);
-	d->conns[i] = d->conns[--d->nr_conns];
-}
-
-static void conn_accept(struct daemon *d)
-{
-	struct ctl_conn *c;
-	int fd;
-
-	while ((fd = accept4(d->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
-		if (ctl__peer_allowed(fd, d->group)) {
-			struct json_object *r = json_object_new_object();
-			struct ctl_conn tmp;
-
-			/* Say why before hanging up: a refused user deserves a reason. */
-			json_object_object_add(r, "ok", json_object_new_boolean(0));
-			json_object_object_add(r, "error", json_object_new_string(
-				"permission denied: the control socket admits root and the configured group"));
-			ctl_conn__init(&tmp, fd, 100);
-			ctl_conn__queue(&tmp, r);
-			ctl_conn__flush(&tmp);
-			json_object_put(r);
-			ctl_conn__close(&tmp);
-			log_warn("control: refused a client that is neither root nor in the socket's group");
-			continue;
-		}
-		if (d->nr_conns == MAX_CONNS) {
-			log_warn("control: %d clients connected, refusing another", MAX_CONNS);
-			close(fd);
-			continue;
-		}
-		if (d->nr_conns == d->cap_conns) {
-			size_t cap = d->cap_conns ? 2 * d->cap_conns : 8;
-
-			c = realloc(d->conns, cap * sizeof(*c));
-			if (!c) {
-				close(fd);
-				return;
-			}
-			d->conns = c;
-			d->cap_conns = cap;
-		}
-		ctl_conn__init(&d->conns[d->nr_conns++], fd, CONN_TIMEOUT_MS);
-	}
+	ctl_conn__close(&d->clients[i].conn);
+	d->clients[i] = d->clients[--d->nr_clients];
 }
 
 static uid_t peer_uid(int fd)
@@ -139,33 +97,79 @@ static uid_t peer_uid(int fd)
 	return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) ? (uid_t)-1 : cr.uid;
 }
 
-/* Serves what one connection has sent; returns < 0 to drop it. */
-static int conn_serve(struct daemon *d, struct ctl_conn *c)
+static void client_accept(struct daemon *d)
+{
+	struct client *c;
+	int fd;
+
+	while ((fd = accept4(d->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+		if (d->nr_clients == MAX_CONNS) {
+			log_warn("control: %d clients connected, refusing another", MAX_CONNS);
+			close(fd);
+			continue;
+		}
+		if (d->nr_clients == d->cap_clients) {
+			size_t cap = d->cap_clients ? 2 * d->cap_clients : 8;
+
+			c = realloc(d->clients, cap * sizeof(*c));
+			if (!c) {
+				close(fd);
+				return;
+			}
+			d->clients = c;
+			d->cap_clients = cap;
+		}
+		c = &d->clients[d->nr_clients++];
+		ctl_conn__init(&c->conn, fd, CONN_TIMEOUT_MS);
+		c->uid = peer_uid(fd);
+		/*
+		 * A stranger still gets its request read and answered: closing
+		 * on unread data would reset the connection and lose the reason.
+		 */
+		c->denied = ctl__peer_allowed(fd, d->group) != 0;
+		if (c->denied)
+			log_warn("control: refused a client (uid %d) that is neither root nor in the "
+				 "socket's group", (int)c->uid);
+	}
+}
+
+static struct json_object *error_reply(const char *msg)
+{
+	struct json_object *r = json_object_new_object();
+
+	json_object_object_add(r, "ok", json_object_new_boolean(0));
+	json_object_object_add(r, "error", json_object_new_string(msg));
+	return r;
+}
+
+/* Serves what one client has sent; returns < 0 to drop it. */
+static int client_serve(struct daemon *d, struct client *c)
 {
 	struct json_object *req, *reply;
 	int ret;
 
-	while ((ret = ctl_conn__read(c)) == 1) {
-		req = ctl_conn__take(c);
-		reply = ops__handle(d, req, peer_uid(c->fd));
+	while ((ret = ctl_conn__read(&c->conn)) == 1) {
+		req = ctl_conn__take(&c->conn);
+		reply = c->denied ? error_reply("permission denied: the control socket admits root and "
+						"the configured group") : ops__handle(d, req, c->uid);
 		json_object_put(req);
-		ret = ctl_conn__queue(c, reply);
+		ret = ctl_conn__queue(&c->conn, reply);
 		json_object_put(reply);
 		if (ret)
 			return ret;
+		if (c->denied) {
+			ctl_conn__flush(&c->conn);
+			return -EACCES;
+		}
 	}
 	if (ret < 0 && ret != -ECONNRESET) {
-		struct json_object *r = json_object_new_object();
-
 		/* A malformed frame gets an error reply; then the stream is unusable. */
-		json_object_object_add(r, "ok", json_object_new_boolean(0));
-		json_object_object_add(r, "error", json_object_new_string(
-			ret == -EMSGSIZE ? "message too large" : ret == -EPROTO ?
-			"not a sluice control frame (bad magic, version or type)" :
-			"the body is not a JSON object"));
-		ctl_conn__queue(c, r);
-		ctl_conn__flush(c);
-		json_object_put(r);
+		reply = error_reply(ret == -EMSGSIZE ? "message too large" : ret == -EPROTO ?
+				    "not a sluice control frame (bad magic, version or type)" :
+				    "the body is not a JSON object");
+		ctl_conn__queue(&c->conn, reply);
+		ctl_conn__flush(&c->conn);
+		json_object_put(reply);
 		log_warn("control: dropped a client: %s", strerror(-ret));
 	}
 	return ret;
@@ -221,7 +225,7 @@ int control__loop(struct daemon *d)
 	if (sfd < 0)
 		return -errno;
 	while (!d->want_quit) {
-		size_t n = 2 + d->nr_conns;
+		size_t n = 2 + d->nr_clients;
 		uint64_t now;
 		int timeout = TICK_MS;
 
@@ -231,10 +235,10 @@ int control__loop(struct daemon *d)
 			return -ENOMEM;
 		pfd[0] = (struct pollfd){ .fd = sfd, .events = POLLIN };
 		pfd[1] = (struct pollfd){ .fd = d->listen_fd, .events = POLLIN };
-		for (size_t i = 0; i < d->nr_conns; i++)
+		for (size_t i = 0; i < d->nr_clients; i++)
 			pfd[2 + i] = (struct pollfd){
-				.fd = d->conns[i].fd,
-				.events = POLLIN | (ctl_conn__want_write(&d->conns[i]) ? POLLOUT : 0),
+				.fd = d->clients[i].conn.fd,
+				.events = POLLIN | (ctl_conn__want_write(&d->clients[i].conn) ? POLLOUT : 0),
 			};
 		if (poll(pfd, n, timeout) < 0 && errno != EINTR)
 			break;
@@ -249,28 +253,28 @@ int control__loop(struct daemon *d)
 				log_err("reload failed, the running configuration stays: %s", err);
 		}
 		if (pfd[1].revents & POLLIN)
-			conn_accept(d);
+			client_accept(d);
 		now = ctl__now_ms();
-		/* Walk backwards: conn_drop moves the last connection into i. */
+		/* Walk backwards: client_drop moves the last client into i. */
 		for (size_t i = n - 2; i-- > 0;) {
-			struct ctl_conn *c;
+			struct client *c;
 			short ev;
 
-			if (i >= d->nr_conns)
+			if (i >= d->nr_clients)
 				continue;
-			c = &d->conns[i];
+			c = &d->clients[i];
 			ev = pfd[2 + i].revents;
-			if ((ev & (POLLIN | POLLHUP | POLLERR)) && conn_serve(d, c) < 0) {
-				conn_drop(d, i);
+			if ((ev & (POLLIN | POLLHUP | POLLERR)) && client_serve(d, c) < 0) {
+				client_drop(d, i);
 				continue;
 			}
-			if (ctl_conn__want_write(c) && ctl_conn__flush(c) < 0) {
-				conn_drop(d, i);
+			if (ctl_conn__want_write(&c->conn) && ctl_conn__flush(&c->conn) < 0) {
+				client_drop(d, i);
 				continue;
 			}
-			if (ctl_conn__expired(c, now)) {
+			if (ctl_conn__expired(&c->conn, now)) {
 				log_warn("control: dropped a client that stalled for %d ms", CONN_TIMEOUT_MS);
-				conn_drop(d, i);
+				client_drop(d, i);
 			}
 		}
 		daemon__watch_tick(d);

@@ -201,9 +201,9 @@ out:
 		close(d.listen_fd);
 		unlink(d.cfg->control.socket);
 	}
-	for (size_t i = 0; i < d.nr_conns; i++)
-		ctl_conn__close(&d.conns[i]);
-	free(d.conns);
+	for (size_t i = 0; i < d.nr_clients; i++)
+		ctl_conn__close(&d.clients[i].conn);
+	free(d.clients);
 	for (size_t i = 0; i < d.nr_ifs; i++)
 		iface__free(&d.ifs[i]);
 	free(d.ifs);

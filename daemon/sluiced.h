@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include "config.h"
+#include "ctl.h"
 #include "pipeline.h"
 
 struct json_object;
@@ -33,14 +34,20 @@ struct iface {
 struct history;
 struct metrics;
 
+struct client {
+	struct ctl_conn conn;
+	uid_t uid;		/* SO_PEERCRED at accept */
+	bool denied;		/* neither root nor in the socket's group */
+};
+
 struct daemon {
 	struct sluice_config *cfg;
 	const char *config_path;
 	struct iface *ifs;
 	size_t nr_ifs;
 	int listen_fd;
-	struct ctl_conn *conns;
-	size_t nr_conns, cap_conns;
+	struct client *clients;
+	size_t nr_clients, cap_clients;
 	gid_t group;			/* control socket group, (gid_t)-1 = root only */
 	struct history *hist;
 	struct metrics *metrics;
