@@ -396,6 +396,8 @@ static struct json_object *op_stage_swap(struct daemon *d, struct json_object *r
 	add_int(r, "old_prog_id", before.prog_id);
 	add_int(r, "new_prog_id", ifc->pl.live[idx].prog_id);
 	add_int(r, "duration_us", (int64_t)t0);
+	add_int(r, "build_us", (int64_t)ifc->pl.last_build_us);
+	add_int(r, "switch_us", (int64_t)ifc->pl.last_switch_us);
 	return r;
 }
 
@@ -528,6 +530,8 @@ static struct json_object *op_txn(struct daemon *d, struct json_object *req, uid
 	add_int(r, "old_gen", old_gen);
 	add_int(r, "new_gen", ifc->pl.gen);
 	add_int(r, "duration_us", (int64_t)t0);
+	add_int(r, "build_us", (int64_t)ifc->pl.last_build_us);
+	add_int(r, "switch_us", (int64_t)ifc->pl.last_switch_us);
 	return r;
 }
 

@@ -120,6 +120,14 @@ void pipeline__close(struct pipeline *pl)
 	}
 }
 
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
 static int errf(struct pipeline_err *err, int ret, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 static int errf(struct pipeline_err *err, int ret, const char *fmt, ...)
@@ -853,6 +861,7 @@ int pipeline__swap_stage(struct pipeline *pl, int idx, const struct stage_src *s
 	struct stage_src cand[SLUICE_MAX_STAGES];
 	struct stage_inst ni;
 	__u32 key = (__u32)idx;
+	uint64_t t0, t1;
 	int ret;
 
 	if (idx < 0 || idx >= pl->nr_stages)
@@ -866,11 +875,13 @@ int pipeline__swap_stage(struct pipeline *pl, int idx, const struct stage_src *s
 			return ret;
 	}
 	maps_dir(pl, mdir, sizeof(mdir));
+	t0 = now_us();
 	ret = load_one(pl, src, mdir, pl->progs_fd, key,
 		       idx + 1 < pl->nr_stages ? key + 1 : SLUICE_SLOT_END, pl->gen, pl->next_ver, &ni, err);
 	if (ret)
 		return ret;
 	pl->next_ver++;
+	t1 = now_us();
 
 	/* The one step packets see: a single slot update is atomic for them. */
 	if (bpf_map_update_elem(pl->progs_fd, &key, &ni.fd, BPF_ANY)) {
@@ -878,6 +889,8 @@ int pipeline__swap_stage(struct pipeline *pl, int idx, const struct stage_src *s
 		inst_close(&ni);
 		return errf(err, ret, "updating slot %d: %s", idx, strerror(-ret));
 	}
+	pl->last_build_us = t1 - t0;
+	pl->last_switch_us = now_us() - t1;
 
 	/* Keep the replaced version pinned: rollback is one more update. */
 	snprintf(pdir, sizeof(pdir), "%s/%s", pl->dir, SLUICE_PIN_PREV);
@@ -950,6 +963,7 @@ int pipeline__commit(struct pipeline *pl, const struct stage_src *src, int n,
 	char mdir[PATH_MAX], old_dir[PATH_MAX], pdir[PATH_MAX];
 	struct gen g;
 	uint32_t old_gen = pl->gen;
+	uint64_t t0, t1;
 	int ret;
 
 	ret = pipeline__validate(src, n, err);
@@ -959,14 +973,18 @@ int pipeline__commit(struct pipeline *pl, const struct stage_src *src, int n,
 	if (ret)
 		return ret;
 	maps_dir(pl, mdir, sizeof(mdir));
+	t0 = now_us();
 	ret = gen_build(pl, src, n, old_gen + 1, pl->default_verdict, mdir, &g, err);
 	if (ret)
 		return ret;
 	ret = gen_pin(pl, &g, err);
 	if (ret)
 		goto fail;
+	t1 = now_us();
 	/* The one step packets see: new packets enter the new generation. */
 	ret = switch_entry(pl, g.entry.fd, err);
+	pl->last_build_us = t1 - t0;
+	pl->last_switch_us = now_us() - t1;
 	if (ret) {
 		char dir[PATH_MAX];
 

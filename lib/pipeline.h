@@ -72,6 +72,8 @@ struct pipeline {
 	enum sluice_attach how;
 	bool native;			/* what auto chose */
 	uint32_t next_ver;
+	/* Of the last swap or commit: loading and verifying, then the step packets see. */
+	uint64_t last_build_us, last_switch_us;
 };
 
 /* A pre-flight packet: the whole candidate pipeline must give this verdict. */

@@ -19,6 +19,8 @@ PKGS=(
 	dpdk dpdk-dev			# the packet generator's DPDK engine, testpmd baseline
 	iproute2 ethtool iputils-ping	# namespaces, veth and a real client in tests
 	tcpreplay tshark iperf3		# capture replay and real clients in tests
+	jq python3			# reading JSON in the demo and in bats tests
+	binutils			# objdump for tools/jit-dump.sh (bpftool has no disassembler here)
 )
 
 missing=()

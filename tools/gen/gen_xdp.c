@@ -62,9 +62,13 @@ int gen_xdp_run(const struct gen_opts *o, const struct gen_traffic *t, struct ge
 	struct gen_xdp_bpf *skel;
 	uint64_t drop0 = 0, drop1 = 0, sent = 0, left, now;
 	struct gen_run run;
+	sigset_t stop_sigs, old_sigs;
 	uint32_t f, n;
 	int prog_fd, err;
 
+	sigemptyset(&stop_sigs);
+	sigaddset(&stop_sigs, SIGINT);
+	sigaddset(&stop_sigs, SIGTERM);
 	ctx.ingress_ifindex = if_nametoindex(o->ifname);
 	if (!ctx.ingress_ifindex) {
 		fprintf(stderr, "sluice-gen: no interface %s\n", o->ifname);
@@ -120,7 +124,14 @@ int gen_xdp_run(const struct gen_opts *o, const struct gen_traffic *t, struct ge
 		}
 		if (n > left)
 			n = (uint32_t)left;
+		/*
+		 * A signal inside the test run would abort it with EINTR and lose
+		 * its frames from the count: let it land between runs instead,
+		 * where gen_stop ends the loop with an exact summary.
+		 */
+		sigprocmask(SIG_BLOCK, &stop_sigs, &old_sigs);
 		err = gen_xdp_send(prog_fd, t, &ctx, n);
+		sigprocmask(SIG_SETMASK, &old_sigs, NULL);
 		if (err) {
 			fprintf(stderr, "sluice-gen: live-frames test run: %s\n", strerror(-err));
 			break;
