@@ -10,22 +10,7 @@
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include <sluice/abi.h>
-
-/* This generation's prog_array (the loader binds the real one). */
-struct {
-	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
-	__uint(max_entries, SLUICE_MAX_STAGES);
-	__type(key, __u32);
-	__type(value, __u32);
-} sluice_progs SEC(".maps");
-
-/* Counters per slot, shared with every stage. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, SLUICE_MAX_STAGES);
-	__type(key, __u32);
-	__type(value, struct sluice_slot_stats);
-} sluice_slot_stats SEC(".maps");
+#include <sluice/dispatch.bpf.h>
 
 /* Counters of the whole pipeline, one entry. */
 struct {
@@ -51,12 +36,7 @@ static __noinline int sluice_dispatch(struct xdp_md *ctx)
 	int ret = SLUICE_RET_MISSED;
 	__u32 first = sluice_entry.first;
 
-	asm volatile("r1 = %[ctx]\n\t"
-		     "r2 = %[map]\n\t"
-		     "r3 = %[slot]\n\t"
-		     "call 12"
-		     :: [ctx]"r"(ctx), [map]"r"(&sluice_progs), [slot]"r"(first)
-		     : "r0", "r1", "r2", "r3", "r4", "r5");
+	sluice_tail_call(ctx, &sluice_progs, first);
 #ifndef SLUICE_NO_RETURN_BARRIER
 	asm volatile("" : "+r"(ret));
 #endif

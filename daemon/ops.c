@@ -121,7 +121,7 @@ static struct json_object *ifaces_json(struct daemon *d, const char *only)
 	return a;
 }
 
-static struct json_object *op_status(struct daemon *d, struct json_object *req)
+static struct json_object *op_status(struct daemon *d, struct json_object *req, uid_t uid)
 {
 	struct json_object *r = reply_ok();
 
@@ -134,7 +134,7 @@ static struct json_object *op_status(struct daemon *d, struct json_object *req)
 	return r;
 }
 
-static struct json_object *op_stage_list(struct daemon *d, struct json_object *req)
+static struct json_object *op_stage_list(struct daemon *d, struct json_object *req, uid_t uid)
 {
 	const char *name = str_arg(req, "iface");
 	struct json_object *r;
@@ -182,7 +182,7 @@ static struct json_object *slot_stats_json(const struct sluice_slot_stats *s)
 	return o;
 }
 
-static struct json_object *op_stage_show(struct daemon *d, struct json_object *req)
+static struct json_object *op_stage_show(struct daemon *d, struct json_object *req, uid_t uid)
 {
 	struct sluice_slot_stats slots[SLUICE_MAX_STAGES];
 	struct sluice_pipe_stats ps;
@@ -583,7 +583,7 @@ static struct iface *rule_iface(struct daemon *d, struct json_object *req, struc
 	return ifc;
 }
 
-static struct json_object *op_rule_list(struct daemon *d, struct json_object *req)
+static struct json_object *op_rule_list(struct daemon *d, struct json_object *req, uid_t uid)
 {
 	struct json_object *r = NULL;
 	struct iface *ifc = rule_iface(d, req, &r);
@@ -738,7 +738,7 @@ static struct json_object *stats_json(struct iface *ifc)
 	return o;
 }
 
-static struct json_object *op_stats(struct daemon *d, struct json_object *req)
+static struct json_object *op_stats(struct daemon *d, struct json_object *req, uid_t uid)
 {
 	const char *name = str_arg(req, "iface");
 	struct json_object *r, *a;
@@ -754,7 +754,7 @@ static struct json_object *op_stats(struct daemon *d, struct json_object *req)
 	return r;
 }
 
-static struct json_object *op_history(struct daemon *d, struct json_object *req)
+static struct json_object *op_history(struct daemon *d, struct json_object *req, uid_t uid)
 {
 	struct json_object *r = reply_ok(), *lim;
 	size_t limit = 100;
@@ -798,38 +798,34 @@ static struct json_object *op_down(struct daemon *d, struct json_object *req, ui
 	return reply_ok();
 }
 
+static const struct op {
+	const char *name;
+	struct json_object *(*fn)(struct daemon *d, struct json_object *req, uid_t uid);
+} ops[] = {
+	{ "status", op_status },
+	{ "stage.list", op_stage_list },
+	{ "stage.show", op_stage_show },
+	{ "stage.swap", op_stage_swap },
+	{ "stage.rollback", op_stage_rollback },
+	{ "txn", op_txn },
+	{ "rule.add", op_rule_add },
+	{ "rule.del", op_rule_del },
+	{ "rule.list", op_rule_list },
+	{ "stats", op_stats },
+	{ "history", op_history },
+	{ "reload", op_reload },
+	{ "down", op_down },
+};
+
 struct json_object *ops__handle(struct daemon *d, struct json_object *req, uid_t uid)
 {
 	const char *op = str_arg(req, "op");
 
 	if (!op)
 		return reply_err("a request needs a string 'op'");
-	if (!strcmp(op, "status"))
-		return op_status(d, req);
-	if (!strcmp(op, "stage.list"))
-		return op_stage_list(d, req);
-	if (!strcmp(op, "stage.show"))
-		return op_stage_show(d, req);
-	if (!strcmp(op, "stage.swap"))
-		return op_stage_swap(d, req, uid);
-	if (!strcmp(op, "stage.rollback"))
-		return op_stage_rollback(d, req, uid);
-	if (!strcmp(op, "txn"))
-		return op_txn(d, req, uid);
-	if (!strcmp(op, "rule.add"))
-		return op_rule_add(d, req, uid);
-	if (!strcmp(op, "rule.del"))
-		return op_rule_del(d, req, uid);
-	if (!strcmp(op, "rule.list"))
-		return op_rule_list(d, req);
-	if (!strcmp(op, "stats"))
-		return op_stats(d, req);
-	if (!strcmp(op, "history"))
-		return op_history(d, req);
-	if (!strcmp(op, "reload"))
-		return op_reload(d, req, uid);
-	if (!strcmp(op, "down"))
-		return op_down(d, req, uid);
+	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+		if (!strcmp(op, ops[i].name))
+			return ops[i].fn(d, req, uid);
 	return reply_err("unknown op '%s'", op);
 }
 

@@ -27,6 +27,7 @@
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include <sluice/abi.h>
+#include <sluice/dispatch.bpf.h>
 
 /*
  * What a stage's logic returns to say "not decided here, go on". Built-in
@@ -36,43 +37,11 @@
  */
 #define SLUICE_CONTINUE		(-1)
 
-/* The generation's prog_array: slot i holds stage i. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
-	__uint(max_entries, SLUICE_MAX_STAGES);
-	__type(key, __u32);
-	__type(value, __u32);
-} sluice_progs SEC(".maps");
-
-/* Packets, bytes, verdicts and missed tail calls per slot. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, SLUICE_MAX_STAGES);
-	__type(key, __u32);
-	__type(value, struct sluice_slot_stats);
-} sluice_slot_stats SEC(".maps");
-
 /* Set by the loader: this stage's slot, the next slot, its generation. */
 const volatile struct sluice_stage_cfg sluice_cfg = {
 	.slot = 0,
 	.next = SLUICE_SLOT_END,
 };
-
-/*
- * bpf_tail_call_static() wants a compile-time index; ours is a .rodata
- * constant that only the verifier knows. Keeping r2 and r3 in one asm block
- * stops clang from merging paths with different keys, which would make the
- * verifier poison the key and fall back to the retpoline path.
- */
-static __always_inline void sluice_tail_call(void *ctx, void *map, __u32 slot)
-{
-	asm volatile("r1 = %[ctx]\n\t"
-		     "r2 = %[map]\n\t"
-		     "r3 = %[slot]\n\t"
-		     "call 12"
-		     :: [ctx]"r"(ctx), [map]"r"(map), [slot]"r"(slot)
-		     : "r0", "r1", "r2", "r3", "r4", "r5");
-}
 
 static __always_inline struct sluice_meta *sluice_meta(struct xdp_md *ctx)
 {
