@@ -1,0 +1,99 @@
+#!/bin/bash
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#
+# The hot-swap figures (docs/swap.md): sluiced runs [parse, a, b, sink] on a
+# veth, the sink being examples/seqcheck.bpf.o; sluice-gen's XDP engine
+# sends at >= 1 Mpps while bench/swapload
+#   1. swaps stage a between pass and count (one prog_array update each),
+#   2. commits 4-stage transactions (a new generation behind a link update),
+# timing each command from send to reply, and proving at the end that every
+# packet sent was seen once by the sink: 0 lost, 0 mixed, 0 missed.
+# One run of each; prints a table and the exact commands.
+#
+# Usage: bench/swap.sh [--quick]     (root; O=build dir, default build/)
+#   full:    >= 10,000 swaps and >= 1,000 transactions
+#   --quick: >= 1,000 swaps and >= 100 transactions (CI-sized)
+set -u
+top=$(cd "$(dirname "$0")/.." && pwd)
+O=${O:-$top/build}
+. "$top/tests/lib/netns.sh"
+
+RATE=${RATE:-1100000}
+swaps=10000 txns=1000 swap_secs=100 txn_secs=90
+if [ "${1:-}" = "--quick" ]; then
+	swaps=1000 txns=100 swap_secs=30 txn_secs=30
+fi
+# The sink's bitmap holds 128M seqs: RATE x the longer run must stay below.
+
+for f in "$O/daemon/sluiced" "$O/bench/swapload" "$O/tools/gen/sluice-gen" "$O/examples/seqcheck.bpf.o"; do
+	[ -e "$f" ] || { echo "bench/swap.sh: $f not built (make O=$O)" >&2; exit 1; }
+done
+[ "$(id -u)" -eq 0 ] || { echo "bench/swap.sh: needs root" >&2; exit 1; }
+bpffs_mount
+
+name=bsw$$
+work=$(mktemp -d /tmp/sluice-swap-bench.XXXXXX)
+pin_root=/sys/fs/bpf/sluice-$name
+cleanup() {
+	[ -f "$work/sluiced.pid" ] && kill "$(cat "$work/sluiced.pid")" 2>/dev/null
+	topo_destroy "$name"
+	rm -rf "$pin_root" "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+topo_create "$name" || exit 1
+iface=$TOPO_DUT_IF
+
+mkdir -p "$work/state"
+cat > "$work/sluiced.yaml" <<EOF
+pin_root: $pin_root
+state_dir: $work/state
+log_level: warning
+control:
+  socket: $work/sock
+pipelines:
+  - name: proof
+    stages:
+      - { name: parse, object: parse }
+      - { name: a, object: pass }
+      - { name: b, object: pass }
+      - { name: sink, object: $O/examples/seqcheck.bpf.o }
+interfaces:
+  - name: $iface
+    pipeline: proof
+EOF
+in_ns "$TOPO_DUT_NS" "$O/daemon/sluiced" -c "$work/sluiced.yaml" >"$work/sluiced.log" 2>&1 &
+echo $! > "$work/sluiced.pid"
+for _ in $(seq 100); do [ -S "$work/sock" ] && break; sleep 0.1; done
+[ -S "$work/sock" ] || { cat "$work/sluiced.log" >&2; exit 1; }
+
+gen="ip netns exec $TOPO_GEN_NS $O/tools/gen/sluice-gen -i $TOPO_GEN_IF --dst-mac $TOPO_DUT_MAC --rate $RATE -q -j"
+load="$O/bench/swapload -s $work/sock -r $pin_root -i $iface -j -u"
+swap_cmd="$load -m swap -n $swaps -x a=pass,count -- $gen --duration $swap_secs"
+txn_cmd="$load -m txn -n $txns -x parse=parse -x a=count,pass -x b=count,pass -x sink=$O/examples/seqcheck.bpf.o -- $gen --duration $txn_secs"
+
+rc=0
+echo "# $swap_cmd" >&2
+$swap_cmd >"$work/swap.json" || rc=1
+echo "# $txn_cmd" >&2
+$txn_cmd >"$work/txn.json" || rc=1
+
+python3 - "$work/swap.json" "$work/txn.json" <<'EOF'
+import json, sys
+rows = []
+for path in sys.argv[1:]:
+    try:
+        rows.append(json.load(open(path)))
+    except Exception as e:
+        print("no result in %s: %s" % (path, e))
+print("| operation | ops (under traffic) | p50 ms | p99 ms | max ms | sent | Mpps | lost | dup | mixed | missed | proof |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+for r in rows:
+    name = "1-stage swap" if r["mode"] == "swap" else "4-stage txn"
+    l = r["lat_us"]
+    print("| %s | %d (%d) | %.2f | %.2f | %.2f | %d | %.2f | %d | %d | %d | %d | %s |" % (
+        name, r["ops"], r["ops_under_traffic"], l["p50"] / 1e3, l["p99"] / 1e3, l["max"] / 1e3,
+        r["sent"], r["gen_pps"] / 1e6, r["lost"], r["duplicated"],
+        r["mixed"] + r["pipeline_mixed"], r["missed"], "ok" if r["ok"] else "FAILED"))
+EOF
+exit $rc
