@@ -15,15 +15,15 @@
 
 /*
  * The seen-bitmap is a per-CPU array of 4096-bit chunks: seq s is bit s % 64
- * of word (s / 64) % 64 of chunk s / 4096. 2^14 chunks = 64M sequence
- * numbers, 8 MiB per CPU. Build with -DSEQCHECK_SEEN_CHUNKS=N for another
+ * of word (s / 64) % 64 of chunk s / 4096. 2^15 chunks = 128M sequence
+ * numbers, 16 MiB per CPU. Build with -DSEQCHECK_SEEN_CHUNKS=N for another
  * bound; the map is shared by name, so every version in one pipeline must
  * agree.
  */
 #define SEQCHECK_CHUNK_WORDS	64
 #define SEQCHECK_CHUNK_BITS	(SEQCHECK_CHUNK_WORDS * 64)
 #ifndef SEQCHECK_SEEN_CHUNKS
-#define SEQCHECK_SEEN_CHUNKS	(1u << 14)
+#define SEQCHECK_SEEN_CHUNKS	(1u << 15)
 #endif
 
 struct seqcheck_chunk {

@@ -233,30 +233,33 @@ write_pcap() {
 }
 
 @test "auto-rollback: a stage that aborts under traffic is rolled back within its window" {
-	local before new gen_pid i t0 ms
+	local before new gen_pid i t0 at=
 	before=$(prog_id a)
-	$(gen_cmd 5) >"$WORK/gen.json" 2>"$WORK/gen.err" &
+	$(gen_cmd 8) >"$WORK/gen.json" 2>"$WORK/gen.err" &
 	gen_pid=$!
 	sleep 0.5
-	t0=$(date +%s%N)
+	t0=$(date +%s)
 	# The daemon may roll back before a second request could look: take
 	# the new program's id from the swap's own reply.
 	new=$(ctl -j stage swap "$IFACE" a "$ABORTS_OBJ" | python3 -c 'import json,sys; print(json.load(sys.stdin)["new_prog_id"])')
 	[ "$new" -ne "$before" ]
-	# The window is 3 s: the daemon must act within it (plus its tick).
-	for i in $(seq 40); do
-		[ "$(prog_id a)" -eq "$before" ] && break
-		sleep 0.1
+	# When the daemon acted comes from its own history entry, not from
+	# how fast this loop can poll on loaded cores.
+	for i in $(seq 60); do
+		at=$(ctl -j history 10 | python3 -c '
+import json, sys
+e = [x for x in json.load(sys.stdin)["entries"]
+     if x["op"] == "auto-rollback" and x["result"] == "ok" and x["stages"] == ["a"]]
+print(max(x["time"] for x in e) if e else "")')
+		[ -n "$at" ] && break
+		sleep 0.2
 	done
-	ms=$((($(date +%s%N) - t0) / 1000000))
 	kill "$gen_pid" 2>/dev/null || true
 	wait "$gen_pid" 2>/dev/null || true
+	[ -n "$at" ]
 	[ "$(prog_id a)" -eq "$before" ]
-	echo "rolled back after <= $ms ms" >&2
-	[ "$ms" -le 4000 ]
-	ctl -j history 5 | python3 -c '
-import json, sys
-e = [x for x in json.load(sys.stdin)["entries"] if x["op"] == "auto-rollback"]
-assert any(x["result"] == "ok" and x["stages"] == ["a"] for x in e), e'
+	# Window 3 s; history times are whole seconds.
+	echo "rolled back $((at - t0)) s after the swap" >&2
+	[ "$((at - t0))" -le 4 ]
 	grep -q "rolling back" "$WORK/sluiced.log"
 }
