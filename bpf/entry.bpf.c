@@ -7,6 +7,7 @@
  * where every final verdict is counted and a missed tail call gets the
  * pipeline's default verdict.
  */
+#include <stdbool.h>
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include <sluice/abi.h>
@@ -43,18 +44,39 @@ static __noinline int sluice_dispatch(struct xdp_md *ctx)
 	return ret;
 }
 
-static __always_inline void count_missed(struct xdp_md *ctx)
+/*
+ * Counts the packet for the last slot that ran, which is all user space needs
+ * to know how many entered each slot: a packet that ended at slot j went
+ * through every slot before it. A miss is also counted for the empty slot.
+ */
+static __always_inline void count_slots(struct xdp_md *ctx, int ret, bool missed)
 {
 	struct sluice_meta *m = (void *)(long)ctx->data_meta;
-	__u32 slot = sluice_entry.first;
 	struct sluice_slot_stats *st;
+	__u32 last, slot;
 
-	/* Stage i tail-calls slot i + 1: the miss was just past the last one. */
-	if ((void *)(m + 1) <= (void *)(long)ctx->data && m->last != SLUICE_SLOT_NONE)
-		slot = m->last + 1;
-	st = bpf_map_lookup_elem(&sluice_slot_stats, &slot);
-	if (st)
-		st->missed++;
+	if ((void *)(m + 1) > (void *)(long)ctx->data || m->last == SLUICE_SLOT_NONE) {
+		last = SLUICE_SLOT_NONE;
+		slot = sluice_entry.first;
+	} else {
+		/* Stage i tail-calls slot i + 1: a miss was just past the last one. */
+		last = m->last;
+		slot = last + 1;
+	}
+	if (missed) {
+		st = bpf_map_lookup_elem(&sluice_slot_stats, &slot);
+		if (st)
+			st->missed++;
+	}
+	if (last == SLUICE_SLOT_NONE)
+		return;
+	st = bpf_map_lookup_elem(&sluice_slot_stats, &last);
+	if (!st)
+		return;
+	st->packets++;
+	st->bytes += ctx->data_end - ctx->data;
+	if (!missed && ret >= 0 && ret < SLUICE_NR_VERDICTS)
+		st->verdict[ret]++;
 }
 
 SEC("xdp")
@@ -63,6 +85,7 @@ int sluice_entry_prog(struct xdp_md *ctx)
 	struct sluice_pipe_stats *ps;
 	struct sluice_meta *m;
 	__u32 zero = 0;
+	bool missed;
 	int ret;
 
 	ps = bpf_map_lookup_elem(&sluice_pipe_stats, &zero);
@@ -85,14 +108,15 @@ int sluice_entry_prog(struct xdp_md *ctx)
 	m->last = SLUICE_SLOT_NONE;
 
 	ret = sluice_dispatch(ctx);
-	if (ret == SLUICE_RET_MISSED) {
-		count_missed(ctx);
+	missed = ret == SLUICE_RET_MISSED;
+	if (missed) {
 		ps->missed++;
 		ret = sluice_entry.default_verdict;
 	} else if (ret < 0 || ret >= SLUICE_NR_VERDICTS) {
 		ps->bad_verdict++;
 		ret = XDP_ABORTED;
 	}
+	count_slots(ctx, ret, missed);
 	m = (void *)(long)ctx->data_meta;
 	if ((void *)(m + 1) <= (void *)(long)ctx->data && (m->flags & SLUICE_PKT_MIXED))
 		ps->mixed++;

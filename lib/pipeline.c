@@ -1078,6 +1078,11 @@ int pipeline__stats(const struct pipeline *pl, struct sluice_pipe_stats *ps,
 		}
 	}
 	close(fd);
+	/* The map counts packets by the last slot they reached: entered = this one and later ones. */
+	for (int i = SLUICE_MAX_STAGES - 2; i >= 0; i--) {
+		slots[i].packets += slots[i + 1].packets;
+		slots[i].bytes += slots[i + 1].bytes;
+	}
 out:
 	free(pv);
 	free(sv);

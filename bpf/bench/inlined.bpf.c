@@ -21,8 +21,8 @@ struct {
 } sluice_pipe_stats SEC(".maps");
 
 /*
- * 1: do what sluice_stage_enter() and sluice_verdict() do for each stage in
- * a pipeline; 0: skip it, to show what that bookkeeping costs.
+ * 1: do what sluice_stage_enter() does for each stage and the entry's count
+ * for the last slot; 0: skip it, to show what that bookkeeping costs.
  */
 const volatile __u32 slot_stats = 1;
 
@@ -30,29 +30,10 @@ enum { SLOT_PARSE, SLOT_ACL, SLOT_RATELIMIT, SLOT_COUNT };
 
 static __always_inline void inl_enter(struct xdp_md *ctx, struct sluice_meta *m, __u32 slot)
 {
-	struct sluice_slot_stats *st;
-
 	if (!slot_stats)
 		return;
 	m->path |= 1u << slot;
 	m->last = slot;
-	st = bpf_map_lookup_elem(&sluice_slot_stats, &slot);
-	if (st) {
-		st->packets++;
-		st->bytes += ctx->data_end - ctx->data;
-	}
-}
-
-static __always_inline int inl_verdict(__u32 slot, int verdict)
-{
-	struct sluice_slot_stats *st;
-
-	if (!slot_stats)
-		return verdict;
-	st = bpf_map_lookup_elem(&sluice_slot_stats, &slot);
-	if (st && verdict >= 0 && verdict < SLUICE_NR_VERDICTS)
-		st->verdict[verdict]++;
-	return verdict;
 }
 
 static __always_inline int inl_stages(struct xdp_md *ctx, struct sluice_meta *m)
@@ -62,19 +43,19 @@ static __always_inline int inl_stages(struct xdp_md *ctx, struct sluice_meta *m)
 	inl_enter(ctx, m, SLOT_PARSE);
 	v = sluice_parse_run(ctx, m);
 	if (v != SLUICE_CONTINUE)
-		return inl_verdict(SLOT_PARSE, v);
+		return v;
 	inl_enter(ctx, m, SLOT_ACL);
 	v = sluice_acl_run(ctx, m);
 	if (v != SLUICE_CONTINUE)
-		return inl_verdict(SLOT_ACL, v);
+		return v;
 	inl_enter(ctx, m, SLOT_RATELIMIT);
 	v = sluice_ratelimit_run(ctx, m);
 	if (v != SLUICE_CONTINUE)
-		return inl_verdict(SLOT_RATELIMIT, v);
+		return v;
 	inl_enter(ctx, m, SLOT_COUNT);
 	v = sluice_count_run(ctx, m);
 	if (v != SLUICE_CONTINUE)
-		return inl_verdict(SLOT_COUNT, v);
+		return v;
 	/* The last stage's sluice_next() passes. */
 	return XDP_PASS;
 }
@@ -104,6 +85,19 @@ int sluice_inlined(struct xdp_md *ctx)
 	__builtin_memset(m, 0, sizeof(*m));
 	m->last = SLUICE_SLOT_NONE;
 	ret = inl_stages(ctx, m);
+	m = (void *)(long)ctx->data_meta;
+	if (slot_stats && (void *)(m + 1) <= (void *)(long)ctx->data) {
+		/* What the entry does for the last slot that ran. */
+		__u32 last = m->last;
+		struct sluice_slot_stats *st = bpf_map_lookup_elem(&sluice_slot_stats, &last);
+
+		if (st) {
+			st->packets++;
+			st->bytes += ctx->data_end - ctx->data;
+			if (ret >= 0 && ret < SLUICE_NR_VERDICTS)
+				st->verdict[ret]++;
+		}
+	}
 out:
 	ps->packets++;
 	ps->bytes += ctx->data_end - ctx->data;

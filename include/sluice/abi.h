@@ -80,12 +80,16 @@ struct sluice_meta {
 	__u8 ext_hdrs;		/* IPv6 extension headers walked */
 };
 
-/* Per-slot counters (sluice_slot_stats, per-CPU). */
+/*
+ * Per-slot counters (sluice_slot_stats, per-CPU), written by the entry once
+ * per packet for the last slot that ran. pipeline__stats() turns packets and
+ * bytes into what entered each slot: the sum over this slot and those after.
+ */
 struct sluice_slot_stats {
-	__u64 packets;		/* packets that entered the stage */
+	__u64 packets;		/* packets whose last stage was this slot */
 	__u64 bytes;
 	__u64 missed;		/* tail calls into this slot that found it empty */
-	__u64 verdict[SLUICE_NR_VERDICTS];	/* verdicts this stage decided */
+	__u64 verdict[SLUICE_NR_VERDICTS];	/* final verdicts with this slot last */
 };
 
 /* Whole-pipeline counters (sluice_pipe_stats, per-CPU, one entry). */

@@ -53,15 +53,16 @@ static __always_inline struct sluice_meta *sluice_meta(struct xdp_md *ctx)
 }
 
 /*
- * Marks the packet as seen by this slot and counts it. Returns NULL when the
- * packet carries no sluice metadata (the stage was not reached through an
- * entry): such a stage should return XDP_ABORTED.
+ * Marks the packet as seen by this slot. Returns NULL when the packet carries
+ * no sluice metadata (the stage was not reached through an entry): such a
+ * stage should return XDP_ABORTED. Counting is left to the entry, once per
+ * packet by the last slot that ran: a map lookup per stage would be most of
+ * what a stage costs.
  */
 static __always_inline struct sluice_meta *sluice_stage_enter(struct xdp_md *ctx)
 {
 	struct sluice_meta *m = sluice_meta(ctx);
 	__u32 slot = sluice_cfg.slot;
-	struct sluice_slot_stats *st;
 
 	if (!m)
 		return NULL;
@@ -71,24 +72,16 @@ static __always_inline struct sluice_meta *sluice_stage_enter(struct xdp_md *ctx
 	}
 	m->path |= 1u << (slot & 31);
 	m->last = slot;
-	st = bpf_map_lookup_elem(&sluice_slot_stats, &slot);
-	if (st) {
-		st->packets++;
-		st->bytes += ctx->data_end - ctx->data;
-	}
 	return m;
 }
 
-/* Ends the pipeline with a verdict this stage decided, counted for its slot. */
+/*
+ * Ends the pipeline with a verdict this stage decided. The entry counts it
+ * for this slot, since this slot is the last that ran.
+ */
 static __always_inline int sluice_verdict(struct xdp_md *ctx, int verdict)
 {
-	__u32 slot = sluice_cfg.slot;
-	struct sluice_slot_stats *st;
-
 	(void)ctx;
-	st = bpf_map_lookup_elem(&sluice_slot_stats, &slot);
-	if (st && verdict >= 0 && verdict < SLUICE_NR_VERDICTS)
-		st->verdict[verdict]++;
 	return verdict;
 }
 

@@ -679,41 +679,6 @@ static void test_parse_table_drop_malformed(void **state)
 	run_table(*state, 1);
 }
 
-/* A verdict parse decides is counted for its slot; continuing is not. */
-static void test_drop_counted_for_slot(void **state)
-{
-	struct fixture *f = *state;
-	struct sluice_slot_stats st[256];
-	uint8_t frame[FRAME_MAX];
-	struct xdp_run r;
-	__u32 slot = 0;
-	__u64 before = 0, after = 0, pass = 0;
-	int ncpu = libbpf_num_possible_cpus(), fd, prog, i, len;
-
-	require_bpf();
-	assert_true(ncpu > 0 && ncpu <= 256);
-	fd = bpf_map__fd(f->skel[1]->maps.sluice_slot_stats);
-	prog = bpf_program__fd(f->skel[1]->progs.sluice_parse);
-	assert_int_equal(bpf_map_lookup_elem(fd, &slot, st), 0);
-	for (i = 0; i < ncpu; i++)
-		before += st[i].verdict[XDP_DROP];
-
-	len = ipv4_ihl_lt5(frame);
-	assert_int_equal(xdp_run_meta(prog, frame, len, NULL, &r), 0);
-	assert_int_equal(r.retval, XDP_DROP);
-	len = ipv4_udp(frame);
-	assert_int_equal(xdp_run_meta(prog, frame, len, NULL, &r), 0);
-	assert_int_equal(r.retval, XDP_PASS);
-
-	assert_int_equal(bpf_map_lookup_elem(fd, &slot, st), 0);
-	for (i = 0; i < ncpu; i++) {
-		after += st[i].verdict[XDP_DROP];
-		pass += st[i].verdict[XDP_PASS];
-	}
-	assert_int_equal(after - before, 1);
-	assert_int_equal(pass, 0);	/* the last stage's PASS is the pipeline's, not parse's */
-}
-
 static const struct parse_case *find_case(const char *name)
 {
 	size_t i;
@@ -804,7 +769,6 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_table),
 		cmocka_unit_test(test_parse_table_drop_malformed),
-		cmocka_unit_test(test_drop_counted_for_slot),
 		cmocka_unit_test(test_meta_fields_reset),
 		cmocka_unit_test(test_cost),
 	};

@@ -100,7 +100,11 @@ static void test_load_runs_every_stage(void **state)
 	assert_int_equal(pipeline__stats(&pl, &ps, slots), 0);
 	assert_int_equal(ps.packets, 1);
 	assert_int_equal(ps.verdict[XDP_DROP], 1);
+	/* Counted once, by the last slot; what entered each slot is derived. */
 	assert_int_equal(slots[0].packets, 1);
+	assert_int_equal(slots[1].packets, 1);
+	assert_int_equal(slots[2].packets, 0);
+	assert_int_equal(slots[0].verdict[XDP_DROP], 0);
 	assert_int_equal(slots[1].verdict[XDP_DROP], 1);
 	assert_int_equal(ps.missed, 0);
 	pipeline__destroy(&pl);
