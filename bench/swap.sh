@@ -11,7 +11,7 @@
 # One run of each; prints a table and the exact commands.
 #
 # Usage: bench/swap.sh [--quick]     (root; O=build dir, default build/)
-#   full:    >= 10,000 swaps and >= 1,000 transactions
+#   full:    >= 10,000 swaps and >= 500 transactions
 #   --quick: >= 1,000 swaps and >= 100 transactions (CI-sized)
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -19,7 +19,7 @@ O=${O:-$top/build}
 . "$top/tests/lib/netns.sh"
 
 RATE=${RATE:-1100000}
-swaps=10000 txns=1000 swap_secs=100 txn_secs=90
+swaps=10000 txns=500 swap_secs=100 txn_secs=100
 if [ "${1:-}" = "--quick" ]; then
 	swaps=1000 txns=100 swap_secs=30 txn_secs=30
 fi
