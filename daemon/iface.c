@@ -363,6 +363,11 @@ int iface__start(struct daemon *d, struct iface *ifc, const struct cfg_iface *cf
 	}
 	ifc->pl.mode = xdp_mode(cfg->mode);
 	ifc->pl.how = cfg->attach == CFG_ATTACH_LIBXDP ? SLUICE_ATTACH_LIBXDP : SLUICE_ATTACH_LINK;
+	ret = pipeline__share_maps(&ifc->pl, d->cfg->pin_root, cfg->shared_maps, cfg->nr_shared_maps);
+	if (ret) {
+		snprintf(err, len, "%s: shared_maps: %s", cfg->name, strerror(-ret));
+		return ret;
+	}
 	n = iface__src_from_cfg(p, src);
 	if (n < 0) {
 		snprintf(err, len, "%s: too many parameters", cfg->name);
@@ -404,6 +409,8 @@ int iface__start(struct daemon *d, struct iface *ifc, const struct cfg_iface *cf
 			ifc->pl.mode = xdp_mode(cfg->mode);
 			ifc->pl.how = cfg->attach == CFG_ATTACH_LIBXDP ? SLUICE_ATTACH_LIBXDP :
 					SLUICE_ATTACH_LINK;
+			pipeline__share_maps(&ifc->pl, d->cfg->pin_root, cfg->shared_maps,
+					     cfg->nr_shared_maps);
 		} else if (ret != -ENOENT) {
 			snprintf(err, len, "%s: cannot adopt what is pinned: %s", cfg->name, perr.msg);
 			goto out;

@@ -303,6 +303,33 @@ static int info_write(const struct pipeline *pl)
 
 /* ---- building a generation ---- */
 
+/*
+ * A scratch generation (pre-flight) keeps copies of shared maps next to its
+ * other copies; a real one uses the pin root's shared folder.
+ */
+static const char *shared_dir_for(const struct pipeline *pl, const char *mdir)
+{
+	char live[PATH_MAX];
+
+	maps_dir(pl, live, sizeof(live));
+	return strcmp(mdir, live) ? mdir : pl->shared_dir;
+}
+
+int pipeline__share_maps(struct pipeline *pl, const char *pin_root, char *const *names, size_t n)
+{
+	if (n > SLUICE_MAX_SHARED)
+		return -E2BIG;
+	snprintf(pl->shared_dir, sizeof(pl->shared_dir), "%s/shared",
+		 pin_root ? pin_root : SLUICE_PIN_ROOT);
+	for (size_t i = 0; i < n; i++) {
+		if (strlen(names[i]) >= sizeof(pl->shared[i]))
+			return -ENAMETOOLONG;
+		strcpy(pl->shared[i], names[i]);
+	}
+	pl->nr_shared = (int)n;
+	return n ? mkdir_p(pl->shared_dir) : 0;
+}
+
 static int load_one(struct pipeline *pl, const struct stage_src *src, const char *mdir, int progs_fd,
 		    uint32_t slot, uint32_t next, uint32_t gen, uint32_t ver, struct stage_inst *out,
 		    struct pipeline_err *err)
@@ -311,6 +338,9 @@ static int load_one(struct pipeline *pl, const struct stage_src *src, const char
 		.src = src,
 		.progs_fd = progs_fd,
 		.maps_dir = mdir,
+		.shared_dir = shared_dir_for(pl, mdir),
+		.shared = pl->shared,
+		.nr_shared = pl->nr_shared,
 		.slot = slot,
 		.next = next,
 		.gen = (uint16_t)gen,
@@ -339,6 +369,9 @@ static int load_entry(struct pipeline *pl, const char *mdir, struct gen *g, int 
 		.src = &src,
 		.progs_fd = g->progs_fd,
 		.maps_dir = mdir,
+		.shared_dir = shared_dir_for(pl, mdir),
+		.shared = pl->shared,
+		.nr_shared = pl->nr_shared,
 		.gen = (uint16_t)g->gen,
 		.entry = true,
 		.default_verdict = default_verdict,
@@ -610,6 +643,14 @@ static int scratch_maps(struct pipeline *pl, char *dir, size_t len)
 		close(fd);
 	}
 	closedir(d);
+	for (int i = 0; !ret && i < pl->nr_shared; i++) {
+		int fd = get_at(pl->shared_dir, pl->shared[i]);
+
+		if (fd < 0)
+			continue;
+		ret = map_copy(fd, dir, pl->shared[i]);
+		close(fd);
+	}
 	return ret;
 }
 
@@ -1026,6 +1067,9 @@ int pipeline__map_fd(const struct pipeline *pl, const char *name)
 {
 	char mdir[PATH_MAX];
 
+	for (int i = 0; i < pl->nr_shared; i++)
+		if (!strcmp(pl->shared[i], name))
+			return get_at(pl->shared_dir, name);
 	maps_dir(pl, mdir, sizeof(mdir));
 	return get_at(mdir, name);
 }

@@ -16,6 +16,7 @@
 #include <sluice/abi.h>
 
 #define STAGE_MAX_PARAMS	16
+#define SLUICE_MAX_SHARED	16
 #define STAGE_PROG_LEN		64
 
 struct stage_param {
@@ -72,6 +73,10 @@ struct pipeline {
 	enum sluice_attach how;
 	bool native;			/* what auto chose */
 	uint32_t next_ver;
+	/* State maps shared with other interfaces, pinned under shared_dir. */
+	char shared_dir[PATH_MAX];
+	char shared[SLUICE_MAX_SHARED][SLUICE_NAME_LEN];
+	int nr_shared;
 	/* Of the last swap or commit: loading and verifying, then the step packets see. */
 	uint64_t last_build_us, last_switch_us;
 };
@@ -108,6 +113,12 @@ int pipeline__load(struct pipeline *pl, const struct stage_src *src, int n, int 
 		   struct pipeline_err *err);
 int pipeline__attach(struct pipeline *pl, enum sluice_xdp_mode mode, enum sluice_attach how,
 		     struct pipeline_err *err);
+
+/*
+ * Names state maps to pin under <pin root>/shared/ rather than per interface,
+ * so every interface naming them uses the same map. Before load or adopt.
+ */
+int pipeline__share_maps(struct pipeline *pl, const char *pin_root, char *const *names, size_t n);
 
 /* Opens what a previous daemon pinned. -ENOENT when nothing is pinned. */
 int pipeline__adopt(struct pipeline *pl, struct pipeline_err *err);

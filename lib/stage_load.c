@@ -346,9 +346,15 @@ int stage__load(const struct stage_load_req *req, struct stage_inst *out, char *
 		} else if (req->maps_dir) {
 			/*
 			 * Every other map is state that must outlive this
-			 * program: pinned by name, reused by the next version.
+			 * program: pinned by name, reused by the next version,
+			 * and by other interfaces where the config shares it.
 			 */
-			snprintf(path, sizeof(path), "%s/%s", req->maps_dir, bpf_map__name(map));
+			const char *dir = req->maps_dir;
+
+			for (int i = 0; i < req->nr_shared; i++)
+				if (!strcmp(req->shared[i], bpf_map__name(map)))
+					dir = req->shared_dir;
+			snprintf(path, sizeof(path), "%s/%s", dir, bpf_map__name(map));
 			ret = bpf_map__set_pin_path(map, path);
 		} else {
 			ret = 0;

@@ -11,6 +11,9 @@ struct stage_load_req {
 	const struct stage_src *src;
 	int progs_fd;			/* the generation's prog_array */
 	const char *maps_dir;		/* where state maps are pinned; NULL = private maps */
+	const char *shared_dir;		/* where the maps named in shared are pinned */
+	const char (*shared)[SLUICE_NAME_LEN];
+	int nr_shared;
 	uint32_t slot, next;
 	uint16_t gen;
 	uint32_t ver;

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <bpf/bpf.h>
 #include "harness.h"
 #include "pkt.h"
 #include "pipeline.h"
@@ -297,6 +298,42 @@ static void test_adopt_pins(void **state)
 	pipeline__destroy(&again);
 }
 
+static uint32_t map_id(const struct pipeline *pl, const char *name)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	int fd = pipeline__map_fd(pl, name);
+
+	assert_true(fd >= 0);
+	assert_int_equal(bpf_obj_get_info_by_fd(fd, &info, &len), 0);
+	close(fd);
+	return info.id;
+}
+
+/* Two interfaces naming a map in shared_maps use one map; the rest stay theirs. */
+static void test_shared_maps(void **state)
+{
+	char *shared[] = { "sluice_counts" };
+	struct pipeline_err err = {};
+	struct pipeline a, b;
+	struct stage_src src;
+
+	require_bpf();
+	src_set(&src, "count", "count");
+	assert_int_equal(pipeline__init(&a, test_pin_root(), "sha"), 0);
+	assert_int_equal(pipeline__init(&b, test_pin_root(), "shb"), 0);
+	assert_int_equal(pipeline__share_maps(&a, test_pin_root(), shared, 1), 0);
+	assert_int_equal(pipeline__share_maps(&b, test_pin_root(), shared, 1), 0);
+	if (pipeline__load(&a, &src, 1, XDP_PASS, &err) || pipeline__load(&b, &src, 1, XDP_PASS, &err))
+		fail_msg("load: %s", err.msg);
+	assert_int_equal(map_id(&a, "sluice_counts"), map_id(&b, "sluice_counts"));
+	assert_int_not_equal(map_id(&a, SLUICE_MAP_PIPE_STATS), map_id(&b, SLUICE_MAP_PIPE_STATS));
+	assert_true(pinned(&a, "../shared/sluice_counts"));
+	assert_false(pinned(&a, "maps/sluice_counts"));
+	pipeline__destroy(&a);
+	pipeline__destroy(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -307,6 +344,7 @@ int main(void)
 		cmocka_unit_test(test_transaction_new_generation),
 		cmocka_unit_test(test_preflight_mismatch_changes_nothing),
 		cmocka_unit_test(test_adopt_pins),
+		cmocka_unit_test(test_shared_maps),
 	};
 
 	snprintf(objdir, sizeof(objdir), "%s/bpf", getenv("SLUICE_BUILD") ? getenv("SLUICE_BUILD") : "build");
