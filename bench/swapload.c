@@ -399,7 +399,7 @@ out:
 /* The request of operation i: the versions of parity i & 1. */
 static struct json_object *op_request(const struct opts *o, long i)
 {
-	struct json_object *req = json_object_new_object();
+	struct json_object *req = json_object_new_object(), *list;
 	const struct op_stage *s = &o->stages[0];
 
 	json_object_object_add(req, "iface", json_object_new_string(o->iface));
@@ -409,8 +409,7 @@ static struct json_object *op_request(const struct opts *o, long i)
 		json_object_object_add(req, "object", json_object_new_string(s->obj[i & 1]));
 		return req;
 	}
-	struct json_object *list = json_object_new_array();
-
+	list = json_object_new_array();
 	json_object_object_add(req, "op", json_object_new_string("txn"));
 	for (int k = 0; k < o->nr_stages; k++) {
 		struct json_object *it = json_object_new_object();
