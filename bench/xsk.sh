@@ -1,54 +1,87 @@
 #!/bin/bash
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #
-# AF_XDP rxdrop rate: sluice-xsk against dpdk-testpmd's net_af_xdp vdev in
-# rxonly mode, on the same private veth pair, fed by the same sluice-gen
-# (XDP live frames) at full rate. One run of each; prints both rates, their
-# ratio (target >= 1.0) and the exact commands.
+# AF_XDP rxdrop rates on one private veth pair, all fed by the same sluice-gen
+# (XDP live frames, UDP to dport 5000) at full rate, in one run:
 #
-# Usage: bench/xsk.sh [--quick] [-d SECONDS]
+#  1. pipeline vs bare: sluice-xsk --xskmap behind sluiced's pipeline
+#     [parse, acl with `xsk proto udp dport 5000`, xsk] against sluice-xsk
+#     --attach (its own bare bpf_redirect_map program). Rounds alternate
+#     between the two; prints the medians and their ratio (target >= 0.85).
+#  2. ring sizing: the pipeline again, the generator paced at a share
+#     (XSK_LOAD, default 0.9) of the median just measured, an exact count:
+#     frames sent, redirected by the xsk stage, received, and the socket's
+#     drops (target 0).
+#  3. sluice-xsk (bare) against dpdk-testpmd's net_af_xdp vdev in rxonly mode
+#     (ratio target >= 1.0); skipped when dpdk-testpmd is not installed.
+#
+# Usage: bench/xsk.sh [--quick] [-d SECONDS] [-r ROUNDS]
+#   --quick         1 s windows, 3 rounds (CI); default 3 s, 5 rounds
 #   XSK_ARGS="..."  extra sluice-xsk options (e.g. "-p" or "--rx-ring 2048")
+#   XSK_WRAP="..."  command prefix for the receiver (e.g. "taskset -c 1")
+#   XSK_LOAD=F      share of the measured pipeline rate for step 2
 #   O=DIR           build folder (default build/)
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 O=${O:-$top/build}
 XSK=$O/tools/xsk/sluice-xsk
 GEN=$O/tools/gen/sluice-gen
+SLUICED=$O/daemon/sluiced
+SLUICECTL=$O/cli/sluicectl
 TESTPMD=${TESTPMD:-dpdk-testpmd}
-secs=5
+LOAD=${XSK_LOAD:-0.9}
+read -ra xsk_args <<< "${XSK_ARGS:-}"
+read -ra xsk_wrap <<< "${XSK_WRAP:-}"
+PORT=5000
+secs=3
+rounds=5
 while [ $# -gt 0 ]; do
 	case $1 in
-	--quick) secs=2 ;;
+	--quick) secs=1; rounds=3 ;;
 	-d) secs=$2; shift ;;
-	*) echo "usage: $0 [--quick] [-d SECONDS]" >&2; exit 2 ;;
+	-r) rounds=$2; shift ;;
+	*) echo "usage: $0 [--quick] [-d SECONDS] [-r ROUNDS]" >&2; exit 2 ;;
 	esac
 	shift
 done
 
 . "$top/tests/lib/netns.sh"
 
-for f in "$XSK" "$GEN"; do
+for f in "$XSK" "$GEN" "$SLUICED" "$SLUICECTL"; do
 	[ -x "$f" ] || { echo "bench/xsk.sh: $f not built (make O=$O)" >&2; exit 1; }
 done
-command -v "$TESTPMD" >/dev/null || { echo "bench/xsk.sh: $TESTPMD not found" >&2; exit 1; }
 
 name=bx$$
 tmp=$(mktemp -d /tmp/bench-xsk.XXXXXX)
+pin=/sys/fs/bpf/sluice-bench-$name
 gen_pid=
+rx_pid=
+daemon_pid=
 cleanup() {
 	[ -n "$gen_pid" ] && kill "$gen_pid" 2>/dev/null
+	[ -n "$rx_pid" ] && kill "$rx_pid" 2>/dev/null
+	[ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null
 	exec 3>&- 2>/dev/null
 	topo_destroy "$name"
-	rm -rf "$tmp" "/var/run/dpdk/$name"
+	rm -rf "$tmp" "$pin" "/var/run/dpdk/$name"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 bpffs_mount
 topo_create "$name" || exit 1
 
-# gen_start SECONDS: the generator at full rate, in the background.
+die() {
+	echo "bench/xsk.sh: $*" >&2
+	exit 1
+}
+
+# gen_start SECONDS [ARGS...]: the generator in the background (full rate
+# unless ARGS pace it), summary in $tmp/gen.json.
 gen_start() {
-	ip netns exec "$TOPO_GEN_NS" "$GEN" -i "$TOPO_GEN_IF" -d "$1" -q -j > "$tmp/gen.json" 2>&1 &
+	local d=$1
+	shift
+	ip netns exec "$TOPO_GEN_NS" "$GEN" -i "$TOPO_GEN_IF" --dport "$PORT" -d "$d" -q -j "$@" \
+		> "$tmp/gen.json" 2>&1 &
 	gen_pid=$!
 }
 
@@ -58,27 +91,177 @@ gen_stop() {
 	gen_pid=
 }
 
-# --- sluice-xsk: the receiver's window (which starts once its sockets are
-# bound) lies inside the generator's, as testpmd's does below.
-xsk_cmd="$XSK -i $TOPO_DUT_IF --attach --rxdrop -d $secs --quiet -j ${XSK_ARGS:-}"
-gen_start $((secs + 10))
-sleep 1
-${XSK_WRAP:-} nsenter --net="/run/netns/$TOPO_DUT_NS" $xsk_cmd > "$tmp/xsk.json" 2> "$tmp/xsk.err" || {
-	cat "$tmp/xsk.err" >&2
-	exit 1
+ctl() {
+	"$SLUICECTL" -s "$tmp/sluiced.sock" "$@"
 }
-gen_stop
-read -r xsk_mpps xsk_drops xsk_mode < <(python3 - "$tmp/xsk.json" <<'PY'
-import json, sys
-t = json.load(open(sys.argv[1]))["total"]
-print(t["rx_mpps"], sum(t["drops"].values()), t["xdp_mode"])
-PY
-)
 
-# --- dpdk-testpmd: started, then timed from "start" to "stop" at its prompt.
-# testpmd forwards only on lcores other than its main one: hence -l 0,1.
+# daemon_up: sluiced with the default capture pipeline on the DUT veth.
+daemon_up() {
+	rm -rf "$tmp/state"
+	cat > "$tmp/sluiced.yaml" <<-EOF
+	pin_root: $pin
+	state_dir: $tmp/state
+	control: { socket: $tmp/sluiced.sock }
+	pipelines:
+	  - name: capture
+	    stages:
+	      - { name: parse, object: parse }
+	      - name: acl
+	        object: acl
+	        rules:
+	          - { id: 1, action: xsk, proto: udp, dport: $PORT }
+	      - { name: xsk, object: xsk }
+	interfaces:
+	  - { name: $TOPO_DUT_IF, pipeline: capture }
+	EOF
+	# nsenter execs the daemon ($! is sluiced) and keeps the host's bpffs.
+	nsenter --net="/run/netns/$TOPO_DUT_NS" "$SLUICED" -c "$tmp/sluiced.yaml" >> "$tmp/sluiced.log" 2>&1 &
+	daemon_pid=$!
+	for _ in $(seq 100); do
+		ctl status > /dev/null 2>&1 && return 0
+		kill -0 "$daemon_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	tail -20 "$tmp/sluiced.log" >&2
+	die "sluiced did not start"
+}
+
+# daemon_down: detach and unpin the pipeline, then end the daemon; the veth
+# is bare again for sluice-xsk --attach.
+daemon_down() {
+	ctl down "$TOPO_DUT_IF" > /dev/null || die "sluicectl down failed"
+	kill "$daemon_pid"
+	wait "$daemon_pid" 2>/dev/null
+	daemon_pid=
+}
+
+# pipe_redirects: XDP_REDIRECT verdicts the pipeline has counted.
+pipe_redirects() {
+	ctl -j stats "$TOPO_DUT_IF" |
+		python3 -c 'import json,sys; print(json.load(sys.stdin)["interfaces"][0]["pipeline"]["verdicts"]["redirect"])'
+}
+
+# rx_summary FILE: "mpps rx_packets socket_drops rx_ring_full xdp_mode" of a
+# sluice-xsk JSON summary. tx_ring_empty_descs counts transmit kicks that
+# found nothing to send: not a loss.
+rx_summary() {
+	python3 - "$1" <<-'PY'
+	import json, sys
+	t = json.load(open(sys.argv[1]))["total"]
+	d = t["drops"]
+	lost = sum(v for k, v in d.items() if k != "tx_ring_empty_descs")
+	print(t["rx_mpps"], t["rx_packets"], lost, d["rx_ring_full"], t["xdp_mode"])
+	PY
+}
+
+# rx_run OUT ARGS...: one receiver window of $secs inside the generator's,
+# at full rate; the receiver's window starts once its socket is bound.
+rx_run() {
+	local out=$1
+	shift
+	gen_start $((secs + 10))
+	sleep 1
+	"${xsk_wrap[@]}" nsenter --net="/run/netns/$TOPO_DUT_NS" "$XSK" -i "$TOPO_DUT_IF" --rxdrop -d "$secs" \
+		--quiet -j "$@" "${xsk_args[@]}" > "$out" 2> "$out.err" || {
+		cat "$out.err" >&2
+		die "sluice-xsk $* failed"
+	}
+	gen_stop
+	cp "$tmp/gen.json" "$out.gen"
+}
+
+# gen_summary FILE: "mpps veth_drops" of the generator's run around a window
+# (errors: frames the veth could not take because its NAPI fell behind).
+gen_summary() {
+	python3 -c 'import json,sys; g=json.load(open(sys.argv[1])); print(g["mpps"], g["errors"])' "$1"
+}
+
+median() {
+	python3 -c 'import statistics,sys; print(f"{statistics.median(float(x) for x in sys.argv[1:]):.3f}")' "$@"
+}
+
+xskmap=$pin/$TOPO_DUT_IF/maps/sluice_xsks
+pipe_cmd="$XSK -i $TOPO_DUT_IF --rxdrop -d $secs --quiet -j --xskmap $xskmap ${XSK_ARGS:-}"
+bare_cmd="$XSK -i $TOPO_DUT_IF --rxdrop -d $secs --quiet -j --attach ${XSK_ARGS:-}"
+
+# --- 1. pipeline vs bare redirect, alternating rounds.
+pipe_mpps=() bare_mpps=() pipe_gen=() bare_gen=() pipe_drops=0 bare_drops=0 pipe_veth=0 bare_veth=0
+for ((r = 0; r < rounds; r++)); do
+	daemon_up
+	rx_run "$tmp/pipe.$r.json" --xskmap "$xskmap"
+	daemon_down
+	read -r mpps _ drops _ mode < <(rx_summary "$tmp/pipe.$r.json")
+	[ "$mode" = copy ] || [ "$mode" = zerocopy ] || die "pipeline round $r: xdp_mode '$mode'"
+	pipe_mpps+=("$mpps")
+	pipe_drops=$((pipe_drops + drops))
+	read -r mpps drops < <(gen_summary "$tmp/pipe.$r.json.gen")
+	pipe_gen+=("$mpps")
+	pipe_veth=$((pipe_veth + drops))
+
+	rx_run "$tmp/bare.$r.json" --attach
+	read -r mpps _ drops _ _ < <(rx_summary "$tmp/bare.$r.json")
+	bare_mpps+=("$mpps")
+	bare_drops=$((bare_drops + drops))
+	read -r mpps drops < <(gen_summary "$tmp/bare.$r.json.gen")
+	bare_gen+=("$mpps")
+	bare_veth=$((bare_veth + drops))
+done
+pipe_med=$(median "${pipe_mpps[@]}")
+bare_med=$(median "${bare_mpps[@]}")
+
+# --- 2. ring sizing: an exact count paced at LOAD x the pipeline's median.
+daemon_up
+rate=$(python3 -c "print(max(1000, int($pipe_med * 1e6 * $LOAD)))")
+count=$(python3 -c "print(int($rate * $secs * 2))")
+redir0=$(pipe_redirects)
+nsenter --net="/run/netns/$TOPO_DUT_NS" "$XSK" -i "$TOPO_DUT_IF" --rxdrop -d $((secs * 2 + 30)) -j \
+	--xskmap "$xskmap" "${xsk_args[@]}" > "$tmp/paced.json" 2> "$tmp/paced.err" &
+rx_pid=$!
+for _ in $(seq 100); do
+	grep -q ' ready$' "$tmp/paced.err" && break
+	sleep 0.1
+done
+grep -q ' ready$' "$tmp/paced.err" || { cat "$tmp/paced.err" >&2; die "sluice-xsk did not get ready"; }
+ip netns exec "$TOPO_GEN_NS" "$GEN" -i "$TOPO_GEN_IF" --dport "$PORT" -n "$count" -r "$rate" -q -j \
+	> "$tmp/gen.json" || die "paced generator failed"
+sleep 0.5
+kill -INT "$rx_pid"
+wait "$rx_pid" || { cat "$tmp/paced.err" >&2; die "paced receiver failed"; }
+rx_pid=
+redirected=$(( $(pipe_redirects) - redir0 ))
+daemon_down
+read -r _ paced_rx paced_drops paced_full _ < <(rx_summary "$tmp/paced.json")
+read -r paced_sent veth_drops < <(python3 -c 'import json,sys; g=json.load(open(sys.argv[1])); print(g["sent"], g["errors"])' "$tmp/gen.json")
+
+echo "# AF_XDP rxdrop on a veth, sluice-gen XDP live frames, $(nproc) CPUs, $rounds rounds of ${secs}s, $(uname -r)"
+printf '%-34s %8s Mpps  (rounds: %s; %s socket drops)\n' "pipeline parse,acl,xsk (--xskmap)" \
+	"$pipe_med" "${pipe_mpps[*]}" "$pipe_drops"
+printf '%-34s %8s Mpps  (rounds: %s; %s socket drops)\n' "bare redirect (--attach)" \
+	"$bare_med" "${bare_mpps[*]}" "$bare_drops"
+python3 -c "r = $pipe_med / $bare_med if $bare_med else float('inf'); print(f'ratio pipeline / bare: {r:.2f} (target >= 0.85)')"
+# The generator shares the CPUs: if it sent barely more than was received,
+# it, not the receive path, set the pace.
+printf '# generator sent %s Mpps (pipeline rounds) and %s Mpps (bare rounds), medians; veth drops %d / %d\n' \
+	"$(median "${pipe_gen[@]}")" "$(median "${bare_gen[@]}")" "$pipe_veth" "$bare_veth"
+echo "# at full rate the generator outruns the receive path: drops above are overload, not ring sizing"
+printf 'ring sizing at %d pps (%s x pipeline median): sent %d, veth drops %d, redirected %d, received %d, socket drops %d (rx_ring_full %d) (target 0)\n' \
+	"$rate" "$LOAD" "$paced_sent" "$veth_drops" "$redirected" "$paced_rx" "$paced_drops" "$paced_full"
+echo "# sluiced:     nsenter --net=/run/netns/DUT $SLUICED -c CONFIG   (parse, acl: xsk proto udp dport $PORT, xsk)"
+echo "# pipeline:    nsenter --net=/run/netns/DUT $pipe_cmd"
+echo "# bare:        nsenter --net=/run/netns/DUT $bare_cmd"
+echo "# generator:   ip netns exec GEN $GEN -i $TOPO_GEN_IF --dport $PORT -d SECONDS   (paced: -n $count -r $rate)"
+
+# --- 3. sluice-xsk vs dpdk-testpmd rxonly.
+if ! command -v "$TESTPMD" > /dev/null; then
+	echo "# $TESTPMD not found: sluice-xsk vs testpmd skipped"
+	exit 0
+fi
+xsk_mpps=$(median "${bare_mpps[@]}")
+# testpmd: started, then timed from "start" to "stop" at its prompt. It
+# forwards only on lcores other than its main one: hence -l 0,1.
 pmd_cmd="$TESTPMD -l 0,1 --no-huge -m 256 --no-pci --file-prefix $name --vdev net_af_xdp0,iface=$TOPO_DUT_IF -- -i --forward-mode=rxonly --total-num-mbufs=16384"
 mkfifo "$tmp/pmd.in"
+# shellcheck disable=SC2086 # a command line, split on purpose
 ip netns exec "$TOPO_DUT_NS" $pmd_cmd < "$tmp/pmd.in" > "$tmp/pmd.log" 2>&1 &
 pmd_pid=$!
 exec 3> "$tmp/pmd.in"
@@ -88,9 +271,8 @@ for ((i = 0; i < 300; i++)); do
 	sleep 0.1
 done
 if ! grep -q 'testpmd>' "$tmp/pmd.log"; then
-	echo "bench/xsk.sh: testpmd did not start:" >&2
 	tail -20 "$tmp/pmd.log" >&2
-	exit 1
+	die "testpmd did not start"
 fi
 gen_start $((secs + 10))
 sleep 1
@@ -107,17 +289,12 @@ gen_stop
 # The accumulated block after "stop" holds the total for all ports.
 pmd_pkts=$(awk '/Accumulated forward statistics/ { acc = 1 } acc && /RX-packets:/ { print $2; exit }' "$tmp/pmd.log")
 if [ -z "$pmd_pkts" ]; then
-	echo "bench/xsk.sh: no RX-packets in testpmd's output:" >&2
 	tail -30 "$tmp/pmd.log" >&2
-	exit 1
+	die "no RX-packets in testpmd's output"
 fi
 pmd_mpps=$(python3 -c "print(f'{$pmd_pkts / ($t1 - $t0) / 1e6:.3f}')")
-
-echo "# AF_XDP rxdrop on a veth, sluice-gen XDP live frames at full rate, ${secs}s each, $(nproc) CPUs"
-printf '%-28s %8s Mpps  (%s mode, %s socket drops)\n' "sluice-xsk rxdrop" "$xsk_mpps" "$xsk_mode" "$xsk_drops"
-printf '%-28s %8s Mpps  (%s packets / %.2fs)\n' "dpdk-testpmd af_xdp rxonly" "$pmd_mpps" "$pmd_pkts" \
+printf '%-34s %8s Mpps  (median of the bare rounds above)\n' "sluice-xsk rxdrop" "$xsk_mpps"
+printf '%-34s %8s Mpps  (%s packets / %.2fs, one window)\n' "dpdk-testpmd af_xdp rxonly" "$pmd_mpps" "$pmd_pkts" \
 	"$(python3 -c "print($t1 - $t0)")"
 python3 -c "r = $xsk_mpps / $pmd_mpps if $pmd_mpps else float('inf'); print(f'ratio sluice-xsk / testpmd: {r:.2f} (target >= 1.0)')"
-echo "# sluice-xsk:   nsenter --net=/run/netns/DUT $xsk_cmd"
 echo "# dpdk-testpmd: ip netns exec DUT $pmd_cmd   (start; sleep ${secs}; stop)"
-echo "# generator:    ip netns exec GEN $GEN -i $TOPO_GEN_IF -d SECONDS"
