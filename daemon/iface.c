@@ -345,13 +345,13 @@ static bool matches(const struct pipeline *pl, const struct stage_src *src, int 
 	return true;
 }
 
+static int start_rules(struct daemon *d, struct iface *ifc, char *err, size_t len);
+
 int iface__start(struct daemon *d, struct iface *ifc, const struct cfg_iface *cfg, char *err, size_t len)
 {
 	const struct cfg_pipeline *p = cfg->pipe;
 	struct stage_src src[SLUICE_MAX_STAGES];
 	struct pipeline_err perr = {};
-	struct acl_rule_spec *rules;
-	size_t nr_rules;
 	uint64_t t0 = ctl__now_ms();
 	int n, ret;
 
@@ -415,32 +415,57 @@ int iface__start(struct daemon *d, struct iface *ifc, const struct cfg_iface *cf
 			snprintf(err, len, "%s: cannot adopt what is pinned: %s", cfg->name, perr.msg);
 			goto out;
 		}
-		ret = pipeline__create(&ifc->pl, src, n, p->default_verdict, &perr);
+		ret = pipeline__load(&ifc->pl, src, n, p->default_verdict, &perr);
 		if (ret) {
 			snprintf(err, len, "%s: %s", cfg->name, perr.msg);
 			if (perr.verifier_log)
 				log_err("%s: verifier log:\n%s", cfg->name, perr.verifier_log);
 			goto out;
 		}
+		/* Rules go in before the first packet, like every stage. */
+		ret = start_rules(d, ifc, err, len);
+		if (ret) {
+			pipeline__destroy(&ifc->pl);
+			goto out;
+		}
+		ret = pipeline__attach(&ifc->pl, ifc->pl.mode, ifc->pl.how, &perr);
+		if (ret) {
+			snprintf(err, len, "%s: %s", cfg->name, perr.msg);
+			pipeline__destroy(&ifc->pl);
+			goto out;
+		}
 		log_notice("%s: pipeline '%s' attached (%s, link %u) in %llu ms", cfg->name, p->name,
 			   ifc->pl.native ? "native" : "generic", ifc->pl.link_id,
 			   (unsigned long long)(ctl__now_ms() - t0));
+		goto out;
 	}
+	ret = start_rules(d, ifc, err, len);
+out:
+	pipeline_err__clear(&perr);
+	return ret;
+}
+
+/* The rules an interface starts with: CLI edits saved by the last run, or the config's. */
+static int start_rules(struct daemon *d, struct iface *ifc, char *err, size_t len)
+{
+	struct acl_rule_spec *rules;
+	size_t nr_rules;
+	int ret;
+
+	err[0] = '\0';
 	if (!saved_rules(d, ifc, &rules, &nr_rules)) {
 		/* Edits made with sluicectl before the restart. */
 		ret = iface__set_rules(ifc, rules, nr_rules, err, len);
 		rules_free(rules, nr_rules);
 		if (!ret && nr_rules)
-			log_info("%s: restored %zu live ACL rule(s) saved by the previous run", cfg->name,
-				 nr_rules);
+			log_info("%s: restored %zu live ACL rule(s) saved by the previous run",
+				 ifc->pl.ifname, nr_rules);
 	} else {
-		rules = cfg_rules(p, &nr_rules);
+		rules = cfg_rules(ifc->cfg->pipe, &nr_rules);
 		ret = iface__set_rules(ifc, rules, nr_rules, err, len);
 		if (!ret)
 			iface__save_rules(d, ifc);
 	}
-out:
-	pipeline_err__clear(&perr);
 	return ret;
 }
 

@@ -78,6 +78,20 @@ static int mount_bpffs(void)
 	return 0;
 }
 
+static bool pipelines_pinned(const struct sluice_config *cfg)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	for (size_t i = 0; i < cfg->nr_ifaces; i++) {
+		snprintf(path, sizeof(path), "%s/%s/%s", cfg->pin_root, cfg->ifaces[i].name,
+			 SLUICE_PIN_LINK);
+		if (!stat(path, &st))
+			return true;
+	}
+	return false;
+}
+
 /*
  * One daemon per state folder: two would both believe they own the pins.
  * The lock dies with the process, so kill -9 leaves nothing to clean up.
@@ -163,7 +177,12 @@ int main(int argc, char **argv)
 		log_err("bpffs is not mounted on /sys/fs/bpf and mounting it failed: %s", strerror(errno));
 		goto out;
 	}
-	if (probe__require(err, sizeof(err))) {
+	/*
+	 * Pins do not outlive a boot, so a pipeline already pinned proves this
+	 * kernel runs sluice: a restart skips the probe (which creates a
+	 * namespace and a veth) and adopts sooner.
+	 */
+	if (!pipelines_pinned(d.cfg) && probe__require(err, sizeof(err))) {
 		log_err("this kernel cannot run sluice: %s", err);
 		goto out;
 	}
