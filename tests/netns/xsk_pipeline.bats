@@ -36,9 +36,11 @@ setup_file() {
 	require_file "$XSK"
 	require_file "$GEN"
 	bpffs_mount
-	export NAME=$(topo_name xp)
+	NAME=$(topo_name xp)
+	export NAME
 	topo_create "$NAME" >/dev/null
-	export WORK=$(mktemp -d /tmp/xsk-pipeline-bats.XXXXXX)
+	WORK=$(mktemp -d /tmp/xsk-pipeline-bats.XXXXXX)
+	export WORK
 	export PIN=/sys/fs/bpf/sluice-xskp-test-$NAME SOCK=$WORK/sluiced.sock
 	export MAPS=$PIN/$TOPO_DUT_IF/maps
 	cat > "$WORK/sluiced.yaml" <<-EOF
@@ -79,7 +81,7 @@ teardown_file() {
 teardown() {
 	[ -n "${RX_PID:-}" ] && kill "$RX_PID" 2>/dev/null
 	[ -n "${GEN_PID:-}" ] && kill "$GEN_PID" 2>/dev/null
-	RX_PID= GEN_PID=
+	RX_PID='' GEN_PID=''
 	return 0
 }
 
