@@ -222,22 +222,30 @@ static void rodata_names(struct bpf_object *obj, char *buf, size_t len)
 	}
 }
 
+int stage__set_rodata(struct bpf_object *obj, const char *var, int64_t value)
+{
+	size_t size = 0;
+	void *v = rodata_var(obj, var, &size);
+
+	if (!v || !size || size > 8)
+		return -ENOENT;
+	/* Little-endian: the low bytes of the value are the variable. */
+	memcpy(v, &value, size);
+	return 0;
+}
+
 static int set_params(struct bpf_object *obj, const struct stage_src *src, char *err, size_t errlen)
 {
 	for (int i = 0; i < src->nr_params; i++) {
 		const struct stage_param *p = &src->params[i];
-		size_t size = 0;
-		void *v = rodata_var(obj, p->name, &size);
 		char names[256];
 
-		if (!v || !size || size > 8 || !strncmp(p->name, "sluice_", 7)) {
+		if (!strncmp(p->name, "sluice_", 7) || stage__set_rodata(obj, p->name, p->value)) {
 			rodata_names(obj, names, sizeof(names));
 			snprintf(err, errlen, "stage '%s': %s has no parameter '%s' (parameters: %s)",
 				 src->name, src->object, p->name, names[0] ? names : "none");
 			return -ENOENT;
 		}
-		/* Little-endian: the low bytes of the value are the variable. */
-		memcpy(v, &p->value, size);
 	}
 	return 0;
 }

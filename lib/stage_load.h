@@ -28,4 +28,9 @@ struct stage_load_req {
 int stage__load(const struct stage_load_req *req, struct stage_inst *out, char *err, size_t errlen,
 		char **verifier_log);
 
+struct bpf_object;
+
+/* Sets an integer .rodata variable of an opened, not yet loaded object. */
+int stage__set_rodata(struct bpf_object *obj, const char *var, int64_t value);
+
 #endif
