@@ -375,7 +375,7 @@ int iface__start(struct daemon *d, struct iface *ifc, const struct cfg_iface *cf
 	}
 
 	ret = pipeline__adopt(&ifc->pl, &perr);
-	if (ret == 0 && ifc->pl.link_fd >= 0) {
+	if (ret == 0 && pipeline__attached(&ifc->pl)) {
 		/* Sources are not pinned: the configuration is their record. */
 		if (matches(&ifc->pl, src, n, p->default_verdict)) {
 			for (int i = 0; i < n; i++)
@@ -403,7 +403,7 @@ int iface__start(struct daemon *d, struct iface *ifc, const struct cfg_iface *cf
 		}
 	} else {
 		if (ret == 0) {
-			/* Pins without a link: a half-built start. Start over. */
+			/* Pins of a pipeline that never got attached: a half-built start. */
 			pipeline__destroy(&ifc->pl);
 			pipeline__init(&ifc->pl, d->cfg->pin_root, cfg->name);
 			ifc->pl.mode = xdp_mode(cfg->mode);

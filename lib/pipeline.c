@@ -875,8 +875,26 @@ int pipeline__adopt(struct pipeline *pl, struct pipeline_err *err)
 			return errf(err, -EPROTO, "%s: the link runs program %u, generation %u's entry is %u",
 				    pl->dir, li.prog_id, info.gen, pl->entry.prog_id);
 		}
+	} else if (pl->ifindex) {
+		/* Attached without a link (libxdp): the interface itself says what runs. */
+		LIBBPF_OPTS(bpf_xdp_query_opts, q);
+
+		if (!bpf_xdp_query(pl->ifindex, 0, &q) && q.prog_id == pl->entry.prog_id) {
+			pl->how = SLUICE_ATTACH_LIBXDP;
+			pl->native = q.attach_mode == XDP_ATTACHED_DRV;
+		}
 	}
 	return 0;
+}
+
+bool pipeline__attached(const struct pipeline *pl)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+
+	if (pl->link_fd >= 0)
+		return true;
+	return pl->ifindex && pl->entry.fd >= 0 && !bpf_xdp_query(pl->ifindex, 0, &q) &&
+	       q.prog_id == pl->entry.prog_id;
 }
 
 int pipeline__destroy(struct pipeline *pl)

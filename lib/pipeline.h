@@ -136,6 +136,9 @@ int pipeline__rollback_stage(struct pipeline *pl, int idx, struct pipeline_err *
 int pipeline__commit(struct pipeline *pl, const struct stage_src *src, int n,
 		     const struct preflight_pkt *pf, size_t nr_pf, struct pipeline_err *err);
 
+/* Whether the live entry is what the interface runs (by a link or by libxdp). */
+bool pipeline__attached(const struct pipeline *pl);
+
 /* Detaches and removes every pin of the interface. */
 int pipeline__destroy(struct pipeline *pl);
 

@@ -8,10 +8,10 @@
 # socket turns away strangers and garbage without falling over.
 
 load ../lib/common
+load ../lib/daemon
 
 setup_file() {
 	require_root
-	export SLUICED=$SLUICE_BUILD/daemon/sluiced SLUICECTL=$SLUICE_BUILD/cli/sluicectl
 	require_file "$SLUICED"
 	require_file "$SLUICECTL"
 	bpffs_mount
@@ -42,43 +42,11 @@ setup_file() {
 }
 
 teardown_file() {
-	pkill -f "sluiced -c $WORK/sluiced.yaml" 2>/dev/null
-	rm -rf "$PIN" "$WORK"
-	topo_destroy "$NAME"
-}
-
-daemon_start() {
-	# nsenter itself, not the in_ns function: $! must be the daemon, not a subshell.
-	nsenter --net="/run/netns/$TOPO_DUT_NS" "$SLUICED" -c "$WORK/sluiced.yaml" >>"$WORK/log" 2>&1 &
-	echo $! > "$WORK/pid"
-	for _ in $(seq 50); do
-		[ -S "$SOCK" ] && "$SLUICECTL" -s "$SOCK" status >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	cat "$WORK/log" >&2
-	return 1
-}
-
-ctl() {
-	"$SLUICECTL" -s "$SOCK" "$@"
-}
-
-# Packets the pipeline has seen, read from the pinned map: works with no daemon.
-pinned_packets() {
-	bpftool -j map dump pinned "$PIN/$TOPO_DUT_IF/maps/sluice_pipe_stats" |
-		python3 -c 'import json,sys
-# Raw bytes per CPU: packets is the first little-endian u64 of struct sluice_pipe_stats.
-d = json.load(sys.stdin)
-print(sum(int.from_bytes(bytes(int(b, 16) for b in v["value"][:8]), "little")
-          for e in d for v in e["values"]))'
+	daemon_teardown
 }
 
 link_id() {
-	ctl -j status | python3 -c 'import json,sys; print(json.load(sys.stdin)["interfaces"][0]["link_id"])'
-}
-
-ping_dut() {
-	ip netns exec "$TOPO_GEN_NS" ping -q -c "$1" -i "${2:-0.01}" -W 1 "$TOPO_DUT_IP"
+	ctl_json 'r["interfaces"][0]["link_id"]' status
 }
 
 @test "the pipeline attaches and passes real traffic" {

@@ -1,0 +1,79 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#
+# The libxdp attach path (`attach: libxdp`). On this kernel libxdp's
+# dispatcher is refused (freplace under lockdown) and libxdp falls back to a
+# single-program netlink attach: there is no bpf_link, so transactions switch
+# with an atomic XDP_FLAGS_REPLACE and a restarted daemon recognises its
+# pipeline by the program the interface runs.
+
+load ../lib/common
+load ../lib/daemon
+
+setup_file() {
+	require_root
+	require_file "$SLUICED"
+	bpffs_mount
+	export NAME=$(topo_name lx)
+	topo_create "$NAME" >/dev/null
+	export WORK=$(mktemp -d /tmp/sluiced-libxdp.XXXXXX)
+	export PIN=/sys/fs/bpf/sluice-test-$NAME
+	cat > "$WORK/sluiced.yaml" <<-EOF
+	pin_root: $PIN
+	state_dir: $WORK/state
+	control: { socket: $WORK/sluiced.sock }
+	pipelines:
+	  - name: fw
+	    stages:
+	      - { name: parse, object: parse }
+	      - { name: mark, object: pass }
+	      - { name: count, object: count }
+	interfaces:
+	  - { name: $TOPO_DUT_IF, pipeline: fw, attach: libxdp }
+	EOF
+	daemon_start
+}
+
+teardown_file() {
+	daemon_teardown
+}
+
+@test "libxdp attaches the entry and traffic flows" {
+	[ "$(ctl_json 'r["interfaces"][0]["attach"]' status)" = libxdp ]
+	[ "$(xdp_prog_id)" = "$(ctl_json 'r["interfaces"][0]["entry_prog_id"]' status)" ]
+	[ ! -e "$PIN/$TOPO_DUT_IF/link" ]
+	run ping_dut 10
+	[[ "$output" == *" 0% packet loss"* ]]
+}
+
+@test "a stage swap and a transaction work without a bpf_link" {
+	local entry
+	entry=$(xdp_prog_id)
+	run ctl stage swap "$TOPO_DUT_IF" mark verdict param verdict=2
+	[ "$status" -eq 0 ]
+	[ "$(xdp_prog_id)" = "$entry" ]		# a slot update leaves the entry alone
+	run ctl txn "$TOPO_DUT_IF" mark=pass count=count
+	[ "$status" -eq 0 ]
+	[ "$(xdp_prog_id)" != "$entry" ]		# the new generation's entry replaced it
+	[ "$(xdp_prog_id)" = "$(ctl_json 'r["interfaces"][0]["entry_prog_id"]' status)" ]
+	run ping_dut 10
+	[[ "$output" == *" 0% packet loss"* ]]
+	[ "$(ctl_json 'r["interfaces"][0]["pipeline"]["missed"]' stats)" -eq 0 ]
+}
+
+@test "a restarted daemon adopts the libxdp-attached pipeline without a detach" {
+	local prog
+	prog=$(xdp_prog_id)
+	kill -9 "$(cat "$WORK/pid")"
+	daemon_start
+	grep -q "adopted pipeline 'fw'" "$WORK/log"
+	[ "$(xdp_prog_id)" = "$prog" ]
+	[ "$(ctl_json 'r["interfaces"][0]["attach"]' status)" = libxdp ]
+}
+
+@test "down detaches the libxdp-attached program" {
+	run ctl down "$TOPO_DUT_IF"
+	[ "$status" -eq 0 ]
+	[ -z "$(xdp_prog_id)" ]
+	[ ! -e "$PIN/$TOPO_DUT_IF" ]
+}
