@@ -62,7 +62,8 @@ enum {
  */
 struct sluice_meta {
 	__u32 path;		/* bit i: the stage in slot i ran */
-	__u32 rule;		/* ACL rule index + 1 that matched, 0 = none */
+	__u32 rule;		/* position + 1 in sluice_acl_rules of the rule that matched (its
+				 * id is sluice_acl_rules[rule - 1].id), 0 = none */
 	__u16 gen;		/* generation of the entry that admitted the packet */
 	__u16 gen_other;	/* with SLUICE_PKT_MIXED: a stage's other generation */
 	__u16 flags;		/* SLUICE_PKT_* */
