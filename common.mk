@@ -18,6 +18,8 @@ STAGEDIR := $(LIBDIR)/stages
 SYSCONFDIR ?= /etc/sluice
 MANDIR := $(PREFIX)/share/man
 
+SLUICE_VERSION ?= 0.1.0
+
 CC ?= gcc
 CLANG ?= clang
 BPFTOOL ?= bpftool
