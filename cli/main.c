@@ -229,6 +229,26 @@ static int parse_timeout(const char *arg)
 	return 0;
 }
 
+/*
+ * -j and -p are also taken after the command words (`sluicectl stats -j`),
+ * as people type them; no command has an argument that could be one.
+ */
+static int take_output_flags(int argc, char **argv)
+{
+	int n = 0;
+
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "-j") || !strcmp(argv[i], "--json")) {
+			cli.json = true;
+		} else if (!strcmp(argv[i], "-p") || !strcmp(argv[i], "--pretty")) {
+			cli.json = cli.pretty = true;
+		} else {
+			argv[n++] = argv[i];
+		}
+	}
+	return n;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -277,5 +297,5 @@ int main(int argc, char **argv)
 		cli_usage(stderr);
 		return EXIT_USAGE;
 	}
-	return dispatch(argc - optind, argv + optind);
+	return dispatch(take_output_flags(argc - optind, argv + optind), argv + optind);
 }
