@@ -89,11 +89,11 @@ e2e_counts() {
 		"$PIN/$TOPO_DUT_IF/maps/sluice_counts"
 }
 
-# e2e_pipe_stat FIELD: one field of the pipeline's stats (missed, mixed, ...).
+# e2e_pipe_stat FIELD...: fields of the pipeline's stats (missed, mixed,
+# packets, verdicts.drop, ...), space-separated, from one request.
 e2e_pipe_stat() {
 	ctl -j stats "$TOPO_DUT_IF" | python3 -c '
 import json, sys
 p = json.load(sys.stdin)["interfaces"][0]["pipeline"]
-f = sys.argv[1]
-print(p["verdicts"][f[9:]] if f.startswith("verdicts.") else p[f])' "$1"
+print(*(p["verdicts"][f[9:]] if f.startswith("verdicts.") else p[f] for f in sys.argv[1:]))' "$@"
 }
