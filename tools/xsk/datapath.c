@@ -78,7 +78,7 @@ static void account(struct xt_counters *c, __u64 *pkts, __u64 *bytes, __u32 n, _
 /* Returns false when the caller should look at the rings again later. */
 static bool wait_ready(struct xt_queue *q, short events)
 {
-	struct pollfd pfd = { .fd = q->fd, .events = events };
+	struct pollfd pfd = { .fd = q->sock.fd, .events = events };
 
 	if (q->ctx->opts.wait != XT_WAIT_POLL)
 		return true;
@@ -87,10 +87,7 @@ static bool wait_ready(struct xt_queue *q, short events)
 
 static void kick_rx(struct xt_queue *q)
 {
-	const struct xt_opts *o = &q->ctx->opts;
-
-	if (o->wait == XT_WAIT_BUSY_POLL || xsk_ring_prod__needs_wakeup(&q->fill))
-		recvfrom(q->fd, NULL, 0, MSG_DONTWAIT, NULL, NULL);
+	sluice_xsk__kick_rx(&q->sock, q->ctx->opts.wait == XT_WAIT_BUSY_POLL);
 }
 
 /* Copy mode transmits only inside this syscall, a batch at a time. */
@@ -98,9 +95,9 @@ static int kick_tx(struct xt_queue *q)
 {
 	const struct xt_opts *o = &q->ctx->opts;
 
-	if (o->need_wakeup && o->wait != XT_WAIT_BUSY_POLL && !xsk_ring_prod__needs_wakeup(&q->tx))
+	if (o->need_wakeup && o->wait != XT_WAIT_BUSY_POLL && !xsk_ring_prod__needs_wakeup(&q->sock.tx))
 		return 0;
-	if (sendto(q->fd, NULL, 0, MSG_DONTWAIT, NULL, 0) >= 0)
+	if (sendto(q->sock.fd, NULL, 0, MSG_DONTWAIT, NULL, 0) >= 0)
 		return 0;
 	/* The kernel could not take it all now: the ring keeps the rest. */
 	if (errno == EAGAIN || errno == EBUSY || errno == ENOBUFS || errno == ENETDOWN)
@@ -108,8 +105,9 @@ static int kick_tx(struct xt_queue *q)
 	return -errno;
 }
 
-static void frame_inspect(struct xt_queue *q, void *pkt, __u32 len)
+static void frame_inspect(void *arg, void *pkt, __u32 len)
 {
+	struct xt_queue *q = arg;
 	const struct xt_opts *o = &q->ctx->opts;
 
 	if (o->verify)
@@ -122,37 +120,20 @@ static int rxdrop_run(struct xt_queue *q)
 {
 	struct xt_ctx *ctx = q->ctx;
 	const struct xt_opts *o = &ctx->opts;
-	__u32 want, rcvd, idx_rx, idx_fq, i;
+	sluice_xsk_frame_fn inspect = o->verify || o->meta ? frame_inspect : NULL;
+	__u32 want, rcvd;
 	__u64 bytes;
 
 	while (!stopping(ctx)) {
 		if (!wait_ready(q, POLLIN))
 			continue;
 		want = budget_take(ctx, o->batch);
-		rcvd = want ? xsk_ring_cons__peek(&q->rx, want, &idx_rx) : 0;
+		rcvd = want ? sluice_xsk__rx_burst(&q->sock, want, inspect, q, &bytes) : 0;
 		budget_return(ctx, want - rcvd);
 		if (!rcvd) {
 			kick_rx(q);
 			continue;
 		}
-		/* Cannot fail: the fill ring holds every frame of the umem. */
-		while (xsk_ring_prod__reserve(&q->fill, rcvd, &idx_fq) != rcvd) {
-			if (stopping(ctx))
-				return 0;
-			kick_rx(q);
-		}
-		bytes = 0;
-		for (i = 0; i < rcvd; i++) {
-			const struct xdp_desc *d = xsk_ring_cons__rx_desc(&q->rx, idx_rx++);
-			__u64 addr = xsk_umem__add_offset_to_addr(d->addr);
-
-			if (o->verify || o->meta)
-				frame_inspect(q, xsk_umem__get_data(q->buf, addr), d->len);
-			bytes += d->len;
-			*xsk_ring_prod__fill_addr(&q->fill, idx_fq++) = xsk_umem__extract_addr(d->addr);
-		}
-		xsk_ring_prod__submit(&q->fill, rcvd);
-		xsk_ring_cons__release(&q->rx, rcvd);
 		account(&q->cnt, &q->cnt.rx_packets, &q->cnt.rx_bytes, rcvd, bytes);
 		count_done(ctx, rcvd);
 	}
@@ -167,11 +148,11 @@ static void tx_complete_free(struct xt_queue *q)
 
 	if (!q->outstanding)
 		return;
-	n = xsk_ring_cons__peek(&q->comp, o->comp_size, &idx);
+	n = xsk_ring_cons__peek(&q->sock.comp, o->comp_size, &idx);
 	for (i = 0; i < n; i++)
 		q->free_frames[q->nr_free++] =
-			(__u32)(*xsk_ring_cons__comp_addr(&q->comp, idx++) / o->frame_size);
-	xsk_ring_cons__release(&q->comp, n);
+			(__u32)(*xsk_ring_cons__comp_addr(&q->sock.comp, idx++) / o->frame_size);
+	xsk_ring_cons__release(&q->sock.comp, n);
 	q->outstanding -= n;
 	if (n)
 		account(&q->cnt, &q->cnt.tx_packets, &q->cnt.tx_bytes, n, (__u64)n * q->tx_len);
@@ -192,13 +173,13 @@ static int tx_prepare(struct xt_queue *q)
 	spec.frame_len = o->pkt_size;
 	spec.with_payload = true;
 	spec.flow = o->flow + (__u32)(q - q->ctx->queues);
-	len = pkt_build(&spec, q->buf, o->frame_size);
+	len = pkt_build(&spec, q->sock.buf, o->frame_size);
 	if (len < 0)
 		return len;
 	q->tx_len = (__u32)len;
 	for (i = 0; i < o->frames; i++) {
 		if (i)
-			memcpy((__u8 *)q->buf + (size_t)i * o->frame_size, q->buf, (size_t)len);
+			memcpy((__u8 *)q->sock.buf + (size_t)i * o->frame_size, q->sock.buf, (size_t)len);
 		q->free_frames[i] = o->frames - 1 - i;
 	}
 	q->nr_free = o->frames;
@@ -238,20 +219,20 @@ static int txonly_run(struct xt_queue *q)
 		want = budget_take(ctx, want);
 		if (!want && !q->outstanding && o->count && !xt_load(&ctx->budget))
 			break;	/* this queue's share of --count is out */
-		if (want && xsk_ring_prod__reserve(&q->tx, want, &idx) != want) {
+		if (want && xsk_ring_prod__reserve(&q->sock.tx, want, &idx) != want) {
 			budget_return(ctx, want);
 			want = 0;
 		}
 		for (i = 0; i < want; i++) {
-			struct xdp_desc *d = xsk_ring_prod__tx_desc(&q->tx, idx++);
+			struct xdp_desc *d = xsk_ring_prod__tx_desc(&q->sock.tx, idx++);
 			__u64 addr = (__u64)q->free_frames[--q->nr_free] * o->frame_size;
 
-			pkt_set_seq((__u8 *)q->buf + addr, q->tx_len, q->seq++);
+			pkt_set_seq((__u8 *)q->sock.buf + addr, q->tx_len, q->seq++);
 			d->addr = addr;
 			d->len = q->tx_len;
 		}
 		if (want) {
-			xsk_ring_prod__submit(&q->tx, want);
+			xsk_ring_prod__submit(&q->sock.tx, want);
 			q->outstanding += want;
 		}
 		err = kick_tx(q);
@@ -279,19 +260,19 @@ static void tx_complete_fill(struct xt_queue *q)
 
 	if (!q->outstanding)
 		return;
-	n = xsk_ring_cons__peek(&q->comp, o->comp_size, &idx_cq);
+	n = xsk_ring_cons__peek(&q->sock.comp, o->comp_size, &idx_cq);
 	if (!n)
 		return;
 	/* Cannot fail: the fill ring holds every frame of the umem. */
-	if (xsk_ring_prod__reserve(&q->fill, n, &idx_fq) != n)
+	if (xsk_ring_prod__reserve(&q->sock.fill, n, &idx_fq) != n)
 		return;
 	for (i = 0; i < n; i++) {
-		addr = *xsk_ring_cons__comp_addr(&q->comp, idx_cq++);
+		addr = *xsk_ring_cons__comp_addr(&q->sock.comp, idx_cq++);
 		bytes += q->tx_lens[xsk_umem__extract_addr(addr) / o->frame_size];
-		*xsk_ring_prod__fill_addr(&q->fill, idx_fq++) = addr;
+		*xsk_ring_prod__fill_addr(&q->sock.fill, idx_fq++) = addr;
 	}
-	xsk_ring_prod__submit(&q->fill, n);
-	xsk_ring_cons__release(&q->comp, n);
+	xsk_ring_prod__submit(&q->sock.fill, n);
+	xsk_ring_cons__release(&q->sock.comp, n);
 	q->outstanding -= n;
 	account(&q->cnt, &q->cnt.tx_packets, &q->cnt.tx_bytes, n, bytes);
 }
@@ -318,13 +299,13 @@ static int l2fwd_run(struct xt_queue *q)
 		if (!wait_ready(q, POLLIN))
 			continue;
 		want = budget_take(ctx, o->batch);
-		rcvd = want ? xsk_ring_cons__peek(&q->rx, want, &idx_rx) : 0;
+		rcvd = want ? xsk_ring_cons__peek(&q->sock.rx, want, &idx_rx) : 0;
 		budget_return(ctx, want - rcvd);
 		if (!rcvd) {
 			kick_rx(q);
 			continue;
 		}
-		while (xsk_ring_prod__reserve(&q->tx, rcvd, &idx_tx) != rcvd) {
+		while (xsk_ring_prod__reserve(&q->sock.tx, rcvd, &idx_tx) != rcvd) {
 			if (stopping(ctx))
 				return 0;
 			tx_complete_fill(q);
@@ -334,9 +315,9 @@ static int l2fwd_run(struct xt_queue *q)
 		}
 		bytes = 0;
 		for (i = 0; i < rcvd; i++) {
-			const struct xdp_desc *rd = xsk_ring_cons__rx_desc(&q->rx, idx_rx++);
-			struct xdp_desc *td = xsk_ring_prod__tx_desc(&q->tx, idx_tx++);
-			__u8 *pkt = xsk_umem__get_data(q->buf, xsk_umem__add_offset_to_addr(rd->addr));
+			const struct xdp_desc *rd = xsk_ring_cons__rx_desc(&q->sock.rx, idx_rx++);
+			struct xdp_desc *td = xsk_ring_prod__tx_desc(&q->sock.tx, idx_tx++);
+			__u8 *pkt = xsk_umem__get_data(q->sock.buf, xsk_umem__add_offset_to_addr(rd->addr));
 
 			if (o->verify || o->meta)
 				frame_inspect(q, pkt, rd->len);
@@ -346,8 +327,8 @@ static int l2fwd_run(struct xt_queue *q)
 			q->tx_lens[xsk_umem__extract_addr(rd->addr) / o->frame_size] = rd->len;
 			bytes += rd->len;
 		}
-		xsk_ring_prod__submit(&q->tx, rcvd);
-		xsk_ring_cons__release(&q->rx, rcvd);
+		xsk_ring_prod__submit(&q->sock.tx, rcvd);
+		xsk_ring_cons__release(&q->sock.rx, rcvd);
 		q->outstanding += rcvd;
 		account(&q->cnt, &q->cnt.rx_packets, &q->cnt.rx_bytes, rcvd, bytes);
 		count_done(ctx, rcvd);

@@ -36,7 +36,7 @@ static void ready_print(const struct xt_ctx *ctx)
 	fprintf(stderr, "sluice-xsk: %s on %s:", xt_mode_name(o->mode), o->ifname);
 	for (i = 0; i < o->nr_queues; i++)
 		fprintf(stderr, " queue %u %s,", ctx->queues[i].queue_id,
-			ctx->queues[i].zerocopy ? "zero-copy" : "copy");
+			ctx->queues[i].sock.zerocopy ? "zero-copy" : "copy");
 	fprintf(stderr, " ready\n");
 }
 

@@ -249,7 +249,7 @@ static void summary_walk(struct xt_ctx *ctx, struct out *o)
 	out_open(o, "queues", true, NULL);
 	for (i = 0; i < opts->nr_queues; i++) {
 		const struct xt_queue *q = &ctx->queues[i];
-		const char *m = q->zerocopy ? "zerocopy" : "copy";
+		const char *m = q->sock.zerocopy ? "zerocopy" : "copy";
 
 		out_open(o, NULL, false, "queue %u (%s)", q->queue_id, m);
 		out_u64(o, "queue", q->queue_id);

@@ -14,6 +14,7 @@
 #include <linux/if_xdp.h>
 #include <xdp/xsk.h>
 #include <sluice/abi.h>
+#include "xsk.h"
 
 enum xt_mode {
 	XT_RXDROP,
@@ -101,14 +102,7 @@ struct xt_queue {
 	bool started;
 	int err;			/* the thread's exit status */
 
-	void *buf;			/* umem area */
-	size_t buf_len;
-	struct xsk_umem *umem;
-	struct xsk_socket *xsk;
-	struct xsk_ring_prod fill, tx;
-	struct xsk_ring_cons comp, rx;
-	int fd;
-	bool zerocopy;
+	struct sluice_xsk sock;		/* umem, socket and rings (lib/xsk.h) */
 
 	__u32 *free_frames;		/* txonly: frames not in the kernel */
 	__u32 nr_free;
