@@ -27,9 +27,14 @@
 /* Index in sluice_acl_hits of packets that matched no rule. */
 #define SLUICE_ACL_HITS_DEFAULT	SLUICE_ACL_MAX_RULES
 
-/* Rules by position: a position is live when some trie bitmap names it. */
+/*
+ * Rules by position: a position is live when some trie bitmap names it.
+ * Configuration maps are BPF_F_RDONLY_PROG: the verifier holds the stage to
+ * reading them, and a pre-flight may share them instead of copying.
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_RDONLY_PROG);
 	__uint(max_entries, SLUICE_ACL_MAX_RULES);
 	__type(key, __u32);
 	__type(value, struct sluice_acl_rule);
@@ -46,6 +51,7 @@ struct {
 /* Positions of the live rule set, kept by userspace only (the stage never reads it). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_RDONLY_PROG);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct sluice_acl_bitmap);
@@ -55,7 +61,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(max_entries, SLUICE_ACL_MAX_PREFIXES);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(map_flags, BPF_F_NO_PREALLOC | BPF_F_RDONLY_PROG);
 	__type(key, struct sluice_lpm4_key);
 	__type(value, struct sluice_acl_bitmap);
 } sluice_acl_src4 SEC(".maps");
@@ -64,7 +70,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(max_entries, SLUICE_ACL_MAX_PREFIXES);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(map_flags, BPF_F_NO_PREALLOC | BPF_F_RDONLY_PROG);
 	__type(key, struct sluice_lpm4_key);
 	__type(value, struct sluice_acl_bitmap);
 } sluice_acl_dst4 SEC(".maps");
@@ -73,7 +79,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(max_entries, SLUICE_ACL_MAX_PREFIXES);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(map_flags, BPF_F_NO_PREALLOC | BPF_F_RDONLY_PROG);
 	__type(key, struct sluice_lpm6_key);
 	__type(value, struct sluice_acl_bitmap);
 } sluice_acl_src6 SEC(".maps");
@@ -82,7 +88,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(max_entries, SLUICE_ACL_MAX_PREFIXES);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(map_flags, BPF_F_NO_PREALLOC | BPF_F_RDONLY_PROG);
 	__type(key, struct sluice_lpm6_key);
 	__type(value, struct sluice_acl_bitmap);
 } sluice_acl_dst6 SEC(".maps");

@@ -562,8 +562,9 @@ void sluice_rcu_wait(void)
 
 /*
  * A scratch generation must see the same rules as the live one but must not
- * count into the live counters: every live state map is copied into a fresh
- * map of the same shape, pinned under a scratch folder the loader reuses.
+ * count into the live counters: maps programs may write are copied into fresh
+ * maps of the same shape (per-CPU counters start empty), pinned under a
+ * scratch folder the loader reuses; maps programs only read are shared.
  */
 static int map_copy(int src_fd, const char *dir, const char *name)
 {
@@ -576,6 +577,9 @@ static int map_copy(int src_fd, const char *dir, const char *name)
 
 	if (bpf_obj_get_info_by_fd(src_fd, &info, &len))
 		return -errno;
+	/* Programs cannot write it: configuration, shared as it is. */
+	if (info.map_flags & BPF_F_RDONLY_PROG)
+		return pin_at(src_fd, dir, name);
 	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = info.map_flags,
 		    .map_extra = info.map_extra);
 	fd = bpf_map_create(info.type, name, info.key_size, info.value_size, info.max_entries, &opts);
