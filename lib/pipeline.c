@@ -809,6 +809,83 @@ int pipeline__create(struct pipeline *pl, const struct stage_src *src, int n, in
 	return ret;
 }
 
+/* The program the interface runs: through our link, or attached directly. */
+static uint32_t running_prog(const struct pipeline *pl)
+{
+	struct bpf_link_info li = {};
+	__u32 len = sizeof(li);
+	int fd = get_at(pl->dir, SLUICE_PIN_LINK);
+
+	if (fd >= 0) {
+		uint32_t id = bpf_obj_get_info_by_fd(fd, &li, &len) ? 0 : li.prog_id;
+
+		close(fd);
+		return id;
+	}
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	return pl->ifindex && !bpf_xdp_query(pl->ifindex, 0, &q) ? q.prog_id : 0;
+}
+
+static uint32_t pinned_prog_id(const char *dir, const char *name)
+{
+	struct bpf_prog_info pi = {};
+	__u32 len = sizeof(pi);
+	int fd = get_at(dir, name);
+	uint32_t id;
+
+	if (fd < 0)
+		return 0;
+	id = bpf_obj_get_info_by_fd(fd, &pi, &len) ? 0 : pi.id;
+	close(fd);
+	return id;
+}
+
+/*
+ * A daemon killed between a transaction's link update and its info write
+ * leaves info naming the generation before the one that runs. Trust what
+ * runs: find the generation whose entry it is, and forget the stage hashes,
+ * which describe the other one (the configuration is then applied again).
+ */
+static void running_gen(const struct pipeline *pl, struct sluice_pipeline_info *info)
+{
+	uint32_t run = running_prog(pl), g;
+	char dir[PATH_MAX], name[32];
+	struct dirent *e;
+	DIR *d;
+
+	sub_dir(pl, SLUICE_PIN_GEN_FMT, info->gen, dir, sizeof(dir));
+	if (!run || pinned_prog_id(dir, SLUICE_PIN_ENTRY) == run)
+		return;
+	d = opendir(pl->dir);
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		if (sscanf(e->d_name, SLUICE_PIN_GEN_FMT, &g) != 1)
+			continue;
+		sub_dir(pl, SLUICE_PIN_GEN_FMT, g, dir, sizeof(dir));
+		if (pinned_prog_id(dir, SLUICE_PIN_ENTRY) != run)
+			continue;
+		/* The generation info names was switched out: release it as a commit would. */
+		{
+			char stale[PATH_MAX];
+
+			sub_dir(pl, SLUICE_PIN_GEN_FMT, info->gen, stale, sizeof(stale));
+			sluice_rcu_wait();
+			rm_tree(stale);
+		}
+		info->gen = g;
+		info->nr_stages = 0;
+		for (;;) {
+			snprintf(name, sizeof(name), SLUICE_PIN_STAGE_FMT, info->nr_stages);
+			if (!pinned_prog_id(dir, name) || info->nr_stages == SLUICE_MAX_STAGES)
+				break;
+			info->stages[info->nr_stages++].hash = 0;
+		}
+		break;
+	}
+	closedir(d);
+}
+
 int pipeline__adopt(struct pipeline *pl, struct pipeline_err *err)
 {
 	struct sluice_pipeline_info info;
@@ -831,6 +908,7 @@ int pipeline__adopt(struct pipeline *pl, struct pipeline_err *err)
 	if (info.nr_stages < 1 || info.nr_stages > SLUICE_MAX_STAGES)
 		return errf(err, -EPROTO, "%s: corrupt pipeline info", pl->dir);
 
+	running_gen(pl, &info);
 	sub_dir(pl, SLUICE_PIN_GEN_FMT, info.gen, gdir, sizeof(gdir));
 	snprintf(pdir, sizeof(pdir), "%s/%s", pl->dir, SLUICE_PIN_PREV);
 	pl->gen = info.gen;
