@@ -143,7 +143,7 @@ print(i["gen"], " ".join("%s:%d" % (s["name"], s["ver"]) for s in i["stages"]))'
 	echo "gen and versions: $before -> $after"
 	# Each txn made a generation; count runs a newer instance than before.
 	[ "${after%% *}" -eq $((${before%% *} + TXNS)) ]
-	[ "$(sed 's/.*count://' <<< "$after")" -gt "$(sed 's/.*count://' <<< "$before")" ]
+	[ "${after##*count:}" -gt "${before##*count:}" ]
 }
 
 @test "no packet met an empty slot or ran two generations" {
