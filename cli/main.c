@@ -28,6 +28,7 @@ static const struct cli_cmd objects[] = {
 	{ "config",	NULL,		cli_config_cmds,	NULL },
 	{ "reload",	cmd_reload,	NULL,			"" },
 	{ "down",	cmd_down,	NULL,			"IFACE" },
+	{ "xsk",	NULL,		cli_xsk_cmds,		NULL },
 	{ "version",	cmd_version,	NULL,			"" },
 	{ "help",	cmd_help,	NULL,			"" },
 	{}

@@ -103,5 +103,6 @@ extern const struct cli_cmd cli_rule_cmds[];
 int cmd_stats(int argc, char **argv);
 int cmd_probe(int argc, char **argv);
 extern const struct cli_cmd cli_config_cmds[];
+extern const struct cli_cmd cli_xsk_cmds[];
 
 #endif

@@ -204,6 +204,11 @@ int main(int argc, char **argv)
 		}
 		d.nr_ifs++;
 	}
+	/* After the pipelines: the sockets go into an attached pipeline's XSKMAP. */
+	if (capture__start(&d, &d.capture, err, sizeof(err))) {
+		log_err("%s", err);
+		goto out;
+	}
 	if (control__listen(&d))
 		goto out;
 	d.metrics = metrics__start(&d);
@@ -216,6 +221,7 @@ int main(int argc, char **argv)
 	log_notice("exiting; pipelines stay attached and pinned under %s", d.cfg->pin_root);
 out:
 	metrics__stop(d.metrics);
+	capture__stop(d.capture);
 	if (d.listen_fd >= 0) {
 		close(d.listen_fd);
 		unlink(d.cfg->control.socket);

@@ -5,6 +5,7 @@
  * main thread swaps it.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +47,42 @@ static void bprintf(struct buf *b, const char *fmt, ...)
 static void help(struct buf *b, const char *name, const char *type, const char *text)
 {
 	bprintf(b, "# HELP %s %s\n# TYPE %s %s\n", name, text, name, type);
+}
+
+/* Capture mode: one series per socket, labelled by interface and queue. */
+static void xsk_render(struct buf *b, const struct capture *c)
+{
+	static const struct {
+		const char *name, *help;
+		size_t off;
+	} ctr[] = {
+#define XSK_CTR(n, f, h) { "sluice_xsk_" n "_total", h, offsetof(struct capture_queue_stats, f) }
+		XSK_CTR("packets", packets, "Frames received on the daemon's AF_XDP sockets."),
+		XSK_CTR("bytes", bytes, "Bytes of those frames."),
+		XSK_CTR("valid", valid, "Frames whose sluice payload verified."),
+		XSK_CTR("corrupt", corrupt, "Frames whose sluice payload failed its checksum or length."),
+		XSK_CTR("gaps", gaps, "Sequence numbers missing, per flow."),
+		XSK_CTR("reordered", reordered, "Frames numbered below one already seen in their flow."),
+		XSK_CTR("rx_dropped", xdp.rx_dropped, "Frames the kernel dropped at the socket."),
+		XSK_CTR("rx_ring_full", xdp.rx_ring_full, "Frames dropped because the rx ring was full."),
+		XSK_CTR("rx_fill_ring_empty", xdp.rx_fill_ring_empty_descs,
+			"Times the kernel found the fill ring empty."),
+#undef XSK_CTR
+	};
+	struct capture_queue_stats st[SLUICE_XSK_MAX_QUEUES];
+	int n = capture__nr_queues(c);
+
+	for (int i = 0; i < n; i++) {
+		memset(&st[i], 0, sizeof(st[i]));
+		capture__queue_stats(c, i, &st[i]);
+	}
+	for (size_t k = 0; n && k < sizeof(ctr) / sizeof(ctr[0]); k++) {
+		help(b, ctr[k].name, "counter", ctr[k].help);
+		for (int i = 0; i < n; i++)
+			bprintf(b, "%s{iface=\"%s\",queue=\"%u\"} %llu\n", ctr[k].name,
+				capture__ifname(c), st[i].queue_id,
+				*(const unsigned long long *)((const char *)&st[i] + ctr[k].off));
+	}
 }
 
 char *metrics__render(struct daemon *d)
@@ -94,6 +131,7 @@ char *metrics__render(struct daemon *d)
 			bprintf(&b, "sluice_stage_packets_total{iface=\"%s\",stage=\"%s\",slot=\"%d\"} %llu\n",
 				pl->ifname, pl->src[s].name, s, (unsigned long long)slots[s].packets);
 	}
+	xsk_render(&b, d->capture);
 	help(&b, "sluice_swaps_total", "counter", "Stage swaps and transactions applied.");
 	bprintf(&b, "sluice_swaps_total %llu\n", (unsigned long long)d->swaps);
 	pthread_mutex_unlock(&d->lock);

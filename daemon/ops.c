@@ -798,6 +798,17 @@ static struct json_object *op_down(struct daemon *d, struct json_object *req, ui
 	return reply_ok();
 }
 
+static struct json_object *op_xsk_stats(struct daemon *d, struct json_object *req, uid_t uid)
+{
+	struct json_object *r;
+
+	if (!d->capture)
+		return reply_err("no capture: the configuration has no xsk section");
+	r = reply_ok();
+	json_object_object_add(r, "xsk", capture__json(d, d->capture));
+	return r;
+}
+
 static const struct op {
 	const char *name;
 	struct json_object *(*fn)(struct daemon *d, struct json_object *req, uid_t uid);
@@ -815,6 +826,7 @@ static const struct op {
 	{ "history", op_history },
 	{ "reload", op_reload },
 	{ "down", op_down },
+	{ "xsk.stats", op_xsk_stats },
 };
 
 struct json_object *ops__handle(struct daemon *d, struct json_object *req, uid_t uid)

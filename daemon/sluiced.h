@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include "capture.h"
 #include "config.h"
 #include "ctl.h"
 #include "pipeline.h"
@@ -31,6 +32,7 @@ struct iface {
 	struct rollback_watch watch;
 };
 
+struct capture;
 struct history;
 struct metrics;
 
@@ -51,6 +53,7 @@ struct daemon {
 	gid_t group;			/* control socket group, (gid_t)-1 = root only */
 	struct history *hist;
 	struct metrics *metrics;
+	struct capture *capture;	/* the xsk section's sockets, NULL without one */
 	/* The metrics thread reads what the main thread changes. */
 	pthread_mutex_t lock;
 	uint64_t start_ms;
