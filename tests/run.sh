@@ -43,14 +43,14 @@ mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
 for t in "$O"/tests/unit/test_*; do
 	[ -x "$t" ] || continue
 	case "$(basename "$t")" in *.o|*.d) continue ;; esac
-	[ -n "$filter" ] && [[ "$t" != *"$filter"* ]] && continue
+	[ -n "$filter" ] && [[ "$(basename "$t")" != *"$filter"* ]] && continue
 	echo "# unit: $(basename "$t")"
 	count_tap "$(basename "$t")" < <(cd "$top" && CMOCKA_MESSAGE_OUTPUT=TAP timeout 600 "$t" 2>&1)
 done
 
 for t in "$top"/tests/netns/*.bats; do
 	[ -f "$t" ] || continue
-	[ -n "$filter" ] && [[ "$t" != *"$filter"* ]] && continue
+	[ -n "$filter" ] && [[ "$(basename "$t")" != *"$filter"* ]] && continue
 	echo "# netns: $(basename "$t")"
 	count_tap "$(basename "$t")" < <(cd "$top" && timeout 900 bats --tap "$t" 2>&1)
 done
