@@ -11,14 +11,7 @@
 #include "../acl.h"
 #include "../ratelimit.h"
 #include "../count.h"
-
-/* Whole-pipeline counters, as the entry keeps them. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct sluice_pipe_stats);
-} sluice_pipe_stats SEC(".maps");
+#include "../entry.h"
 
 /*
  * 1: do what sluice_stage_enter() does for each stage and the entry's count
@@ -71,39 +64,13 @@ int sluice_inlined(struct xdp_md *ctx)
 	ps = bpf_map_lookup_elem(&sluice_pipe_stats, &zero);
 	if (!ps)
 		return XDP_ABORTED;
-	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(*m))) {
-		ps->no_meta++;
-		ret = XDP_ABORTED;
-		goto out;
-	}
-	m = (void *)(long)ctx->data_meta;
-	if ((void *)(m + 1) > (void *)(long)ctx->data) {
-		ps->no_meta++;
-		ret = XDP_ABORTED;
-		goto out;
-	}
-	__builtin_memset(m, 0, sizeof(*m));
-	m->last = SLUICE_SLOT_NONE;
+	m = sluice_entry_begin(ctx, ps, 0);
+	if (!m)
+		return sluice_entry_end(ctx, ps, XDP_ABORTED);
 	ret = inl_stages(ctx, m);
-	m = (void *)(long)ctx->data_meta;
-	if (slot_stats && (void *)(m + 1) <= (void *)(long)ctx->data) {
-		/* What the entry does for the last slot that ran. */
-		__u32 last = m->last;
-		struct sluice_slot_stats *st = bpf_map_lookup_elem(&sluice_slot_stats, &last);
-
-		if (st) {
-			st->packets++;
-			st->bytes += ctx->data_end - ctx->data;
-			if (ret >= 0 && ret < SLUICE_NR_VERDICTS)
-				st->verdict[ret]++;
-		}
-	}
-out:
-	ps->packets++;
-	ps->bytes += ctx->data_end - ctx->data;
-	if (ret >= 0 && ret < SLUICE_NR_VERDICTS)
-		ps->verdict[ret]++;
-	return ret;
+	if (slot_stats)
+		sluice_entry_count_slots(ctx, ret, false, SLOT_PARSE);
+	return sluice_entry_end(ctx, ps, ret);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
