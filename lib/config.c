@@ -1415,7 +1415,7 @@ static int config_defaults(struct sluice_config *cfg)
 	cfg->log_level = LOG_INFO;
 	cfg->xsk.rx_ring = 32768;
 	cfg->xsk.fill_ring = 65536;
-	cfg->xsk.frame_size = 4096;
+	cfg->xsk.frame_size = 2048;
 	cfg->xsk.frames = 65536;
 	cfg->xsk.mode = CFG_XSK_AUTO;
 	if (!cfg->pin_root || !cfg->state_dir || !cfg->control.socket)

@@ -235,7 +235,7 @@ static void test_example_xsk_capture(void **state)
 	assert_int_equal(cfg->xsk.queues[0], 0);
 	assert_int_equal(cfg->xsk.rx_ring, 32768);
 	assert_int_equal(cfg->xsk.fill_ring, 65536);
-	assert_int_equal(cfg->xsk.frame_size, 4096);
+	assert_int_equal(cfg->xsk.frame_size, 2048);
 	assert_int_equal(cfg->xsk.frames, 65536);
 	assert_int_equal(cfg->xsk.mode, CFG_XSK_COPY);
 	config__free(cfg);
