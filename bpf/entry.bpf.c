@@ -58,7 +58,7 @@ int sluice_entry_prog(struct xdp_md *ctx)
 		ps->bad_verdict++;
 		ret = XDP_ABORTED;
 	}
-	sluice_entry_count_slots(ctx, ret, missed, sluice_entry.first);
+	sluice_entry_count_slots(ctx, ret, missed, 0);
 	return sluice_entry_end(ctx, ps, ret);
 }
 

@@ -46,7 +46,7 @@ none:
  * the one after the last that ran (stage i tail-calls slot i + 1).
  */
 static __always_inline void sluice_entry_count_slots(struct xdp_md *ctx, int ret, bool missed,
-						     __u32 first)
+						     __u32 first_pos)
 {
 	struct sluice_meta *m = (void *)(long)ctx->data_meta;
 	struct sluice_slot_stats *st;
@@ -54,7 +54,7 @@ static __always_inline void sluice_entry_count_slots(struct xdp_md *ctx, int ret
 
 	if ((void *)(m + 1) > (void *)(long)ctx->data || m->last == SLUICE_SLOT_NONE) {
 		last = SLUICE_SLOT_NONE;
-		slot = first;
+		slot = first_pos;
 	} else {
 		last = m->last;
 		slot = last + 1;

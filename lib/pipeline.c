@@ -19,12 +19,14 @@
 #include "pipeline.h"
 #include "stage_load.h"
 
-/* One generation: a prog_array, the stages in it, the entry bound to it. */
+/* One generation: its bank's stages and the entry that starts there. */
 struct gen {
 	uint32_t gen;
 	int progs_fd;
+	bool own_progs;			/* a scratch prog_array (pre-flight), else the pipeline's */
 	struct stage_inst entry;
 	struct stage_inst st[SLUICE_MAX_STAGES];
+	bool reused[SLUICE_MAX_STAGES];	/* already in its slot from an earlier generation */
 	int n;
 };
 
@@ -68,6 +70,7 @@ static void gen_init(struct gen *g, uint32_t n)
 	memset(g, 0, sizeof(*g));
 	g->gen = n;
 	g->progs_fd = -1;
+	g->own_progs = false;
 	inst_reset(&g->entry);
 	for (int i = 0; i < SLUICE_MAX_STAGES; i++)
 		inst_reset(&g->st[i]);
@@ -75,7 +78,7 @@ static void gen_init(struct gen *g, uint32_t n)
 
 static void gen_close(struct gen *g)
 {
-	if (g->progs_fd >= 0)
+	if (g->own_progs && g->progs_fd >= 0)
 		close(g->progs_fd);
 	g->progs_fd = -1;
 	inst_close(&g->entry);
@@ -101,6 +104,7 @@ int pipeline__init(struct pipeline *pl, const char *pin_root, const char *ifname
 	for (int i = 0; i < SLUICE_MAX_STAGES; i++) {
 		inst_reset(&pl->live[i]);
 		inst_reset(&pl->prev[i]);
+		inst_reset(&pl->idle[i]);
 	}
 	return 0;
 }
@@ -117,6 +121,7 @@ void pipeline__close(struct pipeline *pl)
 	for (int i = 0; i < SLUICE_MAX_STAGES; i++) {
 		inst_close(&pl->live[i]);
 		inst_close(&pl->prev[i]);
+		inst_close(&pl->idle[i]);
 	}
 }
 
@@ -358,6 +363,7 @@ static int load_one(struct pipeline *pl, const struct stage_src *src, const char
 	if (ret)
 		return ret;
 	out->hash = hash;
+	out->next = next;
 	return 0;
 }
 
@@ -372,12 +378,19 @@ static int load_entry(struct pipeline *pl, const char *mdir, struct gen *g, int 
 		.shared_dir = shared_dir_for(pl, mdir),
 		.shared = pl->shared,
 		.nr_shared = pl->nr_shared,
+		.slot = sluice_bank_base(g->gen),
 		.gen = (uint16_t)g->gen,
 		.entry = true,
 		.default_verdict = default_verdict,
 	};
 
 	return stage__load(&req, &g->entry, err->msg, sizeof(err->msg), &err->verifier_log);
+}
+
+/* The prog_array index stage i of an n-stage generation tail-calls. */
+static uint32_t next_slot(uint32_t gen, int i, int n)
+{
+	return i + 1 < n ? sluice_bank_base(gen) + (uint32_t)i + 1 : SLUICE_SLOT_END;
 }
 
 struct build_job {
@@ -404,9 +417,11 @@ static void *build_worker(void *arg)
 		pthread_mutex_unlock(&j->lock);
 		if (i >= j->n)
 			return NULL;
+		if (j->g->reused[i])
+			continue;
 		j->ret[i] = load_one(j->pl, &j->src[i], j->mdir, j->g->progs_fd, (uint32_t)i,
-				     i + 1 < j->n ? (uint32_t)i + 1 : SLUICE_SLOT_END, j->g->gen,
-				     j->ver0 + (uint32_t)i, &j->g->st[i], &j->err[i]);
+				     next_slot(j->g->gen, i, j->n), j->g->gen, j->ver0 + (uint32_t)i,
+				     &j->g->st[i], &j->err[i]);
 	}
 }
 
@@ -446,7 +461,7 @@ static int build_stages(struct pipeline *pl, const struct stage_src *src, int n,
 		free(j->err[i].verifier_log);
 	}
 	if (!ret)
-		pl->next_ver += (uint32_t)n;
+		pl->next_ver += (uint32_t)n;	/* positions, loaded or kept: versions stay unique */
 	pthread_mutex_destroy(&j->lock);
 	free(j);
 	return ret;
@@ -462,37 +477,66 @@ static bool maps_exist(const char *mdir)
 }
 
 /*
- * Loads every stage of a generation bound to a new prog_array, fills every
- * slot, then the entry. Nothing refers to it yet, so failing anywhere leaves
- * what runs untouched.
+ * Fills generation gen's bank: every stage whose instance there already runs
+ * the same code at the same position towards the same next slot is kept
+ * (reuse), the others load, on every CPU at once, and go into their slots,
+ * then a new entry starting at the bank. The bank is idle (no entry leads
+ * into it) and quiescent (an RCU grace period has passed since it was left),
+ * so failing anywhere leaves what runs untouched.
  */
 static int gen_build(struct pipeline *pl, const struct stage_src *src, int n, uint32_t gen,
-		     int default_verdict, const char *mdir, struct gen *g, struct pipeline_err *err)
+		     int default_verdict, const char *mdir, bool reuse, struct gen *g,
+		     struct pipeline_err *err)
 {
 	bool parallel = maps_exist(mdir);
+	uint32_t base = sluice_bank_base(gen);
+	uint64_t hash;
 	int ret;
 
 	gen_init(g, gen);
 	g->n = n;
-	g->progs_fd = bpf_map_create(BPF_MAP_TYPE_PROG_ARRAY, SLUICE_MAP_PROGS, 4, 4,
-				     SLUICE_MAX_STAGES, NULL);
-	if (g->progs_fd < 0)
-		return errf(err, -errno, "creating the prog_array: %s", strerror(errno));
+	if (reuse) {
+		g->progs_fd = pl->progs_fd;
+	} else {
+		g->own_progs = true;
+		g->progs_fd = bpf_map_create(BPF_MAP_TYPE_PROG_ARRAY, SLUICE_MAP_PROGS, 4, 4,
+					     SLUICE_PROG_SLOTS, NULL);
+		if (g->progs_fd < 0)
+			return errf(err, -errno, "creating the prog_array: %s", strerror(errno));
+	}
+	for (int i = 0; reuse && i < n; i++) {
+		struct stage_inst *old = &pl->idle[i];
+
+		if (old->fd < 0 || old->next != next_slot(gen, i, n) ||
+		    stage_src__hash(&src[i], &hash) || hash != old->hash)
+			continue;
+		g->st[i] = *old;
+		g->st[i].fd = fcntl(old->fd, F_DUPFD_CLOEXEC, 3);
+		g->reused[i] = g->st[i].fd >= 0;
+	}
 	ret = build_stages(pl, src, n, mdir, g, parallel, err);
 	if (ret && parallel) {
 		/* A stage new to the pipeline may bring maps two loads raced for. */
 		for (int i = 0; i < SLUICE_MAX_STAGES; i++)
-			inst_close(&g->st[i]);
+			if (!g->reused[i])
+				inst_close(&g->st[i]);
 		pipeline_err__clear(err);
 		ret = build_stages(pl, src, n, mdir, g, false, err);
 	}
 	if (ret)
 		goto fail;
-	for (int i = 0; i < n; i++) {
-		__u32 key = (__u32)i;
+	for (int i = 0; i < SLUICE_MAX_STAGES; i++) {
+		__u32 key = base + (uint32_t)i;
 
+		if (i < n && g->reused[i])
+			continue;
+		if (i >= n) {
+			/* Nothing may linger past the end of a shorter pipeline. */
+			bpf_map_delete_elem(g->progs_fd, &key);
+			continue;
+		}
 		if (bpf_map_update_elem(g->progs_fd, &key, &g->st[i].fd, BPF_ANY)) {
-			ret = errf(err, -errno, "filling slot %d: %s", i, strerror(errno));
+			ret = errf(err, -errno, "filling slot %u: %s", key, strerror(errno));
 			goto fail;
 		}
 	}
@@ -510,34 +554,37 @@ static int gen_pin(struct pipeline *pl, struct gen *g, struct pipeline_err *err)
 	char dir[PATH_MAX], name[32];
 	int ret;
 
-	sub_dir(pl, SLUICE_PIN_GEN_FMT, g->gen, dir, sizeof(dir));
-	rm_tree(dir);
+	sub_dir(pl, SLUICE_PIN_BANK_FMT, g->gen & 1, dir, sizeof(dir));
 	ret = mkdir_p(dir);
 	if (!ret)
-		ret = pin_at(g->progs_fd, dir, SLUICE_PIN_PROGS);
-	if (!ret)
 		ret = pin_at(g->entry.fd, dir, SLUICE_PIN_ENTRY);
-	for (int i = 0; !ret && i < g->n; i++) {
+	for (int i = 0; !ret && i < SLUICE_MAX_STAGES; i++) {
 		snprintf(name, sizeof(name), SLUICE_PIN_STAGE_FMT, i);
-		ret = pin_at(g->st[i].fd, dir, name);
+		if (i >= g->n)
+			break;
+		if (!g->reused[i])
+			ret = pin_at(g->st[i].fd, dir, name);
 	}
-	if (ret) {
-		rm_tree(dir);
+	for (int i = g->n; !ret && i < SLUICE_MAX_STAGES; i++) {
+		char path[PATH_MAX];
+
+		snprintf(path, sizeof(path), "%s/" SLUICE_PIN_STAGE_FMT, dir, i);
+		unlink(path);
+	}
+	if (ret)
 		return errf(err, ret, "pinning generation %u under %s: %s", g->gen, dir, strerror(-ret));
-	}
 	return 0;
 }
 
 /* Makes g the live generation of pl (fds move over). */
 static void gen_adopt_into(struct pipeline *pl, struct gen *g, const struct stage_src *src)
 {
-	if (pl->progs_fd >= 0)
-		close(pl->progs_fd);
 	inst_close(&pl->entry);
-	pl->progs_fd = g->progs_fd;
 	pl->entry = g->entry;
 	for (int i = 0; i < SLUICE_MAX_STAGES; i++) {
-		inst_close(&pl->live[i]);
+		/* The bank just left keeps its instances: the next transaction may reuse them. */
+		inst_close(&pl->idle[i]);
+		pl->idle[i] = pl->live[i];
 		pl->live[i] = g->st[i];
 		if (src && src != pl->src && i < g->n)
 			pl->src[i] = src[i];
@@ -682,7 +729,7 @@ static int preflight(struct pipeline *pl, const struct stage_src *src, int n,
 	ret = scratch_maps(pl, dir, sizeof(dir));
 	if (ret)
 		return errf(err, ret, "pre-flight: copying state maps: %s", strerror(-ret));
-	ret = gen_build(pl, src, n, pl->gen + 1, pl->default_verdict, dir, &g, err);
+	ret = gen_build(pl, src, n, pl->gen + 1, pl->default_verdict, dir, false, &g, err);
 	pl->next_ver = ver;	/* scratch instances are not versions */
 	if (ret)
 		goto out;
@@ -721,7 +768,14 @@ int pipeline__load(struct pipeline *pl, const struct stage_src *src, int n, int 
 	if (ret)
 		return errf(err, ret, "%s: %s (is bpffs mounted?)", mdir, strerror(-ret));
 	pl->default_verdict = default_verdict;
-	ret = gen_build(pl, src, n, pl->gen + 1, default_verdict, mdir, &g, err);
+	pl->progs_fd = bpf_map_create(BPF_MAP_TYPE_PROG_ARRAY, SLUICE_MAP_PROGS, 4, 4,
+				      SLUICE_PROG_SLOTS, NULL);
+	if (pl->progs_fd < 0)
+		return errf(err, -errno, "creating the prog_array: %s", strerror(errno));
+	ret = pin_at(pl->progs_fd, pl->dir, SLUICE_PIN_PROGS);
+	if (ret)
+		return errf(err, ret, "pinning the prog_array: %s", strerror(-ret));
+	ret = gen_build(pl, src, n, pl->gen + 1, default_verdict, mdir, true, &g, err);
 	if (ret)
 		return ret;
 	ret = gen_pin(pl, &g, err);
@@ -842,48 +896,28 @@ static uint32_t pinned_prog_id(const char *dir, const char *name)
 
 /*
  * A daemon killed between a transaction's link update and its info write
- * leaves info naming the generation before the one that runs. Trust what
- * runs: find the generation whose entry it is, and forget the stage hashes,
- * which describe the other one (the configuration is then applied again).
+ * leaves info naming the generation before the one that runs, whose entry
+ * is in the other bank. Trust what runs, and forget the stage hashes, which
+ * describe the other generation (the configuration is then applied again).
  */
 static void running_gen(const struct pipeline *pl, struct sluice_pipeline_info *info)
 {
-	uint32_t run = running_prog(pl), g;
+	uint32_t run = running_prog(pl);
 	char dir[PATH_MAX], name[32];
-	struct dirent *e;
-	DIR *d;
 
-	sub_dir(pl, SLUICE_PIN_GEN_FMT, info->gen, dir, sizeof(dir));
+	sub_dir(pl, SLUICE_PIN_BANK_FMT, info->gen & 1, dir, sizeof(dir));
 	if (!run || pinned_prog_id(dir, SLUICE_PIN_ENTRY) == run)
 		return;
-	d = opendir(pl->dir);
-	if (!d)
+	sub_dir(pl, SLUICE_PIN_BANK_FMT, (info->gen + 1) & 1, dir, sizeof(dir));
+	if (pinned_prog_id(dir, SLUICE_PIN_ENTRY) != run)
 		return;
-	while ((e = readdir(d))) {
-		if (sscanf(e->d_name, SLUICE_PIN_GEN_FMT, &g) != 1)
-			continue;
-		sub_dir(pl, SLUICE_PIN_GEN_FMT, g, dir, sizeof(dir));
-		if (pinned_prog_id(dir, SLUICE_PIN_ENTRY) != run)
-			continue;
-		/* The generation info names was switched out: release it as a commit would. */
-		{
-			char stale[PATH_MAX];
-
-			sub_dir(pl, SLUICE_PIN_GEN_FMT, info->gen, stale, sizeof(stale));
-			sluice_rcu_wait();
-			rm_tree(stale);
-		}
-		info->gen = g;
-		info->nr_stages = 0;
-		for (;;) {
-			snprintf(name, sizeof(name), SLUICE_PIN_STAGE_FMT, info->nr_stages);
-			if (!pinned_prog_id(dir, name) || info->nr_stages == SLUICE_MAX_STAGES)
-				break;
-			info->stages[info->nr_stages++].hash = 0;
-		}
-		break;
+	info->gen++;
+	for (info->nr_stages = 0; info->nr_stages < SLUICE_MAX_STAGES; info->nr_stages++) {
+		snprintf(name, sizeof(name), SLUICE_PIN_STAGE_FMT, info->nr_stages);
+		if (!pinned_prog_id(dir, name))
+			break;
+		info->stages[info->nr_stages].hash = 0;
 	}
-	closedir(d);
 }
 
 int pipeline__adopt(struct pipeline *pl, struct pipeline_err *err)
@@ -909,13 +943,13 @@ int pipeline__adopt(struct pipeline *pl, struct pipeline_err *err)
 		return errf(err, -EPROTO, "%s: corrupt pipeline info", pl->dir);
 
 	running_gen(pl, &info);
-	sub_dir(pl, SLUICE_PIN_GEN_FMT, info.gen, gdir, sizeof(gdir));
+	sub_dir(pl, SLUICE_PIN_BANK_FMT, info.gen & 1, gdir, sizeof(gdir));
 	snprintf(pdir, sizeof(pdir), "%s/%s", pl->dir, SLUICE_PIN_PREV);
 	pl->gen = info.gen;
 	pl->nr_stages = (int)info.nr_stages;
 	pl->default_verdict = (int)info.default_verdict;
 	pl->next_ver = info.next_ver;
-	pl->progs_fd = get_at(gdir, SLUICE_PIN_PROGS);
+	pl->progs_fd = get_at(pl->dir, SLUICE_PIN_PROGS);
 	fd = get_at(gdir, SLUICE_PIN_ENTRY);
 	if (pl->progs_fd < 0 || fd < 0) {
 		ret = pl->progs_fd < 0 ? pl->progs_fd : fd;
@@ -935,6 +969,7 @@ int pipeline__adopt(struct pipeline *pl, struct pipeline_err *err)
 		inst_from_fd(&pl->live[i], fd);
 		pl->live[i].hash = info.stages[i].hash;
 		pl->live[i].ver = info.stages[i].ver;
+		pl->live[i].next = next_slot(info.gen, i, pl->nr_stages);
 		snprintf(pl->src[i].name, sizeof(pl->src[i].name), "%s", info.stages[i].name);
 		fd = get_at(pdir, name);
 		if (fd >= 0) {
@@ -1001,7 +1036,7 @@ int pipeline__swap_stage(struct pipeline *pl, int idx, const struct stage_src *s
 	char mdir[PATH_MAX], pdir[PATH_MAX], gdir[PATH_MAX], name[32];
 	struct stage_src cand[SLUICE_MAX_STAGES];
 	struct stage_inst ni;
-	__u32 key = (__u32)idx;
+	__u32 key = sluice_bank_base(pl->gen) + (__u32)idx;
 	uint64_t t0, t1;
 	int ret;
 
@@ -1017,8 +1052,8 @@ int pipeline__swap_stage(struct pipeline *pl, int idx, const struct stage_src *s
 	}
 	maps_dir(pl, mdir, sizeof(mdir));
 	t0 = now_us();
-	ret = load_one(pl, src, mdir, pl->progs_fd, key,
-		       idx + 1 < pl->nr_stages ? key + 1 : SLUICE_SLOT_END, pl->gen, pl->next_ver, &ni, err);
+	ret = load_one(pl, src, mdir, pl->progs_fd, (uint32_t)idx, next_slot(pl->gen, idx, pl->nr_stages),
+		       pl->gen, pl->next_ver, &ni, err);
 	if (ret)
 		return ret;
 	pl->next_ver++;
@@ -1028,14 +1063,14 @@ int pipeline__swap_stage(struct pipeline *pl, int idx, const struct stage_src *s
 	if (bpf_map_update_elem(pl->progs_fd, &key, &ni.fd, BPF_ANY)) {
 		ret = -errno;
 		inst_close(&ni);
-		return errf(err, ret, "updating slot %d: %s", idx, strerror(-ret));
+		return errf(err, ret, "updating slot %u: %s", key, strerror(-ret));
 	}
 	pl->last_build_us = t1 - t0;
 	pl->last_switch_us = now_us() - t1;
 
 	/* Keep the replaced version pinned: rollback is one more update. */
 	snprintf(pdir, sizeof(pdir), "%s/%s", pl->dir, SLUICE_PIN_PREV);
-	sub_dir(pl, SLUICE_PIN_GEN_FMT, pl->gen, gdir, sizeof(gdir));
+	sub_dir(pl, SLUICE_PIN_BANK_FMT, pl->gen & 1, gdir, sizeof(gdir));
 	snprintf(name, sizeof(name), SLUICE_PIN_STAGE_FMT, idx);
 	mkdir_p(pdir);
 	inst_close(&pl->prev[idx]);
@@ -1053,7 +1088,7 @@ int pipeline__rollback_stage(struct pipeline *pl, int idx, struct pipeline_err *
 {
 	char pdir[PATH_MAX], gdir[PATH_MAX], name[32];
 	struct stage_inst tmp;
-	__u32 key = (__u32)idx;
+	__u32 key = sluice_bank_base(pl->gen) + (__u32)idx;
 
 	if (idx < 0 || idx >= pl->nr_stages)
 		return errf(err, -ENOENT, "no stage in slot %d", idx);
@@ -1061,12 +1096,12 @@ int pipeline__rollback_stage(struct pipeline *pl, int idx, struct pipeline_err *
 		return errf(err, -ENOENT, "stage '%s' has no previous version to roll back to",
 			    pl->src[idx].name);
 	if (bpf_map_update_elem(pl->progs_fd, &key, &pl->prev[idx].fd, BPF_ANY))
-		return errf(err, -errno, "updating slot %d: %s", idx, strerror(errno));
+		return errf(err, -errno, "updating slot %u: %s", key, strerror(errno));
 	tmp = pl->live[idx];
 	pl->live[idx] = pl->prev[idx];
 	pl->prev[idx] = tmp;
 	snprintf(pdir, sizeof(pdir), "%s/%s", pl->dir, SLUICE_PIN_PREV);
-	sub_dir(pl, SLUICE_PIN_GEN_FMT, pl->gen, gdir, sizeof(gdir));
+	sub_dir(pl, SLUICE_PIN_BANK_FMT, pl->gen & 1, gdir, sizeof(gdir));
 	snprintf(name, sizeof(name), SLUICE_PIN_STAGE_FMT, idx);
 	pin_at(pl->live[idx].fd, gdir, name);
 	pin_at(pl->prev[idx].fd, pdir, name);
@@ -1101,9 +1136,8 @@ static int switch_entry(struct pipeline *pl, int new_fd, struct pipeline_err *er
 int pipeline__commit(struct pipeline *pl, const struct stage_src *src, int n,
 		     const struct preflight_pkt *pf, size_t nr_pf, struct pipeline_err *err)
 {
-	char mdir[PATH_MAX], old_dir[PATH_MAX], pdir[PATH_MAX];
+	char mdir[PATH_MAX], pdir[PATH_MAX];
 	struct gen g;
-	uint32_t old_gen = pl->gen;
 	uint64_t t0, t1;
 	int ret;
 
@@ -1115,32 +1149,25 @@ int pipeline__commit(struct pipeline *pl, const struct stage_src *src, int n,
 		return ret;
 	maps_dir(pl, mdir, sizeof(mdir));
 	t0 = now_us();
-	ret = gen_build(pl, src, n, old_gen + 1, pl->default_verdict, mdir, &g, err);
+	ret = gen_build(pl, src, n, pl->gen + 1, pl->default_verdict, mdir, true, &g, err);
 	if (ret)
-		return ret;
+		goto stale;
 	ret = gen_pin(pl, &g, err);
 	if (ret)
 		goto fail;
 	t1 = now_us();
-	/* The one step packets see: new packets enter the new generation. */
+	/* The one step packets see: new packets enter the new generation's bank. */
 	ret = switch_entry(pl, g.entry.fd, err);
 	pl->last_build_us = t1 - t0;
 	pl->last_switch_us = now_us() - t1;
-	if (ret) {
-		char dir[PATH_MAX];
-
-		sub_dir(pl, SLUICE_PIN_GEN_FMT, g.gen, dir, sizeof(dir));
-		rm_tree(dir);
+	if (ret)
 		goto fail;
-	}
 	/*
-	 * Packets already inside the old generation finish there: its stages
-	 * jump through the old prog_array, which is emptied once its last
-	 * reference goes. Wait for them before letting go of it.
+	 * Packets already inside the old bank finish there. The next
+	 * transaction rewrites its slots, so wait for them now, while the
+	 * reply to this one is already decided.
 	 */
 	sluice_rcu_wait();
-	sub_dir(pl, SLUICE_PIN_GEN_FMT, old_gen, old_dir, sizeof(old_dir));
-	rm_tree(old_dir);
 	/* Rollback after a transaction is another transaction: drop per-stage history. */
 	snprintf(pdir, sizeof(pdir), "%s/%s", pl->dir, SLUICE_PIN_PREV);
 	rm_tree(pdir);
@@ -1150,6 +1177,10 @@ int pipeline__commit(struct pipeline *pl, const struct stage_src *src, int n,
 	return info_write(pl);
 fail:
 	gen_close(&g);
+stale:
+	/* The idle bank's slots may hold what this attempt loaded: reuse nothing from it. */
+	for (int i = 0; i < SLUICE_MAX_STAGES; i++)
+		inst_close(&pl->idle[i]);
 	return ret;
 }
 

@@ -40,6 +40,7 @@ struct stage_inst {
 	uint32_t prog_id;
 	uint32_t ver;
 	uint64_t hash;
+	uint32_t next;			/* prog_array index it tail-calls */
 	char tag[17];
 };
 
@@ -65,7 +66,8 @@ struct pipeline {
 	struct stage_inst live[SLUICE_MAX_STAGES];
 	struct stage_inst prev[SLUICE_MAX_STAGES];	/* what the last swap replaced */
 	struct stage_src prev_src[SLUICE_MAX_STAGES];
-	int progs_fd;			/* live generation's prog_array */
+	struct stage_inst idle[SLUICE_MAX_STAGES];	/* the other bank, for reuse */
+	int progs_fd;			/* the prog_array: both banks */
 	struct stage_inst entry;
 	int link_fd;			/* -1 = not attached */
 	uint32_t link_id;

@@ -376,7 +376,7 @@ int stage__load(const struct stage_load_req *req, struct stage_inst *out, char *
 
 	if (req->entry) {
 		struct sluice_entry_cfg ec = {
-			.first = 0,
+			.first = req->slot,	/* the bank's base */
 			.gen = req->gen,
 			.default_verdict = req->default_verdict,
 		};

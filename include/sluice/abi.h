@@ -17,11 +17,17 @@
 #define SLUICE_ABI_VERSION	1
 
 /*
- * Slots of one generation's prog_array. Stage i of a pipeline lives in slot i
- * and tail-calls slot i + 1, so the entry can name the slot a missed tail call
- * aimed at from the last slot that ran.
+ * A pipeline's prog_array has two banks of SLUICE_MAX_STAGES slots.
+ * Generation N lives in bank N % 2: the stage at position i sits in slot
+ * bank * SLUICE_MAX_STAGES + i and tail-calls the next position of the same
+ * bank, and generation N's entry starts at its bank's first slot. A
+ * transaction builds the idle bank, reusing what is unchanged there, and
+ * switches entries; no constant index leads from one bank into the other.
+ * Positions (0..SLUICE_MAX_STAGES-1) are what metadata and counters name.
  */
 #define SLUICE_MAX_STAGES	16
+#define SLUICE_PROG_SLOTS	(2 * SLUICE_MAX_STAGES)
+#define sluice_bank_base(gen)	(((gen) & 1) * SLUICE_MAX_STAGES)
 #define SLUICE_SLOT_END		0xffffffffu	/* "next" of the last stage */
 #define SLUICE_SLOT_NONE	0xff		/* meta.last before any stage ran */
 
@@ -49,7 +55,7 @@ enum {
 	SLUICE_PKT_EXTHDR	= 1 << 6,	/* IPv6 extension headers present */
 	SLUICE_PKT_EXT_LIMIT	= 1 << 7,	/* parser stopped at its ext-hdr bound */
 	SLUICE_PKT_VLAN_LIMIT	= 1 << 8,	/* more VLAN tags than the parser reads */
-	SLUICE_PKT_MIXED	= 1 << 9,	/* stages of two generations ran */
+	SLUICE_PKT_MIXED	= 1 << 9,	/* a stage of the other bank ran */
 	SLUICE_PKT_OVERLIMIT	= 1 << 10,	/* ratelimit found the source over rate */
 	SLUICE_PKT_XSK		= 1 << 11,	/* selected for an AF_XDP socket */
 	SLUICE_PKT_ARP		= 1 << 12,
@@ -61,11 +67,11 @@ enum {
  * AF_XDP sockets with the frame. The kernel caps metadata at 32 bytes.
  */
 struct sluice_meta {
-	__u32 path;		/* bit i: the stage in slot i ran */
+	__u32 path;		/* bit i: the stage at position i ran */
 	__u32 rule;		/* position + 1 in sluice_acl_rules of the rule that matched (its
 				 * id is sluice_acl_rules[rule - 1].id), 0 = none */
 	__u16 gen;		/* generation of the entry that admitted the packet */
-	__u16 gen_other;	/* with SLUICE_PKT_MIXED: a stage's other generation */
+	__u16 gen_other;	/* with SLUICE_PKT_MIXED: generation of a stage of the other bank */
 	__u16 flags;		/* SLUICE_PKT_* */
 	__u16 l3_off;		/* offset of the L3 header from data, 0 = none */
 	__u16 l4_off;		/* offset of the L4 header, 0 = none */
@@ -75,7 +81,7 @@ struct sluice_meta {
 	__u16 vlan_id;		/* outermost VLAN id */
 	__u8 l4_proto;		/* IPPROTO_*, 0 = none */
 	__u8 vlans;		/* VLAN tags in front of L3 */
-	__u8 last;		/* slot of the last stage that ran */
+	__u8 last;		/* position of the last stage that ran */
 	__u8 tcp_flags;
 	__u8 ip_ttl;		/* TTL / hop limit */
 	__u8 ext_hdrs;		/* IPv6 extension headers walked */
@@ -110,16 +116,16 @@ struct sluice_pipe_stats {
  * constants: the tail call to "next" then becomes a JIT-patched direct jump.
  */
 struct sluice_stage_cfg {
-	__u32 slot;
-	__u32 next;		/* SLUICE_SLOT_END for the last stage */
-	__u16 gen;
+	__u32 slot;		/* position in the pipeline (not the prog_array index) */
+	__u32 next;		/* prog_array index of the next stage; SLUICE_SLOT_END for the last */
+	__u16 gen;		/* generation the instance was built for: its parity is its bank */
 	__u16 ver;
 	__u32 pad;
 };
 
 /* .rodata of the entry program. */
 struct sluice_entry_cfg {
-	__u32 first;		/* slot of the first stage */
+	__u32 first;		/* prog_array index of the first stage: its bank's base */
 	__u16 gen;
 	__u8 default_verdict;	/* verdict for a packet that met an empty slot */
 	__u8 pad;
@@ -249,17 +255,17 @@ struct sluice_count {
  * Pins, relative to the pin root (default /sys/fs/bpf/sluice):
  *   <iface>/link                 the XDP bpf_link
  *   <iface>/info                 sluice_info
+ *   <iface>/progs                the prog_array (both banks)
  *   <iface>/maps/<map>           state maps shared by all generations
- *   <iface>/gen<N>/progs         prog_array of generation N
- *   <iface>/gen<N>/entry         entry program of generation N
- *   <iface>/gen<N>/stage<I>      program in slot I
+ *   <iface>/bank<B>/entry        entry program of the last generation built in bank B
+ *   <iface>/bank<B>/stage<I>     program at position I of bank B
  *   <iface>/prev/stage<I>        the version a swap replaced, for rollback
  */
 #define SLUICE_PIN_ROOT		"/sys/fs/bpf/sluice"
 #define SLUICE_PIN_LINK		"link"
 #define SLUICE_PIN_INFO		"info"
 #define SLUICE_PIN_MAPS		"maps"
-#define SLUICE_PIN_GEN_FMT	"gen%u"
+#define SLUICE_PIN_BANK_FMT	"bank%u"
 #define SLUICE_PIN_PROGS	"progs"
 #define SLUICE_PIN_ENTRY	"entry"
 #define SLUICE_PIN_STAGE_FMT	"stage%u"

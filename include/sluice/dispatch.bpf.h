@@ -13,7 +13,7 @@
 /* The generation's prog_array: slot i holds stage i. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
-	__uint(max_entries, SLUICE_MAX_STAGES);
+	__uint(max_entries, SLUICE_PROG_SLOTS);
 	__type(key, __u32);
 	__type(value, __u32);
 } sluice_progs SEC(".maps");

@@ -66,7 +66,11 @@ static __always_inline struct sluice_meta *sluice_stage_enter(struct xdp_md *ctx
 
 	if (!m)
 		return NULL;
-	if (m->gen != sluice_cfg.gen) {
+	/*
+	 * An entry's packets stay in its bank; a stage instance may serve
+	 * several generations of that bank, so the bank is what must match.
+	 */
+	if ((m->gen ^ sluice_cfg.gen) & 1) {
 		m->flags |= SLUICE_PKT_MIXED;
 		m->gen_other = sluice_cfg.gen;
 	}

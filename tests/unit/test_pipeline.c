@@ -96,7 +96,8 @@ static void test_load_runs_every_stage(void **state)
 	assert_int_equal(m.gen, 1);
 	assert_int_equal(m.last, 1);
 	assert_false(m.flags & SLUICE_PKT_MIXED);
-	assert_true(pinned(&pl, "gen1/progs") && pinned(&pl, "gen1/entry") && pinned(&pl, "gen1/stage1"));
+	/* Generation 1 lives in bank 1. */
+	assert_true(pinned(&pl, "progs") && pinned(&pl, "bank1/entry") && pinned(&pl, "bank1/stage1"));
 	assert_true(pinned(&pl, "maps/sluice_slot_stats") && pinned(&pl, "info"));
 	assert_int_equal(pipeline__stats(&pl, &ps, slots), 0);
 	assert_int_equal(ps.packets, 1);
@@ -234,8 +235,56 @@ static void test_transaction_new_generation(void **state)
 	assert_int_equal(m.gen, 2);
 	assert_int_equal(m.path, 0x7);
 	assert_false(m.flags & SLUICE_PKT_MIXED);
-	assert_true(pinned(&pl, "gen2/stage2"));
-	assert_false(pinned(&pl, "gen1"));
+	assert_true(pinned(&pl, "bank0/stage2"));
+	assert_true(pinned(&pl, "bank1/stage1"));	/* kept for the next transaction */
+	pipeline__destroy(&pl);
+}
+
+/*
+ * A transaction builds the idle bank and keeps every instance there that
+ * already runs the same code at the same position: only changed stages are
+ * verified again, and what the packets see is still all one generation.
+ */
+static void test_transaction_reuses_unchanged_stages(void **state)
+{
+	struct pipeline_err err = {};
+	struct stage_src src[3];
+	struct pipeline pl;
+	struct sluice_meta m;
+	uint32_t gen1[3], gen2[3];
+
+	load_two(&pl, "reuse");
+	src_set(&src[0], "first", "pass");
+	src_verdict(&src[1], "decide", XDP_DROP);
+	for (int i = 0; i < 2; i++)
+		gen1[i] = pl.live[i].prog_id;
+	/* Generation 2 (bank 0) adds a stage: nothing there to reuse yet. */
+	src_set(&src[1], "middle", "pass");
+	src_verdict(&src[2], "decide", XDP_DROP);
+	assert_int_equal(pipeline__commit(&pl, src, 3, NULL, 0, &err), 0);
+	for (int i = 0; i < 3; i++)
+		gen2[i] = pl.live[i].prog_id;
+	assert_int_not_equal(gen2[0], gen1[0]);
+	/* Generation 3 (bank 1) is generation 1 again with "decide" changed. */
+	src_verdict(&src[1], "decide", XDP_TX);
+	assert_int_equal(pipeline__commit(&pl, src, 2, NULL, 0, &err), 0);
+	assert_int_equal(pl.gen, 3);
+	assert_int_equal(pl.live[0].prog_id, gen1[0]);	/* kept: same code, same place */
+	assert_int_not_equal(pl.live[1].prog_id, gen1[1]);	/* changed: loaded */
+	assert_int_equal(run(&pl, &m), XDP_TX);
+	assert_int_equal(m.gen, 3);
+	assert_int_equal(m.path, 0x3);
+	assert_false(m.flags & SLUICE_PKT_MIXED);
+	assert_false(pinned(&pl, "bank1/stage2"));	/* nothing past the end */
+	/* Generation 4 (bank 0): the three stages of generation 2, all reused. */
+	src_set(&src[1], "middle", "pass");
+	src_verdict(&src[2], "decide", XDP_DROP);
+	assert_int_equal(pipeline__commit(&pl, src, 3, NULL, 0, &err), 0);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(pl.live[i].prog_id, gen2[i]);
+	assert_int_equal(run(&pl, &m), XDP_DROP);
+	assert_int_equal(m.gen, 4);
+	assert_false(m.flags & SLUICE_PKT_MIXED);
 	pipeline__destroy(&pl);
 }
 
@@ -342,6 +391,7 @@ int main(void)
 		cmocka_unit_test(test_bad_stages_leave_pipeline_untouched),
 		cmocka_unit_test(test_validation_limits),
 		cmocka_unit_test(test_transaction_new_generation),
+		cmocka_unit_test(test_transaction_reuses_unchanged_stages),
 		cmocka_unit_test(test_preflight_mismatch_changes_nothing),
 		cmocka_unit_test(test_adopt_pins),
 		cmocka_unit_test(test_shared_maps),
