@@ -71,25 +71,35 @@ gen="ip netns exec $TOPO_GEN_NS $O/tools/gen/sluice-gen -i $TOPO_GEN_IF --dst-ma
 load="$O/bench/swapload -s $work/sock -r $pin_root -i $iface -j -u"
 swap_cmd="$load -m swap -n $swaps -x a=pass,count -- $gen --duration $swap_secs"
 txn_cmd="$load -m txn -n $txns -x parse=parse -x a=count,pass -x b=count,pass -x sink=$O/examples/seqcheck.bpf.o -- $gen --duration $txn_secs"
+# Three versions in turn (each hands packets on: xsk does when no rule marked
+# them): the idle bank never holds the version asked for, so
+# every transaction verifies a and b again (parse and the sink are kept).
+txn3_cmd="$load -m txn -n $txns -x parse=parse -x a=count,pass,xsk -x b=count,pass,xsk -x sink=$O/examples/seqcheck.bpf.o -- $gen --duration $txn_secs"
 
 rc=0
 echo "# $swap_cmd" >&2
 $swap_cmd >"$work/swap.json" || rc=1
 echo "# $txn_cmd" >&2
 $txn_cmd >"$work/txn.json" || rc=1
+echo "# $txn3_cmd" >&2
+$txn3_cmd >"$work/txn3.json" || rc=1
 
-python3 - "$work/swap.json" "$work/txn.json" <<'EOF'
+python3 - "1-stage swap=$work/swap.json" "4-stage txn, A/B versions=$work/txn.json" \
+	"4-stage txn, new code in 2 stages=$work/txn3.json" <<'EOF'
 import json, sys
 rows = []
-for path in sys.argv[1:]:
+for arg in sys.argv[1:]:
+    label, path = arg.split("=", 1)
     try:
-        rows.append(json.load(open(path)))
+        r = json.load(open(path))
+        r["label"] = label
+        rows.append(r)
     except Exception as e:
         print("no result in %s: %s" % (path, e))
 print("| operation | ops (under traffic) | p50 ms | p99 ms | max ms | sent | Mpps | lost | dup | mixed | missed | proof |")
 print("|---|---|---|---|---|---|---|---|---|---|---|---|")
 for r in rows:
-    name = "1-stage swap" if r["mode"] == "swap" else "4-stage txn"
+    name = r["label"]
     l = r["lat_us"]
     print("| %s | %d (%d) | %.2f | %.2f | %.2f | %d | %.2f | %d | %d | %d | %d | %s |" % (
         name, r["ops"], r["ops_under_traffic"], l["p50"] / 1e3, l["p99"] / 1e3, l["max"] / 1e3,

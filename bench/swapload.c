@@ -45,7 +45,8 @@
 /* A stage an operation replaces: version a on even operations, b on odd ones. */
 struct op_stage {
 	char name[SLUICE_NAME_LEN];
-	const char *obj[2];
+	const char *obj[4];	/* versions, taken in turn */
+	int nobj;
 };
 
 struct opts {
@@ -100,7 +101,7 @@ static void usage(FILE *f)
 		"  -m, --mode swap|txn      one-slot swaps (default) or transactions\n"
 		"  -n, --ops N              operations to run (default 1000)\n"
 		"  -u, --until-end          with -n as the minimum, go on while the generator runs\n"
-		"  -x, --stage NAME=A[,B]   a stage to replace, with A and B alternating\n"
+		"  -x, --stage NAME=A[,B..] a stage to replace, taking up to 4 versions in turn\n"
 		"                           (swap: exactly one; txn: one or more, in one request)\n"
 		"  -w, --settle-ms MS       wait after the generator stops (default 200)\n"
 		"  -k, --kill-generator     SIGINT the generator once the operations are done\n"
@@ -124,15 +125,16 @@ static int parse_stage(const char *arg, struct op_stage *s)
 	s->obj[0] = strdup(eq + 1);
 	if (!s->obj[0])
 		return -ENOMEM;
-	comma = strchr(s->obj[0], ',');
-	if (comma) {
+	s->nobj = 1;
+	while ((comma = strchr(s->obj[s->nobj - 1], ','))) {
+		if (s->nobj == 4)
+			return -E2BIG;
 		*(char *)comma = '\0';
-		s->obj[1] = comma + 1;
-		if (!s->obj[0][0] || !s->obj[1][0])
-			return -EINVAL;
-	} else {
-		s->obj[1] = s->obj[0];
+		s->obj[s->nobj++] = comma + 1;
 	}
+	for (int i = 0; i < s->nobj; i++)
+		if (!s->obj[i][0])
+			return -EINVAL;
 	return 0;
 }
 
@@ -396,7 +398,7 @@ out:
 	return ret;
 }
 
-/* The request of operation i: the versions of parity i & 1. */
+/* The request of operation i: each stage's versions in turn. */
 static struct json_object *op_request(const struct opts *o, long i)
 {
 	struct json_object *req = json_object_new_object(), *list;
@@ -406,7 +408,7 @@ static struct json_object *op_request(const struct opts *o, long i)
 	if (!o->txn) {
 		json_object_object_add(req, "op", json_object_new_string("stage.swap"));
 		json_object_object_add(req, "stage", json_object_new_string(s->name));
-		json_object_object_add(req, "object", json_object_new_string(s->obj[i & 1]));
+		json_object_object_add(req, "object", json_object_new_string(s->obj[i % s->nobj]));
 		return req;
 	}
 	list = json_object_new_array();
@@ -416,7 +418,7 @@ static struct json_object *op_request(const struct opts *o, long i)
 
 		s = &o->stages[k];
 		json_object_object_add(it, "stage", json_object_new_string(s->name));
-		json_object_object_add(it, "object", json_object_new_string(s->obj[i & 1]));
+		json_object_object_add(it, "object", json_object_new_string(s->obj[i % s->nobj]));
 		json_object_array_add(list, it);
 	}
 	json_object_object_add(req, "stages", list);
