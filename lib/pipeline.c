@@ -203,6 +203,14 @@ static int pin_at(int fd, const char *dir, const char *name)
 	return bpf_obj_pin(fd, path) ? -errno : 0;
 }
 
+static void unpin_at(const char *dir, const char *name)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	unlink(path);
+}
+
 static int get_at(const char *dir, const char *name)
 {
 	char path[PATH_MAX];
@@ -558,18 +566,13 @@ static int gen_pin(struct pipeline *pl, struct gen *g, struct pipeline_err *err)
 	ret = mkdir_p(dir);
 	if (!ret)
 		ret = pin_at(g->entry.fd, dir, SLUICE_PIN_ENTRY);
+	/* Kept instances are pinned there already; past the end, nothing may stay. */
 	for (int i = 0; !ret && i < SLUICE_MAX_STAGES; i++) {
 		snprintf(name, sizeof(name), SLUICE_PIN_STAGE_FMT, i);
 		if (i >= g->n)
-			break;
-		if (!g->reused[i])
+			unpin_at(dir, name);
+		else if (!g->reused[i])
 			ret = pin_at(g->st[i].fd, dir, name);
-	}
-	for (int i = g->n; !ret && i < SLUICE_MAX_STAGES; i++) {
-		char path[PATH_MAX];
-
-		snprintf(path, sizeof(path), "%s/" SLUICE_PIN_STAGE_FMT, dir, i);
-		unlink(path);
 	}
 	if (ret)
 		return errf(err, ret, "pinning generation %u under %s: %s", g->gen, dir, strerror(-ret));
