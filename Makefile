@@ -9,6 +9,9 @@
 O ?= $(CURDIR)/build
 override O := $(abspath $(O))
 export O V PREFIX DESTDIR
+ifneq ($(V),1)
+MAKEFLAGS += --no-print-directory
+endif
 
 # Order matters: skeletons before the library, the library before its users.
 SUBDIRS := bpf lib daemon cli tools/gen tools/xsk tests/unit bench examples
