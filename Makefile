@@ -10,7 +10,7 @@ O ?= $(CURDIR)/build
 override O := $(abspath $(O))
 export O V PREFIX DESTDIR
 ifneq ($(V),1)
-MAKEFLAGS += --no-print-directory
+MAKEFLAGS += --no-print-directory --silent
 endif
 
 # Order matters: skeletons before the library, the library before its users.
