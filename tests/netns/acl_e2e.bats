@@ -9,7 +9,7 @@
 # the count stage must agree to the packet.
 
 load ../lib/common
-load ../lib/e2e
+load ../lib/daemon
 
 # Datagrams per (source, port); the expected outcome follows from the rules.
 N_PASS=50	# .1 -> 7000: rule 40 passes
@@ -19,13 +19,13 @@ N_SRC_A=10	# .129 -> 7000: rule 20 drops (before rule 40)
 N_SRC_B=10	# .129 -> 7002: rule 20 drops (before rule 30 counts it)
 
 setup_file() {
-	e2e_setup acl
+	daemon_setup acl
 	local net=${TOPO_DUT_IP%.*}
 	export SRC2=$net.129
 	# A second source address in the generator, inside the dropped prefix.
 	ip -n "$TOPO_GEN_NS" addr add "$SRC2/24" dev "$TOPO_GEN_IF"
-	e2e_static_neigh
-	e2e_config <<-EOF
+	static_neigh
+	daemon_config <<-EOF
 	pipelines:
 	  - name: fw
 	    default_verdict: pass
@@ -42,11 +42,11 @@ setup_file() {
 	interfaces:
 	  - { name: $TOPO_DUT_IF, pipeline: fw }
 	EOF
-	e2e_daemon_start
+	daemon_start
 }
 
 teardown_file() {
-	e2e_teardown
+	daemon_teardown
 }
 
 # Listens on the three ports of the DUT address and, once told to stop,
@@ -102,7 +102,7 @@ print(" ".join("%d:%d" % (r["id"], r["packets"]) for r in json.load(sys.stdin)["
 @test "rules pass, drop and count exactly what the DUT's sockets see" {
 	local before after received
 
-	before=$(e2e_counts)
+	before=$(count_stage_counts)
 	start_listeners
 	send "$TOPO_GEN_IP" 7000 $N_PASS
 	send "$TOPO_GEN_IP" 7001 $N_DROP_PORT
@@ -122,7 +122,7 @@ print(" ".join("%d:%d" % (r["id"], r["packets"]) for r in json.load(sys.stdin)["
 	[ "$output" = "10:$N_DROP_PORT 20:$((N_SRC_A + N_SRC_B)) 30:$N_COUNTED 40:$((N_PASS + N_COUNTED))" ]
 
 	# The count stage, after acl, saw only the passed datagrams.
-	after=$(e2e_counts)
+	after=$(count_stage_counts)
 	run python3 -c 'import json,sys
 b, a = json.loads(sys.argv[1]), json.loads(sys.argv[2])
 print({c: a[c]["packets"] - b[c]["packets"] for c in a if a[c]["packets"] != b[c]["packets"]})' "$before" "$after"
@@ -131,7 +131,7 @@ print({c: a[c]["packets"] - b[c]["packets"] for c in a if a[c]["packets"] != b[c
 }
 
 @test "the pipeline dropped what acl dropped and missed nothing" {
-	[ "$(e2e_pipe_stat verdicts.drop missed mixed)" = "$((N_DROP_PORT + N_SRC_A + N_SRC_B)) 0 0" ]
+	[ "$(pipe_stat verdicts.drop missed mixed)" = "$((N_DROP_PORT + N_SRC_A + N_SRC_B)) 0 0" ]
 }
 
 @test "a rule added at run time drops at once, and its counter starts at zero" {

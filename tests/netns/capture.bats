@@ -24,25 +24,13 @@ XDP_PASS=2
 XDP_REDIRECT=4
 
 setup_file() {
-	require_root
 	export GEN=$SLUICE_BUILD/tools/gen/sluice-gen
-	require_file "$SLUICED"
-	require_file "$SLUICECTL"
 	require_file "$GEN"
-	bpffs_mount
-	NAME=$(topo_name cap)
-	export NAME
-	topo_create "$NAME" >/dev/null
-	WORK=$(mktemp -d /tmp/capture-bats.XXXXXX)
-	export WORK
-	export PIN=/sys/fs/bpf/sluice-cap-test-$NAME SOCK=$WORK/sluiced.sock
+	daemon_setup cap
 	export MAPS=$PIN/$TOPO_DUT_IF/maps
 	export METRICS_PORT=$((30000 + $$ % 10000))
 	# 32k frames of 2 KiB: the measured ring size at a quarter of the default umem.
-	cat > "$WORK/sluiced.yaml" <<-EOF
-	pin_root: $PIN
-	state_dir: $WORK/state
-	control: { socket: $SOCK }
+	daemon_config <<-EOF
 	metrics: { listen: 127.0.0.1:$METRICS_PORT }
 	pipelines:
 	  - name: capture

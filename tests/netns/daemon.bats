@@ -11,19 +11,9 @@ load ../lib/common
 load ../lib/daemon
 
 setup_file() {
-	require_root
-	require_file "$SLUICED"
-	require_file "$SLUICECTL"
-	bpffs_mount
-	export NAME=$(topo_name sd)
-	topo_create "$NAME" >/dev/null
-	export WORK=$(mktemp -d /tmp/sluiced-bats.XXXXXX)
-	export PIN=/sys/fs/bpf/sluice-test-$NAME SOCK=$WORK/sluiced.sock
+	daemon_setup sd
 	export METRICS_PORT=$((20000 + $$ % 10000))
-	cat > "$WORK/sluiced.yaml" <<-EOF
-	pin_root: $PIN
-	state_dir: $WORK/state
-	control: { socket: $SOCK }
+	daemon_config <<-EOF
 	metrics: { listen: 127.0.0.1:$METRICS_PORT }
 	pipelines:
 	  - name: fw

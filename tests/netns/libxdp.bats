@@ -11,17 +11,8 @@ load ../lib/common
 load ../lib/daemon
 
 setup_file() {
-	require_root
-	require_file "$SLUICED"
-	bpffs_mount
-	export NAME=$(topo_name lx)
-	topo_create "$NAME" >/dev/null
-	export WORK=$(mktemp -d /tmp/sluiced-libxdp.XXXXXX)
-	export PIN=/sys/fs/bpf/sluice-test-$NAME
-	cat > "$WORK/sluiced.yaml" <<-EOF
-	pin_root: $PIN
-	state_dir: $WORK/state
-	control: { socket: $WORK/sluiced.sock }
+	daemon_setup lx
+	daemon_config <<-EOF
 	pipelines:
 	  - name: fw
 	    stages:

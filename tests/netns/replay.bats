@@ -13,18 +13,18 @@
 # this one proves the same on the wire, through the daemon's pinned pipeline.
 
 load ../lib/common
-load ../lib/e2e
+load ../lib/daemon
 
 setup_file() {
 	export PCAPS=${SLUICE_PCAPS:-$SLUICE_TOP/../shared/pcaps}
 	[ -d "$PCAPS/oracle/packets" ] || skip "no captures with an oracle in $PCAPS"
 	command -v tcpreplay >/dev/null || skip "tcpreplay not installed"
-	e2e_setup rp
+	daemon_setup rp
 	# Captured frames reach 1526 bytes (three VLAN tags on a 1500-byte
 	# packet): room for them, before XDP is attached.
 	ip -n "$TOPO_GEN_NS" link set "$TOPO_GEN_IF" mtu 1600
 	ip -n "$TOPO_DUT_NS" link set "$TOPO_DUT_IF" mtu 1600
-	e2e_config <<-EOF
+	daemon_config <<-EOF
 	pipelines:
 	  - name: replay
 	    default_verdict: drop
@@ -35,11 +35,11 @@ setup_file() {
 	interfaces:
 	  - { name: $TOPO_DUT_IF, pipeline: replay }
 	EOF
-	e2e_daemon_start
+	daemon_start
 }
 
 teardown_file() {
-	e2e_teardown
+	daemon_teardown
 }
 
 @test "every capture: count-stage totals per class equal the tshark oracle" {
@@ -55,5 +55,5 @@ teardown_file() {
 
 @test "no packet met an empty slot or crossed generations" {
 	# And the sink dropped every one: none reached the DUT's stack.
-	[ "$(e2e_pipe_stat missed mixed verdicts.pass)" = "0 0 0" ]
+	[ "$(pipe_stat missed mixed verdicts.pass)" = "0 0 0" ]
 }

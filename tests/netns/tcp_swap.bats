@@ -9,16 +9,16 @@
 # generations (mixed).
 
 load ../lib/common
-load ../lib/e2e
+load ../lib/daemon
 
 PORT=7100
 SWAPS=6
 TXNS=3
 
 setup_file() {
-	e2e_setup tsw
-	e2e_static_neigh
-	e2e_config <<-EOF
+	daemon_setup tsw
+	static_neigh
+	daemon_config <<-EOF
 	pipelines:
 	  - name: fw
 	    default_verdict: pass
@@ -32,11 +32,11 @@ setup_file() {
 	interfaces:
 	  - { name: $TOPO_DUT_IF, pipeline: fw }
 	EOF
-	e2e_daemon_start
+	daemon_start
 }
 
 teardown_file() {
-	e2e_teardown
+	daemon_teardown
 }
 
 # nstat_sum NS COUNTER...: the sum of absolute SNMP counters in a namespace.
@@ -150,8 +150,8 @@ print(i["gen"], " ".join("%s:%d" % (s["name"], s["ver"]) for s in i["stages"]))'
 	local mixed
 
 	# The transfer's packets all passed: missed, mixed and dropped are 0.
-	[ "$(e2e_pipe_stat missed mixed verdicts.drop)" = "0 0 0" ]
-	mixed=$(e2e_counts | python3 -c 'import json,sys; print(sum(c["mixed"] for c in json.load(sys.stdin).values()))')
+	[ "$(pipe_stat missed mixed verdicts.drop)" = "0 0 0" ]
+	mixed=$(count_stage_counts | python3 -c 'import json,sys; print(sum(c["mixed"] for c in json.load(sys.stdin).values()))')
 	[ "$mixed" -eq 0 ]
 }
 
@@ -178,7 +178,7 @@ except OSError as e:
 	command -v iperf3 >/dev/null || skip "iperf3 not installed"
 	nsenter --net="/run/netns/$TOPO_DUT_NS" iperf3 -s -1 -B "$TOPO_DUT_IP" -p 5201 >/dev/null 2>&1 &
 	echo $! > "$WORK/iperf3.pid"
-	drops=$(e2e_pipe_stat verdicts.drop)
+	drops=$(pipe_stat verdicts.drop)
 	ip netns exec "$TOPO_GEN_NS" iperf3 -c "$TOPO_DUT_IP" -p 5201 -t 3 -J > "$WORK/iperf3.json" &
 	client=$!
 	sleep 0.5
@@ -198,5 +198,5 @@ print("%.2f Gbit/s received, %d retransmits" % (e["sum_received"]["bits_per_seco
 	[ "$status" -eq 0 ]
 	printf '# iperf3 through swaps: %s\n' "$output" >&3
 	# Drops are cumulative (the test above dropped its port-9999 SYNs).
-	[ "$(e2e_pipe_stat missed mixed verdicts.drop)" = "0 0 $drops" ]
+	[ "$(pipe_stat missed mixed verdicts.drop)" = "0 0 $drops" ]
 }
