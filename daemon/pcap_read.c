@@ -3,7 +3,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#define PCAP_DONT_INCLUDE_PCAP_BPF_H
 #include <pcap/pcap.h>
+#include <pcap/dlt.h>
 #include "pcap_read.h"
 
 void frames__free(struct frame *f, size_t n)

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * Reading frames from a capture file. Apart from the rest of the daemon
- * because libpcap's headers define a struct bpf_insn of their own.
+ * Reading frames from a capture file, for pre-flight runs. Its own file so
+ * that only it includes libpcap, whose headers would otherwise bring a
+ * struct bpf_insn of their own next to the kernel's.
  */
 #ifndef SLUICED_PCAP_READ_H
 #define SLUICED_PCAP_READ_H
