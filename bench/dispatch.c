@@ -10,7 +10,10 @@
  *     (indirect, retpoline), and a stage that only tail-calls (no
  *     sluice_stage_enter() bookkeeping);
  *   - a 4-stage chain with its per-packet context in XDP metadata against
- *     the same chain with it in a per-CPU array.
+ *     the same chain with it in a per-CPU array;
+ *   - the capture pipeline of bench/xsk.sh (parse, acl with one xsk rule,
+ *     xsk) against the bare redirect of sluice-xsk --attach: what the XDP
+ *     side of the AF_XDP ratio is made of.
  *
  * Every case runs behind bench_front (bpf/bench/harness.bpf.c), which undoes
  * the previous run's metadata; "net" subtracts the front alone. Time is the
@@ -49,6 +52,7 @@
 #include "inlined.skel.h"
 #include "ctx_meta.skel.h"
 #include "ctx_percpu.skel.h"
+#include "xskbare.skel.h"
 
 #define ACL_RULES	1000
 #define MAX_PASS	9		/* entry + 1..MAX_PASS pass stages */
@@ -82,6 +86,7 @@ static struct bench_ctx {
 	struct inlined_bpf *inl[ACL_NR_SETS][2];	/* [set][slot_stats] */
 	struct ctx_meta_bpf *cmeta;
 	struct ctx_percpu_bpf *cpcpu;
+	struct xskbare_bpf *xskbare;
 	struct bench_case cases[MAX_CASES];
 	int nr_cases;
 	char root[PATH_MAX];
@@ -441,6 +446,47 @@ static int ctx_chains(void)
 	return 0;
 }
 
+/* [parse, acl with one rule selecting the frame for AF_XDP, xsk] vs a bare redirect. */
+static int capture_cases(void)
+{
+	struct acl_rule_spec rule = {};
+	struct stage_src src[3];
+	struct bench_case *c;
+	char text[64], dir[PATH_MAX], err[256];
+	struct acl_maps maps;
+	int ret;
+
+	src_set(&src[0], "parse", "parse");
+	src_set(&src[1], "acl", "acl");
+	src_set(&src[2], "xsk", "xsk");
+	ret = pipeline_case("capture-pipeline", src, 3, 1, &c);
+	if (ret)
+		return ret;
+	snprintf(text, sizeof(text), "xsk proto udp dport %d", FLOW_DPORT);
+	ret = acl_rule_parse(text, &rule, err, sizeof(err));
+	if (ret) {
+		fprintf(stderr, "dispatch: rule \"%s\": %s\n", text, err);
+		return ret;
+	}
+	rule.id = 1;
+	snprintf(dir, sizeof(dir), "%s/%s", c->pl->dir, SLUICE_PIN_MAPS);
+	ret = acl_maps__open_pinned(dir, &maps);
+	if (!ret) {
+		ret = acl__apply(&maps, &rule, 1);
+		acl_maps__close(&maps);
+	}
+	acl_rule_spec_free(&rule);
+	if (ret) {
+		fprintf(stderr, "dispatch: capture rule: %s\n", strerror(-ret));
+		return ret;
+	}
+
+	B.xskbare = xskbare_bpf__open_and_load();
+	if (!B.xskbare)
+		return -errno;
+	return case_add("capture-bare", bpf_program__fd(B.xskbare->progs.xskbare)) ? 0 : -E2BIG;
+}
+
 /* ---- checks ---- */
 
 static int pipe_stats_read(int fd, struct sluice_pipe_stats *sum)
@@ -623,6 +669,8 @@ static void report(void)
 	       med("ctx-percpu"), med("ctx-percpu") - floor);
 	printf("per-CPU array - metadata, ns per packet                   %8.2f\n",
 	       med("ctx-percpu") - med("ctx-metadata"));
+	printf("capture pipeline [parse, acl, xsk] - bare redirect, ns    %8.2f\n",
+	       med("capture-pipeline") - med("capture-bare"));
 }
 
 /* ---- setup and teardown ---- */
@@ -673,6 +721,8 @@ static int setup(void)
 	}
 	if (!ret)
 		ret = ctx_chains();
+	if (!ret)
+		ret = capture_cases();
 	return ret;
 }
 
@@ -693,6 +743,7 @@ static void teardown(void)
 			inlined_bpf__destroy(B.inl[set][s]);
 	ctx_meta_bpf__destroy(B.cmeta);
 	ctx_percpu_bpf__destroy(B.cpcpu);
+	xskbare_bpf__destroy(B.xskbare);
 	harness_bpf__destroy(B.front);
 	if (B.stats_fd >= 0)
 		close(B.stats_fd);
