@@ -15,10 +15,14 @@
 #  3. sluice-xsk (bare) against dpdk-testpmd's net_af_xdp vdev in rxonly mode
 #     (ratio target >= 1.0); skipped when dpdk-testpmd is not installed.
 #
-# Usage: bench/xsk.sh [--quick] [-d SECONDS] [-r ROUNDS]
+# Usage: bench/xsk.sh [--quick] [-d SECONDS] [-r ROUNDS] [--rings "N ..."]
 #   --quick         1 s windows, 3 rounds (CI); default 3 s, 5 rounds
+#   --rings "N ..." only the ring sweep: for each N (rx ring = fill ring =
+#                   frames), the bare rxdrop rate, then a count paced at
+#                   XSK_LOAD x that rate (what the defaults come from)
 #   XSK_ARGS="..."  extra sluice-xsk options (e.g. "-p" or "--rx-ring 2048")
 #   XSK_WRAP="..."  command prefix for the receiver (e.g. "taskset -c 1")
+#   GEN_WRAP="..."  command prefix for the generator (e.g. "taskset -c 0")
 #   XSK_LOAD=F      share of the measured pipeline rate for step 2
 #   O=DIR           build folder (default build/)
 set -u
@@ -32,15 +36,18 @@ TESTPMD=${TESTPMD:-dpdk-testpmd}
 LOAD=${XSK_LOAD:-0.9}
 read -ra xsk_args <<< "${XSK_ARGS:-}"
 read -ra xsk_wrap <<< "${XSK_WRAP:-}"
+read -ra gen_wrap <<< "${GEN_WRAP:-}"
 PORT=5000
 secs=3
 rounds=5
+rings=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--quick) secs=1; rounds=3 ;;
 	-d) secs=$2; shift ;;
 	-r) rounds=$2; shift ;;
-	*) echo "usage: $0 [--quick] [-d SECONDS] [-r ROUNDS]" >&2; exit 2 ;;
+	--rings) rings=$2; shift ;;
+	*) echo "usage: $0 [--quick] [-d SECONDS] [-r ROUNDS] [--rings \"N ...\"]" >&2; exit 2 ;;
 	esac
 	shift
 done
@@ -80,7 +87,7 @@ die() {
 gen_start() {
 	local d=$1
 	shift
-	ip netns exec "$TOPO_GEN_NS" "$GEN" -i "$TOPO_GEN_IF" --dport "$PORT" -d "$d" -q -j "$@" \
+	"${gen_wrap[@]}" ip netns exec "$TOPO_GEN_NS" "$GEN" -i "$TOPO_GEN_IF" --dport "$PORT" -d "$d" -q -j "$@" \
 		> "$tmp/gen.json" 2>&1 &
 	gen_pid=$!
 }
@@ -176,9 +183,67 @@ gen_summary() {
 	python3 -c 'import json,sys; g=json.load(open(sys.argv[1])); print(g["mpps"], g["errors"])' "$1"
 }
 
+# gen_summary_sent FILE: "frames_sent veth_drops" of an exact-count run.
+gen_summary_sent() {
+	python3 -c 'import json,sys; g=json.load(open(sys.argv[1])); print(g["sent"], g["errors"])' "$1"
+}
+
 median() {
 	python3 -c 'import statistics,sys; print(f"{statistics.median(float(x) for x in sys.argv[1:]):.3f}")' "$@"
 }
+
+# paced_run OUT RATE ARGS...: an exact count (2 x $secs at RATE pps) into a
+# receiver that is up before the first frame and stopped after the last;
+# the generator's summary lands in OUT.gen.
+paced_run() {
+	local out=$1 rate=$2 count
+	shift 2
+	count=$(python3 -c "print(int($rate * $secs * 2))")
+	"${xsk_wrap[@]}" nsenter --net="/run/netns/$TOPO_DUT_NS" "$XSK" -i "$TOPO_DUT_IF" --rxdrop -d $((secs * 2 + 30)) -j \
+		"$@" "${xsk_args[@]}" > "$out" 2> "$out.err" &
+	rx_pid=$!
+	for _ in $(seq 100); do
+		grep -q ' ready$' "$out.err" && break
+		sleep 0.1
+	done
+	grep -q ' ready$' "$out.err" || { cat "$out.err" >&2; die "sluice-xsk did not get ready"; }
+	"${gen_wrap[@]}" ip netns exec "$TOPO_GEN_NS" "$GEN" -i "$TOPO_GEN_IF" --dport "$PORT" -n "$count" -r "$rate" -q -j \
+		> "$out.gen" || die "paced generator failed"
+	sleep 0.5
+	kill -INT "$rx_pid"
+	wait "$rx_pid" || { cat "$out.err" >&2; die "paced receiver failed"; }
+	rx_pid=
+}
+
+# ring_sweep SIZES: for each size N (rx ring = fill ring = frames = N), the
+# bare redirect's rxdrop rate at full rate (median of $rounds), then an exact
+# count paced at LOAD x that rate: what the defaults are chosen from.
+ring_sweep() {
+	local n r mpps drops full rate sent veth rx rates
+	echo "# ring sweep: sluice-xsk --attach, rx ring = fill ring = frames = N, $(nproc) CPUs, $rounds rounds of ${secs}s, $(uname -r)"
+	printf '%8s %9s %10s  %-26s %10s %10s %8s %8s\n' frames "umem MiB" "Mpps" rounds "paced pps" sent received drops
+	for n in $1; do
+		rates=()
+		for ((r = 0; r < rounds; r++)); do
+			rx_run "$tmp/ring.$n.$r.json" --attach --frames "$n" --rx-ring "$n"
+			read -r mpps _ _ _ _ < <(rx_summary "$tmp/ring.$n.$r.json")
+			rates+=("$mpps")
+		done
+		mpps=$(median "${rates[@]}")
+		rate=$(python3 -c "print(max(1000, int($mpps * 1e6 * $LOAD)))")
+		paced_run "$tmp/ring.$n.paced.json" "$rate" --attach --frames "$n" --rx-ring "$n"
+		read -r _ rx drops full _ < <(rx_summary "$tmp/ring.$n.paced.json")
+		read -r sent veth < <(gen_summary_sent "$tmp/ring.$n.paced.json.gen")
+		printf '%8d %9d %10s  %-26s %10d %10d %8d %8d\n' "$n" $((n * 2048 >> 20)) "$mpps" "${rates[*]}" \
+			"$rate" "$sent" "$rx" "$drops"
+	done
+	echo "# paced at $LOAD x each size's median; drops are the socket's (rx_ring_full + rx_dropped + fill ring empty)"
+}
+
+if [ -n "$rings" ]; then
+	ring_sweep "$rings"
+	exit 0
+fi
 
 xskmap=$pin/$TOPO_DUT_IF/maps/sluice_xsks
 pipe_cmd="$XSK -i $TOPO_DUT_IF --rxdrop -d $secs --quiet -j --xskmap $xskmap ${XSK_ARGS:-}"
@@ -212,26 +277,12 @@ bare_med=$(median "${bare_mpps[@]}")
 # --- 2. ring sizing: an exact count paced at LOAD x the pipeline's median.
 daemon_up
 rate=$(python3 -c "print(max(1000, int($pipe_med * 1e6 * $LOAD)))")
-count=$(python3 -c "print(int($rate * $secs * 2))")
 redir0=$(pipe_redirects)
-nsenter --net="/run/netns/$TOPO_DUT_NS" "$XSK" -i "$TOPO_DUT_IF" --rxdrop -d $((secs * 2 + 30)) -j \
-	--xskmap "$xskmap" "${xsk_args[@]}" > "$tmp/paced.json" 2> "$tmp/paced.err" &
-rx_pid=$!
-for _ in $(seq 100); do
-	grep -q ' ready$' "$tmp/paced.err" && break
-	sleep 0.1
-done
-grep -q ' ready$' "$tmp/paced.err" || { cat "$tmp/paced.err" >&2; die "sluice-xsk did not get ready"; }
-ip netns exec "$TOPO_GEN_NS" "$GEN" -i "$TOPO_GEN_IF" --dport "$PORT" -n "$count" -r "$rate" -q -j \
-	> "$tmp/gen.json" || die "paced generator failed"
-sleep 0.5
-kill -INT "$rx_pid"
-wait "$rx_pid" || { cat "$tmp/paced.err" >&2; die "paced receiver failed"; }
-rx_pid=
+paced_run "$tmp/paced.json" "$rate" --xskmap "$xskmap"
 redirected=$(( $(pipe_redirects) - redir0 ))
 daemon_down
 read -r _ paced_rx paced_drops paced_full _ < <(rx_summary "$tmp/paced.json")
-read -r paced_sent veth_drops < <(python3 -c 'import json,sys; g=json.load(open(sys.argv[1])); print(g["sent"], g["errors"])' "$tmp/gen.json")
+read -r paced_sent veth_drops < <(gen_summary_sent "$tmp/paced.json.gen")
 
 echo "# AF_XDP rxdrop on a veth, sluice-gen XDP live frames, $(nproc) CPUs, $rounds rounds of ${secs}s, $(uname -r)"
 printf '%-34s %8s Mpps  (rounds: %s; %s socket drops)\n' "pipeline parse,acl,xsk (--xskmap)" \
@@ -249,7 +300,7 @@ printf 'ring sizing at %d pps (%s x pipeline median): sent %d, veth drops %d, re
 echo "# sluiced:     nsenter --net=/run/netns/DUT $SLUICED -c CONFIG   (parse, acl: xsk proto udp dport $PORT, xsk)"
 echo "# pipeline:    nsenter --net=/run/netns/DUT $pipe_cmd"
 echo "# bare:        nsenter --net=/run/netns/DUT $bare_cmd"
-echo "# generator:   ip netns exec GEN $GEN -i $TOPO_GEN_IF --dport $PORT -d SECONDS   (paced: -n $count -r $rate)"
+echo "# generator:   ip netns exec GEN $GEN -i $TOPO_GEN_IF --dport $PORT -d SECONDS   (paced: -n $((rate * secs * 2)) -r $rate)"
 
 # --- 3. sluice-xsk vs dpdk-testpmd rxonly.
 if ! command -v "$TESTPMD" > /dev/null; then
