@@ -1413,10 +1413,11 @@ static int config_defaults(struct sluice_config *cfg)
 	cfg->control.socket = strdup(CONFIG_DEFAULT_SOCKET);
 	cfg->control.mode = CONFIG_DEFAULT_SOCKET_MODE;
 	cfg->log_level = LOG_INFO;
-	cfg->xsk.rx_ring = 32768;
-	cfg->xsk.fill_ring = 65536;
+	/* docs/afxdp.md "Defaults and why": measured with bench/xsk.sh --rings */
+	cfg->xsk.rx_ring = 8192;
+	cfg->xsk.fill_ring = 8192;
 	cfg->xsk.frame_size = 2048;
-	cfg->xsk.frames = 65536;
+	cfg->xsk.frames = 8192;
 	cfg->xsk.mode = CFG_XSK_AUTO;
 	if (!cfg->pin_root || !cfg->state_dir || !cfg->control.socket)
 		return -ENOMEM;

@@ -53,7 +53,10 @@ rx_start() {
 	local i
 	# A plain command, not the in_ns function: $! must be sluice-xsk
 	# itself (nsenter execs it), not a subshell that would eat SIGINT.
-	nsenter --net="/run/netns/$TOPO_DUT_NS" "$XSK" -i "$TOPO_DUT_IF" -j "$@" \
+	# Rings deeper than a burst: a receiver descheduled for all of it
+	# still loses nothing, so the counts are exact by construction.
+	nsenter --net="/run/netns/$TOPO_DUT_NS" "$XSK" -i "$TOPO_DUT_IF" -j \
+		--rx-ring 32768 --frames 32768 "$@" \
 		> "$TMP/rx.json" 2> "$TMP/rx.err" &
 	RX_PID=$!
 	for ((i = 0; i < 100; i++)); do

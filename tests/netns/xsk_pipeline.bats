@@ -149,7 +149,8 @@ rx_start() {
 	local i
 	# nsenter execs sluice-xsk: $! is the tool, and it sees the host's pins.
 	nsenter --net="/run/netns/$TOPO_DUT_NS" "$XSK" -i "$TOPO_DUT_IF" -j \
-		--xskmap "$MAPS/sluice_xsks" "$@" > "$WORK/rx.json" 2> "$WORK/rx.err" &
+		--xskmap "$MAPS/sluice_xsks" --rx-ring 32768 --frames 32768 "$@" \
+		> "$WORK/rx.json" 2> "$WORK/rx.err" &
 	RX_PID=$!
 	for ((i = 0; i < 100; i++)); do
 		grep -q ' ready$' "$WORK/rx.err" && return 0

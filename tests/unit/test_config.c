@@ -233,10 +233,10 @@ static void test_example_xsk_capture(void **state)
 	assert_string_equal(cfg->xsk.interface, "veth0");
 	assert_int_equal(cfg->xsk.nr_queues, 1);
 	assert_int_equal(cfg->xsk.queues[0], 0);
-	assert_int_equal(cfg->xsk.rx_ring, 32768);
-	assert_int_equal(cfg->xsk.fill_ring, 65536);
+	assert_int_equal(cfg->xsk.rx_ring, 8192);
+	assert_int_equal(cfg->xsk.fill_ring, 8192);
 	assert_int_equal(cfg->xsk.frame_size, 2048);
-	assert_int_equal(cfg->xsk.frames, 65536);
+	assert_int_equal(cfg->xsk.frames, 8192);
 	assert_int_equal(cfg->xsk.mode, CFG_XSK_COPY);
 	config__free(cfg);
 }

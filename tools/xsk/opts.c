@@ -14,10 +14,10 @@
  * thread is descheduled for up to ~20 ms, so the rx ring must absorb that
  * much traffic; a fill ring smaller than the umem would strand frames.
  */
-#define XT_DEF_RX_RING		32768
+#define XT_DEF_RX_RING		8192
 #define XT_DEF_TX_RING		4096
 #define XT_DEF_COMP_RING	4096
-#define XT_DEF_FRAMES		65536
+#define XT_DEF_FRAMES		8192
 #define XT_DEF_FRAME_SIZE	2048
 #define XT_DEF_BATCH		64
 #define XT_DEF_PKT_SIZE		64
