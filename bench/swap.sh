@@ -13,12 +13,17 @@
 # Usage: bench/swap.sh [--quick]     (root; O=build dir, default build/)
 #   full:    >= 10,000 swaps and >= 500 transactions
 #   --quick: >= 1,000 swaps and >= 100 transactions (CI-sized)
+#   ROWS="swap txn txn3"  the rows to run (default all three)
+#   GEN_WRAP="..."        command prefix for the generator (e.g. "taskset -c 0")
+#   DAEMON_WRAP="..."     command prefix for sluiced and swapload (e.g. "taskset -c 1")
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 O=${O:-$top/build}
 . "$top/tests/lib/netns.sh"
 
 RATE=${RATE:-1100000}
+ROWS=${ROWS:-swap txn txn3}
+read -ra daemon_wrap <<< "${DAEMON_WRAP:-}"
 swaps=10000 txns=500 swap_secs=100 txn_secs=100
 if [ "${1:-}" = "--quick" ]; then
 	swaps=1000 txns=100 swap_secs=30 txn_secs=30
@@ -62,13 +67,14 @@ interfaces:
   - name: $iface
     pipeline: proof
 EOF
-in_ns "$TOPO_DUT_NS" "$O/daemon/sluiced" -c "$work/sluiced.yaml" >"$work/sluiced.log" 2>&1 &
+"${daemon_wrap[@]}" nsenter --net="/run/netns/$TOPO_DUT_NS" "$O/daemon/sluiced" -c "$work/sluiced.yaml" \
+	>"$work/sluiced.log" 2>&1 &
 echo $! > "$work/sluiced.pid"
 for _ in $(seq 100); do [ -S "$work/sock" ] && break; sleep 0.1; done
 [ -S "$work/sock" ] || { cat "$work/sluiced.log" >&2; exit 1; }
 
-gen="ip netns exec $TOPO_GEN_NS $O/tools/gen/sluice-gen -i $TOPO_GEN_IF --dst-mac $TOPO_DUT_MAC --rate $RATE -q -j"
-load="$O/bench/swapload -s $work/sock -r $pin_root -i $iface -j -u"
+gen="${GEN_WRAP:-} ip netns exec $TOPO_GEN_NS $O/tools/gen/sluice-gen -i $TOPO_GEN_IF --dst-mac $TOPO_DUT_MAC --rate $RATE -q -j"
+load="${DAEMON_WRAP:-} $O/bench/swapload -s $work/sock -r $pin_root -i $iface -j -u"
 swap_cmd="$load -m swap -n $swaps -x a=pass,count -- $gen --duration $swap_secs"
 txn_cmd="$load -m txn -n $txns -x parse=parse -x a=count,pass -x b=count,pass -x sink=$O/examples/seqcheck.bpf.o -- $gen --duration $txn_secs"
 # Three versions in turn (each hands packets on: xsk does when no rule marked
@@ -77,12 +83,16 @@ txn_cmd="$load -m txn -n $txns -x parse=parse -x a=count,pass -x b=count,pass -x
 txn3_cmd="$load -m txn -n $txns -x parse=parse -x a=count,pass,xsk -x b=count,pass,xsk -x sink=$O/examples/seqcheck.bpf.o -- $gen --duration $txn_secs"
 
 rc=0
-echo "# $swap_cmd" >&2
-$swap_cmd >"$work/swap.json" || rc=1
-echo "# $txn_cmd" >&2
-$txn_cmd >"$work/txn.json" || rc=1
-echo "# $txn3_cmd" >&2
-$txn3_cmd >"$work/txn3.json" || rc=1
+for row in $ROWS; do
+	case $row in
+	swap) cmd=$swap_cmd ;;
+	txn) cmd=$txn_cmd ;;
+	txn3) cmd=$txn3_cmd ;;
+	*) echo "bench/swap.sh: unknown row '$row' (swap, txn, txn3)" >&2; exit 2 ;;
+	esac
+	echo "# $cmd" >&2
+	$cmd >"$work/$row.json" || rc=1
+done
 
 python3 - "1-stage swap=$work/swap.json" "4-stage txn, A/B versions=$work/txn.json" \
 	"4-stage txn, new code in 2 stages=$work/txn3.json" <<'EOF'
