@@ -446,7 +446,11 @@ static int ctx_chains(void)
 	return 0;
 }
 
-/* [parse, acl with one rule selecting the frame for AF_XDP, xsk] vs a bare redirect. */
+/*
+ * [parse, acl with one rule selecting the frame for AF_XDP, xsk] vs a bare
+ * redirect, and the pipeline built up a stage at a time (xsk with all=1
+ * redirects without the ACL's mark), so the difference splits by stage.
+ */
 static int capture_cases(void)
 {
 	struct acl_rule_spec rule = {};
@@ -480,6 +484,18 @@ static int capture_cases(void)
 		fprintf(stderr, "dispatch: capture rule: %s\n", strerror(-ret));
 		return ret;
 	}
+
+	src_set(&src[0], "xsk", "xsk");
+	stage_src__set_param(&src[0], "all", 1);
+	ret = pipeline_case("capture-xsk", src, 1, 0, NULL);
+	if (ret)
+		return ret;
+	src_set(&src[0], "parse", "parse");
+	src_set(&src[1], "xsk", "xsk");
+	stage_src__set_param(&src[1], "all", 1);
+	ret = pipeline_case("capture-parse-xsk", src, 2, 0, NULL);
+	if (ret)
+		return ret;
 
 	B.xskbare = xskbare_bpf__open_and_load();
 	if (!B.xskbare)
@@ -671,6 +687,12 @@ static void report(void)
 	       med("ctx-percpu") - med("ctx-metadata"));
 	printf("capture pipeline [parse, acl, xsk] - bare redirect, ns    %8.2f\n",
 	       med("capture-pipeline") - med("capture-bare"));
+	printf("  of which entry and xsk stage, ns                        %8.2f\n",
+	       med("capture-xsk") - med("capture-bare"));
+	printf("  of which parse, ns                                      %8.2f\n",
+	       med("capture-parse-xsk") - med("capture-xsk"));
+	printf("  of which acl, ns                                        %8.2f\n",
+	       med("capture-pipeline") - med("capture-parse-xsk"));
 }
 
 /* ---- setup and teardown ---- */
