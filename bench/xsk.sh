@@ -149,14 +149,16 @@ pipe_redirects() {
 }
 
 # rx_summary FILE: "mpps rx_packets socket_drops rx_ring_full xdp_mode" of a
-# sluice-xsk JSON summary. tx_ring_empty_descs counts transmit kicks that
-# found nothing to send: not a loss.
+# sluice-xsk JSON summary. The kernel counts a frame it could not queue in
+# rx_dropped and again under its cause (rx_ring_full or
+# rx_fill_ring_empty_descs), so the causes are not added to it.
+# tx_ring_empty_descs counts transmit kicks that found nothing to send.
 rx_summary() {
 	python3 - "$1" <<-'PY'
 	import json, sys
 	t = json.load(open(sys.argv[1]))["total"]
 	d = t["drops"]
-	lost = sum(v for k, v in d.items() if k != "tx_ring_empty_descs")
+	lost = max(d["rx_dropped"], d["rx_ring_full"] + d["rx_fill_ring_empty_descs"]) + d["rx_invalid_descs"]
 	print(t["rx_mpps"], t["rx_packets"], lost, d["rx_ring_full"], t["xdp_mode"])
 	PY
 }
@@ -219,9 +221,9 @@ paced_run() {
 # bare redirect's rxdrop rate at full rate (median of $rounds), then an exact
 # count paced at LOAD x that rate: what the defaults are chosen from.
 ring_sweep() {
-	local n r mpps drops full rate sent veth rx rates
+	local n r mpps rate sent rx rates
 	echo "# ring sweep: sluice-xsk --attach, rx ring = fill ring = frames = N, $(nproc) CPUs, $rounds rounds of ${secs}s, $(uname -r)"
-	printf '%8s %9s %10s  %-26s %10s %10s %8s %8s\n' frames "umem MiB" "Mpps" rounds "paced pps" sent received drops
+	printf '%8s %9s %10s  %-26s %10s %10s %10s %8s\n' frames "umem MiB" "Mpps" rounds "paced pps" sent received lost
 	for n in $1; do
 		rates=()
 		for ((r = 0; r < rounds; r++)); do
@@ -232,12 +234,12 @@ ring_sweep() {
 		mpps=$(median "${rates[@]}")
 		rate=$(python3 -c "print(max(1000, int($mpps * 1e6 * $LOAD)))")
 		paced_run "$tmp/ring.$n.paced.json" "$rate" --attach --frames "$n" --rx-ring "$n"
-		read -r _ rx drops full _ < <(rx_summary "$tmp/ring.$n.paced.json")
-		read -r sent veth < <(gen_summary_sent "$tmp/ring.$n.paced.json.gen")
-		printf '%8d %9d %10s  %-26s %10d %10d %8d %8d\n' "$n" $((n * 2048 >> 20)) "$mpps" "${rates[*]}" \
-			"$rate" "$sent" "$rx" "$drops"
+		read -r _ rx _ _ _ < <(rx_summary "$tmp/ring.$n.paced.json")
+		read -r sent _ < <(gen_summary_sent "$tmp/ring.$n.paced.json.gen")
+		printf '%8d %9d %10s  %-26s %10d %10d %10d %8d\n' "$n" $((n * 2048 >> 20)) "$mpps" "${rates[*]}" \
+			"$rate" "$sent" "$rx" $((sent - rx))
 	done
-	echo "# paced at $LOAD x each size's median; drops are the socket's (rx_ring_full + rx_dropped + fill ring empty)"
+	echo "# paced at $LOAD x each size's median; lost = sent - received (the socket's rx_dropped)"
 }
 
 if [ -n "$rings" ]; then
@@ -295,8 +297,8 @@ python3 -c "r = $pipe_med / $bare_med if $bare_med else float('inf'); print(f'ra
 printf '# generator sent %s Mpps (pipeline rounds) and %s Mpps (bare rounds), medians; veth drops %d / %d\n' \
 	"$(median "${pipe_gen[@]}")" "$(median "${bare_gen[@]}")" "$pipe_veth" "$bare_veth"
 echo "# at full rate the generator outruns the receive path: drops above are overload, not ring sizing"
-printf 'ring sizing at %d pps (%s x pipeline median): sent %d, veth drops %d, redirected %d, received %d, socket drops %d (rx_ring_full %d) (target 0)\n' \
-	"$rate" "$LOAD" "$paced_sent" "$veth_drops" "$redirected" "$paced_rx" "$paced_drops" "$paced_full"
+printf 'ring sizing at %d pps (%s x pipeline median): sent %d, veth drops %d, redirected %d, received %d, lost %d, socket drops %d (rx_ring_full %d) (target 0)\n' \
+	"$rate" "$LOAD" "$paced_sent" "$veth_drops" "$redirected" "$paced_rx" $((paced_sent - paced_rx)) "$paced_drops" "$paced_full"
 echo "# sluiced:     nsenter --net=/run/netns/DUT $SLUICED -c CONFIG   (parse, acl: xsk proto udp dport $PORT, xsk)"
 echo "# pipeline:    nsenter --net=/run/netns/DUT $pipe_cmd"
 echo "# bare:        nsenter --net=/run/netns/DUT $bare_cmd"
