@@ -3,7 +3,8 @@
 #
 # sluiced on a veth in its own namespaces, with a real client (ping) as
 # traffic: the pipeline attaches and passes traffic, survives kill -9 of the
-# daemon, is adopted by the next one without a detach, keeps running through
+# daemon, is adopted by the next one without a detach (also when killed
+# between a transaction's link update and its info write), keeps running through
 # a broken reload, keeps CLI rule edits over a restart, and the control
 # socket turns away strangers and garbage without falling over.
 
@@ -81,6 +82,39 @@ link_id() {
 	daemon_start
 	grep -q "adopted pipeline 'fw'" "$WORK/log" || { cat "$WORK/log"; false; }
 	[ "$(link_id)" -eq "$id_before" ]
+	run ping_dut 10
+	[[ "$output" == *" 0% packet loss"* ]]
+}
+
+# info_set_gen GEN: rewrites the generation the pinned pipeline info names
+# (struct sluice_pipeline_info.gen, bytes 8..11), as a daemon killed between
+# a transaction's link update and its info write leaves it.
+info_set_gen() {
+	local bytes
+	bytes=$(bpftool -j map dump pinned "$PIN/$TOPO_DUT_IF/info" | python3 -c '
+import json, sys
+v = [int(b, 16) for b in json.load(sys.stdin)[0]["value"]]
+v[8:12] = int(sys.argv[1]).to_bytes(4, "little")
+print(*v)' "$1")
+	bpftool map update pinned "$PIN/$TOPO_DUT_IF/info" key 0 0 0 0 value $bytes
+}
+
+@test "killed between a transaction's link update and its info write: the next daemon trusts what runs" {
+	local gen link lines
+	ctl txn "$TOPO_DUT_IF" count=pass >/dev/null
+	gen=$(ctl_json 'r["interfaces"][0]["gen"]' status)
+	link=$(link_id)
+	kill -9 "$(cat "$WORK/pid")"
+	info_set_gen $((gen - 1))
+	lines=$(wc -l < "$WORK/log")
+	daemon_start
+	tail -n +$((lines + 1)) "$WORK/log" | grep -q "adopted pipeline" || { cat "$WORK/log"; false; }
+	[ "$(link_id)" -eq "$link" ]
+	# The generation that runs, whatever info said; the configuration
+	# (count, not the transaction's pass) was then applied again.
+	[ "$(ctl_json 'r["interfaces"][0]["entry_prog_id"]' status)" -eq "$(xdp_prog_id)" ]
+	[ "$(ctl_json 'r["interfaces"][0]["gen"]' status)" -gt "$gen" ]
+	[ "$(ctl_json '[s["object"] for s in r["interfaces"][0]["stages"]][-1]' status)" = count ]
 	run ping_dut 10
 	[[ "$output" == *" 0% packet loss"* ]]
 }
