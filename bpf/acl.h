@@ -100,6 +100,7 @@ const volatile __u32 default_action = XDP_PASS;
 struct sluice_acl_scan {
 	__u64 cand[SLUICE_ACL_WORDS];	/* src bitmap AND dst bitmap */
 	__u64 bits;			/* candidates left in cand[word] */
+	__u32 words;			/* bit w: cand[w] may hold candidates; the lowest is word */
 	__u32 word;
 	__u32 len;			/* frame bytes, for the hit counters */
 	__u32 hit;			/* position + 1 of the deciding rule */
@@ -138,25 +139,30 @@ static __always_inline int sluice_acl_rule_match(const struct sluice_acl_rule *r
 }
 
 /*
- * One step of the scan: either move to the next bitmap word or test the
- * lowest candidate left. Straight-line code, so the verifier checks it once
- * however many rules there are. Returns 1 to stop.
+ * One step of the scan tests the lowest candidate left, first moving to the
+ * next word that may hold one: words where either side names no rule cost
+ * nothing, so a lone match at position 999 takes one step, not sixteen.
+ * Straight-line code, so the verifier checks it once however many rules
+ * there are. Returns 1 to stop.
  */
 static long sluice_acl_scan_step(__u32 i, void *ctx)
 {
 	struct sluice_acl_scan *s = ctx;
 	struct sluice_acl_hits *h;
 	struct sluice_acl_rule *r;
-	__u32 w = s->word, pos;
+	__u32 w, pos;
 	__u64 bit;
 
 	if (!s->bits) {
-		if (++w >= SLUICE_ACL_WORDS)
+		s->words &= s->words - 1;
+		if (!s->words)
 			return 1;
-		s->word = w;
-		s->bits = s->cand[w];
-		return 0;
+		s->word = sluice_acl_bit_index(s->words & -s->words);
+		s->bits = s->cand[s->word & (SLUICE_ACL_WORDS - 1)];
+		if (!s->bits)
+			return 0;	/* both sides had rules in the word, none in common */
 	}
+	w = s->word;
 	bit = s->bits & -s->bits;
 	s->bits &= s->bits - 1;
 	pos = (w & (SLUICE_ACL_WORDS - 1)) * 64 + sluice_acl_bit_index(bit);
@@ -175,22 +181,24 @@ static long sluice_acl_scan_step(__u32 i, void *ctx)
 	return 1;
 }
 
-/* ANDs the two sides' bitmaps into the scan; a side with no entry matches no rule. */
+/*
+ * ANDs the two sides' bitmaps into the scan; a side with no entry matches no
+ * rule. The words masks (kept by lib/acl.c) AND into the words that may hold
+ * candidates: a word in both whose AND is empty costs the scan one step.
+ */
 static __always_inline int sluice_acl_cand(struct sluice_acl_scan *s,
 					   const struct sluice_acl_bitmap *a,
 					   const struct sluice_acl_bitmap *b)
 {
-	__u64 any = 0;
 	int i;
 
 	if (!a || !b)
 		return 0;
 #pragma unroll
-	for (i = 0; i < SLUICE_ACL_WORDS; i++) {
+	for (i = 0; i < SLUICE_ACL_WORDS; i++)
 		s->cand[i] = a->w[i] & b->w[i];
-		any |= s->cand[i];
-	}
-	return any != 0;
+	s->words = a->words & b->words;
+	return s->words != 0;
 }
 
 /* Candidates of a packet with no IP header: rules with no prefix and family "any". */
@@ -199,7 +207,6 @@ static __always_inline int sluice_acl_cand_nonip(struct sluice_acl_scan *s)
 	struct sluice_lpm4_key k4 = {};
 	struct sluice_lpm6_key k6 = {};
 	struct sluice_acl_bitmap *a, *b, *c, *d;
-	__u64 any = 0;
 	int i;
 
 	a = bpf_map_lookup_elem(&sluice_acl_src4, &k4);
@@ -209,11 +216,10 @@ static __always_inline int sluice_acl_cand_nonip(struct sluice_acl_scan *s)
 	if (!a || !b || !c || !d)
 		return 0;
 #pragma unroll
-	for (i = 0; i < SLUICE_ACL_WORDS; i++) {
+	for (i = 0; i < SLUICE_ACL_WORDS; i++)
 		s->cand[i] = a->w[i] & b->w[i] & c->w[i] & d->w[i];
-		any |= s->cand[i];
-	}
-	return any != 0;
+	s->words = a->words & b->words & c->words & d->words;
+	return s->words != 0;
 }
 
 static __always_inline int sluice_acl_cand_ip(struct xdp_md *ctx, struct sluice_meta *m,
@@ -274,9 +280,9 @@ static __always_inline int sluice_acl_run(struct xdp_md *ctx, struct sluice_meta
 		found = sluice_acl_cand_nonip(&s);
 	}
 	if (found) {
-		/* At most one step per candidate plus one per word. */
-		s.word = 0;
-		s.bits = s.cand[0];
+		/* One step per candidate, and per word the masks overstate. */
+		s.word = s.words & 1 ? 0 : sluice_acl_bit_index(s.words & -s.words);
+		s.bits = s.cand[s.word & (SLUICE_ACL_WORDS - 1)];
 		bpf_loop(SLUICE_ACL_MAX_RULES + SLUICE_ACL_WORDS, sluice_acl_scan_step, &s, 0);
 	}
 	if (s.hit) {

@@ -616,9 +616,11 @@ static struct pfx_ent *pfx_find(struct pfx_table *t, const struct pfx *k, bool a
 	return &t->ents[i];
 }
 
+/* Bitmaps change only through bm_set and bm_or, which keep words in step with w. */
 static void bm_set(struct sluice_acl_bitmap *b, uint32_t pos)
 {
 	b->w[pos / 64] |= 1ULL << (pos % 64);
+	b->words |= 1u << (pos / 64);
 }
 
 static bool bm_test(const struct sluice_acl_bitmap *b, uint32_t pos)
@@ -637,6 +639,7 @@ static void bm_or(struct sluice_acl_bitmap *d, const struct sluice_acl_bitmap *s
 
 	for (i = 0; i < SLUICE_ACL_WORDS; i++)
 		d->w[i] |= s->w[i];
+	d->words |= s->words;
 }
 
 /* Rules whose prefix on this side contains k: own bits of k and of every named ancestor. */

@@ -14,7 +14,7 @@
 #include <stddef.h>
 #endif
 
-#define SLUICE_ABI_VERSION	1
+#define SLUICE_ABI_VERSION	2	/* bumped with any change to a pinned map's layout */
 
 /*
  * A pipeline's prog_array has two banks of SLUICE_MAX_STAGES slots.
@@ -183,6 +183,9 @@ struct sluice_lpm6_key {
 #define SLUICE_ACL_WORDS	(SLUICE_ACL_MAX_RULES / 64)
 struct sluice_acl_bitmap {
 	__u64 w[SLUICE_ACL_WORDS];
+	/* bit i set when w[i] is not 0: the scan jumps over empty words */
+	__u32 words;
+	__u32 pad;
 };
 
 struct sluice_acl_rule {
@@ -297,7 +300,8 @@ _Static_assert(sizeof(struct sluice_stage_info) == 48, "stage info layout");
 _Static_assert(sizeof(struct sluice_pipeline_info) == 24 + 48 * SLUICE_MAX_STAGES, "info layout");
 _Static_assert(sizeof(struct sluice_acl_rule) == 20, "acl rule layout");
 _Static_assert(sizeof(struct sluice_acl_hits) == 16, "acl hits layout");
-_Static_assert(sizeof(struct sluice_acl_bitmap) == SLUICE_ACL_MAX_RULES / 8, "acl bitmap layout");
+_Static_assert(sizeof(struct sluice_acl_bitmap) == SLUICE_ACL_MAX_RULES / 8 + 8, "acl bitmap layout");
+_Static_assert(SLUICE_ACL_WORDS <= 32, "acl bitmap words is a 32-bit mask");
 _Static_assert(sizeof(struct sluice_rl_key) == 20, "rl key layout");
 _Static_assert(sizeof(struct sluice_rl_bucket) == 16, "rl bucket layout");
 _Static_assert(sizeof(struct sluice_count) == 32, "count layout");

@@ -358,6 +358,55 @@ static void test_default_drop_and_empty_set(void **state)
 }
 
 /*
+ * Candidates spread over the bitmap words. Rules without a source prefix
+ * (70, 134 and the packet's) put words 1, 2 and 14 in the source side's
+ * words mask; the filler rules have no destination prefix, so the
+ * destination side names words 0-14. Words 1 and 2 are thus "maybe" in
+ * both masks yet hold no common rule, one after the other; the packet's
+ * rules sit at 900 (count) and 950 (pass) in word 14, and position 192 has
+ * a rule only its prefix keeps from matching. The scan must jump to word 14
+ * and decide exactly as a rule-by-rule scan would.
+ */
+static void test_sparse_words(void **state)
+{
+	static const struct pk p = { AF_INET, "10.0.0.1", "10.0.0.2", IPPROTO_UDP, 1, 2 };
+	struct acl_rule_hits got[SLUICE_ACL_MAX_RULES], dflt;
+	enum { N = 960, COUNT_POS = 900, PASS_POS = 950 };
+	static char text[N][64];
+	const char *rules[N];
+	struct fixture f;
+	struct xdp_run r;
+	int len, n, i;
+
+	require_bpf();
+	for (i = 0; i < N; i++) {
+		if (i == 70 || i == 134)
+			snprintf(text[i], sizeof(text[i]), "drop id %d dst 172.16.0.1/32", i + 1);
+		else if (i == 192)	/* would match but for its prefix: a scan that misreads word 2 hits it */
+			snprintf(text[i], sizeof(text[i]), "drop id %d src 172.16.0.2/32 proto udp", i + 1);
+		else if (i == COUNT_POS)
+			snprintf(text[i], sizeof(text[i]), "count id %d proto udp", i + 1);
+		else if (i == PASS_POS)
+			snprintf(text[i], sizeof(text[i]), "pass id %d proto udp dport 2", i + 1);
+		else
+			snprintf(text[i], sizeof(text[i]), "drop id %d src 192.168.%d.%d/32", i + 1,
+				 i / 256, i % 256);
+		rules[i] = text[i];
+	}
+	assert_int_equal(fixture_load(&f, XDP_DROP), 0);
+	assert_int_equal(apply_text(&f, rules, N), 0);
+	r = run_pk(&f, &p, &len);
+	assert_int_equal(r.retval, CONT);
+	assert_int_equal(rule_id(&f, r.meta.rule), PASS_POS + 1);
+	n = acl__read_hits(&f.maps, got, SLUICE_ACL_MAX_RULES, &dflt);
+	assert_int_equal(n, N);
+	for (i = 0; i < n; i++)
+		assert_int_equal(got[i].packets, got[i].id == COUNT_POS + 1 || got[i].id == PASS_POS + 1);
+	assert_int_equal(dflt.packets, 0);
+	acl_bpf__destroy(f.skel);
+}
+
+/*
  * A new set replaces the old: removed prefixes stop matching, moved rules
  * keep their hits by id. Then a set too big to sit beside the old one
  * (the blanking update) gives the same result.
@@ -526,6 +575,7 @@ int main(void)
 		cmocka_unit_test(test_parse_format),
 		cmocka_unit_test(test_first_match_prefixes_ports_flags_hits),
 		cmocka_unit_test(test_default_drop_and_empty_set),
+		cmocka_unit_test(test_sparse_words),
 		cmocka_unit_test(test_replace),
 		cmocka_unit_test(test_100k_prefixes),
 	};
