@@ -52,7 +52,7 @@
 #include "inlined.skel.h"
 #include "ctx_meta.skel.h"
 #include "ctx_percpu.skel.h"
-#include "xskbare.skel.h"
+#include "xsk_redirect.skel.h"
 
 #define ACL_RULES	1000
 #define MAX_PASS	9		/* entry + 1..MAX_PASS pass stages */
@@ -86,7 +86,7 @@ static struct bench_ctx {
 	struct inlined_bpf *inl[ACL_NR_SETS][2];	/* [set][slot_stats] */
 	struct ctx_meta_bpf *cmeta;
 	struct ctx_percpu_bpf *cpcpu;
-	struct xskbare_bpf *xskbare;
+	struct xsk_redirect_bpf *xsk_redirect;
 	struct bench_case cases[MAX_CASES];
 	int nr_cases;
 	char root[PATH_MAX];
@@ -497,10 +497,10 @@ static int capture_cases(void)
 	if (ret)
 		return ret;
 
-	B.xskbare = xskbare_bpf__open_and_load();
-	if (!B.xskbare)
+	B.xsk_redirect = xsk_redirect_bpf__open_and_load();
+	if (!B.xsk_redirect)
 		return -errno;
-	return case_add("capture-bare", bpf_program__fd(B.xskbare->progs.xskbare)) ? 0 : -E2BIG;
+	return case_add("capture-bare", bpf_program__fd(B.xsk_redirect->progs.xsk_redirect)) ? 0 : -E2BIG;
 }
 
 /* ---- checks ---- */
@@ -765,7 +765,7 @@ static void teardown(void)
 			inlined_bpf__destroy(B.inl[set][s]);
 	ctx_meta_bpf__destroy(B.cmeta);
 	ctx_percpu_bpf__destroy(B.cpcpu);
-	xskbare_bpf__destroy(B.xskbare);
+	xsk_redirect_bpf__destroy(B.xsk_redirect);
 	harness_bpf__destroy(B.front);
 	if (B.stats_fd >= 0)
 		close(B.stats_fd);
