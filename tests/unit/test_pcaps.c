@@ -518,8 +518,12 @@ int main(void)
 
 	libbpf_set_print(NULL);
 	err = captures_list(&caps, &n);
+	if (err == -ENOENT) {
+		/* The corpus lives beside the repository, not in it: say so, as a skip. */
+		printf("1..1\nok 1 - captures in %s # SKIP not there (set SLUICE_PCAPS)\n", pcaps_dir());
+		return 0;
+	}
 	if (err) {
-		/* Print a failing plan rather than nothing: a missing corpus is an error. */
 		fprintf(stderr, "no captures in %s: %s\n", pcaps_dir(), strerror(-err));
 		printf("1..1\nnot ok 1 - captures in %s\n", pcaps_dir());
 		return 1;
