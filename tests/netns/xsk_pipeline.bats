@@ -304,12 +304,14 @@ xsk_uses_pinned_map() {
 	[ "$(stage_prog acl)" -ne "$acl0" ]
 	# New programs, new generations: still the one pinned XSKMAP.
 	xsk_uses_pinned_map
+	# The pipeline's counters first: when the socket misses frames, they
+	# say whether XDP saw them and what it did with them.
+	delta before after "pipe.packets $n" "pipe.redirect $n" "pipe.pass 0" "pipe.drop 0" "pipe.aborted 0" \
+		"pipe.missed 0" "pipe.mixed 0" "pipe.bad_verdict 0" "pipe.no_meta 0" "rule.$XSK_ID $n"
 	# Which generations the frames saw depends on timing; two full rounds
 	# ran under the stream, so at least three did. Every frame, once, in
 	# order, is the claim, not a split between generations.
 	check_rx "$n" 1 "$g0" "$g1" 3
-	delta before after "pipe.packets $n" "pipe.redirect $n" "pipe.pass 0" "pipe.drop 0" "pipe.aborted 0" \
-		"pipe.missed 0" "pipe.mixed 0" "pipe.bad_verdict 0" "pipe.no_meta 0" "rule.$XSK_ID $n"
 }
 
 @test "xsk pipeline: with no socket bound the fallback verdict applies and is counted" {
