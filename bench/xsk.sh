@@ -12,8 +12,9 @@
 #     (XSK_LOAD, default 0.9) of the median just measured, an exact count:
 #     frames sent, redirected by the xsk stage, received, and the socket's
 #     drops (target 0).
-#  3. sluice-xsk (bare) against dpdk-testpmd's net_af_xdp vdev in rxonly mode
-#     (ratio target >= 1.0); skipped when dpdk-testpmd is not installed.
+#  3. sluice-xsk (bare) against dpdk-testpmd's net_af_xdp vdev in rxonly mode,
+#     the medians of as many windows each (ratio target >= 1.0); skipped when
+#     dpdk-testpmd is not installed.
 #
 # Usage: bench/xsk.sh [--quick] [-d SECONDS] [-r ROUNDS] [--rings "N ..."]
 #   --quick         1 s windows, 3 rounds (CI); default 3 s, 5 rounds
@@ -327,27 +328,37 @@ if ! grep -q 'testpmd>' "$tmp/pmd.log"; then
 	tail -20 "$tmp/pmd.log" >&2
 	die "testpmd did not start"
 fi
-gen_start $((secs + 10))
+# One testpmd session, $rounds start/stop windows: testpmd resets its
+# forward statistics at each start and prints them at each stop.
+gen_start $((rounds * (secs + 1) + 10))
 sleep 1
-echo start >&3
-t0=$(date +%s.%N)
-sleep "$secs"
-echo stop >&3
-t1=$(date +%s.%N)
-sleep 0.5
+windows=()
+for ((r = 0; r < rounds; r++)); do
+	echo start >&3
+	t0=$(date +%s.%N)
+	sleep "$secs"
+	echo stop >&3
+	t1=$(date +%s.%N)
+	windows+=("$(python3 -c "print($t1 - $t0)")")
+	sleep 1
+done
 echo quit >&3
 exec 3>&-
 wait "$pmd_pid"
 gen_stop
-# The accumulated block after "stop" holds the total for all ports.
-pmd_pkts=$(awk '/Accumulated forward statistics/ { acc = 1 } acc && /RX-packets:/ { print $2; exit }' "$tmp/pmd.log")
-if [ -z "$pmd_pkts" ]; then
+# The accumulated block after each "stop" holds that window's total for all ports.
+mapfile -t pmd_pkts < <(awk '/Accumulated forward statistics/ { acc = 1 } acc && /RX-packets:/ { print $2; acc = 0 }' \
+	"$tmp/pmd.log")
+if [ "${#pmd_pkts[@]}" -ne "$rounds" ]; then
 	tail -30 "$tmp/pmd.log" >&2
-	die "no RX-packets in testpmd's output"
+	die "${#pmd_pkts[@]} RX-packets blocks in testpmd's output, want $rounds"
 fi
-pmd_mpps=$(python3 -c "print(f'{$pmd_pkts / ($t1 - $t0) / 1e6:.3f}')")
+pmd_rates=()
+for ((r = 0; r < rounds; r++)); do
+	pmd_rates+=("$(python3 -c "print(f'{${pmd_pkts[r]} / ${windows[r]} / 1e6:.3f}')")")
+done
+pmd_mpps=$(median "${pmd_rates[@]}")
 printf '%-34s %8s Mpps  (median of the bare rounds above)\n' "sluice-xsk rxdrop" "$xsk_mpps"
-printf '%-34s %8s Mpps  (%s packets / %.2fs, one window)\n' "dpdk-testpmd af_xdp rxonly" "$pmd_mpps" "$pmd_pkts" \
-	"$(python3 -c "print($t1 - $t0)")"
+printf '%-34s %8s Mpps  (rounds: %s)\n' "dpdk-testpmd af_xdp rxonly" "$pmd_mpps" "${pmd_rates[*]}"
 python3 -c "r = $xsk_mpps / $pmd_mpps if $pmd_mpps else float('inf'); print(f'ratio sluice-xsk / testpmd: {r:.2f} (target >= 1.0)')"
-echo "# dpdk-testpmd: ip netns exec DUT $pmd_cmd   (start; sleep ${secs}; stop)"
+echo "# dpdk-testpmd: ip netns exec DUT $pmd_cmd   ($rounds x: start; sleep ${secs}; stop)"
