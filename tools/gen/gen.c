@@ -38,6 +38,25 @@ void gen_run_start(struct gen_run *run, const struct gen_opts *opts,
 	run->opts = opts;
 	run->traffic = traffic;
 	run->start_ns = run->last_ns = gen_now_ns();
+	run->pace_ns = run->start_ns;
+}
+
+uint64_t gen_run_due(struct gen_run *run, uint64_t now_ns, uint64_t sent)
+{
+	double rate = (double)run->opts->rate;
+	uint64_t lag = (uint64_t)(rate * GEN_MAX_LAG_NS / 1e9) + 1;
+	uint64_t due = (uint64_t)((double)(now_ns - run->pace_ns) * rate / 1e9) + 1;
+
+	if (due > sent + lag) {
+		due = sent + lag;
+		run->pace_ns = now_ns - (uint64_t)((double)due * 1e9 / rate);
+	}
+	return due;
+}
+
+uint64_t gen_run_due_ns(const struct gen_run *run, uint64_t sent)
+{
+	return run->pace_ns + (uint64_t)((double)sent * 1e9 / (double)run->opts->rate);
 }
 
 uint64_t gen_run_left(const struct gen_run *run, uint64_t sent)

@@ -53,6 +53,7 @@ struct gen_run {
 	const struct gen_opts *opts;
 	const struct gen_traffic *traffic;
 	uint64_t start_ns;
+	uint64_t pace_ns;	/* --rate schedule's origin: start_ns, moved by gen_run_due() */
 	uint64_t last_ns;
 	uint64_t last_sent;
 };
@@ -63,6 +64,16 @@ uint64_t gen_now_ns(void);
 void gen_run_start(struct gen_run *run, const struct gen_opts *opts,
 		   const struct gen_traffic *traffic);
 bool gen_run_tick(struct gen_run *run, uint64_t sent);
+/*
+ * Frames --rate allows by now_ns to a sender that has sent `sent`. A sender
+ * more than GEN_MAX_LAG_NS late (it was descheduled) moves the schedule on
+ * instead of owing the backlog: catching up at full speed would put bursts
+ * far above --rate on the wire, and a receiver would be judged by them.
+ */
+#define GEN_MAX_LAG_NS	2000000ull
+uint64_t gen_run_due(struct gen_run *run, uint64_t now_ns, uint64_t sent);
+/* When the schedule allows frame `sent`. */
+uint64_t gen_run_due_ns(const struct gen_run *run, uint64_t sent);
 /* Packets still allowed by --count, UINT64_MAX when unbounded. */
 uint64_t gen_run_left(const struct gen_run *run, uint64_t sent);
 

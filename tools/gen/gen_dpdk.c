@@ -107,7 +107,7 @@ static int gen_dpdk_loop(const struct gen_opts *o, const struct gen_traffic *t,
 {
 	struct rte_mbuf *pkts[GEN_DPDK_BURST];
 	unsigned int pending = 0, n, tx;
-	uint64_t hz = rte_get_tsc_hz(), tsc0 = rte_rdtsc(), sent = 0, built = 0, left;
+	uint64_t sent = 0, built = 0, left;
 	struct gen_run run;
 	int err = 0;
 
@@ -116,7 +116,7 @@ static int gen_dpdk_loop(const struct gen_opts *o, const struct gen_traffic *t,
 		left = gen_run_left(&run, built);
 		n = GEN_DPDK_BURST - pending;
 		if (o->rate) {
-			uint64_t due = (rte_rdtsc() - tsc0) * (double)o->rate / hz + 1;
+			uint64_t due = gen_run_due(&run, gen_now_ns(), built);
 
 			if (due <= built) {
 				if (!pending) {

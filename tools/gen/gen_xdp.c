@@ -114,9 +114,9 @@ int gen_xdp_run(const struct gen_opts *o, const struct gen_traffic *t, struct ge
 			uint64_t due;
 
 			now = gen_now_ns();
-			due = (uint64_t)((double)(now - run.start_ns) * o->rate / 1e9) + 1;
+			due = gen_run_due(&run, now, sent);
 			if (due <= sent) {
-				sleep_until(run.start_ns + (uint64_t)((double)sent * 1e9 / o->rate));
+				sleep_until(gen_run_due_ns(&run, sent));
 				continue;
 			}
 			if (due - sent < n)
