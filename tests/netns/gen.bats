@@ -77,6 +77,29 @@ check_run() {
 	[ "$(json_get "$OUTD/sink.json" reorder)" -eq 0 ]
 }
 
+@test "xdp engine: a paced sender that was stopped moves its schedule on instead of bursting" {
+	# 6,000 frames at 10 kpps take 0.6 s. Stopped for 0.5 s on the way, a
+	# sender that owed the backlog would send it at full speed and still
+	# end near 0.6 s; one that moves its schedule on (--rate's 2 ms lag
+	# allowance) ends near 1.1 s, every frame sent all the same.
+	local pids
+	sink_start 6000
+	gen --engine xdp --count 6000 --rate 10000 >"$OUTD/gen.json" &
+	local gen_job=$!
+	sleep 0.2
+	pids=$(ip netns pids "$TOPO_GEN_NS")
+	[ -n "$pids" ]
+	kill -STOP $pids
+	sleep 0.5
+	kill -CONT $pids
+	wait "$gen_job"
+	cat "$OUTD/gen.json" >&2
+	sink_wait
+	[ "$(json_get "$OUTD/gen.json" sent)" -eq 6000 ]
+	[ "$(json_get "$OUTD/sink.json" seen)" -eq 6000 ]
+	python3 -c 'import json,sys; s=json.load(open(sys.argv[1]))["seconds"]; assert s >= 1.0, s' "$OUTD/gen.json"
+}
+
 @test "xdp engine: flows, VLAN, 300-byte frames, TCP" {
 	check_run xdp 20000 --rate 200000 --flows 13 --src 10.9.0.1-10.9.0.4 \
 		--sport 1000-1006 --vlan 42 --size 300
