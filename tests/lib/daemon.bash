@@ -45,6 +45,30 @@ daemon_config() {
 	} > "$CFG"
 }
 
+# daemon_config_fw [HEAD]: daemon_config for the firewall pipeline several
+# suites share, [parse, acl, count] on the DUT veth with default verdict
+# pass; its ACL rules (YAML list items, one a line) come on stdin, HEAD
+# (top-level keys) goes first.
+daemon_config_fw() {
+	local rules
+	rules=$(sed 's/^[[:space:]]*/          /')
+	daemon_config <<-EOF
+	${1:-}
+	pipelines:
+	  - name: fw
+	    default_verdict: pass
+	    stages:
+	      - { name: parse, object: parse }
+	      - name: acl
+	        object: acl
+	        rules:
+	$rules
+	      - { name: count, object: count }
+	interfaces:
+	  - { name: $TOPO_DUT_IF, pipeline: fw }
+	EOF
+}
+
 # daemon_start: sluiced in the DUT namespace, back once it answers.
 daemon_start() {
 	# nsenter itself, not the in_ns function: $! must be the daemon, not a subshell.

@@ -25,22 +25,11 @@ setup_file() {
 	# A second source address in the generator, inside the dropped prefix.
 	ip -n "$TOPO_GEN_NS" addr add "$SRC2/24" dev "$TOPO_GEN_IF"
 	static_neigh
-	daemon_config <<-EOF
-	pipelines:
-	  - name: fw
-	    default_verdict: pass
-	    stages:
-	      - { name: parse, object: parse }
-	      - name: acl
-	        object: acl
-	        rules:
-	          - { id: 10, action: drop, proto: udp, dport: 7001 }
-	          - { id: 20, action: drop, src: $net.128/25 }
-	          - { id: 30, action: count, proto: udp, dport: 7002 }
-	          - { id: 40, action: pass, proto: udp, dport: 7000-7002 }
-	      - { name: count, object: count }
-	interfaces:
-	  - { name: $TOPO_DUT_IF, pipeline: fw }
+	daemon_config_fw <<-EOF
+	- { id: 10, action: drop, proto: udp, dport: 7001 }
+	- { id: 20, action: drop, src: $net.128/25 }
+	- { id: 30, action: count, proto: udp, dport: 7002 }
+	- { id: 40, action: pass, proto: udp, dport: 7000-7002 }
 	EOF
 	daemon_start
 }

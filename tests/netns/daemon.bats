@@ -14,20 +14,8 @@ load ../lib/daemon
 setup_file() {
 	daemon_setup sd
 	export METRICS_PORT=$((20000 + $$ % 10000))
-	daemon_config <<-EOF
-	metrics: { listen: 127.0.0.1:$METRICS_PORT }
-	pipelines:
-	  - name: fw
-	    default_verdict: pass
-	    stages:
-	      - { name: parse, object: parse }
-	      - name: acl
-	        object: acl
-	        rules:
-	          - { id: 10, action: drop, proto: udp, dport: 9 }
-	      - { name: count, object: count }
-	interfaces:
-	  - { name: $TOPO_DUT_IF, pipeline: fw }
+	daemon_config_fw "metrics: { listen: 127.0.0.1:$METRICS_PORT }" <<-EOF
+	- { id: 10, action: drop, proto: udp, dport: 9 }
 	EOF
 	daemon_start
 }

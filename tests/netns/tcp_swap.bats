@@ -18,19 +18,8 @@ TXNS=3
 setup_file() {
 	daemon_setup tsw
 	static_neigh
-	daemon_config <<-EOF
-	pipelines:
-	  - name: fw
-	    default_verdict: pass
-	    stages:
-	      - { name: parse, object: parse }
-	      - name: acl
-	        object: acl
-	        rules:
-	          - { id: 1, action: drop, proto: tcp, dport: 9999 }
-	      - { name: count, object: count }
-	interfaces:
-	  - { name: $TOPO_DUT_IF, pipeline: fw }
+	daemon_config_fw <<-EOF
+	- { id: 1, action: drop, proto: tcp, dport: 9999 }
 	EOF
 	daemon_start
 }
