@@ -8,6 +8,7 @@
 # pinned by someone else (--xskmap); and nothing may stay behind.
 
 load ../lib/common
+load ../lib/xsk
 
 BURST=20000
 
@@ -21,6 +22,7 @@ setup() {
 	NAME=$(topo_name xsk)
 	PIN=/sys/fs/bpf/sluice-xsk-test-$NAME
 	TMP=$(mktemp -d /tmp/xsk-bats.XXXXXX)
+	RX_DIR=$TMP
 	topo_create "$NAME"
 }
 
@@ -45,36 +47,6 @@ wait_xdp() {
 	done
 	echo "no XDP program appeared on $TOPO_DUT_IF" >&2
 	return 1
-}
-
-# rx_start ARGS...: sluice-xsk in the DUT namespace, JSON summary in
-# $TMP/rx.json; returns once it says every socket is bound and in its map.
-rx_start() {
-	local i
-	# A plain command, not the in_ns function: $! must be sluice-xsk
-	# itself (nsenter execs it), not a subshell that would eat SIGINT.
-	# Rings deeper than a burst: a receiver descheduled for all of it
-	# still loses nothing, so the counts are exact by construction.
-	nsenter --net="/run/netns/$TOPO_DUT_NS" "$XSK" -i "$TOPO_DUT_IF" -j \
-		--rx-ring 32768 --frames 32768 "$@" \
-		> "$TMP/rx.json" 2> "$TMP/rx.err" &
-	RX_PID=$!
-	for ((i = 0; i < 100; i++)); do
-		grep -q ' ready$' "$TMP/rx.err" && return 0
-		sleep 0.1
-	done
-	echo "sluice-xsk did not get ready:" >&2
-	cat "$TMP/rx.err" >&2
-	return 1
-}
-
-# rx_wait: the receiver's exit status; its stderr on failure.
-rx_wait() {
-	local rc=0
-	wait "$RX_PID" || rc=$?
-	RX_PID=
-	[ "$rc" -eq 0 ] || cat "$TMP/rx.err" >&2
-	return "$rc"
 }
 
 # check_burst N: the summary shows exactly N packets in one flow numbered

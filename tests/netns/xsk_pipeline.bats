@@ -13,6 +13,7 @@
 # still loses nothing: the counts are exact without depending on scheduling.
 
 load ../lib/common
+load ../lib/xsk
 
 # Rule ids: the drop rule comes from the configuration, the xsk rule from
 # sluicectl, so both ways of installing a rule are in play.
@@ -42,7 +43,7 @@ setup_file() {
 	WORK=$(mktemp -d /tmp/xsk-pipeline-bats.XXXXXX)
 	export WORK
 	export PIN=/sys/fs/bpf/sluice-xskp-test-$NAME SOCK=$WORK/sluiced.sock
-	export MAPS=$PIN/$TOPO_DUT_IF/maps
+	export MAPS=$PIN/$TOPO_DUT_IF/maps RX_DIR=$WORK
 	cat > "$WORK/sluiced.yaml" <<-EOF
 	pin_root: $PIN
 	state_dir: $WORK/state
@@ -143,32 +144,6 @@ delta() {
 	PY
 }
 
-# rx_start ARGS...: sluice-xsk bound into the pipeline's XSKMAP, JSON summary
-# in $WORK/rx.json; returns once its socket is in the map.
-rx_start() {
-	local i
-	# nsenter execs sluice-xsk: $! is the tool, and it sees the host's pins.
-	nsenter --net="/run/netns/$TOPO_DUT_NS" "$XSK" -i "$TOPO_DUT_IF" -j \
-		--xskmap "$MAPS/sluice_xsks" --rx-ring 32768 --frames 32768 "$@" \
-		> "$WORK/rx.json" 2> "$WORK/rx.err" &
-	RX_PID=$!
-	for ((i = 0; i < 100; i++)); do
-		grep -q ' ready$' "$WORK/rx.err" && return 0
-		sleep 0.1
-	done
-	echo "sluice-xsk did not get ready:" >&2
-	cat "$WORK/rx.err" >&2
-	return 1
-}
-
-rx_wait() {
-	local rc=0
-	wait "$RX_PID" || rc=$?
-	RX_PID=
-	[ "$rc" -eq 0 ] || cat "$WORK/rx.err" >&2
-	return "$rc"
-}
-
 # gen ARGS...: sluice-gen from the generator namespace, summary in $WORK/gen.json.
 gen() {
 	ip netns exec "$TOPO_GEN_NS" "$GEN" -i "$TOPO_GEN_IF" -q -j "$@" > "$WORK/gen.json"
@@ -258,7 +233,7 @@ xsk_uses_pinned_map() {
 	local n=5000 g
 	g=$(cur_gen)
 	snap before
-	rx_start --verify --meta --count "$n" -d 30
+	rx_start --xskmap "$MAPS/sluice_xsks" --verify --meta --count "$n" -d 30
 	# Flows 0, 1, 2 = dports 5000, 5001, 5002, interleaved: packet i is flow i % 3.
 	gen -n $((3 * n)) -r 50000 --dport "$XSK_PORT-$PASS_PORT" --flows 3
 	gen_check $((3 * n))
@@ -281,7 +256,7 @@ xsk_uses_pinned_map() {
 	acl0=$(stage_prog acl)
 	xsk_uses_pinned_map
 	snap before
-	rx_start --verify --meta --count "$n" -d 60
+	rx_start --xskmap "$MAPS/sluice_xsks" --verify --meta --count "$n" -d 60
 	gen -n "$n" -r "$rate" --dport "$XSK_PORT" &
 	GEN_PID=$!
 	# At most 20 rounds: on a slow machine the stream outlasts them, which is fine.
