@@ -637,6 +637,19 @@ static struct sluice_config *parse_ok(const char *text)
 	return cfg;
 }
 
+/* The umem sizes a capture gets when it names none (docs/afxdp.md "Defaults and why"). */
+static void test_xsk_defaults(void **state)
+{
+	struct sluice_config *cfg = parse_ok(PIPE_HEAD IFACES "xsk: { interface: veth0 }\n");
+
+	assert_true(cfg->xsk.enabled);
+	assert_int_equal(cfg->xsk.rx_ring, 8192);
+	assert_int_equal(cfg->xsk.fill_ring, 8192);
+	assert_int_equal(cfg->xsk.frames, 8192);
+	assert_int_equal(cfg->xsk.frame_size, 2048);
+	config__free(cfg);
+}
+
 static void test_stage_equal(void **state)
 {
 #define ONE(stage) "pipelines: [ { name: p, stages: [ " stage " ] } ]\ninterfaces: [ { name: v, pipeline: p } ]\n"
@@ -705,6 +718,7 @@ int main(void)
 		cmocka_unit_test(test_syntax_fixture),
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_object_path_relative_to_config),
+		cmocka_unit_test(test_xsk_defaults),
 		cmocka_unit_test(test_stage_equal),
 		cmocka_unit_test(test_control_mode_octal_as_written),
 	};
