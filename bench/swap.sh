@@ -16,6 +16,8 @@
 #   ROWS="swap txn txn3"  the rows to run (default all three)
 #   GEN_WRAP="..."        command prefix for the generator (e.g. "taskset -c 0")
 #   DAEMON_WRAP="..."     command prefix for sluiced and swapload (e.g. "taskset -c 1")
+#   LOAD_ARGS="..."       extra bench/swapload options (e.g. "--gap-ms 20")
+#   RATE=PPS              the generator's rate (default 1100000)
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 O=${O:-$top/build}
@@ -74,7 +76,7 @@ for _ in $(seq 100); do [ -S "$work/sock" ] && break; sleep 0.1; done
 [ -S "$work/sock" ] || { cat "$work/sluiced.log" >&2; exit 1; }
 
 gen="${GEN_WRAP:-} ip netns exec $TOPO_GEN_NS $O/tools/gen/sluice-gen -i $TOPO_GEN_IF --dst-mac $TOPO_DUT_MAC --rate $RATE -q -j"
-load="${DAEMON_WRAP:-} $O/bench/swapload -s $work/sock -r $pin_root -i $iface -j -u"
+load="${DAEMON_WRAP:-} $O/bench/swapload ${LOAD_ARGS:-} -s $work/sock -r $pin_root -i $iface -j -u"
 swap_cmd="$load -m swap -n $swaps -x a=pass,count -- $gen --duration $swap_secs"
 txn_cmd="$load -m txn -n $txns -x parse=parse -x a=count,pass -x b=count,pass -x sink=$O/examples/seqcheck.bpf.o -- $gen --duration $txn_secs"
 # Three versions in turn (each hands packets on: xsk does when no rule marked

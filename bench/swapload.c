@@ -56,6 +56,7 @@ struct opts {
 	bool txn;
 	long ops;
 	int settle_ms;
+	int gap_ms;		/* pause between operations; 0 = back to back */
 	bool json;
 	bool stop_gen;
 	bool until_end;
@@ -104,6 +105,7 @@ static void usage(FILE *f)
 		"  -x, --stage NAME=A[,B..] a stage to replace, taking up to 4 versions in turn\n"
 		"                           (swap: exactly one; txn: one or more, in one request)\n"
 		"  -w, --settle-ms MS       wait after the generator stops (default 200)\n"
+		"  -g, --gap-ms MS          pause between operations (default 0: back to back)\n"
 		"  -k, --kill-generator     SIGINT the generator once the operations are done\n"
 		"  -j, --json               print the result as one JSON object\n"
 		"The generator (normally sluice-gen ... -j) must outlast the operations: give\n"
@@ -148,6 +150,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "ops", required_argument, NULL, 'n' },
 		{ "stage", required_argument, NULL, 'x' },
 		{ "settle-ms", required_argument, NULL, 'w' },
+		{ "gap-ms", required_argument, NULL, 'g' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "kill-generator", no_argument, NULL, 'k' },
 		{ "until-end", no_argument, NULL, 'u' },
@@ -159,7 +162,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	o->pin_root = SLUICE_PIN_ROOT;
 	o->ops = 1000;
 	o->settle_ms = 200;
-	while ((c = getopt_long(argc, argv, "+s:i:r:m:n:x:w:jkuh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+s:i:r:m:n:x:w:g:jkuh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			o->socket = optarg;
@@ -187,6 +190,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case 'w':
 			o->settle_ms = atoi(optarg);
+			break;
+		case 'g':
+			o->gap_ms = atoi(optarg);
 			break;
 		case 'j':
 			o->json = true;
@@ -685,6 +691,8 @@ int main(int argc, char **argv)
 			break;
 		}
 		r.ops_done++;
+		if (o.gap_ms)
+			usleep(o.gap_ms * 1000);
 		/* An operation the generator did not outlast proves nothing. */
 		if (gen_running(gen))
 			r.ops_traffic++;
