@@ -103,6 +103,8 @@ static struct json_object *iface_json(const struct iface *ifc)
 	add_str(o, "attach", pl->how == SLUICE_ATTACH_LIBXDP ? "libxdp" : "link");
 	add_int(o, "link_id", pl->link_id);
 	add_int(o, "gen", pl->gen);
+	add_int(o, "bank", pl->bank);
+	add_str(o, "context", sluice_carrier_name(pl->carrier));
 	add_int(o, "entry_prog_id", pl->entry.prog_id);
 	add_str(o, "default_verdict", xdp_verdict_name(pl->default_verdict));
 	for (int i = 0; i < pl->nr_stages; i++)
