@@ -1175,11 +1175,39 @@ static bool pipelines_named(const struct sluice_config *cfg)
 	return cfg->nr_pipelines > 0;
 }
 
+/* ---- observe ---- */
+
+/* The largest sample interval: the entry's time_shift is a byte, 2^30 is plenty. */
+#define OBSERVE_MAX_SAMPLE	(1u << 30)
+
+static void observe_parse(struct parser *p, yaml_node_t *n, const char *path, struct cfg_observe *o)
+{
+	struct field f[] = { { "record" }, { "keep" }, { "time_sample" } };
+	char sub[PATH_LEN];
+	yaml_node_t *v;
+
+	if (!fields_get(p, n, path, f, sizeof(f) / sizeof(f[0])))
+		return;
+#define SUB(key) subpath(sub, "%s.%s", path, key)
+	if ((v = FIELD(f, "record")) && !parse_bool(v, &o->record))
+		err_type(p, v, SUB("record"), "true or false");
+	if ((v = FIELD(f, "keep")))
+		get_u32(p, v, SUB("keep"), 1, 65536, &o->keep);
+	if ((v = FIELD(f, "time_sample")) &&
+	    get_u32(p, v, SUB("time_sample"), 0, OBSERVE_MAX_SAMPLE, &o->time_sample) &&
+	    (o->time_sample == 1 || (o->time_sample & (o->time_sample - 1)))) {
+		err_node(p, v, sub, "%u: time 1 packet in a power of two from 2 to %u, or 0 for off",
+			 o->time_sample, OBSERVE_MAX_SAMPLE);
+		o->time_sample = 0;
+	}
+#undef SUB
+}
+
 static void iface_parse(struct parser *p, yaml_node_t *n, const char *path, struct cfg_iface *ifc,
 			struct sluice_config *cfg)
 {
 	struct field f[] = { { "name", true }, { "pipeline", true }, { "mode" }, { "attach" }, { "shared_maps" },
-			     { "context" } };
+			     { "context" }, { "observe" } };
 	char sub[PATH_LEN];
 	yaml_node_t *v;
 	size_t i;
@@ -1187,6 +1215,7 @@ static void iface_parse(struct parser *p, yaml_node_t *n, const char *path, stru
 
 	ifc->line = (int)n->start_mark.line + 1;
 	ifc->col = (int)n->start_mark.column + 1;
+	ifc->observe.keep = CONFIG_OBSERVE_KEEP;
 	if (!fields_get(p, n, path, f, sizeof(f) / sizeof(f[0])))
 		return;
 #define SUB(key) subpath(sub, "%s.%s", path, key)
@@ -1221,6 +1250,8 @@ static void iface_parse(struct parser *p, yaml_node_t *n, const char *path, stru
 		ifc->attach = e;
 	if ((v = FIELD(f, "context")) && GET_ENUM(p, v, SUB("context"), "context carrier", contexts, &e))
 		ifc->context = e;
+	if ((v = FIELD(f, "observe")))
+		observe_parse(p, v, SUB("observe"), &ifc->observe);
 	if ((v = FIELD(f, "shared_maps"))) {
 		if (v->type != YAML_SEQUENCE_NODE) {
 			err_type(p, v, SUB("shared_maps"), "a list of map names");

@@ -689,6 +689,32 @@ static void test_control_mode_octal_as_written(void **state)
 		   "mode 0644 is not allowed; use 0600 or 0660");
 }
 
+/* observe: off by default; record, keep and a power-of-two time sample, each checked. */
+static void test_observe(void **state)
+{
+	struct sluice_config *cfg = parse_ok(PIPE_HEAD IFACES);
+
+	assert_false(cfg->ifaces[0].observe.record);
+	assert_int_equal(cfg->ifaces[0].observe.keep, CONFIG_OBSERVE_KEEP);
+	assert_int_equal(cfg->ifaces[0].observe.time_sample, 0);
+	config__free(cfg);
+	cfg = parse_ok(PIPE_HEAD IFACES "    observe: { record: on, keep: 10, time_sample: 64 }\n");
+	assert_true(cfg->ifaces[0].observe.record);
+	assert_int_equal(cfg->ifaces[0].observe.keep, 10);
+	assert_int_equal(cfg->ifaces[0].observe.time_sample, 64);
+	config__free(cfg);
+	expect_one(PIPE_HEAD IFACES "    observe: { time_sample: 48 }\n", 9, 29,
+		   "interfaces[0].observe.time_sample", "power of two");
+	expect_one(PIPE_HEAD IFACES "    observe: { time_sample: 1 }\n", 9, 29,
+		   "interfaces[0].observe.time_sample", "power of two");
+	expect_one(PIPE_HEAD IFACES "    observe: { keep: 0 }\n", 9, 22, "interfaces[0].observe.keep",
+		   "out of range");
+	expect_one(PIPE_HEAD IFACES "    observe: { record: 2 }\n", 9, 24, "interfaces[0].observe.record",
+		   "true or false");
+	expect_one(PIPE_HEAD IFACES "    observe: { recrd: on }\n", 9, 16, "interfaces[0].observe.recrd",
+		   "allowed: record, keep, time_sample");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -721,6 +747,7 @@ int main(void)
 		cmocka_unit_test(test_xsk_defaults),
 		cmocka_unit_test(test_stage_equal),
 		cmocka_unit_test(test_control_mode_octal_as_written),
+		cmocka_unit_test(test_observe),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
