@@ -193,6 +193,10 @@ int main(int argc, char **argv)
 	if (lock_state(d.cfg->state_dir))
 		goto out;
 	d.hist = history__new(d.cfg->state_dir);
+	if (events__init(&d)) {
+		log_err("epoll: %s", strerror(errno));
+		goto out;
+	}
 
 	d.ifs = calloc(d.cfg->nr_ifaces ? d.cfg->nr_ifaces : 1, sizeof(*d.ifs));
 	if (!d.ifs)
@@ -211,7 +215,12 @@ int main(int argc, char **argv)
 	}
 	if (control__listen(&d))
 		goto out;
-	d.metrics = metrics__start(&d);
+	/* The recorder and timing as configured; a log per interface drains its ring. */
+	metrics__config_loaded(d.config_path, true, false);
+	observe__apply_cfg(&d);
+	observe__sync(&d);
+	if (metrics__start(&d, &d.metrics))
+		goto out;
 	log_notice("ready: %zu interface(s), control socket %s, %llu ms after start", d.nr_ifs,
 		   d.cfg->control.socket, (unsigned long long)(ctl__now_ms() - d.start_ms));
 #ifdef HAVE_SYSTEMD
@@ -220,7 +229,8 @@ int main(int argc, char **argv)
 	ret = control__loop(&d) ? 1 : 0;
 	log_notice("exiting; pipelines stay attached and pinned under %s", d.cfg->pin_root);
 out:
-	metrics__stop(d.metrics);
+	metrics__stop(&d, d.metrics);
+	observe__free(&d);
 	capture__stop(d.capture);
 	if (d.listen_fd >= 0) {
 		close(d.listen_fd);
@@ -233,6 +243,7 @@ out:
 		iface__free(&d.ifs[i]);
 	free(d.ifs);
 	history__free(d.hist);
+	events__free(&d);
 	config__free(d.cfg);
 	return ret;
 }

@@ -370,6 +370,7 @@ static struct json_object *op_stage_swap(struct daemon *d, struct json_object *r
 	ret = pipeline__swap_stage(&ifc->pl, idx, &src, pf, nr_pf, &perr);
 	pthread_mutex_unlock(&d->lock);
 	t0 = now_us() - t0;
+	metrics__count_change("swap", !ret);
 	iface__free_preflight(pf, nr_pf);
 
 	stages = json_object_new_array();
@@ -416,6 +417,10 @@ static int rollback(struct daemon *d, struct iface *ifc, int idx, uid_t uid, con
 	ret = pipeline__rollback_stage(&ifc->pl, idx, &perr);
 	pthread_mutex_unlock(&d->lock);
 	t0 = now_us() - t0;
+	if (!strcmp(op, "auto-rollback"))
+		metrics__count_auto_rollback(ifc->pl.ifname, !ret);
+	else
+		metrics__count_change("rollback", !ret);
 	stages = json_object_new_array();
 	json_object_array_add(stages, json_object_new_string(ifc->pl.src[idx].name));
 	old = json_object_new_array();
@@ -502,6 +507,7 @@ static struct json_object *op_txn(struct daemon *d, struct json_object *req, uid
 	ret = pipeline__commit(&ifc->pl, src, ifc->pl.nr_stages, pf, nr_pf, &perr);
 	pthread_mutex_unlock(&d->lock);
 	t0 = now_us() - t0;
+	metrics__count_change("txn", !ret);
 	iface__free_preflight(pf, nr_pf);
 
 	stages = json_object_new_array();
@@ -707,7 +713,7 @@ static struct json_object *op_rule_del(struct daemon *d, struct json_object *req
 	return r;
 }
 
-static struct json_object *stats_json(struct iface *ifc)
+static struct json_object *stats_json(struct daemon *d, struct iface *ifc)
 {
 	struct sluice_slot_stats slots[SLUICE_MAX_STAGES];
 	struct sluice_pipe_stats ps;
@@ -737,6 +743,7 @@ static struct json_object *stats_json(struct iface *ifc)
 		json_object_array_add(a, s);
 	}
 	json_object_object_add(o, "stages", a);
+	json_object_object_add(o, "observe", observe__stats_json(d, ifc));
 	return o;
 }
 
@@ -751,7 +758,7 @@ static struct json_object *op_stats(struct daemon *d, struct json_object *req, u
 	a = json_object_new_array();
 	for (size_t i = 0; i < d->nr_ifs; i++)
 		if (!name || !strcmp(name, d->ifs[i].pl.ifname))
-			json_object_array_add(a, stats_json(&d->ifs[i]));
+			json_object_array_add(a, stats_json(d, &d->ifs[i]));
 	json_object_object_add(r, "interfaces", a);
 	return r;
 }
@@ -773,9 +780,11 @@ static struct json_object *op_reload(struct daemon *d, struct json_object *req, 
 	char err[4096];
 
 	if (daemon__reload(d, changed, err, sizeof(err))) {
+		observe__reloaded(d, false);
 		json_object_put(changed);
 		return reply_err("%s", err);
 	}
+	observe__reloaded(d, true);
 	r = reply_ok();
 	json_object_object_add(r, "changed", changed);
 	return r;
@@ -796,6 +805,7 @@ static struct json_object *op_down(struct daemon *d, struct json_object *req, ui
 	memmove(ifc, ifc + 1, (d->nr_ifs - i - 1) * sizeof(*ifc));
 	d->nr_ifs--;
 	pthread_mutex_unlock(&d->lock);
+	observe__sync(d);
 	log_notice("%s: pipeline detached and unpinned (until the next reload or restart)", name);
 	return reply_ok();
 }
@@ -829,6 +839,8 @@ static const struct op {
 	{ "reload", op_reload },
 	{ "down", op_down },
 	{ "xsk.stats", op_xsk_stats },
+	{ "anomalies", observe__op_anomalies },
+	{ "observe", observe__op_observe },
 };
 
 struct json_object *ops__handle(struct daemon *d, struct json_object *req, uid_t uid)
