@@ -29,6 +29,8 @@ static const struct cli_cmd objects[] = {
 	{ "reload",	cmd_reload,	NULL,			"" },
 	{ "down",	cmd_down,	NULL,			"IFACE" },
 	{ "xsk",	NULL,		cli_xsk_cmds,		NULL },
+	{ "anomalies",	cmd_anomalies,	NULL,			"IFACE [-w FILE.pcapng] [-f] [-n COUNT]" },
+	{ "observe",	cmd_observe,	NULL,			"IFACE [record on|off] [timing N|off]" },
 	{ "version",	cmd_version,	NULL,			"" },
 	{ "help",	cmd_help,	NULL,			"" },
 	{}
