@@ -21,6 +21,7 @@ PKGS=(
 	tcpreplay tshark iperf3		# capture replay and real clients in tests
 	jq python3			# reading JSON in the demo and in bats tests
 	binutils			# objdump for tools/jit-dump.sh (bpftool has no disassembler here)
+	prometheus			# promtool checks the metrics and alert rules; tests scrape with a real server
 )
 
 missing=()
@@ -40,3 +41,7 @@ apt-get update -qq
 # tshark asks whether non-root users may capture; the answer does not matter here.
 echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# The package enables a server on :9090; the tests start their own on loopback.
+if [[ " ${missing[*]} " == *" prometheus "* ]] && [ -d /run/systemd/system ]; then
+	systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+fi
