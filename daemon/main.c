@@ -197,6 +197,13 @@ int main(int argc, char **argv)
 		log_err("epoll: %s", strerror(errno));
 		goto out;
 	}
+	/*
+	 * The metrics listener before any interface: a port it cannot bind
+	 * refuses the start before anything is attached. Scrapes wait for the
+	 * event loop's first snapshot.
+	 */
+	if (metrics__start(&d, &d.metrics))
+		goto out;
 
 	d.ifs = calloc(d.cfg->nr_ifaces ? d.cfg->nr_ifaces : 1, sizeof(*d.ifs));
 	if (!d.ifs)
@@ -219,8 +226,6 @@ int main(int argc, char **argv)
 	metrics__config_loaded(d.config_path, true, false);
 	observe__apply_cfg(&d);
 	observe__sync(&d);
-	if (metrics__start(&d, &d.metrics))
-		goto out;
 	log_notice("ready: %zu interface(s), control socket %s, %llu ms after start", d.nr_ifs,
 		   d.cfg->control.socket, (unsigned long long)(ctl__now_ms() - d.start_ms));
 #ifdef HAVE_SYSTEMD
