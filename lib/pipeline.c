@@ -25,6 +25,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <xdp/libxdp.h>
+#include "clock.h"
 #include "pipeline.h"
 #include "stage_load.h"
 
@@ -101,13 +102,6 @@ static int errf(struct pipeline_err *err, int ret, const char *fmt, ...)
 	return ret;
 }
 
-static uint64_t now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
 
 /* ---- instances, banks, generations ---- */
 
@@ -436,6 +430,7 @@ static int info_write(const struct pipeline *pl)
 	info->next_cand = pl->next_cand;
 	info->carrier = (__u8)pl->carrier;
 	info->bank = (__u8)pl->bank;
+	info->entry_flags = pl->entry_flags;
 	for (int b = 0; b < SLUICE_NR_BANKS; b++) {
 		const struct bank *bk = &pl->banks[b];
 		struct sluice_bank_info *bi = &info->banks[b];
@@ -514,14 +509,32 @@ static union sluice_word word_of(int bank, uint32_t gen)
 	return w;
 }
 
-int pipeline__set_knobs(struct pipeline *pl, int time_shift, int sample_shift, int record)
+/* 1 packet in every (a power of two, 0 = off) as the entry's shift byte: log2(every) + 1. */
+static int every_to_shift(long every)
 {
+	int n = 0;
+
+	if (every <= 0)
+		return 0;
+	if (every & (every - 1))
+		return -EINVAL;
+	while (every >> n > 1)
+		n++;
+	return n + 1;
+}
+
+int pipeline__set_knobs(struct pipeline *pl, long time_every, long sample_every, int record)
+{
+	int ts = every_to_shift(time_every), ss = every_to_shift(sample_every);
+
 	if (!pl->sw)
 		return -ENODEV;
-	if (time_shift >= 0)
-		__atomic_store_n(&pl->sw->time_shift, (__u8)time_shift, __ATOMIC_RELAXED);
-	if (sample_shift >= 0)
-		__atomic_store_n(&pl->sw->sample_shift, (__u8)sample_shift, __ATOMIC_RELAXED);
+	if (ts < 0 || ss < 0)
+		return -EINVAL;
+	if (time_every >= 0)
+		__atomic_store_n(&pl->sw->time_shift, (__u8)ts, __ATOMIC_RELAXED);
+	if (sample_every >= 0)
+		__atomic_store_n(&pl->sw->sample_shift, (__u8)ss, __ATOMIC_RELAXED);
 	if (record >= 0)
 		__atomic_store_n(&pl->sw->record, (__u8)!!record, __ATOMIC_RELAXED);
 	return 0;
@@ -1030,13 +1043,15 @@ static int scratch_maps(struct pipeline *pl, const char *dir)
 static int scratch_build(struct pipeline *pl, const struct stage_src *src, int n, char *dir,
 			 size_t dirlen, struct gen *g, struct pipeline_err *err)
 {
+	static unsigned int seq;
 	union sluice_word w;
 	__u32 zero = 0;
 	struct sluice_switch sw = {};
 	uint32_t ver = pl->next_ver;
 	int fd, ret;
 
-	snprintf(dir, dirlen, "%s/scratch", pl->dir);
+	/* Several may exist at once (a shadow diff holds two): each its own folder. */
+	snprintf(dir, dirlen, "%s/scratch%u", pl->dir, __atomic_fetch_add(&seq, 1, __ATOMIC_RELAXED));
 	ret = scratch_maps(pl, dir);
 	if (ret)
 		return errf(err, ret, "pre-flight: copying state maps: %s", strerror(-ret));
@@ -1092,6 +1107,45 @@ static int run_one(int prog_fd, const struct preflight_pkt *p, uint32_t *verdict
 		return -errno;
 	*verdict = opts.retval;
 	return 0;
+}
+
+struct pipeline_scratch {
+	struct gen g;
+	char dir[PATH_MAX];
+};
+
+int pipeline__scratch_open(struct pipeline *pl, const struct stage_src *src, int n,
+			   struct pipeline_scratch **out, struct pipeline_err *err)
+{
+	struct pipeline_scratch *sc = calloc(1, sizeof(*sc));
+	int ret;
+
+	if (!sc)
+		return errf(err, -ENOMEM, "out of memory");
+	ret = pipeline__validate(src, n, err);
+	if (!ret)
+		ret = scratch_build(pl, src, n, sc->dir, sizeof(sc->dir), &sc->g, err);
+	if (ret) {
+		free(sc);
+		return ret;
+	}
+	*out = sc;
+	return 0;
+}
+
+int pipeline__scratch_run(struct pipeline_scratch *sc, const void *frame, size_t len, uint32_t *verdict)
+{
+	struct preflight_pkt p = { .frame = frame, .len = len };
+
+	return run_one(sc->g.entry.fd, &p, verdict);
+}
+
+void pipeline__scratch_close(struct pipeline_scratch *sc)
+{
+	if (!sc)
+		return;
+	scratch_close(&sc->g, sc->dir);
+	free(sc);
 }
 
 static int preflight(struct pipeline *pl, const struct stage_src *src, int n,
@@ -1378,6 +1432,7 @@ int pipeline__adopt(struct pipeline *pl, struct pipeline_err *err)
 		goto out;
 	}
 	pl->carrier = info->carrier;
+	pl->entry_flags = info->entry_flags;
 	pl->next_gen = info->next_gen;
 	pl->next_ver = info->next_ver;
 	pl->next_cand = info->next_cand;
@@ -1541,13 +1596,13 @@ int pipeline__swap_stage(struct pipeline *pl, int idx, const struct stage_src *s
 			return ret;
 	}
 	maps_dir(pl, mdir, sizeof(mdir));
-	t0 = now_us();
+	t0 = sluice_now_us();
 	ret = load_one(pl, src, mdir, pl->progs_fd, (uint32_t)idx, next_slot(pl->bank, idx, pl->nr_stages),
 		       pl->bank, pl->gen, pl->next_ver, &ni, err);
 	if (ret)
 		return ret;
 	pl->next_ver++;
-	t1 = now_us();
+	t1 = sluice_now_us();
 
 	/* The one step packets see: a single slot update is atomic for them. */
 	if (bpf_map_update_elem(pl->progs_fd, &key, &ni.fd, BPF_ANY)) {
@@ -1556,7 +1611,7 @@ int pipeline__swap_stage(struct pipeline *pl, int idx, const struct stage_src *s
 		return errf(err, ret, "updating slot %u: %s", key, strerror(-ret));
 	}
 	pl->last_build_us = t1 - t0;
-	pl->last_switch_us = now_us() - t1;
+	pl->last_switch_us = sluice_now_us() - t1;
 
 	/*
 	 * Keep the replaced version pinned: rollback is one more update. A
@@ -1626,14 +1681,14 @@ int pipeline__rollback_stage(struct pipeline *pl, int idx, struct pipeline_err *
  */
 static int switch_to(struct pipeline *pl, int nb, struct pipeline_err *err)
 {
-	uint64_t t1 = now_us();
+	uint64_t t1 = sluice_now_us();
 	int ret;
 
 	ret = info_write(pl);
 	if (ret)
 		return errf(err, ret, "recording the candidate under %s: %s", pl->dir, strerror(-ret));
 	switch_store(pl, word_of(nb, pl->banks[nb].gen));
-	pl->last_switch_us = now_us() - t1;
+	pl->last_switch_us = sluice_now_us() - t1;
 	/*
 	 * Packets already inside the old bank finish there; a later build may
 	 * rewrite its slots, so wait for them now.
@@ -1660,11 +1715,11 @@ static int build_candidate(struct pipeline *pl, const struct stage_src *src, int
 		ret = preflight(pl, src, n, pf, nr_pf, err);
 	if (ret)
 		return ret;
-	t0 = now_us();
+	t0 = sluice_now_us();
 	ret = bank_build(pl, src, n, pl->default_verdict, prefer_prev, &g, err);
 	if (ret)
 		return ret;
-	pl->last_build_us = now_us() - t0;
+	pl->last_build_us = sluice_now_us() - t0;
 	nb = g.bank;
 	bank_take(pl, &g, src, pl->default_verdict, st);
 	pl->banks[nb].base_gen = pl->gen;

@@ -215,8 +215,23 @@ int pipeline__commit_group(struct pipeline **pls, const uint32_t *cands, int n,
 int pipeline__drift(const struct pipeline *pl, uint32_t *running);
 int pipeline__repair(struct pipeline *pl, struct pipeline_err *err);
 
-/* Knobs read by the entry with the switch word (-1: leave as it is). */
-int pipeline__set_knobs(struct pipeline *pl, int time_shift, int sample_shift, int record);
+/*
+ * A scratch copy of a pipeline with src as its stages: its own prog_array,
+ * entry, switch word, context and copies of the state maps (rules as they
+ * are now, counters from zero). Nothing it does reaches the live pipeline.
+ */
+struct pipeline_scratch;
+int pipeline__scratch_open(struct pipeline *pl, const struct stage_src *src, int n,
+			   struct pipeline_scratch **sc, struct pipeline_err *err);
+int pipeline__scratch_run(struct pipeline_scratch *sc, const void *frame, size_t len, uint32_t *verdict);
+void pipeline__scratch_close(struct pipeline_scratch *sc);
+
+/*
+ * Knobs read by the entry with the switch word: time 1 packet in time_every
+ * for stage timing, sample 1 in sample_every for a shadow diff (powers of
+ * two; 0 = off; -1 = leave as it is), record anomalies (-1 = leave).
+ */
+int pipeline__set_knobs(struct pipeline *pl, long time_every, long sample_every, int record);
 
 /* Whether the live entry is what the interface runs (by a link or by libxdp). */
 bool pipeline__attached(const struct pipeline *pl);
