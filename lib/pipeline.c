@@ -143,7 +143,7 @@ static void bank_clear(struct bank *b)
 {
 	insts_close(b->st);
 	b->state = SLUICE_BANK_FREE;
-	b->gen = b->cand = b->base_gen = 0;
+	b->gen = b->cand = b->base = 0;
 	b->nr_stages = 0;
 	b->default_verdict = XDP_PASS;
 }
@@ -428,6 +428,7 @@ static int info_write(const struct pipeline *pl)
 	info->next_gen = pl->next_gen;
 	info->next_ver = pl->next_ver;
 	info->next_cand = pl->next_cand;
+	info->changes = pl->changes;
 	info->carrier = (__u8)pl->carrier;
 	info->bank = (__u8)pl->bank;
 	info->entry_flags = pl->entry_flags;
@@ -445,7 +446,7 @@ static int info_write(const struct pipeline *pl)
 		bi->state = (__u8)bk->state;
 		bi->gen = bk->gen;
 		bi->cand = bk->cand;
-		bi->base_gen = bk->base_gen;
+		bi->base = bk->base;
 		bi->default_verdict = (__u8)bk->default_verdict;
 		if (bk->state != SLUICE_BANK_FREE)
 			info_stages(bi, bk->src, bk->st, bk->nr_stages);
@@ -924,7 +925,7 @@ static void bank_make_live(struct pipeline *pl, int nb, enum sluice_bank_state o
 	pl->default_verdict = b->default_verdict;
 	pl->nr_stages = b->nr_stages;
 	b->state = SLUICE_BANK_FREE;
-	b->gen = b->cand = b->base_gen = 0;
+	b->gen = b->cand = b->base = 0;
 	b->nr_stages = 0;
 	/* Per-stage rollback belongs to the generation that was swapped. */
 	insts_close(pl->prev);
@@ -1436,6 +1437,7 @@ int pipeline__adopt(struct pipeline *pl, struct pipeline_err *err)
 	pl->next_gen = info->next_gen;
 	pl->next_ver = info->next_ver;
 	pl->next_cand = info->next_cand;
+	pl->changes = info->changes;
 	pl->progs_fd = get_at(pl->dir, SLUICE_PIN_PROGS);
 	fd = get_at(pl->dir, SLUICE_PIN_ENTRY);
 	if (pl->progs_fd < 0 || fd < 0) {
@@ -1493,7 +1495,7 @@ int pipeline__adopt(struct pipeline *pl, struct pipeline_err *err)
 		bk->state = bi->state;
 		bk->gen = bi->gen;
 		bk->cand = bi->cand;
-		bk->base_gen = bi->base_gen;
+		bk->base = bi->base;
 		bk->default_verdict = bi->default_verdict;
 		bk->nr_stages = bi->nr_stages;
 	}
@@ -1610,8 +1612,9 @@ int pipeline__swap_stage(struct pipeline *pl, int idx, const struct stage_src *s
 		inst_close(&ni);
 		return errf(err, ret, "updating slot %u: %s", key, strerror(-ret));
 	}
+	pl->last_switch_at_us = sluice_now_us();
 	pl->last_build_us = t1 - t0;
-	pl->last_switch_us = sluice_now_us() - t1;
+	pl->last_switch_us = pl->last_switch_at_us - t1;
 
 	/*
 	 * Keep the replaced version pinned: rollback is one more update. A
@@ -1624,6 +1627,7 @@ int pipeline__swap_stage(struct pipeline *pl, int idx, const struct stage_src *s
 	inst_close(&pl->prev[idx]);
 	pl->prev[idx] = pl->live[idx];
 	pl->live[idx] = ni;
+	pl->changes++;
 	pl->prev_src[idx] = pl->src[idx];
 	pl->src[idx] = *src;
 	memcpy(pl->src[idx].name, pl->prev_src[idx].name, sizeof(pl->src[idx].name));
@@ -1656,6 +1660,7 @@ int pipeline__rollback_stage(struct pipeline *pl, int idx, struct pipeline_err *
 	tmp = pl->live[idx];
 	pl->live[idx] = pl->prev[idx];
 	pl->prev[idx] = tmp;
+	pl->changes++;
 	s = pl->src[idx];
 	pl->src[idx] = pl->prev_src[idx];
 	pl->prev_src[idx] = s;
@@ -1688,13 +1693,15 @@ static int switch_to(struct pipeline *pl, int nb, struct pipeline_err *err)
 	if (ret)
 		return errf(err, ret, "recording the candidate under %s: %s", pl->dir, strerror(-ret));
 	switch_store(pl, word_of(nb, pl->banks[nb].gen));
-	pl->last_switch_us = sluice_now_us() - t1;
+	pl->last_switch_at_us = sluice_now_us();
+	pl->last_switch_us = pl->last_switch_at_us - t1;
 	/*
 	 * Packets already inside the old bank finish there; a later build may
 	 * rewrite its slots, so wait for them now.
 	 */
 	sluice_rcu_wait();
 	bank_make_live(pl, nb, SLUICE_BANK_PREV);
+	pl->changes++;
 	ret = info_write(pl);
 	if (ret)
 		return errf(err, ret, "generation %u is live, but recording it under %s failed: %s",
@@ -1722,7 +1729,7 @@ static int build_candidate(struct pipeline *pl, const struct stage_src *src, int
 	pl->last_build_us = sluice_now_us() - t0;
 	nb = g.bank;
 	bank_take(pl, &g, src, pl->default_verdict, st);
-	pl->banks[nb].base_gen = pl->gen;
+	pl->banks[nb].base = pl->changes;
 	if (st == SLUICE_BANK_PREPARED || st == SLUICE_BANK_CANARY)
 		pl->banks[nb].cand = pl->next_cand++;
 	return nb;
@@ -1774,10 +1781,10 @@ static int candidate_check(const struct pipeline *pl, uint32_t cand, struct pipe
 
 	if (b < 0)
 		return errf(err, -ENOENT, "%s has no candidate %u", pl->ifname, cand);
-	if (pl->banks[b].base_gen != pl->gen)
-		return errf(err, -ESTALE, "candidate %u of %s was prepared against generation %u; "
-			    "generation %u is live now: prepare it again", cand, pl->ifname,
-			    pl->banks[b].base_gen, pl->gen);
+	if (pl->banks[b].base != pl->changes)
+		return errf(err, -ESTALE, "candidate %u of %s is stale: what runs has changed %u "
+			    "time(s) since it was prepared (generation %u is live now): prepare it again",
+			    cand, pl->ifname, pl->changes - pl->banks[b].base, pl->gen);
 	return b;
 }
 
@@ -1845,6 +1852,7 @@ int pipeline__canary_start(struct pipeline *pl, uint32_t cand, uint32_t share,
 	w.alt_gen = (__u16)pl->banks[b].gen;
 	w.share = (__u16)share;
 	switch_store(pl, w);
+	pl->last_switch_at_us = sluice_now_us();
 	return 0;
 }
 
@@ -1952,12 +1960,15 @@ int pipeline__commit_group(struct pipeline **pls, const uint32_t *cands, int n,
 	}
 	/* The one step packets see, on every interface at once. */
 	__atomic_store_n(&sel[s], SEL_TAKEN | SEL_FLIP, __ATOMIC_RELEASE);
+	for (int i = 0; i < n; i++)
+		pls[i]->last_switch_at_us = sluice_now_us();
 	/* Each word now names its new bank itself; the selector is free again. */
 	for (int i = 0; i < n; i++)
 		switch_store(pls[i], word_of(banks[i], pls[i]->banks[banks[i]].gen));
 	sluice_rcu_wait();
 	for (int i = 0; i < n; i++) {
 		bank_make_live(pls[i], banks[i], SLUICE_BANK_PREV);
+		pls[i]->changes++;
 		info_write(pls[i]);
 	}
 	ret = 0;

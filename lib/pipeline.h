@@ -60,7 +60,7 @@ struct bank {
 	enum sluice_bank_state state;
 	uint32_t gen;
 	uint32_t cand;			/* candidate id, 0 = none */
-	uint32_t base_gen;		/* live generation the candidate was built against */
+	uint32_t base;			/* pl->changes when the candidate was built */
 	int default_verdict;
 	int nr_stages;
 	struct stage_src *src;		/* SLUICE_MAX_STAGES entries, on the heap */
@@ -95,12 +95,14 @@ struct pipeline {
 	enum sluice_attach how;
 	bool native;			/* what auto chose */
 	uint32_t next_ver, next_gen, next_cand;
+	uint32_t changes;		/* changes to what runs: commits, swaps, rollbacks */
 	/* State maps shared with other interfaces, pinned under shared_dir. */
 	char shared_dir[PATH_MAX];
 	char shared[SLUICE_MAX_SHARED][SLUICE_NAME_LEN];
 	int nr_shared;
 	/* Of the last swap or commit: loading and verifying, then the step packets see. */
 	uint64_t last_build_us, last_switch_us;
+	uint64_t last_switch_at_us;	/* sluice_now_us() right after that step */
 };
 
 /* A pre-flight packet: the whole candidate pipeline must give this verdict. */
