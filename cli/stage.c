@@ -19,8 +19,8 @@ static int stage_list(int argc, char **argv)
 {
 	struct json_object *req;
 
-	if (argc > 2)
-		return cli_usage_error("usage: stage list [IFACE]");
+	if (cli_nargs(argc, argv, 0, 1))
+		return EXIT_USAGE;
 	req = cli_req("stage.list");
 	if (argc == 2)
 		json_object_object_add(req, "iface", json_object_new_string(argv[1]));
@@ -54,8 +54,8 @@ static struct json_object *iface_stage_req(const char *op, char **argv)
 
 static int stage_show(int argc, char **argv)
 {
-	if (argc != 3)
-		return cli_usage_error("usage: stage show IFACE STAGE");
+	if (cli_nargs(argc, argv, 2, 2))
+		return EXIT_USAGE;
 	return cli_do(iface_stage_req("stage.show", argv), print_show);
 }
 
@@ -80,9 +80,8 @@ static int stage_swap(int argc, char **argv)
 	char *path;
 	int i, k, ret = EXIT_USAGE;
 
-	if (argc < 4)
-		return cli_usage_error("usage: stage swap IFACE STAGE OBJECT [program PROGRAM] "
-				       "[param NAME=INT]... [pcap FILE [expect VERDICT]] [force]");
+	if (cli_nargs(argc, argv, 3, -1))
+		return EXIT_USAGE;
 	req = iface_stage_req("stage.swap", argv);
 	path = cli_object_arg(argv[3]);
 	if (!path)
@@ -95,7 +94,7 @@ static int stage_swap(int argc, char **argv)
 		if (k < 0)
 			goto err;
 		if (k != KW_FORCE && ++i >= argc) {
-			cli_usage_error("%s needs a value", swap_kw[k]);
+			cli_usage_error("%s: '%s' needs a value", cli.cmd, argv[i - 1]);
 			goto err;
 		}
 		switch (k) {
@@ -120,7 +119,8 @@ static int stage_swap(int argc, char **argv)
 		case KW_EXPECT:
 			verdict = cli_verdict(argv[i]);
 			if (!verdict) {
-				cli_usage_error("expect: '%s' is no verdict", argv[i]);
+				cli_usage_error("expect: '%s' is no verdict (aborted, drop, pass, tx, redirect)",
+						argv[i]);
 				goto err;
 			}
 			json_object_object_add(req, "expect", json_object_new_string(verdict));
@@ -142,16 +142,20 @@ err:
 
 static int stage_rollback(int argc, char **argv)
 {
-	if (argc != 3)
-		return cli_usage_error("usage: stage rollback IFACE STAGE");
+	if (cli_nargs(argc, argv, 2, 2))
+		return EXIT_USAGE;
 	return cli_do(iface_stage_req("stage.rollback", argv), print_swap);
 }
 
 const struct cli_cmd cli_stage_cmds[] = {
-	{ "list",	stage_list,	NULL, "[IFACE]" },
-	{ "show",	stage_show,	NULL, "IFACE STAGE" },
+	{ "list",	stage_list,	NULL, "[IFACE]",
+	  "the stage table of every interface, or of one" },
+	{ "show",	stage_show,	NULL, "IFACE STAGE",
+	  "one stage and its counters" },
 	{ "swap",	stage_swap,	NULL,
-	  "IFACE STAGE OBJECT [program PROGRAM] [param NAME=INT]... [pcap FILE [expect VERDICT]] [force]" },
-	{ "rollback",	stage_rollback,	NULL, "IFACE STAGE" },
+	  "IFACE STAGE OBJECT [program PROGRAM] [param NAME=INT]... [pcap FILE [expect VERDICT]] [force]",
+	  "load a new version of a stage into its slot, atomically for every packet" },
+	{ "rollback",	stage_rollback,	NULL, "IFACE STAGE",
+	  "put back the version the last swap replaced" },
 	{}
 };

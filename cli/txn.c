@@ -59,8 +59,8 @@ int cmd_txn(int argc, char **argv)
 	struct json_object *req, *stages, *cur = NULL, *params;
 	int i;
 
-	if (argc < 3)
-		return cli_usage_error("usage: txn IFACE STAGE=OBJECT[:PROGRAM] [param NAME=INT]... ...");
+	if (cli_nargs(argc, argv, 2, -1))
+		return EXIT_USAGE;
 	req = cli_req("txn");
 	json_object_object_add(req, "iface", json_object_new_string(argv[1]));
 	stages = json_object_new_array();
