@@ -25,6 +25,7 @@ PKGS=(
 	systemd				# systemd-analyze: the unit is verified and its sandbox scored in tests
 	strace				# tests/netns/sandbox.bats: sluiced's system calls against the unit's filter
 	man-db				# the man pages are rendered with warnings on in tests
+	python3-yaml			# tests/netns/deploy.bats reads the Kubernetes manifests
 )
 
 missing=()
