@@ -302,20 +302,21 @@ static void help_cmd(const struct cli_cmd *obj, const struct cli_cmd *verb)
 {
 	const struct cli_cmd *v;
 
-	if (!obj->sub) {
-		printf("usage: sluicectl %s%s%s\n  %s\n", obj->name, *obj->args ? " " : "", obj->args,
-		       obj->desc);
+	if (!obj->sub || verb) {
+		v = verb ? verb : obj;
+		printf("usage: sluicectl %s%s%s%s%s\n", obj->name, verb ? " " : "",
+		       verb ? verb->name : "", v->args && *v->args ? " " : "", v->args ? v->args : "");
+		if (v->desc)
+			printf("  %s\n", v->desc);
 		return;
 	}
-	if (verb) {
-		printf("usage: sluicectl %s %s%s%s\n  %s\n", obj->name, verb->name,
-		       *verb->args ? " " : "", verb->args, verb->desc);
-		return;
+	printf("sluicectl %s%s%s\n\n", obj->name, obj->desc ? ": " : "", obj->desc ? obj->desc : "");
+	for (v = obj->sub; v->name; v++) {
+		printf("  %s %s%s%s\n", obj->name, v->name, v->args && *v->args ? " " : "",
+		       v->args ? v->args : "");
+		if (v->desc)
+			printf("      %s\n", v->desc);
 	}
-	printf("sluicectl %s: %s\n\n", obj->name, obj->desc);
-	for (v = obj->sub; v->name; v++)
-		printf("  %s %s%s%s\n      %s\n", obj->name, v->name, *v->args ? " " : "", v->args,
-		       v->desc);
 }
 
 static int dispatch(int argc, char **argv)
