@@ -72,6 +72,7 @@ static const struct option long_opts[] = {
 	{ "pkt-size",		required_argument,	NULL, 's' },
 	{ "flow",		required_argument,	NULL, OPT_FLOW },
 	{ "help",		no_argument,		NULL, 'h' },
+	{ "version",		no_argument,		NULL, 'V' },
 	{ }
 };
 
@@ -118,7 +119,9 @@ static void usage(FILE *f)
 "      --meta          read the 32-byte sluice_meta in front of each frame\n"
 "                      (the pipeline entry ran): counts by rule, path, gen\n"
 "      --quiet         no progress line\n"
-"  -j, --json          summary as JSON on stdout\n",
+"  -j, --json          summary as JSON on stdout\n"
+"  -h, --help          this text\n"
+"  -V, --version       sluice-xsk's version\n",
 		XT_DEF_RX_RING, XT_DEF_TX_RING, XT_DEF_COMP_RING, XT_DEF_FRAMES,
 		XT_DEF_FRAME_SIZE, XT_DEF_BATCH, XT_DEF_PKT_SIZE);
 }
@@ -160,6 +163,21 @@ static int parse_u32(const char *s, const char *what, __u32 max, __u32 *out)
 	if (!err)
 		*out = (__u32)v;
 	return err;
+}
+
+/*
+ * The option the current optarg came with, as the user typed it ("-b",
+ * "--batch", "--bat"): naming a spelling the user never typed misleads.
+ */
+static const char *typed_opt(char **argv, const char *arg, char *buf, size_t len)
+{
+	const char *t = argv[optind - 1];
+
+	if (t == arg)		/* "-b 64", "--batch 64": the option is the word before */
+		return argv[optind - 2];
+	/* "-b64", "--batch=64": the same word, up to the value */
+	snprintf(buf, len, "%.*s", (int)(arg - t - (arg > t && arg[-1] == '=' && t[1] == '-')), t);
+	return buf;
 }
 
 static int add_queue(struct xt_opts *o, __u32 q)
@@ -270,6 +288,7 @@ static int opts_validate(struct xt_opts *o)
 
 int xt_opts_parse(struct xt_opts *o, int argc, char **argv)
 {
+	char typed[64];
 	__u64 v;
 	int c, err = 0;
 
@@ -284,7 +303,9 @@ int xt_opts_parse(struct xt_opts *o, int argc, char **argv)
 	o->pkt_size = XT_DEF_PKT_SIZE;
 	o->need_wakeup = true;
 
-	while (!err && (c = getopt_long(argc, argv, "i:q:rtlczSb:pd:n:js:h", long_opts, NULL)) != -1) {
+	while (!err && (c = getopt_long(argc, argv, "i:q:rtlczSb:pd:n:js:hV", long_opts, NULL)) != -1) {
+		const char *opt = optarg ? typed_opt(argv, optarg, typed, sizeof(typed)) : NULL;
+
 		switch (c) {
 		case 'i':
 			o->ifname = optarg;
@@ -311,7 +332,8 @@ int xt_opts_parse(struct xt_opts *o, int argc, char **argv)
 			else
 				err = -EINVAL;
 			if (err)
-				fprintf(stderr, "sluice-xsk: unknown mode '%s'\n", optarg);
+				fprintf(stderr, "sluice-xsk: %s: unknown mode '%s' (rxdrop, txonly, l2fwd)\n",
+					opt, optarg);
 			break;
 		case 'c':
 			o->copy = XT_COPY_FORCE;
@@ -329,25 +351,25 @@ int xt_opts_parse(struct xt_opts *o, int argc, char **argv)
 			o->skb_mode = true;
 			break;
 		case OPT_RX_RING:
-			err = parse_u32(optarg, "--rx-ring", XT_MAX_RING, &o->rx_size);
+			err = parse_u32(optarg, opt, XT_MAX_RING, &o->rx_size);
 			break;
 		case OPT_TX_RING:
-			err = parse_u32(optarg, "--tx-ring", XT_MAX_RING, &o->tx_size);
+			err = parse_u32(optarg, opt, XT_MAX_RING, &o->tx_size);
 			break;
 		case OPT_FILL_RING:
-			err = parse_u32(optarg, "--fill-ring", XT_MAX_RING, &o->fill_size);
+			err = parse_u32(optarg, opt, XT_MAX_RING, &o->fill_size);
 			break;
 		case OPT_COMP_RING:
-			err = parse_u32(optarg, "--comp-ring", XT_MAX_RING, &o->comp_size);
+			err = parse_u32(optarg, opt, XT_MAX_RING, &o->comp_size);
 			break;
 		case OPT_FRAMES:
-			err = parse_u32(optarg, "--frames", XT_MAX_RING, &o->frames);
+			err = parse_u32(optarg, opt, XT_MAX_RING, &o->frames);
 			break;
 		case OPT_FRAME_SIZE:
-			err = parse_u32(optarg, "--frame-size", 4096, &o->frame_size);
+			err = parse_u32(optarg, opt, 4096, &o->frame_size);
 			break;
 		case 'b':
-			err = parse_u32(optarg, "--batch", XT_MAX_RING, &o->batch);
+			err = parse_u32(optarg, opt, XT_MAX_RING, &o->batch);
 			break;
 		case 'p':
 			o->wait = XT_WAIT_POLL;
@@ -363,13 +385,13 @@ int xt_opts_parse(struct xt_opts *o, int argc, char **argv)
 
 			o->duration = strtod(optarg, &end);
 			if (end == optarg || *end || o->duration < 0) {
-				fprintf(stderr, "sluice-xsk: bad duration '%s'\n", optarg);
+				fprintf(stderr, "sluice-xsk: bad %s '%s' (seconds)\n", opt, optarg);
 				err = -EINVAL;
 			}
 			break;
 		}
 		case 'n':
-			err = parse_u64(optarg, "--count", UINT64_MAX, &o->count);
+			err = parse_u64(optarg, opt, UINT64_MAX, &o->count);
 			break;
 		case OPT_QUIET:
 			o->quiet = true;
@@ -384,14 +406,17 @@ int xt_opts_parse(struct xt_opts *o, int argc, char **argv)
 			o->meta = true;
 			break;
 		case 's':
-			err = parse_u32(optarg, "--pkt-size", 4096, &o->pkt_size);
+			err = parse_u32(optarg, opt, 4096, &o->pkt_size);
 			break;
 		case OPT_FLOW:
-			err = parse_u64(optarg, "--flow", UINT32_MAX, &v);
+			err = parse_u64(optarg, opt, UINT32_MAX, &v);
 			o->flow = (__u32)v;
 			break;
 		case 'h':
 			usage(stdout);
+			exit(0);
+		case 'V':
+			printf("sluice-xsk %s\n", SLUICE_VERSION);
 			exit(0);
 		default:
 			usage(stderr);
