@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
 #include "xsk_tool.h"
 
 /*
@@ -234,6 +236,43 @@ static int check_ring(const char *name, __u32 v)
 	return -EINVAL;
 }
 
+/*
+ * --meta reads what the pipeline's entry put in XDP metadata. A pipeline
+ * that carries its context in a per-CPU map (where the kernel refuses XDP
+ * metadata, or by choice) delivers none: say so instead of counting every
+ * frame as "none". The pipeline's info sits two folders above its XSKMAP.
+ */
+static int meta_available(const char *xskmap)
+{
+	struct sluice_pipeline_info *info;
+	char path[PATH_MAX], *slash;
+	__u32 zero = 0;
+	int fd, ret = 0;
+
+	snprintf(path, sizeof(path), "%s", xskmap);
+	for (int i = 0; i < 2; i++) {
+		slash = strrchr(path, '/');
+		if (!slash)
+			return 0;
+		*slash = '\0';
+	}
+	snprintf(path + strlen(path), sizeof(path) - strlen(path), "/%s", SLUICE_PIN_INFO);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return 0;	/* not a sluice pipeline's map: nothing to say */
+	info = calloc(1, sizeof(*info));
+	if (info && !bpf_map_lookup_elem(fd, &zero, info) && info->magic == SLUICE_INFO_MAGIC &&
+	    info->carrier == SLUICE_CARRIER_PERCPU) {
+		fprintf(stderr, "sluice-xsk: --meta: this pipeline carries its per-packet context in a "
+			"per-CPU map (context: percpu), so no sluice metadata reaches AF_XDP sockets; "
+			"metadata delivery needs context: meta on a kernel that allows XDP metadata\n");
+		ret = -ENOTSUP;
+	}
+	free(info);
+	close(fd);
+	return ret;
+}
+
 static int opts_validate(struct xt_opts *o)
 {
 	int err = 0;
@@ -251,6 +290,8 @@ static int opts_validate(struct xt_opts *o)
 		fprintf(stderr, "sluice-xsk: --xskmap and --attach exclude each other\n");
 		return -EINVAL;
 	}
+	if (o->meta && o->xskmap && meta_available(o->xskmap))
+		return -ENOTSUP;
 	if (!o->nr_queues)
 		add_queue(o, 0);
 	if (!o->fill_size)
