@@ -82,11 +82,11 @@ int sluice_entry_prog(struct xdp_md *ctx)
 	m = sluice_entry_begin(ctx, ps, bank, gen, xflags);
 	if (!m)
 		return sluice_entry_end(ctx, ps, NULL, XDP_ABORTED);
-	if (sw->time_shift && !(ps->packets & ((1ull << (sw->time_shift & 63)) - 1))) {
+	if (sw->time_shift && !(ps->packets & ((1ull << ((sw->time_shift - 1) & 63)) - 1))) {
 		m->xflags |= SLUICE_X_TIMED;
 		sluice_time_start();
 	}
-	if (sw->sample_shift && !(ps->packets & ((1ull << (sw->sample_shift & 63)) - 1)))
+	if (sw->sample_shift && !(ps->packets & ((1ull << ((sw->sample_shift - 1) & 63)) - 1)))
 		sluice_entry_sample(ctx, bank);
 
 	ret = sluice_dispatch(ctx, bank);

@@ -359,24 +359,26 @@ static __always_inline void sluice_entry_record(struct xdp_md *ctx, struct sluic
 static __always_inline void sluice_entry_sample(struct xdp_md *ctx, __u32 bank)
 {
 	struct sluice_sample *s;
-	__u32 len = ctx->data_end - ctx->data;
+	__u64 len = ctx->data_end - ctx->data;
 
-	if (!(sluice_entry.flags & SLUICE_ENTRY_F_SAMPLER) || len < 1)
+	if (!(sluice_entry.flags & SLUICE_ENTRY_F_SAMPLER))
 		return;
 	s = bpf_ringbuf_reserve(&sluice_samples, sizeof(*s), 0);
 	if (!s)
 		return;
 	s->ts_ns = bpf_ktime_get_ns();
 	s->len = len;
-	if (len > SLUICE_SAMPLE_SNAP)
-		len = SLUICE_SAMPLE_SNAP;
-	s->caplen = len;
 	s->reason = SLUICE_AN_SAMPLE;
 	s->bank = bank;
-	if (bpf_xdp_load_bytes(ctx, 0, s->data, len)) {
+	if (len > SLUICE_SAMPLE_SNAP)
+		len = SLUICE_SAMPLE_SNAP;
+	/* The helper's size must be bounded where the verifier sees it: check it here, as is. */
+	asm volatile("" : "+r"(len));
+	if (len < 1 || len > SLUICE_SAMPLE_SNAP || bpf_xdp_load_bytes(ctx, 0, s->data, len)) {
 		bpf_ringbuf_discard(s, 0);
 		return;
 	}
+	s->caplen = len;
 	bpf_ringbuf_submit(s, 0);
 }
 

@@ -374,7 +374,14 @@ static int iface_pipeline_init(struct daemon *d, struct iface *ifc, const struct
 		snprintf(err, len, "%s: %s", cfg->name, strerror(-ret));
 		return ret;
 	}
-	pipeline__set_carrier(&ifc->pl, carrier, 0);
+	/*
+	 * SLUICE_TEST_ENTRY_NO_META is a test knob: the entry acts as on a
+	 * driver without metadata support, every packet falling back to the
+	 * per-CPU carrier.
+	 */
+	pipeline__set_carrier(&ifc->pl, carrier,
+			      (probe__load_bytes() ? SLUICE_ENTRY_F_SAMPLER : 0) |
+			      (getenv("SLUICE_TEST_ENTRY_NO_META") ? SLUICE_ENTRY_F_NO_META : 0));
 	ifc->pl.mode = xdp_mode(cfg->mode);
 	ifc->pl.how = cfg->attach == CFG_ATTACH_LIBXDP ? SLUICE_ATTACH_LIBXDP : SLUICE_ATTACH_LINK;
 	ret = pipeline__share_maps(&ifc->pl, d->cfg->pin_root, cfg->shared_maps, cfg->nr_shared_maps);

@@ -42,7 +42,6 @@ struct metrics {
 
 /* ---- counters the event loop keeps for metrics ---- */
 
-#define MAX_KINDS	32
 #define MAX_ROLLBACK_IFS 64
 
 static struct {
@@ -52,11 +51,6 @@ static struct {
 	uint64_t hash;
 	uint64_t reloads[2];		/* [0] failed, [1] ok */
 	struct {
-		char kind[32];
-		uint64_t n[2];
-	} changes[MAX_KINDS];
-	size_t nr_changes;
-	struct {
 		char ifname[IF_NAMESIZE];
 		uint64_t n[2];
 	} rollbacks[MAX_ROLLBACK_IFS];
@@ -65,34 +59,12 @@ static struct {
 	double last_render_s;
 } ctr;
 
-/* Changes that exist in every build: their series are there from the start. */
-static const char *const seeded_kinds[] = { "swap", "rollback", "txn" };
-
 static double now_realtime(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static size_t kind_index(const char *kind)
-{
-	for (size_t i = 0; i < ctr.nr_changes; i++)
-		if (!strcmp(ctr.changes[i].kind, kind))
-			return i;
-	if (ctr.nr_changes == MAX_KINDS)
-		return MAX_KINDS;
-	snprintf(ctr.changes[ctr.nr_changes].kind, sizeof(ctr.changes[0].kind), "%s", kind);
-	return ctr.nr_changes++;
-}
-
-void metrics__count_change(const char *kind, bool ok)
-{
-	size_t i = kind_index(kind);
-
-	if (i < MAX_KINDS)
-		ctr.changes[i].n[ok]++;
 }
 
 static size_t rollback_index(const char *ifname)
@@ -442,20 +414,17 @@ static void daemon_render(struct buf *b, struct daemon *d)
 	family(b, "sluice_reloads_total", "counter", "Configuration reloads (SIGHUP or sluicectl reload), by result.");
 	su64(b, "sluice_reloads_total", ctr.reloads[1], "result", "ok", NULL);
 	su64(b, "sluice_reloads_total", ctr.reloads[0], "result", "failed", NULL);
-	for (size_t i = 0; i < sizeof(seeded_kinds) / sizeof(seeded_kinds[0]); i++)
-		kind_index(seeded_kinds[i]);
 	family(b, "sluice_changes_total", "counter",
-	       "Pipeline changes asked for (swap, rollback, txn, prepare, commit, canary_*), by kind and result.");
-	for (size_t i = 0; i < ctr.nr_changes; i++) {
-		su64(b, "sluice_changes_total", ctr.changes[i].n[1], "kind", ctr.changes[i].kind, "result",
-		     "ok", NULL);
-		su64(b, "sluice_changes_total", ctr.changes[i].n[0], "kind", ctr.changes[i].kind, "result",
-		     "failed", NULL);
+	       "Pipeline changes asked for (stage.swap, txn, prepare, commit, canary.*, ...), by kind and result.");
+	for (int k = 0; k < CHANGE_NR; k++) {
+		su64(b, "sluice_changes_total", d->changes[k][0], "kind", change_names[k], "result", "ok", NULL);
+		su64(b, "sluice_changes_total", d->changes[k][1], "kind", change_names[k], "result", "failed",
+		     NULL);
 	}
 	for (size_t i = 0; i < d->nr_ifs; i++)
 		rollback_index(d->ifs[i].pl.ifname);
 	family(b, "sluice_auto_rollbacks_total", "counter",
-	       "Automatic rollbacks of a swapped stage that misbehaved in its watch window, by result.");
+	       "Automatic rollbacks (a swapped stage, a transaction, a canary) that misbehaved in their watch window, by result.");
 	for (size_t i = 0; i < ctr.nr_rollbacks; i++) {
 		su64(b, "sluice_auto_rollbacks_total", ctr.rollbacks[i].n[1], "iface", ctr.rollbacks[i].ifname,
 		     "result", "ok", NULL);

@@ -25,6 +25,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <xdp/libxdp.h>
+#include "clock.h"
 #include "pipeline.h"
 #include "stage_load.h"
 
@@ -101,13 +102,6 @@ static int errf(struct pipeline_err *err, int ret, const char *fmt, ...)
 	return ret;
 }
 
-static uint64_t now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
 
 /* ---- instances, banks, generations ---- */
 
@@ -149,7 +143,7 @@ static void bank_clear(struct bank *b)
 {
 	insts_close(b->st);
 	b->state = SLUICE_BANK_FREE;
-	b->gen = b->cand = b->base_gen = 0;
+	b->gen = b->cand = b->base = 0;
 	b->nr_stages = 0;
 	b->default_verdict = XDP_PASS;
 }
@@ -434,8 +428,10 @@ static int info_write(const struct pipeline *pl)
 	info->next_gen = pl->next_gen;
 	info->next_ver = pl->next_ver;
 	info->next_cand = pl->next_cand;
+	info->changes = pl->changes;
 	info->carrier = (__u8)pl->carrier;
 	info->bank = (__u8)pl->bank;
+	info->entry_flags = pl->entry_flags;
 	for (int b = 0; b < SLUICE_NR_BANKS; b++) {
 		const struct bank *bk = &pl->banks[b];
 		struct sluice_bank_info *bi = &info->banks[b];
@@ -450,7 +446,7 @@ static int info_write(const struct pipeline *pl)
 		bi->state = (__u8)bk->state;
 		bi->gen = bk->gen;
 		bi->cand = bk->cand;
-		bi->base_gen = bk->base_gen;
+		bi->base = bk->base;
 		bi->default_verdict = (__u8)bk->default_verdict;
 		if (bk->state != SLUICE_BANK_FREE)
 			info_stages(bi, bk->src, bk->st, bk->nr_stages);
@@ -514,14 +510,32 @@ static union sluice_word word_of(int bank, uint32_t gen)
 	return w;
 }
 
-int pipeline__set_knobs(struct pipeline *pl, int time_shift, int sample_shift, int record)
+/* 1 packet in every (a power of two, 0 = off) as the entry's shift byte: log2(every) + 1. */
+static int every_to_shift(long every)
 {
+	int n = 0;
+
+	if (every <= 0)
+		return 0;
+	if (every & (every - 1))
+		return -EINVAL;
+	while (every >> n > 1)
+		n++;
+	return n + 1;
+}
+
+int pipeline__set_knobs(struct pipeline *pl, long time_every, long sample_every, int record)
+{
+	int ts = every_to_shift(time_every), ss = every_to_shift(sample_every);
+
 	if (!pl->sw)
 		return -ENODEV;
-	if (time_shift >= 0)
-		__atomic_store_n(&pl->sw->time_shift, (__u8)time_shift, __ATOMIC_RELAXED);
-	if (sample_shift >= 0)
-		__atomic_store_n(&pl->sw->sample_shift, (__u8)sample_shift, __ATOMIC_RELAXED);
+	if (ts < 0 || ss < 0)
+		return -EINVAL;
+	if (time_every >= 0)
+		__atomic_store_n(&pl->sw->time_shift, (__u8)ts, __ATOMIC_RELAXED);
+	if (sample_every >= 0)
+		__atomic_store_n(&pl->sw->sample_shift, (__u8)ss, __ATOMIC_RELAXED);
 	if (record >= 0)
 		__atomic_store_n(&pl->sw->record, (__u8)!!record, __ATOMIC_RELAXED);
 	return 0;
@@ -911,7 +925,7 @@ static void bank_make_live(struct pipeline *pl, int nb, enum sluice_bank_state o
 	pl->default_verdict = b->default_verdict;
 	pl->nr_stages = b->nr_stages;
 	b->state = SLUICE_BANK_FREE;
-	b->gen = b->cand = b->base_gen = 0;
+	b->gen = b->cand = b->base = 0;
 	b->nr_stages = 0;
 	/* Per-stage rollback belongs to the generation that was swapped. */
 	insts_close(pl->prev);
@@ -1030,13 +1044,15 @@ static int scratch_maps(struct pipeline *pl, const char *dir)
 static int scratch_build(struct pipeline *pl, const struct stage_src *src, int n, char *dir,
 			 size_t dirlen, struct gen *g, struct pipeline_err *err)
 {
+	static unsigned int seq;
 	union sluice_word w;
 	__u32 zero = 0;
 	struct sluice_switch sw = {};
 	uint32_t ver = pl->next_ver;
 	int fd, ret;
 
-	snprintf(dir, dirlen, "%s/scratch", pl->dir);
+	/* Several may exist at once (a shadow diff holds two): each its own folder. */
+	snprintf(dir, dirlen, "%s/scratch%u", pl->dir, __atomic_fetch_add(&seq, 1, __ATOMIC_RELAXED));
 	ret = scratch_maps(pl, dir);
 	if (ret)
 		return errf(err, ret, "pre-flight: copying state maps: %s", strerror(-ret));
@@ -1092,6 +1108,45 @@ static int run_one(int prog_fd, const struct preflight_pkt *p, uint32_t *verdict
 		return -errno;
 	*verdict = opts.retval;
 	return 0;
+}
+
+struct pipeline_scratch {
+	struct gen g;
+	char dir[PATH_MAX];
+};
+
+int pipeline__scratch_open(struct pipeline *pl, const struct stage_src *src, int n,
+			   struct pipeline_scratch **out, struct pipeline_err *err)
+{
+	struct pipeline_scratch *sc = calloc(1, sizeof(*sc));
+	int ret;
+
+	if (!sc)
+		return errf(err, -ENOMEM, "out of memory");
+	ret = pipeline__validate(src, n, err);
+	if (!ret)
+		ret = scratch_build(pl, src, n, sc->dir, sizeof(sc->dir), &sc->g, err);
+	if (ret) {
+		free(sc);
+		return ret;
+	}
+	*out = sc;
+	return 0;
+}
+
+int pipeline__scratch_run(struct pipeline_scratch *sc, const void *frame, size_t len, uint32_t *verdict)
+{
+	struct preflight_pkt p = { .frame = frame, .len = len };
+
+	return run_one(sc->g.entry.fd, &p, verdict);
+}
+
+void pipeline__scratch_close(struct pipeline_scratch *sc)
+{
+	if (!sc)
+		return;
+	scratch_close(&sc->g, sc->dir);
+	free(sc);
 }
 
 static int preflight(struct pipeline *pl, const struct stage_src *src, int n,
@@ -1378,9 +1433,11 @@ int pipeline__adopt(struct pipeline *pl, struct pipeline_err *err)
 		goto out;
 	}
 	pl->carrier = info->carrier;
+	pl->entry_flags = info->entry_flags;
 	pl->next_gen = info->next_gen;
 	pl->next_ver = info->next_ver;
 	pl->next_cand = info->next_cand;
+	pl->changes = info->changes;
 	pl->progs_fd = get_at(pl->dir, SLUICE_PIN_PROGS);
 	fd = get_at(pl->dir, SLUICE_PIN_ENTRY);
 	if (pl->progs_fd < 0 || fd < 0) {
@@ -1438,7 +1495,7 @@ int pipeline__adopt(struct pipeline *pl, struct pipeline_err *err)
 		bk->state = bi->state;
 		bk->gen = bi->gen;
 		bk->cand = bi->cand;
-		bk->base_gen = bi->base_gen;
+		bk->base = bi->base;
 		bk->default_verdict = bi->default_verdict;
 		bk->nr_stages = bi->nr_stages;
 	}
@@ -1541,13 +1598,13 @@ int pipeline__swap_stage(struct pipeline *pl, int idx, const struct stage_src *s
 			return ret;
 	}
 	maps_dir(pl, mdir, sizeof(mdir));
-	t0 = now_us();
+	t0 = sluice_now_us();
 	ret = load_one(pl, src, mdir, pl->progs_fd, (uint32_t)idx, next_slot(pl->bank, idx, pl->nr_stages),
 		       pl->bank, pl->gen, pl->next_ver, &ni, err);
 	if (ret)
 		return ret;
 	pl->next_ver++;
-	t1 = now_us();
+	t1 = sluice_now_us();
 
 	/* The one step packets see: a single slot update is atomic for them. */
 	if (bpf_map_update_elem(pl->progs_fd, &key, &ni.fd, BPF_ANY)) {
@@ -1555,8 +1612,9 @@ int pipeline__swap_stage(struct pipeline *pl, int idx, const struct stage_src *s
 		inst_close(&ni);
 		return errf(err, ret, "updating slot %u: %s", key, strerror(-ret));
 	}
+	pl->last_switch_at_us = sluice_now_us();
 	pl->last_build_us = t1 - t0;
-	pl->last_switch_us = now_us() - t1;
+	pl->last_switch_us = pl->last_switch_at_us - t1;
 
 	/*
 	 * Keep the replaced version pinned: rollback is one more update. A
@@ -1569,6 +1627,7 @@ int pipeline__swap_stage(struct pipeline *pl, int idx, const struct stage_src *s
 	inst_close(&pl->prev[idx]);
 	pl->prev[idx] = pl->live[idx];
 	pl->live[idx] = ni;
+	pl->changes++;
 	pl->prev_src[idx] = pl->src[idx];
 	pl->src[idx] = *src;
 	memcpy(pl->src[idx].name, pl->prev_src[idx].name, sizeof(pl->src[idx].name));
@@ -1601,6 +1660,7 @@ int pipeline__rollback_stage(struct pipeline *pl, int idx, struct pipeline_err *
 	tmp = pl->live[idx];
 	pl->live[idx] = pl->prev[idx];
 	pl->prev[idx] = tmp;
+	pl->changes++;
 	s = pl->src[idx];
 	pl->src[idx] = pl->prev_src[idx];
 	pl->prev_src[idx] = s;
@@ -1626,20 +1686,22 @@ int pipeline__rollback_stage(struct pipeline *pl, int idx, struct pipeline_err *
  */
 static int switch_to(struct pipeline *pl, int nb, struct pipeline_err *err)
 {
-	uint64_t t1 = now_us();
+	uint64_t t1 = sluice_now_us();
 	int ret;
 
 	ret = info_write(pl);
 	if (ret)
 		return errf(err, ret, "recording the candidate under %s: %s", pl->dir, strerror(-ret));
 	switch_store(pl, word_of(nb, pl->banks[nb].gen));
-	pl->last_switch_us = now_us() - t1;
+	pl->last_switch_at_us = sluice_now_us();
+	pl->last_switch_us = pl->last_switch_at_us - t1;
 	/*
 	 * Packets already inside the old bank finish there; a later build may
 	 * rewrite its slots, so wait for them now.
 	 */
 	sluice_rcu_wait();
 	bank_make_live(pl, nb, SLUICE_BANK_PREV);
+	pl->changes++;
 	ret = info_write(pl);
 	if (ret)
 		return errf(err, ret, "generation %u is live, but recording it under %s failed: %s",
@@ -1660,14 +1722,14 @@ static int build_candidate(struct pipeline *pl, const struct stage_src *src, int
 		ret = preflight(pl, src, n, pf, nr_pf, err);
 	if (ret)
 		return ret;
-	t0 = now_us();
+	t0 = sluice_now_us();
 	ret = bank_build(pl, src, n, pl->default_verdict, prefer_prev, &g, err);
 	if (ret)
 		return ret;
-	pl->last_build_us = now_us() - t0;
+	pl->last_build_us = sluice_now_us() - t0;
 	nb = g.bank;
 	bank_take(pl, &g, src, pl->default_verdict, st);
-	pl->banks[nb].base_gen = pl->gen;
+	pl->banks[nb].base = pl->changes;
 	if (st == SLUICE_BANK_PREPARED || st == SLUICE_BANK_CANARY)
 		pl->banks[nb].cand = pl->next_cand++;
 	return nb;
@@ -1719,10 +1781,10 @@ static int candidate_check(const struct pipeline *pl, uint32_t cand, struct pipe
 
 	if (b < 0)
 		return errf(err, -ENOENT, "%s has no candidate %u", pl->ifname, cand);
-	if (pl->banks[b].base_gen != pl->gen)
-		return errf(err, -ESTALE, "candidate %u of %s was prepared against generation %u; "
-			    "generation %u is live now: prepare it again", cand, pl->ifname,
-			    pl->banks[b].base_gen, pl->gen);
+	if (pl->banks[b].base != pl->changes)
+		return errf(err, -ESTALE, "candidate %u of %s is stale: what runs has changed %u "
+			    "time(s) since it was prepared (generation %u is live now): prepare it again",
+			    cand, pl->ifname, pl->changes - pl->banks[b].base, pl->gen);
 	return b;
 }
 
@@ -1790,6 +1852,7 @@ int pipeline__canary_start(struct pipeline *pl, uint32_t cand, uint32_t share,
 	w.alt_gen = (__u16)pl->banks[b].gen;
 	w.share = (__u16)share;
 	switch_store(pl, w);
+	pl->last_switch_at_us = sluice_now_us();
 	return 0;
 }
 
@@ -1897,12 +1960,15 @@ int pipeline__commit_group(struct pipeline **pls, const uint32_t *cands, int n,
 	}
 	/* The one step packets see, on every interface at once. */
 	__atomic_store_n(&sel[s], SEL_TAKEN | SEL_FLIP, __ATOMIC_RELEASE);
+	for (int i = 0; i < n; i++)
+		pls[i]->last_switch_at_us = sluice_now_us();
 	/* Each word now names its new bank itself; the selector is free again. */
 	for (int i = 0; i < n; i++)
 		switch_store(pls[i], word_of(banks[i], pls[i]->banks[banks[i]].gen));
 	sluice_rcu_wait();
 	for (int i = 0; i < n; i++) {
 		bank_make_live(pls[i], banks[i], SLUICE_BANK_PREV);
+		pls[i]->changes++;
 		info_write(pls[i]);
 	}
 	ret = 0;

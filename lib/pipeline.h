@@ -60,7 +60,7 @@ struct bank {
 	enum sluice_bank_state state;
 	uint32_t gen;
 	uint32_t cand;			/* candidate id, 0 = none */
-	uint32_t base_gen;		/* live generation the candidate was built against */
+	uint32_t base;			/* pl->changes when the candidate was built */
 	int default_verdict;
 	int nr_stages;
 	struct stage_src *src;		/* SLUICE_MAX_STAGES entries, on the heap */
@@ -95,12 +95,14 @@ struct pipeline {
 	enum sluice_attach how;
 	bool native;			/* what auto chose */
 	uint32_t next_ver, next_gen, next_cand;
+	uint32_t changes;		/* changes to what runs: commits, swaps, rollbacks */
 	/* State maps shared with other interfaces, pinned under shared_dir. */
 	char shared_dir[PATH_MAX];
 	char shared[SLUICE_MAX_SHARED][SLUICE_NAME_LEN];
 	int nr_shared;
 	/* Of the last swap or commit: loading and verifying, then the step packets see. */
 	uint64_t last_build_us, last_switch_us;
+	uint64_t last_switch_at_us;	/* sluice_now_us() right after that step */
 };
 
 /* A pre-flight packet: the whole candidate pipeline must give this verdict. */
@@ -215,8 +217,23 @@ int pipeline__commit_group(struct pipeline **pls, const uint32_t *cands, int n,
 int pipeline__drift(const struct pipeline *pl, uint32_t *running);
 int pipeline__repair(struct pipeline *pl, struct pipeline_err *err);
 
-/* Knobs read by the entry with the switch word (-1: leave as it is). */
-int pipeline__set_knobs(struct pipeline *pl, int time_shift, int sample_shift, int record);
+/*
+ * A scratch copy of a pipeline with src as its stages: its own prog_array,
+ * entry, switch word, context and copies of the state maps (rules as they
+ * are now, counters from zero). Nothing it does reaches the live pipeline.
+ */
+struct pipeline_scratch;
+int pipeline__scratch_open(struct pipeline *pl, const struct stage_src *src, int n,
+			   struct pipeline_scratch **sc, struct pipeline_err *err);
+int pipeline__scratch_run(struct pipeline_scratch *sc, const void *frame, size_t len, uint32_t *verdict);
+void pipeline__scratch_close(struct pipeline_scratch *sc);
+
+/*
+ * Knobs read by the entry with the switch word: time 1 packet in time_every
+ * for stage timing, sample 1 in sample_every for a shadow diff (powers of
+ * two; 0 = off; -1 = leave as it is), record anomalies (-1 = leave).
+ */
+int pipeline__set_knobs(struct pipeline *pl, long time_every, long sample_every, int record);
 
 /* Whether the live entry is what the interface runs (by a link or by libxdp). */
 bool pipeline__attached(const struct pipeline *pl);

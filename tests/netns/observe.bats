@@ -296,7 +296,7 @@ promql_iface() {
 	grep -F "sluice_anomalies_total{iface=\"$TOPO_DUT_IF\",reason=\"missed\",slot=\"2\",stage=\"count\"} $missed" "$WORK/scrape.txt"
 	grep -F "sluice_anomalies_total{iface=\"$TOPO_DUT_IF\",reason=\"aborted\",slot=\"2\",stage=\"count\"} $aborted" "$WORK/scrape.txt"
 	grep -F "sluice_auto_rollbacks_total{iface=\"$TOPO_DUT_IF\",result=\"ok\"} 1" "$WORK/scrape.txt"
-	grep -F 'sluice_changes_total{kind="swap",result="ok"} 2' "$WORK/scrape.txt"
+	grep -F 'sluice_changes_total{kind="stage.swap",result="ok"} 2' "$WORK/scrape.txt"
 
 	# The follower wrote the same packets as they came.
 	sleep 0.6
@@ -332,7 +332,7 @@ promql_iface() {
 	[ "$status" -ne 0 ]
 	ctl reload
 	scrape > "$WORK/scrape.txt"
-	grep -F 'sluice_changes_total{kind="swap",result="failed"} 1' "$WORK/scrape.txt"
+	grep -F 'sluice_changes_total{kind="stage.swap",result="failed"} 1' "$WORK/scrape.txt"
 	grep -F 'sluice_reloads_total{result="ok"} 1' "$WORK/scrape.txt"
 	grep -Fx 'sluice_config_last_reload_successful 1' "$WORK/scrape.txt"
 	hash=$(grep -o '^sluice_config_info{hash="[0-9a-f]*"' "$WORK/scrape.txt")

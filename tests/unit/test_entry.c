@@ -21,6 +21,7 @@
 #include "pkt.h"
 #include "pipeline.h"
 #include "stage_load.h"
+#include "probe.h"
 
 struct fixture {
 	char dir[PATH_MAX], mdir[PATH_MAX];
@@ -400,6 +401,59 @@ static void test_anomaly_recorded(void **state)
 	fixture_fini(&f);
 }
 
+static int sample_cb(void *ctx, void *data, size_t size)
+{
+	struct sluice_sample *out = ctx;
+
+	if (size >= sizeof(*out))
+		*out = *(struct sluice_sample *)data;
+	return 0;
+}
+
+/* Shadow-diff samples: whole frames, before any stage ran, only while asked for. */
+static void test_frames_sampled_whole(void **state)
+{
+	struct sluice_sample *rec = calloc(1, sizeof(*rec));
+	struct ring_buffer *rb;
+	struct fixture f;
+	struct xdp_run r;
+	struct pkt_spec sp;
+	char path[PATH_MAX];
+	uint8_t buf[1500];
+	int fd, len;
+
+	require_bpf();
+	if (!probe__load_bytes()) {
+		free(rec);
+		skip();	/* bpf_xdp_load_bytes: Linux 5.18 */
+	}
+	fixture_init(&f, SLUICE_ENTRY_F_SAMPLER);
+	stage_put(&f, 0, 0, XDP_DROP, SLUICE_SLOT_END);
+	word_set(&f, 0, 1, 0, 1, 0);
+	snprintf(path, sizeof(path), "%s/sluice_samples", f.mdir);
+	fd = bpf_obj_get(path);
+	assert_true(fd >= 0);
+	rb = ring_buffer__new(fd, sample_cb, rec, NULL);
+	assert_non_null(rb);
+	pkt_spec_default(&sp);
+	sp.frame_len = 1400;
+	len = pkt_build(&sp, buf, sizeof(buf));
+	assert_int_equal(xdp_run(f.entry.fd, buf, len, &r), 0);
+	assert_int_equal(ring_buffer__consume(rb), 0);	/* off */
+	f.sw->sample_shift = 1;				/* every frame */
+	assert_int_equal(xdp_run(f.entry.fd, buf, len, &r), 0);
+	assert_int_equal(r.retval, XDP_DROP);
+	assert_int_equal(ring_buffer__consume(rb), 1);
+	assert_int_equal(rec->reason, SLUICE_AN_SAMPLE);
+	assert_int_equal(rec->len, len);
+	assert_int_equal(rec->caplen, len);
+	assert_memory_equal(rec->data, buf, len);
+	ring_buffer__free(rb);
+	close(fd);
+	free(rec);
+	fixture_fini(&f);
+}
+
 static void test_stage_time_sampled(void **state)
 {
 	struct sluice_stage_time t0, t1, te;
@@ -411,7 +465,7 @@ static void test_stage_time_sampled(void **state)
 	stage_put(&f, 0, 0, -1, 1);
 	stage_put(&f, 0, 1, XDP_PASS, SLUICE_SLOT_END);
 	word_set(&f, 0, 1, 0, 1, 0);
-	f.sw->time_shift = 1;	/* every other packet */
+	f.sw->time_shift = 2;	/* 1 in 2^(2-1): every other packet */
 	for (int i = 0; i < 64; i++)
 		run(&f, 1000, &r);
 	percpu_read(&f, SLUICE_MAP_STAGE_TIME, 0, &t0, sizeof(t0));
@@ -497,6 +551,7 @@ int main(void)
 		cmocka_unit_test(test_meta_refused_falls_back),
 		cmocka_unit_test(test_percpu_entry_never_calls_adjust_meta),
 		cmocka_unit_test(test_anomaly_recorded),
+		cmocka_unit_test(test_frames_sampled_whole),
 		cmocka_unit_test(test_stage_time_sampled),
 		cmocka_unit_test(test_clang_return_fold_trap),
 	};
