@@ -60,7 +60,7 @@ setup_file() {
 	# sluice-gen's default engine sends with BPF_F_TEST_XDP_LIVE_FRAMES, which some kernels refuse.
 	"$SLUICECTL" -j probe | python3 -c 'import json,sys
 f = {x["name"]: x for x in json.load(sys.stdin)["features"]}["xdp_live_frames"]
-print("" if f["ok"] else f["detail"])' > "$WORK/no-live-frames"
+print("" if f["ok"] else f["detail"] or "refused", end="")' > "$WORK/no-live-frames"
 }
 
 teardown_file() {
@@ -326,13 +326,17 @@ promql_iface() {
 	grep -q 'slot: "2"' "$WORK/live.test.yml"
 }
 
-@test "observe: swaps and reloads are counted by result; a failed reload shows until a good one" {
-	local hash
+@test "observe: swaps, transactions and reloads are counted by result; a failed reload shows until a good one" {
+	local hash gen
+	gen=$(ctl_json 'r["interfaces"][0]["gen"]' status)
 	run ctl stage swap "$TOPO_DUT_IF" count "$OOB_OBJ"
 	[ "$status" -ne 0 ]
+	ctl txn "$TOPO_DUT_IF" count=count
 	ctl reload
 	scrape > "$WORK/scrape.txt"
 	grep -F 'sluice_changes_total{kind="stage.swap",result="failed"} 1' "$WORK/scrape.txt"
+	grep -F 'sluice_changes_total{kind="txn",result="ok"} 1' "$WORK/scrape.txt"
+	grep -F "sluice_generation{iface=\"$TOPO_DUT_IF\"} $((gen + 1))" "$WORK/scrape.txt"
 	grep -F 'sluice_reloads_total{result="ok"} 1' "$WORK/scrape.txt"
 	grep -Fx 'sluice_config_last_reload_successful 1' "$WORK/scrape.txt"
 	hash=$(grep -o '^sluice_config_info{hash="[0-9a-f]*"' "$WORK/scrape.txt")
