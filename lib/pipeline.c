@@ -1585,10 +1585,28 @@ bool pipeline__attached(const struct pipeline *pl)
 	       q.prog_id == pl->entry.prog_id;
 }
 
+/* The pin root's selector words go with its last interface. */
+static void selectors_release(const struct pipeline *pl)
+{
+	struct dirent *e;
+	DIR *d = opendir(pl->root);
+	bool others = false;
+
+	if (!d)
+		return;
+	while (!others && (e = readdir(d)))
+		others = strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
+			 strcmp(e->d_name, SLUICE_PIN_SELECTORS);
+	closedir(d);
+	if (!others)
+		unpin_at(pl->root, SLUICE_PIN_SELECTORS);
+}
+
 int pipeline__destroy(struct pipeline *pl)
 {
 	/* Unpinning the link and closing our fd detaches the program. */
 	rm_tree(pl->dir);
+	selectors_release(pl);
 	if (pl->how == SLUICE_ATTACH_LIBXDP && pl->ifindex && pl->entry.fd >= 0) {
 		LIBBPF_OPTS(bpf_xdp_attach_opts, o, .old_prog_fd = pl->entry.fd);
 		bpf_xdp_detach(pl->ifindex, XDP_FLAGS_REPLACE, &o);
