@@ -159,6 +159,22 @@ int pipeline__share_maps(struct pipeline *pl, const char *pin_root, char *const 
  */
 int pipeline__adopt(struct pipeline *pl, struct pipeline_err *err);
 
+/*
+ * Upgrades across pin layouts, never detaching: when adoption finds pins of
+ * another layout (-EPROTONOSUPPORT), prepare builds the new pipeline beside
+ * them, in <root>/<ifname>:new, carrying every state map whose layout is
+ * unchanged (reset names those that start afresh); the caller may write
+ * state (rules) into it; switch then points the interface at the new entry
+ * with one link update (or one XDP_FLAGS_REPLACE) and puts the new folder in
+ * place. A start that finds the switch done but not the rest (pending)
+ * finishes it with resume.
+ */
+int pipeline__upgrade_prepare(struct pipeline *pl, const struct stage_src *src, int n,
+			      int default_verdict, char *reset, size_t resetlen, struct pipeline_err *err);
+int pipeline__upgrade_switch(struct pipeline *pl, struct pipeline_err *err);
+bool pipeline__upgrade_pending(const struct pipeline *pl);
+int pipeline__upgrade_resume(struct pipeline *pl, struct pipeline_err *err);
+
 /* Replaces the program in one slot of the live bank (one atomic prog_array update). */
 int pipeline__swap_stage(struct pipeline *pl, int idx, const struct stage_src *src,
 			 const struct preflight_pkt *pf, size_t nr_pf, struct pipeline_err *err);
