@@ -64,10 +64,13 @@ struct {
 	__uint(max_entries, 1024 * 1024);
 } sluice_samples SEC(".maps");
 
-/* The recorder's budget on this CPU: [0] start of the second, [1] records in it. */
+/*
+ * The recorder's budget on this CPU, per reason (a flood of one kind must
+ * not hide another): [2r] start of the second, [2r + 1] records in it.
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 2);
+	__uint(max_entries, 2 * (SLUICE_AN_SAMPLE + 1));
 	__type(key, __u32);
 	__type(value, __u64);
 } sluice_record_budget SEC(".maps");
@@ -285,10 +288,10 @@ static __always_inline void sluice_time_start(void)
 	tm->pos = SLUICE_MAX_STAGES;
 }
 
-/* Whether this CPU may write one more record this second. */
-static __always_inline bool sluice_record_allowed(void)
+/* Whether this CPU may write one more record of this reason this second. */
+static __always_inline bool sluice_record_allowed(__u32 reason)
 {
-	__u32 k0 = 0, k1 = 1;
+	__u32 k0 = 2 * (reason & 7), k1 = k0 + 1;
 	__u64 *start = bpf_map_lookup_elem(&sluice_record_budget, &k0);
 	__u64 *n = bpf_map_lookup_elem(&sluice_record_budget, &k1);
 	__u64 now;
@@ -319,7 +322,7 @@ static __always_inline void sluice_entry_record(struct xdp_md *ctx, struct sluic
 	struct sluice_anomaly *rec;
 	__u32 cap = 0;
 
-	if (!sluice_record_allowed())
+	if (!sluice_record_allowed(reason))
 		return;
 	rec = bpf_ringbuf_reserve(&sluice_anomalies, sizeof(*rec), 0);
 	if (!rec)

@@ -239,7 +239,7 @@ struct sluice_stage_time {
  * buffer. Samples for a shadow diff go through the same ring.
  */
 #define SLUICE_ANOMALY_SNAP	128
-#define SLUICE_ANOMALY_PER_SEC	64	/* records per CPU per second, at most */
+#define SLUICE_ANOMALY_PER_SEC	64	/* records per CPU, reason and second, at most */
 enum sluice_anomaly_reason {
 	SLUICE_AN_ABORTED = 1,	/* the last stage returned XDP_ABORTED */
 	SLUICE_AN_MISSED,	/* a tail call found slot `slot` empty */
