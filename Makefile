@@ -5,6 +5,8 @@
 #   make demo       install missing packages, build, run the live demo (root)
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make bench      benchmarks that print the figures in docs/BENCHMARKS.md
+#   make test-kernels  the tests on Linux 5.10, 6.1, 6.12 under qemu and on the
+#                   host's kernel (KERNELS="6.1 host" for fewer; docs/kernels.md)
 
 O ?= $(CURDIR)/build
 override O := $(abspath $(O))
@@ -39,6 +41,11 @@ demo:
 	@$(MAKE) all
 	@O=$(O) bash tools/demo.sh
 
+test-kernels:
+	@bash scripts/deps.sh
+	@$(MAKE) all
+	@O=$(O) tests/kernels/matrix.sh $(KERNELS)
+
 bench:
 	@$(MAKE) all
 	@O=$(O) bash bench/run.sh
@@ -46,4 +53,4 @@ bench:
 clean:
 	rm -rf $(O)
 
-.PHONY: all install deps test demo bench clean
+.PHONY: all install deps test test-kernels demo bench clean

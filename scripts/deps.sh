@@ -21,6 +21,8 @@ PKGS=(
 	tcpreplay tshark iperf3		# capture replay and real clients in tests
 	jq python3			# reading JSON in the demo and in bats tests
 	binutils			# objdump for tools/jit-dump.sh (bpftool has no disassembler here)
+	qemu-system-x86			# the kernel matrix boots Debian's 5.10/6.1/6.12 kernels (tests/kernels)
+	busybox-static kmod cpio	# its initramfs (busybox), modules of the unpacked kernel (depmod, modprobe -d)
 )
 
 missing=()
