@@ -84,7 +84,7 @@ kernel_fetch() {
 			awk '{ print $1 }' | grep -E -- '-amd64$' | grep -vE -- '-(cloud|rt)-amd64$' |
 			sort -V | tail -1)
 	fi
-	[ -n "$pkg" ] || { klog "$series: no linux-image package found"; return 1; }
+	[ -n "$pkg" ] || { klog "$series: no linux-image package found in $(grep -o ' [a-z-]* main' "${conf%/*}/sources.list" | tr -d '\n')"; return 1; }
 	KPKG=$pkg
 	KVER=${pkg#linux-image-}
 	KVER=${KVER%-unsigned}
