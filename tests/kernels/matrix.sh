@@ -128,6 +128,8 @@ tap_skip() {
 	fi
 	total_s=$((total_s + 1))
 	say "kernel $1: skipped: $2"
+	[ -n "$work" ] && [ $keep -eq 0 ] && rm -rf "$work"
+	work=
 }
 
 # write_env DIR KDIR: the guest's parameters.
@@ -171,7 +173,14 @@ run_kernel() {
 			tap_skip "$k" "qemu-system-x86_64 is not installed (scripts/deps.sh)"
 			return 0
 		fi
+		# Another run (another checkout's make test) may be filling
+		# the same cache: one fetch at a time.
+		if ! flock -w 900 9; then
+			tap_skip "$k" "the kernel cache $SLUICE_KCACHE stayed locked for 900 s"
+			return 0
+		fi
 		if ! kernel_fetch "$k" 2>"$work/fetch.log"; then
+			flock -u 9
 			why=$(grep -v '^W:' "$work/fetch.log" | tail -1)
 			why=${why#\# kernels: }
 			tap_skip "$k" "the kernel package could not be had (${why:-download failed})"
@@ -179,9 +188,11 @@ run_kernel() {
 		fi
 		label=$KVER
 		if ! kernel_initramfs 2>>"$work/fetch.log"; then
+			flock -u 9
 			tap_skip "$k" "no initramfs: $(tail -1 "$work/fetch.log")"
 			return 0
 		fi
+		flock -u 9
 		write_env "$work" "$KDIR"
 		kernel_boot "$work" "$GUEST_TIMEOUT" &
 		qpid=$!
@@ -220,6 +231,7 @@ case "$SLUICE_KCACHE" in
 	echo "matrix: SLUICE_KCACHE=$SLUICE_KCACHE is hidden in the guest; use a directory elsewhere" >&2
 	exit 2 ;;
 esac
+mkdir -p "$SLUICE_KCACHE" && exec 9>"$SLUICE_KCACHE/.lock" || exit 1
 mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
 m0=$(date +%s.%N)
 for k in "${kernels[@]}"; do
