@@ -20,7 +20,7 @@ void meta_init(struct sluice_meta *m, uint16_t gen)
 }
 
 /*
- * Linux < 5.13 refuses an xdp_md context in BPF_PROG_TEST_RUN (EINVAL), and
+ * Linux 5.10 refuses an xdp_md context in BPF_PROG_TEST_RUN (EINVAL), and
  * the tests feed and read sluice's metadata through it: a test run that
  * fails so on such a kernel is a skip, not a failure (docs/kernels.md).
  */
@@ -83,7 +83,7 @@ static int run(int prog_fd, const void *frame, size_t len, const struct sluice_m
 		int err = -errno;
 
 		if (err == -EINVAL && xdp_ctx_refused()) {
-			print_message("BPF_PROG_TEST_RUN takes no xdp_md context here (Linux < 5.13)\n");
+			print_message("BPF_PROG_TEST_RUN takes no xdp_md context on this kernel (5.10 refuses it)\n");
 			skip();
 		}
 		return err;

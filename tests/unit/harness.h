@@ -23,7 +23,7 @@ struct xdp_run {
 
 /* Runs a frame through an XDP program with no metadata in front of it. */
 int xdp_run(int prog_fd, const void *frame, size_t len, struct xdp_run *res);
-/* True where BPF_PROG_TEST_RUN refuses an xdp_md context (Linux < 5.13). */
+/* True where BPF_PROG_TEST_RUN refuses an xdp_md context (as 5.10 does). */
 bool xdp_ctx_refused(void);
 
 /*
