@@ -6,9 +6,9 @@
 # host's root (and so this build) shared read-only over virtio-9p.
 #
 # Usage: tests/kernels/matrix.sh [-t] [-l] [-x CMD] [KERNEL...]
-#   KERNEL	5.10, 6.1, 6.12 (Debian's bullseye, bookworm and
-#		bookworm-backports images) or host (this machine's kernel,
-#		no VM); default: 5.10 6.1 6.12 host
+#   KERNEL	5.10, 6.1, 6.12, 6.18 (Debian's bullseye, bookworm,
+#		bookworm-backports and trixie-backports images) or host
+#		(this machine's kernel, no VM); default: 5.10 6.1 6.12 host
 #   -t		TAP output (one test line per test, "kernel X:" prefixed),
 #		for tests/run.sh; a kernel that cannot be had is a skip
 #   -l		keep each kernel's results directory (console log, dmesg,
@@ -33,12 +33,12 @@ O=${O:-$top/build}
 . "$here/lib.sh"
 
 tap=0 keep=0 exec_cmd=
-while getopts tlx: o; do
+while getopts :tlx: o; do
 	case $o in
 	t) tap=1 ;;
 	l) keep=1 ;;
 	x) exec_cmd=$OPTARG; keep=1 ;;
-	*) sed -n '5,20s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
+	*) sed -n '/^# Usage/,/^# Prints/s/^# \{0,1\}//p' "$0" | sed '$d' >&2; exit 2 ;;
 	esac
 done
 shift $((OPTIND - 1))
