@@ -9,6 +9,8 @@
 #   make install-tools  sluice-gen and sluice-xsk (DPDK, libxdp)
 #   make deb            a Debian package in $(O)/deb/ (debhelper)
 #   make bench          benchmarks that print the figures in docs/BENCHMARKS.md
+#   make test-kernels  the tests on other kernels under qemu and on the host's
+#                       (KERNELS="6.1 host" for fewer; docs/kernels.md)
 
 O ?= $(CURDIR)/build
 override O := $(abspath $(O))
@@ -56,6 +58,11 @@ demo:
 	@$(MAKE) all
 	@O=$(O) bash tools/demo.sh
 
+test-kernels:
+	@bash scripts/deps.sh
+	@$(MAKE) all
+	@O=$(O) tests/kernels/matrix.sh $(KERNELS)
+
 bench:
 	@$(MAKE) all
 	@O=$(O) bash bench/run.sh
@@ -66,4 +73,4 @@ deb:
 clean:
 	rm -rf $(O)
 
-.PHONY: all product tools install install-tools deps test demo bench deb clean
+.PHONY: all product tools install install-tools deps test test-kernels demo bench deb clean

@@ -27,6 +27,8 @@ PKGS=(
 	man-db				# the man pages are rendered with warnings on in tests
 	python3-yaml			# tests/netns/deploy.bats reads the Kubernetes manifests
 	prometheus			# promtool checks the metrics and alert rules; tests scrape with a real server
+	qemu-system-x86			# the kernel matrix boots Debian's 5.10/6.1/6.12 kernels (tests/kernels)
+	busybox-static kmod cpio	# its initramfs (busybox), modules of the unpacked kernel (depmod, modprobe -d)
 )
 
 missing=()

@@ -48,14 +48,17 @@ static void test_image_readable(void **state)
 	assert_true(fd >= 0);
 	assert_int_equal(jit__image(fd, &img, &len), 0);
 	assert_non_null(img);
-	/*
-	 * At least a prologue, mov eax,2 and leave; then ret, or, where the
-	 * CPU needs a return thunk (SRSO "Safe RET"), jmp rel32 to it.
-	 */
+	/* At least a prologue, mov eax,2 and leave, then the return. */
 	assert_true(len >= 8);
-	if (img[len - 1] != 0xc3 && img[len - 5] != 0xe9)
-		fail_msg("image ends %02x %02x %02x %02x %02x: neither ret nor jmp to a return thunk",
-			 img[len - 5], img[len - 4], img[len - 3], img[len - 2], img[len - 1]);
+	/*
+	 * The return is `ret` (0xc3), or `jmp __x86_return_thunk` (0xe9 rel32)
+	 * where the kernel mitigates retbleed/SRSO with return thunks (seen on
+	 * Debian's kernels under qemu -cpu max); int3 padding may follow
+	 * either (CONFIG_MITIGATION_SLS).
+	 */
+	while (len > 8 && img[len - 1] == 0xcc)
+		len--;
+	assert_true(img[len - 1] == 0xc3 || img[len - 5] == 0xe9);
 	free(img);
 	close(fd);
 	assert_true(jit__image(-1, &img, &len) < 0);
