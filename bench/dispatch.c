@@ -31,7 +31,7 @@
  * each figure is the median over rounds. Each case is also checked once for
  * its context (path, rule, carrier) and, after the rounds, its counters.
  *
- * Usage: dispatch [--quick] [--rounds N] [--repeat N] [--cpu N] [--wall] [--data DIR]
+ * Usage: dispatch [--quick] [--rounds N] [--repeat N] [--cpu N] [--wall] [--data DIR] [--only G,..]
  */
 #include <errno.h>
 #include <getopt.h>
@@ -143,7 +143,22 @@ static struct bench_ctx {
 	char meta_why[256];
 	enum sluice_carrier carrier;	/* the default: metadata where the kernel has it */
 	bool quick;
+	char only[256];			/* comma-separated groups to set up; "" = all */
+	char *extra[16];		/* --stage NAME=OBJECT[:PARAM=VALUE,...] */
+	int nr_extra;
 } B;
+
+/* Whether group g is wanted (--only). */
+static bool want(const char *g)
+{
+	char list[sizeof(B.only) + 2], item[64];
+
+	if (!B.only[0])
+		return true;
+	snprintf(list, sizeof(list), ",%s,", B.only);
+	snprintf(item, sizeof(item), ",%s,", g);
+	return strstr(list, item) != NULL;
+}
 
 static double now_ns(void)
 {
@@ -921,10 +936,13 @@ static int stage_cases(void)
 	return 0;
 }
 
-/* Entry + parse, + count, + ratelimit, + acl without rules: each built-in stage's own cost. */
+/*
+ * Entry + parse, then + pass, + count, + ratelimit, + acl without rules:
+ * each built-in stage's own cost, and what of it is a stage's bare overhead.
+ */
 static int stage_cost_cases(void)
 {
-	static const char *const second[] = { NULL, "count", "ratelimit", "acl" };
+	static const char *const second[] = { NULL, "pass", "count", "ratelimit", "acl" };
 	struct stage_src src[2];
 	char name[64];
 
@@ -942,6 +960,38 @@ static int stage_cost_cases(void)
 			return -EINVAL;
 		snprintf(name, sizeof(name), "parse%s%s", second[i] ? "+" : "", second[i] ? second[i] : "");
 		if (!pipeline_case(name, pl, true, (1u << n) - 1, 0))
+			return -E2BIG;
+	}
+	/* Stages of the user's own, after parse: --stage NAME=OBJECT[:PARAM=VALUE,...]. */
+	for (int i = 0; i < B.nr_extra; i++) {
+		char *spec = strdup(B.extra[i]), *eq = strchr(spec, '='), *colon, *p, *save = NULL;
+		struct pipeline *pl;
+
+		if (!eq) {
+			fprintf(stderr, "dispatch: --stage %s: want NAME=OBJECT\n", spec);
+			free(spec);
+			return -EINVAL;
+		}
+		*eq = '\0';
+		colon = strchr(eq + 1, ':');
+		if (colon)
+			*colon = '\0';
+		src_set(&src[0], "parse", "parse");
+		src_set(&src[1], spec, eq + 1);
+		for (p = colon ? strtok_r(colon + 1, ",", &save) : NULL; p; p = strtok_r(NULL, ",", &save)) {
+			char *v = strchr(p, '=');
+
+			if (v) {
+				*v = '\0';
+				stage_src__set_param(&src[1], p, strtoll(v + 1, NULL, 0));
+			}
+		}
+		pl = pl_load(src, 2, B.carrier);
+		snprintf(name, sizeof(name), "parse+%s", spec);
+		free(spec);
+		if (!pl)
+			return -EINVAL;
+		if (!pipeline_case(name, pl, true, 0x3, 0))
 			return -E2BIG;
 	}
 	return 0;
@@ -1048,8 +1098,9 @@ static int acl_cases(void)
 /* One clock read: `reads` reads against none, of either clock. */
 static int clock_cases(void)
 {
-	static const struct { const char *name; uint32_t reads, coarse; } cl[] = {
+	static const struct { const char *name; uint32_t reads, kind; } cl[] = {
 		{ "clock-0", 0, 0 }, { "clock-ktime", CLOCK_READS, 0 }, { "clock-coarse", CLOCK_READS, 1 },
+		{ "clock-jiffies", CLOCK_READS, 2 },
 	};
 
 	for (size_t i = 0; i < sizeof(cl) / sizeof(cl[0]); i++) {
@@ -1060,7 +1111,7 @@ static int clock_cases(void)
 			return -errno;
 		ret = rodata_u32(o, "reads", cl[i].reads);
 		if (!ret)
-			ret = rodata_u32(o, "coarse", cl[i].coarse);
+			ret = rodata_u32(o, "kind", cl[i].kind);
 		if (!ret)
 			ret = obj_load(o);
 		if (ret)
@@ -1446,6 +1497,8 @@ static void report(void)
 	       (med("clock-ktime") - med("clock-0")) / CLOCK_READS);
 	printf("one bpf_ktime_get_coarse_ns() read, ns                            %9.2f\n",
 	       (med("clock-coarse") - med("clock-0")) / CLOCK_READS);
+	printf("one bpf_jiffies64() read, ns                                      %9.2f\n",
+	       (med("clock-jiffies") - med("clock-0")) / CLOCK_READS);
 
 	snprintf(a, sizeof(a), "pass-%s-1", dc);
 	printf("stage cost (%s; parse: against a pass stage): parse %.2f, count %.2f, ratelimit %.2f, "
@@ -1522,6 +1575,8 @@ static void summary(void)
 	figure("dispatch.timing_cost.1_in_64", med(b) - med(a), "ns", NULL, 0);
 	figure("dispatch.clock_read.ktime", (med("clock-ktime") - med("clock-0")) / CLOCK_READS, "ns", NULL, 0);
 	figure("dispatch.clock_read.coarse", (med("clock-coarse") - med("clock-0")) / CLOCK_READS, "ns",
+	       NULL, 0);
+	figure("dispatch.clock_read.jiffies", (med("clock-jiffies") - med("clock-0")) / CLOCK_READS, "ns",
 	       NULL, 0);
 	snprintf(a, sizeof(a), "pass-%s-1", dc);
 	figure("dispatch.stage.parse", med("parse") - med(a), "ns", NULL, 0);
@@ -1718,34 +1773,34 @@ static int setup(void)
 		return -errno;
 
 	ret = front_load();
-	if (!ret)
+	if (!ret && want("default"))
 		ret = default_cases();
-	if (!ret)
+	if (!ret && want("stages"))
 		ret = stage_cases();
-	if (!ret && B.has_meta) {
+	if (!ret && B.has_meta && want("default") && want("stages")) {
 		ret = oldentry_case("oldentry-pass-1", case_find("pass-meta-1")->pl, 0x1, 0);
 		if (!ret)
 			ret = oldentry_case("oldentry-default", case_find("pipeline-meta")->pl, 0xf, ACL_RULES);
 	}
-	if (!ret) {
+	if (!ret && want("canary")) {
 		src_set(&src[0], "s0", "pass");
 		ret = canary_case("canary-1", src, 1, 0x1, 0, false);
+		if (!ret) {
+			src_default(src);
+			ret = canary_case("canary-default", src, 4, 0xf, ACL_RULES, true);
+		}
 	}
-	if (!ret) {
-		src_default(src);
-		ret = canary_case("canary-default", src, 4, 0xf, ACL_RULES, true);
-	}
-	if (!ret)
+	if (!ret && want("cost"))
 		ret = stage_cost_cases();
-	if (!ret)
+	if (!ret && want("tc"))
 		ret = tc_cases();
-	if (!ret)
+	if (!ret && want("flow"))
 		ret = flow_cases();
-	if (!ret)
+	if (!ret && want("acl"))
 		ret = acl_cases();
-	if (!ret)
+	if (!ret && want("clock"))
 		ret = clock_cases();
-	if (!ret)
+	if (!ret && want("capture"))
 		ret = capture_cases();
 	return ret;
 }
@@ -1770,13 +1825,16 @@ static void teardown(void)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: dispatch [--quick] [--rounds N] [--repeat N] [--cpu N] [--wall] [--data DIR]\n"
+	fprintf(f, "usage: dispatch [--quick] [--rounds N] [--repeat N] [--cpu N] [--wall] [--data DIR] [--only G,..]\n                [--stage NAME=OBJECT[:PARAM=VALUE,..]]\n"
 		   "  --quick     %s\n"
 		   "  --rounds N  rounds per case, the median is printed (default 11)\n"
 		   "  --repeat N  BPF_PROG_TEST_RUN repeat per round (default 1000000)\n"
 		   "  --cpu N     CPU to run on (default: the current one)\n"
 		   "  --wall      time by wall clock / repeat instead of the kernel's run-time stats\n"
-		   "  --data DIR  write the plots' data (stages, tcchain, flow, acl .dat) into DIR\n",
+		   "  --data DIR  write the plots' data (stages, tcchain, flow, acl .dat) into DIR\n"
+		   "  --only G,.. set up only these groups: default, stages (old entry: both),\n"
+		   "              canary, cost, tc, flow, acl, clock, capture (figures of others say n/a)\n"
+		   "  --stage NAME=OBJECT[:PARAM=VALUE,..]  also time [parse, OBJECT] (group cost)\n",
 		   "3 rounds of 100000: for CI, not for figures");
 }
 
@@ -1794,6 +1852,8 @@ int main(int argc, char **argv)
 		{ "cpu", required_argument, NULL, 'c' },
 		{ "wall", no_argument, NULL, 'w' },
 		{ "data", required_argument, NULL, 'd' },
+		{ "only", required_argument, NULL, 'o' },
+		{ "stage", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
@@ -1824,6 +1884,16 @@ int main(int argc, char **argv)
 			break;
 		case 'd':
 			snprintf(B.datadir, sizeof(B.datadir), "%s", optarg);
+			break;
+		case 'o':
+			snprintf(B.only, sizeof(B.only), "%s", optarg);
+			break;
+		case 's':
+			if (B.nr_extra == (int)(sizeof(B.extra) / sizeof(B.extra[0]))) {
+				usage(stderr);
+				return 2;
+			}
+			B.extra[B.nr_extra++] = optarg;
 			break;
 		case 'h':
 			usage(stdout);
