@@ -142,7 +142,8 @@ xsk)
 	set logscale x 2
 	set yrange [0:*]
 	plot '$data' using 1:2 with linespoints lw 2 pt 7 title 'bare redirect (sluice-xsk --attach)', \
-	     '' using 1:3 with linespoints lw 2 pt 5 title 'through the pipeline (parse, acl, xsk)'
+	     '' using 1:3 with linespoints lw 2 pt 5 title 'through the pipeline (parse, acl, xsk)', \
+	     '' using 1:4 with linespoints dt 2 pt 1 title 'what the generator sent (its median over the windows)'
 	EOF
 	;;
 *)
