@@ -870,6 +870,9 @@ static int stage_cases(void)
 	snprintf(obj, sizeof(obj), "%s/passbare.bpf.o", B.objdir);
 	if (!ret)
 		ret = pass_cases(obj, "bare", B.carrier, true);
+	snprintf(obj, sizeof(obj), "%s/passlean.bpf.o", B.objdir);
+	if (!ret)
+		ret = pass_cases(obj, "lean", B.carrier, false);
 	if (ret)
 		return ret;
 
@@ -1341,35 +1344,63 @@ static int check_timed(const char *name)
 
 /* ---- report ---- */
 
-/* Least-squares slope of net ns over the N of stage_ns for prefix-N cases. */
-static double slope(const char *prefix, const int *ns, int nr)
+/*
+ * Figures compare cases round by round: a difference, ratio or slope is
+ * taken within each round, whose cases ran seconds apart, and the median
+ * over rounds is reported. Load from other work drifts between rounds much
+ * more than within one.
+ */
+
+/* Case ns in round r less the front's in the same round. */
+static double rnet(const struct bench_case *c, int r)
 {
-	double sx = 0, sy = 0, sxx = 0, sxy = 0;
-	char name[64];
-
-	for (int k = 0; k < nr; k++) {
-		double y;
-
-		snprintf(name, sizeof(name), "%s-%d", prefix, ns[k]);
-		y = med(name);
-		sx += ns[k];
-		sy += y;
-		sxx += (double)ns[k] * ns[k];
-		sxy += ns[k] * y;
-	}
-	return (nr * sxy - sx * sy) / (nr * sxx - sx * sx);
+	return c->ns[r] - B.cases[0].ns[r];
 }
 
-/* The median over rounds of |a - b| in the same round: the noise between two cases. */
-static double paired_noise(const char *a, const char *b)
+enum pair_op { PAIR_DIFF, PAIR_RATIO_NET, PAIR_ABSDIFF };
+
+static double paired(const char *a, const char *b, enum pair_op op)
 {
 	const struct bench_case *x = case_find(a), *y = case_find(b);
 	double d[MAX_ROUNDS];
 
 	if (!x || !y)
 		return NAN;
-	for (int r = 0; r < B.rounds; r++)
-		d[r] = fabs(x->ns[r] - y->ns[r]);
+	for (int r = 0; r < B.rounds; r++) {
+		if (op == PAIR_RATIO_NET)
+			d[r] = rnet(x, r) / rnet(y, r);
+		else if (op == PAIR_DIFF)
+			d[r] = x->ns[r] - y->ns[r];
+		else
+			d[r] = fabs(x->ns[r] - y->ns[r]);
+	}
+	return median_of(d, B.rounds, NULL);
+}
+
+/* The median over rounds of the least-squares slope of ns over stage_ns, for prefix-N cases. */
+static double slope(const char *prefix)
+{
+	const struct bench_case *c[NR_STAGE_NS];
+	double d[MAX_ROUNDS];
+	char name[64];
+
+	for (int k = 0; k < NR_STAGE_NS; k++) {
+		snprintf(name, sizeof(name), "%s-%d", prefix, stage_ns[k]);
+		c[k] = case_find(name);
+		if (!c[k])
+			return NAN;
+	}
+	for (int r = 0; r < B.rounds; r++) {
+		double sx = 0, sy = 0, sxx = 0, sxy = 0, n = NR_STAGE_NS;
+
+		for (int k = 0; k < NR_STAGE_NS; k++) {
+			sx += stage_ns[k];
+			sy += c[k]->ns[r];
+			sxx += (double)stage_ns[k] * stage_ns[k];
+			sxy += stage_ns[k] * c[k]->ns[r];
+		}
+		d[r] = (n * sxy - sx * sy) / (n * sxx - sx * sx);
+	}
 	return median_of(d, B.rounds, NULL);
 }
 
@@ -1385,219 +1416,212 @@ static void jit_sites(const char *name, char *buf, size_t len)
 		snprintf(buf, len, "%d/%d", direct, indirect);
 }
 
-/* FIGURE name value unit target met|missed|info: one line per figure, for bench/run.sh --summary. */
-static void figure(const char *name, double v, const char *unit, const char *cmp, double target)
-{
-	char t[32] = "-";
-	const char *st = "info";
+/* One figure: what the report prints and what its FIGURE line says. */
+struct fig {
+	char name[80];			/* FIGURE name */
+	char what[96];			/* the report's words */
+	double v;
+	const char *unit;
+	char target[32];		/* "-" = none */
+	const char *status;		/* met, missed, info */
+};
 
-	if (cmp) {
-		snprintf(t, sizeof(t), "%s%g", cmp, target);
-		if (isnan(v))
-			st = "info";
-		else if (!strcmp(cmp, "<="))
-			st = v <= target ? "met" : "missed";
-		else
-			st = v >= target ? "met" : "missed";
-	}
-	if (isnan(v))
-		printf("FIGURE %s n/a %s %s %s\n", name, unit, t, st);
-	else
-		printf("FIGURE %s %.3f %s %s %s\n", name, v, unit, t, st);
+static struct fig figs[96];
+static int nr_figs;
+
+static struct fig *fig_add(const char *name, const char *what, double v, const char *unit)
+{
+	struct fig *f = &figs[nr_figs < 95 ? nr_figs++ : 95];
+
+	snprintf(f->name, sizeof(f->name), "%s", name);
+	snprintf(f->what, sizeof(f->what), "%s", what);
+	f->v = v;
+	f->unit = unit;
+	snprintf(f->target, sizeof(f->target), "-");
+	f->status = "info";
+	return f;
 }
 
-static const char *met(double v, double target)
+/* A figure with a target: at most (le) or at least max. */
+static void fig_target(const char *name, const char *what, double v, const char *unit, bool le, double t)
 {
-	return isnan(v) ? "n/a" : v <= target ? "met" : "MISSED";
+	struct fig *f = fig_add(name, what, v, unit);
+
+	snprintf(f->target, sizeof(f->target), "%s%g", le ? "<=" : ">=", t);
+	if (!isnan(v))
+		f->status = (le ? v <= t : v >= t) ? "met" : "missed";
 }
 
-static void report(void)
+static void figures_compute(void)
 {
 	const char *dc = sluice_carrier_name(B.carrier);
-	char a[64], b[64], pass_jit[32], var_jit[32];
-	double floor = med("front-nop"), noise, d;
-
-	printf("BPF_PROG_TEST_RUN, %d-byte UDP/IPv4 frame, repeat %d, %d rounds, ns/packet by %s, CPU %d\n",
-	       B.len, B.repeat, B.rounds, B.stats_fd >= 0 ? "kernel run-time stats" : "wall clock", B.cpu);
-	printf("carriers: metadata %s%s%s; per-CPU map available; default here: %s\n",
-	       B.has_meta ? "available" : "UNAVAILABLE", B.has_meta ? "" : " (", B.has_meta ? "" : B.meta_why,
-	       dc);
-	if (!B.has_meta)
-		printf("  (the metadata figures below say n/a: this kernel refuses bpf_xdp_adjust_meta)\n");
-	printf("ns: median of rounds; net: ns - front-nop (the benchmark's front program%s); best: best round, net\n\n",
-	       B.stats_fd >= 0 ? " and the stats' own clock reads" : " and the test-run loop");
-	printf("%-34s %9s %9s %9s\n", "case", "ns", "net", "best");
-	for (int i = 0; i < B.nr_cases; i++)
-		printf("%-34s %9.2f %9.2f %9.2f\n", B.cases[i].name, B.cases[i].median,
-		       B.cases[i].median - floor, B.cases[i].best - case_find("front-nop")->best);
-
-	printf("\n%-60s %9s %9s\n", "figure", "raw", "net");
-	for (int carrier = 0; carrier < 2; carrier++) {
-		const char *cn = sluice_carrier_name(carrier);
-		double r;
-
-		snprintf(a, sizeof(a), "pipeline-%s", cn);
-		snprintf(b, sizeof(b), "inlined-%s", cn);
-		r = net(a) / net(b);
-		printf("default pipeline / inlined, %-6s (target <= %.2f)          %9.3f %9.3f  %s\n", cn,
-		       TARGET_RATIO, med(a) / med(b), r, met(r, TARGET_RATIO));
-		printf("default pipeline - inlined, %-6s, ns                        %9.2f\n", cn,
-		       med(a) - med(b));
-	}
-	for (int carrier = 0; carrier < 2; carrier++) {
-		double s;
-
-		snprintf(a, sizeof(a), "pass-%s", sluice_carrier_name(carrier));
-		s = case_find(strcat(strcpy(b, a), "-1")) ? slope(a, stage_ns, NR_STAGE_NS) : NAN;
-		printf("ns per extra pass stage, %-6s (target <= %.0f)              %9.2f           %s\n",
-		       sluice_carrier_name(carrier), TARGET_STAGE_NS, s, met(s, TARGET_STAGE_NS));
-	}
-	printf("ns per extra stage (%s), tail calls from main programs only    %9.2f\n", dc,
-	       slope("main", stage_ns, NR_STAGE_NS));
-	printf("ns per extra stage (%s), from nested subprograms              %9.2f\n", dc,
-	       slope("nest", stage_ns, NR_STAGE_NS));
-	printf("ns per extra stage (%s), variable index                       %9.2f\n", dc,
-	       slope("var", stage_ns, NR_STAGE_NS));
-	printf("ns per extra stage (%s), tail call only (no bookkeeping)       %9.2f\n", dc,
-	       slope("bare", stage_ns, NR_STAGE_NS));
-	printf("ns per extra stage (%s), everything inlined                    %9.2f\n", dc,
-	       slope("inl", stage_ns, NR_STAGE_NS));
-	jit_sites("pass-meta-2", pass_jit, sizeof(pass_jit));
-	if (!strcmp(pass_jit, "?"))
-		jit_sites("pass-percpu-2", pass_jit, sizeof(pass_jit));
-	jit_sites("var-2", var_jit, sizeof(var_jit));
-	printf("JIT tail-call sites (direct/indirect) of a pass stage: %s, of a passvar stage: %s\n",
-	       pass_jit, var_jit);
-
-	printf("entry, switch word (%s) - ABI 2 entry, 1 pass stage, ns          %9.2f\n",
-	       "meta", med("pass-meta-1") - med("oldentry-pass-1"));
-	printf("entry, switch word (%s) - ABI 2 entry, default pipeline, ns      %9.2f\n",
-	       "meta", med("pipeline-meta") - med("oldentry-default"));
-	printf("entry, per-CPU carrier - ABI 2 entry (metadata), 1 pass stage, ns %9.2f\n",
-	       med("pass-percpu-1") - med("oldentry-pass-1"));
-	snprintf(a, sizeof(a), "pass-%s-1", dc);
-	printf("active canary (10%% of flows) - none, 1 pass stage, ns            %9.2f\n",
-	       med("canary-1") - med(a));
-	snprintf(a, sizeof(a), "pipeline-%s", dc);
-	printf("active canary (10%% of flows) - none, default pipeline, ns        %9.2f\n",
-	       med("canary-default") - med(a));
-
-	snprintf(b, sizeof(b), "pipeline-%s-again", dc);
-	noise = paired_noise(a, b);
-	printf("noise: median |same pipeline, two cases| in a round, ns          %9.2f\n", noise);
-	printf("same pipeline, second case - first, ns                           %9.2f\n", med(b) - med(a));
-	snprintf(b, sizeof(b), "pipeline-%s-record", dc);
-	d = med(b) - med(a);
-	printf("anomaly recorder on - off, nothing anomalous, ns (target: |d| <= noise) %5.2f  %s\n", d,
-	       fabs(d) <= noise ? "met" : "MISSED");
-	snprintf(b, sizeof(b), "pipeline-%s-time%d", dc, TIME_SHIFT);
-	printf("stage timing at 1/%d - off, ns                                   %9.2f\n", 1 << TIME_SHIFT,
-	       med(b) - med(a));
-	printf("one bpf_ktime_get_ns() read, ns                                   %9.2f\n",
-	       (med("clock-ktime") - med("clock-0")) / CLOCK_READS);
-	printf("one bpf_ktime_get_coarse_ns() read, ns                            %9.2f\n",
-	       (med("clock-coarse") - med("clock-0")) / CLOCK_READS);
-	printf("one bpf_jiffies64() read, ns                                      %9.2f\n",
-	       (med("clock-jiffies") - med("clock-0")) / CLOCK_READS);
-
-	snprintf(a, sizeof(a), "pass-%s-1", dc);
-	printf("stage cost (%s; parse: against a pass stage): parse %.2f, count %.2f, ratelimit %.2f, "
-	       "acl without rules %.2f ns\n", dc, med("parse") - med(a), med("parse+count") - med("parse"),
-	       med("parse+ratelimit") - med("parse"), med("parse+acl") - med("parse"));
-	printf("tail-call chain of 32, from main programs / from subprograms, ns %9.2f %9.2f\n",
-	       net("tc-main-32"), net("tc-sub-32"));
-	for (int f = 0; f < FL_NR; f++) {
-		snprintf(a, sizeof(a), "flow-main-%s", fl_name[f]);
-		snprintf(b, sizeof(b), "flow-sub-%s", fl_name[f]);
-		printf("flow dissector, %-14s main / subprogram dispatch, ns  %9.2f %9.2f\n", fl_name[f],
-		       net(a), net(b));
-	}
-	for (int k = 0; k < NR_ACL_SIZES; k++) {
-		snprintf(a, sizeof(a), "acl-%d-first", acl_sizes[k]);
-		snprintf(b, sizeof(b), "acl-%d-last", acl_sizes[k]);
-		printf("[parse, acl] with %6d prefixes, first / last rule, ns         %9.2f %9.2f\n",
-		       acl_sizes[k], net(a), net(b));
-	}
-	printf("capture pipeline [parse, acl, xsk] - bare redirect, ns          %9.2f\n",
-	       med("capture-pipeline") - med("capture-bare"));
-	printf("  of which entry and xsk stage, ns                              %9.2f\n",
-	       med("capture-xsk") - med("capture-bare"));
-	printf("  of which parse, ns                                            %9.2f\n",
-	       med("capture-parse-xsk") - med("capture-xsk"));
-	printf("  of which acl, ns                                              %9.2f\n",
-	       med("capture-pipeline") - med("capture-parse-xsk"));
-}
-
-/* The figures docs/BENCHMARKS.md names, for bench/run.sh --summary. */
-static void summary(void)
-{
-	const char *dc = sluice_carrier_name(B.carrier);
-	char a[64], b[64], n[96];
+	char a[64], b[64], n[96], w[96];
 	double noise, d;
+	struct fig *f;
 
-	printf("\n");
 	for (int carrier = 0; carrier < 2; carrier++) {
 		const char *cn = sluice_carrier_name(carrier);
 
 		snprintf(a, sizeof(a), "pipeline-%s", cn);
 		snprintf(b, sizeof(b), "inlined-%s", cn);
 		snprintf(n, sizeof(n), "dispatch.pipeline_over_inlined.%s", cn);
-		figure(n, net(a) / net(b), "ratio", "<=", TARGET_RATIO);
+		snprintf(w, sizeof(w), "default pipeline / inlined, %s carrier (net)", cn);
+		fig_target(n, w, paired(a, b, PAIR_RATIO_NET), "ratio", true, TARGET_RATIO);
+		snprintf(n, sizeof(n), "dispatch.pipeline_minus_inlined.%s", cn);
+		snprintf(w, sizeof(w), "default pipeline - inlined, %s carrier", cn);
+		fig_add(n, w, paired(a, b, PAIR_DIFF), "ns");
 		snprintf(n, sizeof(n), "dispatch.pipeline.%s", cn);
-		figure(n, net(a), "ns", NULL, 0);
+		snprintf(w, sizeof(w), "default pipeline, %s carrier (net)", cn);
+		fig_add(n, w, net(a), "ns");
 		snprintf(n, sizeof(n), "dispatch.inlined.%s", cn);
-		figure(n, net(b), "ns", NULL, 0);
-		snprintf(a, sizeof(a), "pass-%s", cn);
-		snprintf(b, sizeof(b), "pass-%s-1", cn);
-		snprintf(n, sizeof(n), "dispatch.stage_ns.%s", cn);
-		figure(n, case_find(b) ? slope(a, stage_ns, NR_STAGE_NS) : NAN, "ns", "<=", TARGET_STAGE_NS);
+		snprintf(w, sizeof(w), "the same code inlined, %s carrier (net)", cn);
+		fig_add(n, w, net(b), "ns");
 	}
-	figure("dispatch.stage_ns.main_only", slope("main", stage_ns, NR_STAGE_NS), "ns", NULL, 0);
-	figure("dispatch.stage_ns.nested_subprog", slope("nest", stage_ns, NR_STAGE_NS), "ns", NULL, 0);
-	figure("dispatch.stage_ns.variable_index", slope("var", stage_ns, NR_STAGE_NS), "ns", NULL, 0);
-	figure("dispatch.stage_ns.tail_call_only", slope("bare", stage_ns, NR_STAGE_NS), "ns", NULL, 0);
-	figure("dispatch.stage_ns.inlined", slope("inl", stage_ns, NR_STAGE_NS), "ns", NULL, 0);
-	figure("dispatch.entry_minus_abi2.pass1", med("pass-meta-1") - med("oldentry-pass-1"), "ns", NULL, 0);
-	figure("dispatch.entry_minus_abi2.default", med("pipeline-meta") - med("oldentry-default"), "ns",
-	       NULL, 0);
+	for (int carrier = 0; carrier < 2; carrier++) {
+		const char *cn = sluice_carrier_name(carrier);
+
+		snprintf(a, sizeof(a), "pass-%s", cn);
+		snprintf(n, sizeof(n), "dispatch.stage_ns.%s", cn);
+		snprintf(w, sizeof(w), "each extra pass stage, %s carrier", cn);
+		fig_target(n, w, slope(a), "ns", true, TARGET_STAGE_NS);
+	}
+	fig_add("dispatch.stage_ns.main_only", "each extra stage, tail calls from main programs only",
+		slope("main"), "ns");
+	fig_add("dispatch.stage_ns.nested_subprog", "each extra stage, tail calls from nested subprograms",
+		slope("nest"), "ns");
+	fig_add("dispatch.stage_ns.variable_index", "each extra stage, variable-index tail calls",
+		slope("var"), "ns");
+	fig_add("dispatch.stage_ns.tail_call_only", "each extra stage that only tail-calls", slope("bare"),
+		"ns");
+	fig_add("dispatch.stage_ns.inlined", "each extra pass stage, everything inlined", slope("inl"), "ns");
+	fig_add("dispatch.stage_ns.timing_out_of_line", "each extra pass stage, timing mark out of line",
+		slope("lean"), "ns");
+
+	fig_add("dispatch.entry_minus_abi2.pass1", "entry (switch word, meta) - ABI 2 entry, + 1 pass stage",
+		paired("pass-meta-1", "oldentry-pass-1", PAIR_DIFF), "ns");
+	fig_add("dispatch.entry_minus_abi2.default", "entry (switch word, meta) - ABI 2 entry, default pipeline",
+		paired("pipeline-meta", "oldentry-default", PAIR_DIFF), "ns");
+	fig_add("dispatch.entry_percpu_minus_abi2.pass1", "entry (per-CPU carrier) - ABI 2 entry, + 1 pass stage",
+		paired("pass-percpu-1", "oldentry-pass-1", PAIR_DIFF), "ns");
 	snprintf(a, sizeof(a), "pass-%s-1", dc);
-	figure("dispatch.canary_cost.pass1", med("canary-1") - med(a), "ns", NULL, 0);
+	fig_add("dispatch.canary_cost.pass1", "an active canary (10% of flows) - none, + 1 pass stage",
+		paired("canary-1", a, PAIR_DIFF), "ns");
 	snprintf(a, sizeof(a), "pipeline-%s", dc);
-	figure("dispatch.canary_cost.default", med("canary-default") - med(a), "ns", NULL, 0);
+	fig_add("dispatch.canary_cost.default", "an active canary (10% of flows) - none, default pipeline",
+		paired("canary-default", a, PAIR_DIFF), "ns");
+
 	snprintf(b, sizeof(b), "pipeline-%s-again", dc);
-	noise = paired_noise(a, b);
-	figure("dispatch.noise", noise, "ns", NULL, 0);
+	noise = paired(a, b, PAIR_ABSDIFF);
+	fig_add("dispatch.noise", "noise: median |difference| between two runs of one pipeline in a round",
+		noise, "ns");
 	snprintf(b, sizeof(b), "pipeline-%s-record", dc);
-	d = med(b) - med(a);
-	printf("FIGURE dispatch.recorder_cost %.3f ns |d|<=noise(%.3f) %s\n", d, noise,
-	       fabs(d) <= noise ? "met" : "missed");
+	d = paired(b, a, PAIR_DIFF);
+	f = fig_add("dispatch.recorder_cost", "anomaly recorder on - off, nothing anomalous", d, "ns");
+	snprintf(f->target, sizeof(f->target), "|d|<=%.2f", noise);
+	if (!isnan(d) && !isnan(noise))
+		f->status = fabs(d) <= noise ? "met" : "missed";
 	snprintf(b, sizeof(b), "pipeline-%s-time%d", dc, TIME_SHIFT);
-	figure("dispatch.timing_cost.1_in_64", med(b) - med(a), "ns", NULL, 0);
-	figure("dispatch.clock_read.ktime", (med("clock-ktime") - med("clock-0")) / CLOCK_READS, "ns", NULL, 0);
-	figure("dispatch.clock_read.coarse", (med("clock-coarse") - med("clock-0")) / CLOCK_READS, "ns",
-	       NULL, 0);
-	figure("dispatch.clock_read.jiffies", (med("clock-jiffies") - med("clock-0")) / CLOCK_READS, "ns",
-	       NULL, 0);
+	fig_add("dispatch.timing_cost.1_in_64", "stage timing on 1 packet in 64 - off", paired(b, a, PAIR_DIFF),
+		"ns");
+	fig_add("dispatch.clock_read.ktime", "one bpf_ktime_get_ns()",
+		paired("clock-ktime", "clock-0", PAIR_DIFF) / CLOCK_READS, "ns");
+	fig_add("dispatch.clock_read.coarse", "one bpf_ktime_get_coarse_ns()",
+		paired("clock-coarse", "clock-0", PAIR_DIFF) / CLOCK_READS, "ns");
+	fig_add("dispatch.clock_read.jiffies", "one bpf_jiffies64()",
+		paired("clock-jiffies", "clock-0", PAIR_DIFF) / CLOCK_READS, "ns");
+
 	snprintf(a, sizeof(a), "pass-%s-1", dc);
-	figure("dispatch.stage.parse", med("parse") - med(a), "ns", NULL, 0);
-	figure("dispatch.stage.count", med("parse+count") - med("parse"), "ns", NULL, 0);
-	figure("dispatch.stage.ratelimit", med("parse+ratelimit") - med("parse"), "ns", NULL, 0);
-	figure("dispatch.stage.acl_empty", med("parse+acl") - med("parse"), "ns", NULL, 0);
-	figure("dispatch.capture_minus_bare", med("capture-pipeline") - med("capture-bare"), "ns", NULL, 0);
-	figure("dispatch.tc_chain32.main", net("tc-main-32"), "ns", NULL, 0);
-	figure("dispatch.tc_chain32.subprog", net("tc-sub-32"), "ns", NULL, 0);
-	for (int f = 0; f < FL_NR; f++) {
-		snprintf(a, sizeof(a), "flow-main-%s", fl_name[f]);
-		snprintf(b, sizeof(b), "flow-sub-%s", fl_name[f]);
-		snprintf(n, sizeof(n), "dispatch.flow.%s.subprog_minus_main", fl_name[f]);
-		figure(n, med(b) - med(a), "ns", NULL, 0);
+	fig_add("dispatch.stage.parse", "parse's logic ([parse] - [pass])", paired("parse", a, PAIR_DIFF), "ns");
+	fig_add("dispatch.stage.pass", "a pass stage after parse ([parse, pass] - [parse])",
+		paired("parse+pass", "parse", PAIR_DIFF), "ns");
+	fig_add("dispatch.stage.count", "count after parse ([parse, count] - [parse])",
+		paired("parse+count", "parse", PAIR_DIFF), "ns");
+	fig_add("dispatch.stage.ratelimit", "ratelimit after parse, in rate ([parse, ratelimit] - [parse])",
+		paired("parse+ratelimit", "parse", PAIR_DIFF), "ns");
+	fig_add("dispatch.stage.acl_empty", "acl without rules after parse ([parse, acl] - [parse])",
+		paired("parse+acl", "parse", PAIR_DIFF), "ns");
+	for (int i = 0; i < B.nr_extra; i++) {
+		char *eq = strchr(B.extra[i], '=');
+
+		snprintf(a, sizeof(a), "parse+%.*s", (int)(eq ? eq - B.extra[i] : 0), B.extra[i]);
+		snprintf(n, sizeof(n), "dispatch.stage.%s", a + 6);
+		snprintf(w, sizeof(w), "%s after parse ([parse, it] - [parse])", a + 6);
+		fig_add(n, w, paired(a, "parse", PAIR_DIFF), "ns");
+	}
+
+	fig_add("dispatch.capture_minus_bare", "capture pipeline [parse, acl, xsk] - bare AF_XDP redirect",
+		paired("capture-pipeline", "capture-bare", PAIR_DIFF), "ns");
+	fig_add("dispatch.tc_chain32.main", "32 tail calls from main programs (net)", net("tc-main-32"), "ns");
+	fig_add("dispatch.tc_chain32.subprog", "32 tail calls from subprograms (net)", net("tc-sub-32"), "ns");
+	for (int k = 0; k < FL_NR; k++) {
+		snprintf(a, sizeof(a), "flow-main-%s", fl_name[k]);
+		snprintf(b, sizeof(b), "flow-sub-%s", fl_name[k]);
+		snprintf(n, sizeof(n), "dispatch.flow.%s.subprog_minus_main", fl_name[k]);
+		snprintf(w, sizeof(w), "flow dissector, %s: subprogram - main-program dispatch", fl_name[k]);
+		fig_add(n, w, paired(b, a, PAIR_DIFF), "ns");
 	}
 	for (int k = 0; k < NR_ACL_SIZES; k++) {
 		for (int last = 0; last < 2; last++) {
 			snprintf(a, sizeof(a), "acl-%d-%s", acl_sizes[k], last ? "last" : "first");
 			snprintf(n, sizeof(n), "dispatch.acl.%d.%s", acl_sizes[k], last ? "last" : "first");
-			figure(n, net(a), "ns", NULL, 0);
+			snprintf(w, sizeof(w), "[parse, acl], %d prefixes, %s rule matches (net)", acl_sizes[k],
+				 last ? "only the last" : "the first");
+			fig_add(n, w, net(a), "ns");
 		}
+	}
+}
+
+static void report(void)
+{
+	char pass_jit[32], var_jit[32];
+
+	printf("BPF_PROG_TEST_RUN, %d-byte UDP/IPv4 frame, repeat %d, %d rounds, ns/packet by %s, CPU %d\n",
+	       B.len, B.repeat, B.rounds, B.stats_fd >= 0 ? "kernel run-time stats" : "wall clock", B.cpu);
+	if (B.has_meta)
+		printf("carriers: metadata and the per-CPU map; default here: metadata\n");
+	else
+		printf("carriers: the per-CPU map only: metadata UNAVAILABLE (%s); its figures say n/a\n",
+		       B.meta_why);
+	printf("ns: median of rounds; net: ns - front-nop (the benchmark's front program%s); best: best round, net\n\n",
+	       B.stats_fd >= 0 ? " and the stats' own clock reads" : " and the test-run loop");
+	printf("%-34s %9s %9s %9s\n", "case", "ns", "net", "best");
+	for (int i = 0; i < B.nr_cases; i++)
+		printf("%-34s %9.2f %9.2f %9.2f\n", B.cases[i].name, B.cases[i].median,
+		       B.cases[i].median - B.cases[0].median, B.cases[i].best - B.cases[0].best);
+
+	printf("\nfigures (each the median over rounds of the figure taken within a round):\n");
+	for (int i = 0; i < nr_figs; i++) {
+		const struct fig *f = &figs[i];
+
+		if (isnan(f->v) && strcmp(f->status, "info"))
+			printf("  %-78s %9s %-5s (target %s)\n", f->what, "n/a", f->unit, f->target);
+		else if (isnan(f->v))
+			continue;
+		else if (strcmp(f->target, "-"))
+			printf("  %-78s %9.2f %-5s (target %s: %s)\n", f->what, f->v, f->unit, f->target,
+			       f->status);
+		else
+			printf("  %-78s %9.2f %-5s\n", f->what, f->v, f->unit);
+	}
+	jit_sites("pass-meta-2", pass_jit, sizeof(pass_jit));
+	if (!strcmp(pass_jit, "?"))
+		jit_sites("pass-percpu-2", pass_jit, sizeof(pass_jit));
+	jit_sites("var-2", var_jit, sizeof(var_jit));
+	printf("  JIT tail-call sites (direct/indirect) of a pass stage: %s, of a passvar stage: %s\n",
+	       pass_jit, var_jit);
+}
+
+/* The figures docs/BENCHMARKS.md names, for bench/run.sh --summary. */
+static void summary(void)
+{
+	printf("\n");
+	for (int i = 0; i < nr_figs; i++) {
+		const struct fig *f = &figs[i];
+
+		if (isnan(f->v))
+			printf("FIGURE %s n/a %s %s info\n", f->name, f->unit, f->target);
+		else
+			printf("FIGURE %s %.3f %s %s %s\n", f->name, f->v, f->unit, f->target, f->status);
 	}
 }
 
@@ -1819,8 +1843,15 @@ static void teardown(void)
 	}
 	if (B.stats_fd >= 0)
 		close(B.stats_fd);
-	if (B.root[0])
-		rmdir(B.root);
+	if (B.root[0]) {
+		char path[PATH_MAX + 16];
+
+		/* The pin root's own map, which no pipeline removes. */
+		snprintf(path, sizeof(path), "%s/%s", B.root, SLUICE_PIN_SELECTORS);
+		unlink(path);
+		if (rmdir(B.root))
+			fprintf(stderr, "dispatch: %s: %s\n", B.root, strerror(errno));
+	}
 }
 
 static void usage(FILE *f)
@@ -1949,6 +1980,7 @@ int main(int argc, char **argv)
 		ret = check_timed(name);
 	}
 	if (!ret) {
+		figures_compute();
 		report();
 		summary();
 		ret = data_write();

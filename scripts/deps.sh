@@ -21,6 +21,7 @@ PKGS=(
 	tcpreplay tshark iperf3		# capture replay and real clients in tests
 	jq python3			# reading JSON in the demo and in bats tests
 	binutils			# objdump for tools/jit-dump.sh (bpftool has no disassembler here)
+	gnuplot-nox			# the benchmark plots in docs/bench (bench/plot.sh)
 )
 
 missing=()
