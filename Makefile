@@ -4,7 +4,7 @@
 #   make test       install missing packages, build, run every test (root)
 #   make demo       install missing packages, build, run the live demo (root)
 #   make install    PREFIX=/usr/local DESTDIR=
-#   make bench      benchmarks that print the figures in docs/BENCHMARKS.md
+#   make bench      benchmarks that print the figures in docs/BENCHMARKS.md and draw docs/bench/*.png
 
 O ?= $(CURDIR)/build
 override O := $(abspath $(O))
@@ -41,7 +41,7 @@ demo:
 
 bench:
 	@$(MAKE) all
-	@O=$(O) bash bench/run.sh
+	@O=$(O) bash bench/run.sh --summary
 
 clean:
 	rm -rf $(O)

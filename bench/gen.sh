@@ -95,4 +95,4 @@ echo
 echo "FIGURE gen.xdp_mpps $(mpps "${res[xdp]}") Mpps - info"
 echo "FIGURE gen.dpdk_mpps $(mpps "${res[dpdk]}") Mpps - info"
 echo "FIGURE gen.testpmd_mpps $(mpps "${res[testpmd]}") Mpps - info"
-echo "FIGURE gen.dpdk_over_testpmd $ratio ratio >=1.0 $(awk -v r="$ratio" 'BEGIN { print r >= 1.0 ? "met" : "missed" }')"
+echo "FIGURE gen.dpdk_over_testpmd $ratio ratio >=1.0 $(awk -v r="$ratio" 'BEGIN { print (r >= 1.0 ? "met" : "missed") }')"
