@@ -27,8 +27,9 @@
  * Time is the kernel's own run-time accounting (BPF_ENABLE_STATS: run_time_ns
  * / run_cnt of the front, which includes everything it tail-calls): unlike
  * wall time it leaves out the test-run loop and any time the task was
- * rescheduled. Rounds interleave the cases so drift hits all of them alike;
- * each figure is the median over rounds. Each case is also checked once for
+ * rescheduled. Rounds interleave the cases, odd rounds in reverse order, so
+ * drift hits all of them alike; a figure comparing cases is taken within each
+ * round and the median over rounds printed. Each case is also checked once for
  * its context (path, rule, carrier) and, after the rounds, its counters.
  *
  * Usage: dispatch [--quick] [--rounds N] [--repeat N] [--cpu N] [--wall] [--data DIR] [--only G,..]
@@ -1966,9 +1967,17 @@ int main(int argc, char **argv)
 	}
 	for (int i = 0; i < B.nr_cases && !ret; i++)
 		ret = case_check_once(&B.cases[i]);
-	for (int r = 0; r < B.rounds && !ret; r++)
-		for (int i = 0; i < B.nr_cases && !ret; i++)
+	/*
+	 * Odd rounds run the cases backwards, so no case always runs right after
+	 * the same one and a drift within rounds hits both of a pair alike.
+	 */
+	for (int r = 0; r < B.rounds && !ret; r++) {
+		for (int k = 0; k < B.nr_cases && !ret; k++) {
+			int i = r % 2 ? B.nr_cases - 1 - k : k;
+
 			ret = front_run(&B.cases[i], B.repeat, &B.cases[i].ns[r], NULL);
+		}
+	}
 	for (int i = 0; i < B.nr_cases && !ret; i++) {
 		ret = case_check_stats(&B.cases[i]);
 		B.cases[i].median = median_of(B.cases[i].ns, B.rounds, &B.cases[i].best);
