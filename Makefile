@@ -8,7 +8,8 @@
 #   make install        the product: PREFIX=/usr/local DESTDIR= (UNITDIR, SYSCONFDIR)
 #   make install-tools  sluice-gen and sluice-xsk (DPDK, libxdp)
 #   make deb            a Debian package in $(O)/deb/ (debhelper)
-#   make bench          benchmarks that print the figures in docs/BENCHMARKS.md
+#   make bench          benchmarks that print the figures in docs/BENCHMARKS.md and draw
+#                       docs/bench/*.png
 #   make test-kernels  the tests on other kernels under qemu and on the host's
 #                       (KERNELS="6.1 host" for fewer; docs/kernels.md)
 
@@ -65,7 +66,7 @@ test-kernels:
 
 bench:
 	@$(MAKE) all
-	@O=$(O) bash bench/run.sh
+	@O=$(O) bash bench/run.sh --summary
 
 deb:
 	@O=$(O) bash scripts/deb.sh

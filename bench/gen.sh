@@ -91,3 +91,8 @@ echo "# command: bench/gen.sh $*"
 echo "# sluice-gen -i IF --engine {xdp|dpdk} --duration $secs -q -j"
 echo "# dpdk-testpmd -l 0-1 --main-lcore 1 --no-huge -m 256 --no-pci --file-prefix X --vdev net_af_xdp0,iface=IF -- --forward-mode=txonly --total-num-mbufs=16384 --stats-period 1 --eth-peer=0,DUT_MAC --txpkts=66"
 awk -v r="$ratio" 'BEGIN { exit !(r >= 1.0) }' || echo "# WARNING: dpdk engine below testpmd (target ratio >= 1.0)"
+echo
+echo "FIGURE gen.xdp_mpps $(mpps "${res[xdp]}") Mpps - info"
+echo "FIGURE gen.dpdk_mpps $(mpps "${res[dpdk]}") Mpps - info"
+echo "FIGURE gen.testpmd_mpps $(mpps "${res[testpmd]}") Mpps - info"
+echo "FIGURE gen.dpdk_over_testpmd $ratio ratio >=1.0 $(awk -v r="$ratio" 'BEGIN { print (r >= 1.0 ? "met" : "missed") }')"

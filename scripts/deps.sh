@@ -29,6 +29,7 @@ PKGS=(
 	prometheus			# promtool checks the metrics and alert rules; tests scrape with a real server
 	qemu-system-x86			# the kernel matrix boots Debian's 5.10/6.1/6.12 kernels (tests/kernels)
 	busybox-static kmod cpio	# its initramfs (busybox), modules of the unpacked kernel (depmod, modprobe -d)
+	gnuplot-nox			# the benchmark plots in docs/bench (bench/plot.sh)
 )
 
 missing=()

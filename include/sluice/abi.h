@@ -375,7 +375,11 @@ struct sluice_acl_hits {
 	__u64 bytes;
 };
 
-/* Rate limiter (bpf/ratelimit.bpf.c): one bucket per source address. */
+/*
+ * Rate limiter (bpf/ratelimit.bpf.c): one bucket per source address, IPv4
+ * sources in sluice_rl_buckets4 keyed by the address (__u32, network
+ * order), IPv6 and non-IP (family 0, one bucket) in sluice_rl_buckets.
+ */
 struct sluice_rl_key {
 	__u8 family;
 	__u8 pad[3];
@@ -384,7 +388,16 @@ struct sluice_rl_key {
 
 struct sluice_rl_bucket {
 	__u64 tokens;		/* in nanopackets: rate * ns / 1e9 avoids division */
-	__u64 last_ns;
+	__u64 last_ns;		/* bpf_ktime_get_ns() the tokens were refilled up to */
+	__u64 last_jiffies;	/* bpf_jiffies64() of that refill: none again in the same tick */
+};
+
+/* Keys of sluice_rl_stats (per-CPU packet counts). */
+enum {
+	SLUICE_RL_STAT_WITHIN = 0,	/* admitted */
+	SLUICE_RL_STAT_OVER,		/* over rate */
+	SLUICE_RL_STAT_CLOCK,		/* packets that read the clock (a refill) */
+	SLUICE_RL_NR_STATS,
 };
 
 /* Counting stage (bpf/count.bpf.c): [proto class][verdict so far]. */
@@ -490,7 +503,7 @@ _Static_assert(sizeof(struct sluice_acl_hits) == 16, "acl hits layout");
 _Static_assert(sizeof(struct sluice_acl_bitmap) == SLUICE_ACL_MAX_RULES / 8 + 8, "acl bitmap layout");
 _Static_assert(SLUICE_ACL_WORDS <= 32, "acl bitmap words is a 32-bit mask");
 _Static_assert(sizeof(struct sluice_rl_key) == 20, "rl key layout");
-_Static_assert(sizeof(struct sluice_rl_bucket) == 16, "rl bucket layout");
+_Static_assert(sizeof(struct sluice_rl_bucket) == 24, "rl bucket layout");
 _Static_assert(sizeof(struct sluice_count) == 32, "count layout");
 _Static_assert(SLUICE_MAX_STAGES <= 16, "meta.path is a 16-bit mask");
 _Static_assert(SLUICE_MAX_STAGES < SLUICE_SLOT_NONE, "meta.last is a byte");

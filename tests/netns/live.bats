@@ -153,7 +153,7 @@ sides_reset() {
 @test "1,000 prepared commits under traffic: every packet seen once, 0 lost, 0 mixed, 0 missed" {
 	local gen0 r
 	gen0=$(st 'r["gen"]')
-	"$SWAPLOAD" -s "$WORK/sock" -r "$PIN_ROOT" -i "$D0" -j -m commit -n 1000 -x a=pass,count -- \
+	"$SWAPLOAD" -s "$WORK/sock" -r "$PIN_ROOT" -i "$D0" -j -m prepared -n 1000 -x a=pass,count -- \
 		ip netns exec "$TOPO-gen" "$GEN" -i "$TOPO-g0" --dst-mac "$(mac "$D0")" \
 		--rate "$RATE" --duration "$COMMIT_SECS" -q -j > "$WORK/result.json" || true
 	cat "$WORK/result.json" >&2
