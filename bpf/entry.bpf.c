@@ -100,6 +100,13 @@ int sluice_entry_prog(struct xdp_md *ctx)
 		sluice_entry_sample(ctx, bank);
 
 	ret = sluice_dispatch(ctx, bank);
+	/*
+	 * bank lived on the stack across the call: verifiers before 6.18 lose
+	 * its bound there, so bound it again (the asm keeps clang from
+	 * dropping a mask it knows is redundant).
+	 */
+	asm volatile("" : "+r"(bank));
+	bank &= SLUICE_NR_BANKS - 1;
 
 	/* The stages may have moved the frame: find the context again. */
 	m = sluice_entry_ctx(ctx);
