@@ -233,6 +233,33 @@ static __always_inline struct sluice_meta *sluice_entry_begin(struct xdp_md *ctx
 }
 
 /*
+ * counters[ret]++ for a verdict in range, with constant offsets: verifiers
+ * before 6.18 may keep the bound a range check put on one copy of a
+ * register from the copy the compiler indexes with (seen on 6.1).
+ */
+static __always_inline void sluice_count_verdict(__u64 *counters, int ret)
+{
+	switch (ret) {
+	case XDP_ABORTED:
+		counters[XDP_ABORTED]++;
+		break;
+	case XDP_DROP:
+		counters[XDP_DROP]++;
+		break;
+	case XDP_PASS:
+		counters[XDP_PASS]++;
+		break;
+	case XDP_TX:
+		counters[XDP_TX]++;
+		break;
+	case XDP_REDIRECT:
+		counters[XDP_REDIRECT]++;
+		break;
+	}
+}
+_Static_assert(SLUICE_NR_VERDICTS == XDP_REDIRECT + 1, "sluice_count_verdict counts every verdict");
+
+/*
  * Counts the packet for the last slot that ran, which is all user space needs
  * to know how many entered each slot: a packet that ended at slot j went
  * through every slot before it. A miss is also counted for the empty slot,
@@ -258,8 +285,8 @@ static __always_inline void sluice_entry_count_slots(struct xdp_md *ctx, const s
 		return;
 	st->packets++;
 	st->bytes += ctx->data_end - ctx->data;
-	if (!missed && ret >= 0 && ret < SLUICE_NR_VERDICTS)
-		st->verdict[ret]++;
+	if (!missed)
+		sluice_count_verdict(st->verdict, ret);
 }
 
 /* Counts the final verdict for the pipeline; returns it. */
@@ -270,8 +297,7 @@ static __always_inline int sluice_entry_end(struct xdp_md *ctx, struct sluice_pi
 		ps->mixed++;
 	ps->packets++;
 	ps->bytes += ctx->data_end - ctx->data;
-	if (ret >= 0 && ret < SLUICE_NR_VERDICTS)
-		ps->verdict[ret]++;
+	sluice_count_verdict(ps->verdict, ret);
 	return ret;
 }
 
