@@ -82,26 +82,13 @@ static int rules_copy(const struct acl_rule_spec *src, size_t n, struct acl_rule
 	if (!r)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
-		r[i] = src[i];
-		r[i].src = r[i].dst = NULL;
-		if (src[i].nr_src) {
-			r[i].src = malloc(src[i].nr_src * sizeof(*r[i].src));
-			if (!r[i].src)
-				goto nomem;
-			memcpy(r[i].src, src[i].src, src[i].nr_src * sizeof(*r[i].src));
-		}
-		if (src[i].nr_dst) {
-			r[i].dst = malloc(src[i].nr_dst * sizeof(*r[i].dst));
-			if (!r[i].dst)
-				goto nomem;
-			memcpy(r[i].dst, src[i].dst, src[i].nr_dst * sizeof(*r[i].dst));
+		if (acl_rule_spec_copy(&r[i], &src[i])) {
+			rules_free(r, i);
+			return -ENOMEM;
 		}
 	}
 	*out = r;
 	return 0;
-nomem:
-	rules_free(r, n);
-	return -ENOMEM;
 }
 
 /* A fingerprint of a rule set: FNV-1a over the rules as text. */

@@ -154,15 +154,78 @@ struct sluice_pipeline_info {
 };
 #define SLUICE_INFO_MAGIC	0x51c1ce01u
 
-/* ACL (bpf/acl.bpf.c). Keys of the LPM tries. */
+/*
+ * ACL (bpf/acl.h, lib/acl.c). Ordered rules, first match wins; a rule sits at
+ * a position (0..SLUICE_ACL_MAX_RULES-1) and positions increase with rule
+ * order. What packets read is chosen by one summary (struct
+ * sluice_acl_summary) among SLUICE_ACL_SLOTS, selected by sluice_acl_ctl.sel:
+ * userspace fills an idle slot and then stores sel, so a packet sees the old
+ * summary or the new one, whole.
+ */
 #define SLUICE_ACL_MAX_RULES	1024
 #define SLUICE_ACL_MAX_PREFIXES	131072
+#define SLUICE_ACL_SMALL_MAX	16	/* entries a small rule set compiles into, at most */
+#define SLUICE_ACL_SLOTS	4	/* summaries: the live one, the next, retired ones */
 
 enum sluice_acl_action {
 	SLUICE_ACL_PASS = 0,
 	SLUICE_ACL_DROP,
 	SLUICE_ACL_XSK,		/* mark for the xsk stage */
 	SLUICE_ACL_COUNT,	/* count and go on to the next rule */
+};
+
+/* How packets are matched (sluice_acl_summary.mode). */
+enum sluice_acl_mode {
+	SLUICE_ACL_MODE_EMPTY = 0,	/* no rule: default_action, nothing read */
+	SLUICE_ACL_MODE_SMALL,		/* a linear scan of summary.small[] */
+	SLUICE_ACL_MODE_BITMAP,		/* trie lookups, then a scan of candidate positions */
+};
+
+/* Kinds of frame (sluice_acl_match.kinds: those a rule may match). */
+enum {
+	SLUICE_ACL_K_IP4	= 1 << 0,	/* IPv4 with both addresses in the frame */
+	SLUICE_ACL_K_IP6	= 1 << 1,	/* IPv6 with both addresses in the frame */
+	SLUICE_ACL_K_ARP	= 1 << 2,	/* ethertype ARP */
+	SLUICE_ACL_K_OTHER	= 1 << 3,	/* anything else, an IP header cut short included */
+};
+
+/*
+ * What a rule tests beyond the kind of frame (sluice_acl_match.need). The
+ * stage gives each frame the same bits for the headers it has (ports only
+ * for a TCP or UDP header in the frame, ICMP fields only for an ICMP header,
+ * ...), so `need & ~have` rejects a rule on a frame without its headers.
+ * The summary's fields are the union over its rules: the frame fields the
+ * stage reads at all.
+ */
+enum {
+	SLUICE_ACL_N_PROTO	= 1 << 0,
+	SLUICE_ACL_N_PORTS	= 1 << 1,	/* sport or dport range */
+	SLUICE_ACL_N_TCP_FLAGS	= 1 << 2,
+	SLUICE_ACL_N_ICMP_TYPE	= 1 << 3,
+	SLUICE_ACL_N_ICMP_CODE	= 1 << 4,
+	SLUICE_ACL_N_SRC_MAC	= 1 << 5,
+	SLUICE_ACL_N_DST_MAC	= 1 << 6,
+	SLUICE_ACL_N_VLAN	= 1 << 7,	/* the outer tag */
+	SLUICE_ACL_N_VLAN_INNER	= 1 << 8,	/* the second tag */
+	SLUICE_ACL_N_ND		= 1 << 9,	/* an ICMPv6 NS or NA with its target in the frame */
+	/* Prefixes: in the tries for the bitmap mode, in the entry for the small one. */
+	SLUICE_ACL_N_SRC	= 1 << 10,	/* IP source or ARP sender address */
+	SLUICE_ACL_N_DST	= 1 << 11,	/* IP destination or ARP target address */
+	SLUICE_ACL_N_ND_TARGET	= 1 << 12,
+};
+/* The fields added with the MAC, VLAN, ICMP and ND matches: one test skips them all. */
+#define SLUICE_ACL_N_EXT	(SLUICE_ACL_N_ICMP_TYPE | SLUICE_ACL_N_ICMP_CODE | \
+				 SLUICE_ACL_N_SRC_MAC | SLUICE_ACL_N_DST_MAC | \
+				 SLUICE_ACL_N_VLAN | SLUICE_ACL_N_VLAN_INNER)
+
+/* The LPM tries, by index (bit i of sluice_acl_summary.tries). */
+enum sluice_acl_trie {
+	SLUICE_ACL_T_SRC4 = 0,	/* IPv4 source and ARP sender */
+	SLUICE_ACL_T_DST4,	/* IPv4 destination and ARP target */
+	SLUICE_ACL_T_SRC6,
+	SLUICE_ACL_T_DST6,
+	SLUICE_ACL_T_ND6,	/* ICMPv6 neighbour discovery target */
+	SLUICE_ACL_NR_TRIES,
 };
 
 struct sluice_lpm4_key {
@@ -176,29 +239,82 @@ struct sluice_lpm6_key {
 };
 
 /*
- * A rule is the first of the ordered rules whose fields all match. Prefix
- * matches go through LPM tries whose values are bitmaps of the rules that
- * name a containing prefix; rules with no prefix are in the "any" bitmap.
+ * A set of rule positions. A trie maps a prefix to the rules whose prefix
+ * on its side contains it (own and enclosing prefixes, precomputed by
+ * lib/acl.c), so one longest-prefix lookup gives every rule that matches
+ * the address.
  */
 #define SLUICE_ACL_WORDS	(SLUICE_ACL_MAX_RULES / 64)
 struct sluice_acl_bitmap {
 	__u64 w[SLUICE_ACL_WORDS];
-	/* bit i set when w[i] is not 0: the scan jumps over empty words */
+	/* bit i set when w[i] may be non-zero: the scan jumps over empty words */
 	__u32 words;
 	__u32 pad;
 };
 
-struct sluice_acl_rule {
-	__u16 sport_lo, sport_hi;	/* host order, inclusive */
-	__u16 dport_lo, dport_hi;
-	__u8 proto;			/* 0 = any */
-	__u8 tcp_flags_mask;		/* match when (flags & mask) == value */
-	__u8 tcp_flags_value;
+/*
+ * What a rule tests, but for its prefixes. MAC addresses are the 6 bytes as
+ * in the frame, in the low-addressed bytes of a zeroed __u64 (memcpy), so
+ * the stage compares them as loaded.
+ */
+struct sluice_acl_match {
+	__u32 need;			/* SLUICE_ACL_N_* */
+	__u8 kinds;			/* SLUICE_ACL_K_* it may match */
+	__u8 proto;			/* with N_PROTO */
 	__u8 action;			/* enum sluice_acl_action */
-	__u8 family;			/* 0 = any, 4, 6 */
-	__u8 has_src, has_dst;		/* rule names a prefix */
-	__u8 pad;
+	__u8 tcp_flags_mask;		/* with N_TCP_FLAGS: (flags & mask) == value */
+	__u16 sport_lo, sport_hi;	/* with N_PORTS, host order, inclusive */
+	__u16 dport_lo, dport_hi;
+	__u16 vlan_lo, vlan_hi;		/* with N_VLAN */
+	__u16 ivlan_lo, ivlan_hi;	/* with N_VLAN_INNER */
+	__u8 tcp_flags_value;
+	__u8 icmp_type;			/* with N_ICMP_TYPE */
+	__u8 icmp_code;			/* with N_ICMP_CODE */
+	__u8 pad[5];
+	__u64 src_mac, src_mac_mask;	/* with N_SRC_MAC: (mac & mask) == value */
+	__u64 dst_mac, dst_mac_mask;
+};
+
+/* sluice_acl_rules[position]: the bitmap mode's rules. */
+struct sluice_acl_rule {
+	struct sluice_acl_match m;
 	__u32 id;			/* user-visible rule id */
+	__u32 pad;
+};
+
+/*
+ * One entry of a small rule set: a rule with at most one prefix per
+ * address, tested in place. A rule naming several prefixes takes one entry
+ * per combination; the compiler keeps them disjoint, so a count rule counts
+ * a packet once. Addresses as in the frame, IPv4 in the first 4 bytes.
+ */
+enum { SLUICE_ACL_A_SRC = 0, SLUICE_ACL_A_DST, SLUICE_ACL_A_ND, SLUICE_ACL_NR_ADDRS };
+struct sluice_acl_small {
+	struct sluice_acl_match m;
+	__u32 pos;			/* the rule's position: hits, meta.rule */
+	__u32 pad;
+	__u64 addr[SLUICE_ACL_NR_ADDRS][2];	/* with N_SRC, N_DST, N_ND_TARGET */
+	__u64 mask[SLUICE_ACL_NR_ADDRS][2];
+};
+
+/* What packets read, in one of sluice_acl_sum's slots. */
+struct sluice_acl_summary {
+	__u32 mode;			/* enum sluice_acl_mode */
+	__u32 fields;			/* SLUICE_ACL_N_* some rule needs */
+	__u32 tries;			/* bit t: trie t has keys worth a lookup */
+	__u32 nr_small;			/* entries of small[] in use */
+	struct sluice_acl_bitmap live;	/* positions of the rule set */
+	/* per trie: live rules that may match its kinds of frame and name no prefix in it */
+	struct sluice_acl_bitmap any[SLUICE_ACL_NR_TRIES];
+	struct sluice_acl_bitmap other;	/* live rules that may match SLUICE_ACL_K_OTHER frames */
+	struct sluice_acl_small small[SLUICE_ACL_SMALL_MAX];
+};
+
+/* sluice_acl_ctl[0]: written through mmap, so a store of sel is one atomic store. */
+struct sluice_acl_ctl {
+	__u32 sel;			/* the summary slot packets read */
+	__u32 pad;
+	__u64 gen;			/* bumped by every update: tells a writer its mirror is current */
 };
 
 /* Per-rule hits (sluice_acl_hits, per-CPU). */
@@ -298,7 +414,14 @@ _Static_assert(sizeof(struct sluice_stage_cfg) == 16, "stage cfg layout");
 _Static_assert(sizeof(struct sluice_entry_cfg) == 8, "entry cfg layout");
 _Static_assert(sizeof(struct sluice_stage_info) == 48, "stage info layout");
 _Static_assert(sizeof(struct sluice_pipeline_info) == 24 + 48 * SLUICE_MAX_STAGES, "info layout");
-_Static_assert(sizeof(struct sluice_acl_rule) == 20, "acl rule layout");
+_Static_assert(sizeof(struct sluice_acl_match) == 64, "acl match layout");
+_Static_assert(sizeof(struct sluice_acl_rule) == 72, "acl rule layout");
+_Static_assert(sizeof(struct sluice_acl_small) == 168, "acl small entry layout");
+_Static_assert(sizeof(struct sluice_acl_summary) ==
+	       16 + (2 + SLUICE_ACL_NR_TRIES) * sizeof(struct sluice_acl_bitmap) +
+	       SLUICE_ACL_SMALL_MAX * sizeof(struct sluice_acl_small), "acl summary layout");
+_Static_assert(sizeof(struct sluice_acl_ctl) == 16, "acl ctl layout");
+_Static_assert((SLUICE_ACL_SLOTS & (SLUICE_ACL_SLOTS - 1)) == 0, "acl slots: a power of 2");
 _Static_assert(sizeof(struct sluice_acl_hits) == 16, "acl hits layout");
 _Static_assert(sizeof(struct sluice_acl_bitmap) == SLUICE_ACL_MAX_RULES / 8 + 8, "acl bitmap layout");
 _Static_assert(SLUICE_ACL_WORDS <= 32, "acl bitmap words is a 32-bit mask");
