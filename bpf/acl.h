@@ -10,12 +10,16 @@
  *     helper call, no LPM lookup. Sets of a few rules cost a few ns.
  *   - BITMAP: each LPM trie maps a prefix to the bitmap of rules whose prefix
  *     contains it (lib/acl.c precomputes the containment). One lookup per
- *     address the rules name, ANDed with the summary's bitmaps of rules that
- *     name no prefix there, leaves the candidates, tested in position order
- *     by a bpf_loop that costs one step per candidate. A side no rule names
- *     costs no lookup.
- * Frame fields only some rules use (MAC, VLAN, ICMP, ND target) are read
- * only when the summary says a rule needs them.
+ *     address the rules name; with the summary's bitmaps of the rules that
+ *     name no prefix there, they give the candidates, tested in position
+ *     order by a bpf_loop that costs one step per candidate. The bitmaps
+ *     are combined a 64-bit word at a time, only for the words the scan
+ *     visits. A side no rule names costs no lookup.
+ * Every rule's kind, protocol, TCP flags, ICMP type and code, and which
+ * headers it needs, are one masked 64-bit compare against the frame's key.
+ * Frame fields only some rules use (MAC, VLAN, addresses of a small table)
+ * are read only when the summary says a rule needs them, and tested behind
+ * one test of the rule's need.
  *
  * Rules change by map writes only; lib/acl.c says in what order, so that a
  * packet sees the old rule set or the new one, never a mix.
@@ -27,6 +31,7 @@
 #include <linux/if_ether.h>
 #include <linux/in.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <bpf/bpf_helpers.h>
 #include <sluice/abi.h>
 #include <sluice/stage.bpf.h>
@@ -36,7 +41,7 @@
 /* Bounds l4_off: past IPv4 options or 8 IPv6 extension headers, parse reads no L4. */
 #define SLUICE_ACL_L4_OFF_MAX	0x3fff
 /* Index in sluice_acl_hits of packets that matched no rule. */
-#define SLUICE_ACL_HITS_DEFAULT	SLUICE_ACL_MAX_RULES
+#define SLUICE_ACL_HITS_DEFAULT	SLUICE_ACL_POSITIONS
 
 #ifndef IPPROTO_ICMPV6
 #define IPPROTO_ICMPV6		58	/* linux/in6.h: not included by linux/in.h */
@@ -52,7 +57,7 @@
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(map_flags, BPF_F_RDONLY_PROG);
-	__uint(max_entries, SLUICE_ACL_MAX_RULES);
+	__uint(max_entries, SLUICE_ACL_POSITIONS);
 	__type(key, __u32);
 	__type(value, struct sluice_acl_rule);
 } sluice_acl_rules SEC(".maps");
@@ -60,7 +65,7 @@ struct {
 /* Hits per rule position; the last entry counts packets no rule matched. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, SLUICE_ACL_MAX_RULES + 1);
+	__uint(max_entries, SLUICE_ACL_POSITIONS + 1);
 	__type(key, __u32);
 	__type(value, struct sluice_acl_hits);
 } sluice_acl_hits SEC(".maps");
@@ -106,24 +111,27 @@ SLUICE_ACL_TRIE(sluice_acl_nd6, struct sluice_lpm6_key);
 /* Verdict when no rule matches: XDP_PASS goes on to the next stage. */
 const volatile __u32 default_action = XDP_PASS;
 
-/* The frame as rules see it; addresses only when some rule needs them. */
+/* The frame as rules see it: the key always, the rest when some rule needs it. */
 struct sluice_acl_pkt {
-	__u64 addr[SLUICE_ACL_NR_ADDRS][2];	/* as in the frame; IPv4 in the first 4 bytes */
-	__u64 smac, dmac;
-	__u32 have;			/* SLUICE_ACL_N_* whose headers the frame has */
-	__u16 sport, dport;
+	__u64 key;			/* SLUICE_ACL_KEY_* */
+	__u16 sport, dport;		/* 0 without ports: any range matches, need keeps them out */
 	__u16 vlan, ivlan;
-	__u8 kind;			/* one SLUICE_ACL_K_* */
-	__u8 proto, tcp_flags, icmp_type, icmp_code;
-	__u8 pad[3];
+	__u64 smac, dmac;
+	__u64 addr[SLUICE_ACL_NR_ADDRS][2];	/* as in the frame; IPv4 in the first 4 bytes */
 };
 
-/* Everything the bitmap scan needs, on the stack so the bpf_loop callback can reach it. */
+/*
+ * Everything the bitmap scan needs, on the stack so the bpf_loop callback
+ * can reach it. Candidates of word w: for each side i,
+ * (t[i]->w[w] & live->w[w]) | a[i]->w[w], ANDed: the trie's rules that are
+ * live, and the rules naming no prefix on that side.
+ */
 struct sluice_acl_scan {
-	struct sluice_acl_bitmap cand;
+	const struct sluice_acl_bitmap *t[3], *a[3], *live;
 	struct sluice_acl_pkt p;
-	__u64 bits;			/* candidates left in cand.w[word] */
-	__u32 word;			/* cand.words keeps the words not yet visited */
+	__u64 bits;			/* candidates left in word */
+	__u32 words;			/* words not yet visited that may hold candidates */
+	__u32 word;
 	__u32 len;			/* frame bytes, for the hit counters */
 	__u32 hit;			/* position + 1 of the deciding rule */
 	__u8 action;
@@ -140,43 +148,45 @@ static __always_inline __u32 sluice_acl_bit_index(__u64 bit)
 	return (v * 0x0101010101010101ULL) >> 56;
 }
 
-/* Everything but prefixes. The first two tests reject most rules that do not apply. */
-static __always_inline int sluice_acl_match(const struct sluice_acl_match *r,
-					    const struct sluice_acl_pkt *p)
+static __always_inline int sluice_acl_addr_in(const __u64 *a, const __u64 *v, const __u64 *m)
+{
+	return !(((a[0] ^ v[0]) & m[0]) | ((a[1] ^ v[1]) & m[1]));
+}
+
+/* MAC, VLAN: what the key leaves out, for the few rules that name it. */
+static __always_inline int sluice_acl_match_slow(const struct sluice_acl_match *r,
+						 const struct sluice_acl_pkt *p)
 {
 	__u32 need = r->need;
 
-	if (!(r->kinds & p->kind) || (need & ~p->have))
-		return 0;
-	if ((need & SLUICE_ACL_N_PROTO) && r->proto != p->proto)
-		return 0;
-	if ((need & SLUICE_ACL_N_PORTS) &&
-	    (p->sport < r->sport_lo || p->sport > r->sport_hi ||
-	     p->dport < r->dport_lo || p->dport > r->dport_hi))
-		return 0;
-	if ((need & SLUICE_ACL_N_TCP_FLAGS) &&
-	    (p->tcp_flags & r->tcp_flags_mask) != r->tcp_flags_value)
-		return 0;
-	if (!(need & SLUICE_ACL_N_EXT))
-		return 1;
-	if ((need & SLUICE_ACL_N_ICMP_TYPE) && p->icmp_type != r->icmp_type)
-		return 0;
-	if ((need & SLUICE_ACL_N_ICMP_CODE) && p->icmp_code != r->icmp_code)
-		return 0;
 	if ((need & SLUICE_ACL_N_SRC_MAC) && (p->smac & r->src_mac_mask) != r->src_mac)
 		return 0;
 	if ((need & SLUICE_ACL_N_DST_MAC) && (p->dmac & r->dst_mac_mask) != r->dst_mac)
 		return 0;
-	if ((need & SLUICE_ACL_N_VLAN) && (p->vlan < r->vlan_lo || p->vlan > r->vlan_hi))
+	if ((need & SLUICE_ACL_N_VLAN) && (__u16)(p->vlan - r->vlan_lo) > r->vlan_span)
 		return 0;
-	if ((need & SLUICE_ACL_N_VLAN_INNER) && (p->ivlan < r->ivlan_lo || p->ivlan > r->ivlan_hi))
+	if ((need & SLUICE_ACL_N_VLAN_INNER) && (__u16)(p->ivlan - r->ivlan_lo) > r->ivlan_span)
 		return 0;
 	return 1;
 }
 
-static __always_inline int sluice_acl_addr_in(const __u64 *a, const __u64 *v, const __u64 *m)
+/* Everything but prefixes, with the frame's key and ports at hand; slow: the frame's MAC and VLAN fields were read. */
+static __always_inline int sluice_acl_match_k(const struct sluice_acl_match *r, __u64 key, __u16 sport,
+					      __u16 dport, const struct sluice_acl_pkt *p, int slow)
 {
-	return !(((a[0] ^ v[0]) & m[0]) | ((a[1] ^ v[1]) & m[1]));
+	if ((key & r->key_mask) != r->key_val)
+		return 0;
+	if ((__u16)(sport - r->sport_lo) > r->sport_span || (__u16)(dport - r->dport_lo) > r->dport_span)
+		return 0;
+	if (!slow || !(r->need & SLUICE_ACL_N_SLOW))
+		return 1;
+	return sluice_acl_match_slow(r, p);
+}
+
+static __always_inline int sluice_acl_match(const struct sluice_acl_match *r,
+					    const struct sluice_acl_pkt *p, int slow)
+{
+	return sluice_acl_match_k(r, p->key, p->sport, p->dport, p, slow);
 }
 
 static __always_inline void sluice_acl_count(__u32 pos, __u32 len)
@@ -189,11 +199,6 @@ static __always_inline void sluice_acl_count(__u32 pos, __u32 len)
 	}
 }
 
-/*
- * Reads what the summary's rules need from the frame into p. Whatever a
- * frame lacks (a header, or the bytes of one) stays out of p->have, so no
- * rule needing it can match.
- */
 /* len bytes at off, or NULL when the frame is shorter. The bound on off keeps the verifier's range finite. */
 static __always_inline __u8 *sluice_acl_bytes(void *data, void *data_end, __u32 off, __u32 len)
 {
@@ -208,28 +213,31 @@ static __always_inline __u8 *sluice_acl_bytes(void *data, void *data_end, __u32 
 }
 
 /*
- * Reads what the summary's rules need from the frame into p. Whatever a
- * frame lacks (a header, or the bytes of one) stays out of p->have, so no
- * rule needing it can match.
+ * The frame's key, ports and, when the summary's rules need them (fields),
+ * addresses, MAC addresses and VLAN ids; with slow, those are zeroed first,
+ * for the matches that test them. Whatever a frame lacks (a header, or the
+ * bytes of one) stays out of the key's headers, so no rule needing it can
+ * match.
  */
 static __always_inline void sluice_acl_pkt_read(struct xdp_md *ctx, const struct sluice_meta *m,
-						__u32 fields, struct sluice_acl_pkt *p)
+						__u32 fields, struct sluice_acl_pkt *p, const int slow)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
-	__u32 l3 = m->l3_off, l4 = m->l4_off;
-	bool addrs = fields & (SLUICE_ACL_N_SRC | SLUICE_ACL_N_DST);
+	__u32 l3 = m->l3_off, l4 = m->l4_off, have = SLUICE_ACL_N_PROTO, kind = SLUICE_ACL_K_OTHER;
+	__u32 proto = m->l4_proto, flags = 0, icmp = 0;
 	__u8 *h;
 
-	p->kind = SLUICE_ACL_K_OTHER;
-	p->have = SLUICE_ACL_N_PROTO;
-	p->proto = m->l4_proto;
+	p->sport = 0;
+	p->dport = 0;
+	if (slow)
+		__builtin_memset(&p->vlan, 0, sizeof(*p) - offsetof(struct sluice_acl_pkt, vlan));
 	if (m->l3_proto == ETH_P_IP) {
 		h = sluice_acl_bytes(data, data_end, l3, 20);
 		if (h && l3) {
-			p->kind = SLUICE_ACL_K_IP4;
-			p->have |= SLUICE_ACL_N_SRC | SLUICE_ACL_N_DST;
-			if (addrs) {
+			kind = SLUICE_ACL_K_IP4;
+			have |= SLUICE_ACL_N_SRC | SLUICE_ACL_N_DST;
+			if (fields & (SLUICE_ACL_N_SRC | SLUICE_ACL_N_DST)) {
 				__builtin_memcpy(&p->addr[SLUICE_ACL_A_SRC][0], h + 12, 4);
 				__builtin_memcpy(&p->addr[SLUICE_ACL_A_DST][0], h + 16, 4);
 			}
@@ -237,48 +245,48 @@ static __always_inline void sluice_acl_pkt_read(struct xdp_md *ctx, const struct
 	} else if (m->l3_proto == ETH_P_IPV6) {
 		h = sluice_acl_bytes(data, data_end, l3, 40);
 		if (h && l3) {
-			p->kind = SLUICE_ACL_K_IP6;
-			p->have |= SLUICE_ACL_N_SRC | SLUICE_ACL_N_DST;
-			if (addrs) {
+			kind = SLUICE_ACL_K_IP6;
+			have |= SLUICE_ACL_N_SRC | SLUICE_ACL_N_DST;
+			if (fields & (SLUICE_ACL_N_SRC | SLUICE_ACL_N_DST)) {
 				__builtin_memcpy(p->addr[SLUICE_ACL_A_SRC], h + 8, 16);
 				__builtin_memcpy(p->addr[SLUICE_ACL_A_DST], h + 24, 16);
 			}
 		}
 	} else if (m->flags & SLUICE_PKT_ARP) {
-		p->kind = SLUICE_ACL_K_ARP;
-		p->proto = 0;
+		kind = SLUICE_ACL_K_ARP;
+		proto = 0;
 		/* Ethernet/IPv4 ARP (htype 1, ptype 0x0800, hlen 6, plen 4): addresses at 14 and 24. */
-		h = addrs ? sluice_acl_bytes(data, data_end, l3, 28) : NULL;
+		h = (fields & (SLUICE_ACL_N_SRC | SLUICE_ACL_N_DST)) ?
+			    sluice_acl_bytes(data, data_end, l3, 28) : NULL;
 		if (h && l3 && h[0] == 0 && h[1] == 1 && h[2] == 0x08 && h[3] == 0 && h[4] == 6 &&
 		    h[5] == 4) {
 			__builtin_memcpy(&p->addr[SLUICE_ACL_A_SRC][0], h + 14, 4);
 			__builtin_memcpy(&p->addr[SLUICE_ACL_A_DST][0], h + 24, 4);
-			p->have |= SLUICE_ACL_N_SRC | SLUICE_ACL_N_DST;
+			have |= SLUICE_ACL_N_SRC | SLUICE_ACL_N_DST;
 		}
 	}
 	/* Parse reads no L4 header of a later fragment, nor one cut short: no l4_off. */
-	if (!l4 || (m->flags & SLUICE_PKT_FRAG_LATER) || p->kind > SLUICE_ACL_K_IP6)
+	if (kind > SLUICE_ACL_K_IP6 || !l4 || (m->flags & SLUICE_PKT_FRAG_LATER))
 		goto l2;
-	if (p->proto == IPPROTO_TCP || p->proto == IPPROTO_UDP || p->proto == IPPROTO_SCTP) {
+	if (proto == IPPROTO_TCP || proto == IPPROTO_UDP || proto == IPPROTO_SCTP) {
 		p->sport = m->sport;
 		p->dport = m->dport;
-		p->have |= SLUICE_ACL_N_PORTS;
-		if (p->proto == IPPROTO_TCP) {
-			p->tcp_flags = m->tcp_flags;
-			p->have |= SLUICE_ACL_N_TCP_FLAGS;
+		have |= SLUICE_ACL_N_PORTS;
+		if (proto == IPPROTO_TCP) {
+			flags = m->tcp_flags;
+			have |= SLUICE_ACL_N_TCP_FLAGS;
 		}
-	} else if (p->proto == IPPROTO_ICMP || p->proto == IPPROTO_ICMPV6) {
+	} else if (proto == IPPROTO_ICMP || proto == IPPROTO_ICMPV6) {
 		/* parse keeps ICMP type << 8 | code in dport */
-		p->icmp_type = m->dport >> 8;
-		p->icmp_code = m->dport & 0xff;
-		p->have |= SLUICE_ACL_N_ICMP_TYPE | SLUICE_ACL_N_ICMP_CODE;
-		if ((fields & (SLUICE_ACL_N_ND | SLUICE_ACL_N_ND_TARGET)) && p->kind == SLUICE_ACL_K_IP6 &&
-		    (p->icmp_type == SLUICE_ACL_ICMP6_NS || p->icmp_type == SLUICE_ACL_ICMP6_NA)) {
+		icmp = m->dport;
+		have |= SLUICE_ACL_N_ICMP_TYPE | SLUICE_ACL_N_ICMP_CODE;
+		if ((fields & SLUICE_ACL_N_ND) && kind == SLUICE_ACL_K_IP6 &&
+		    ((icmp >> 8) == SLUICE_ACL_ICMP6_NS || (icmp >> 8) == SLUICE_ACL_ICMP6_NA)) {
 			/* NS and NA: 4 bytes of header, 4 reserved, then the target */
 			h = sluice_acl_bytes(data, data_end, l4, 24);
 			if (h) {
 				__builtin_memcpy(p->addr[SLUICE_ACL_A_ND], h + 8, 16);
-				p->have |= SLUICE_ACL_N_ND | SLUICE_ACL_N_ND_TARGET;
+				have |= SLUICE_ACL_N_ND | SLUICE_ACL_N_ND_TARGET;
 			}
 		}
 	}
@@ -288,29 +296,40 @@ l2:
 		if (h) {
 			__builtin_memcpy(&p->dmac, h, 6);
 			__builtin_memcpy(&p->smac, h + 6, 6);
-			p->have |= SLUICE_ACL_N_SRC_MAC | SLUICE_ACL_N_DST_MAC;
+			have |= SLUICE_ACL_N_SRC_MAC | SLUICE_ACL_N_DST_MAC;
 		}
 	}
 	if ((fields & (SLUICE_ACL_N_VLAN | SLUICE_ACL_N_VLAN_INNER)) && m->vlans) {
 		p->vlan = m->vlan_id;
-		p->have |= SLUICE_ACL_N_VLAN;
+		have |= SLUICE_ACL_N_VLAN;
 		/* parse read both tags: the inner TCI is at 18 */
 		h = m->vlans > 1 ? sluice_acl_bytes(data, data_end, 0, 22) : NULL;
 		if (h) {
 			p->ivlan = ((__u16)h[18] << 8 | h[19]) & 0x0fff;
-			p->have |= SLUICE_ACL_N_VLAN_INNER;
+			have |= SLUICE_ACL_N_VLAN_INNER;
 		}
 	}
+	p->key = SLUICE_ACL_KEY_KIND(kind) | SLUICE_ACL_KEY_HAVE(have) | SLUICE_ACL_KEY_PROTO(proto) |
+		 SLUICE_ACL_KEY_TCP_FLAGS(flags) | SLUICE_ACL_KEY_ICMP_TYPE(icmp >> 8) |
+		 SLUICE_ACL_KEY_ICMP_CODE(icmp & 0xff);
 }
 
 /* ---- small mode ---- */
 
-/* Returns the position + 1 of the deciding entry's rule (0: none) and its action. */
+/*
+ * Tests the entries in order; count entries count and go on. Returns the
+ * position + 1 of the deciding entry's rule (0: none) and its action. slow
+ * is a constant where inlined: without MAC, VLAN or address fields the loop
+ * has no code for them.
+ */
 static __always_inline __u32 sluice_acl_small_scan(const struct sluice_acl_summary *sum,
 						   const struct sluice_acl_pkt *p, __u32 len,
-						   __u8 *action)
+						   __u8 *action, const int slow)
 {
 	__u32 n = sum->nr_small, i;
+	/* In registers for the whole loop, not reloaded from the stack per entry. */
+	__u64 key = p->key;
+	__u16 sport = p->sport, dport = p->dport;
 
 	for (i = 0; i < SLUICE_ACL_SMALL_MAX; i++) {
 		const struct sluice_acl_small *e = &sum->small[i];
@@ -318,21 +337,23 @@ static __always_inline __u32 sluice_acl_small_scan(const struct sluice_acl_summa
 
 		if (i >= n)
 			break;
-		if (!sluice_acl_match(&e->m, p))
+		if (!sluice_acl_match_k(&e->m, key, sport, dport, p, slow))
 			continue;
 		need = e->m.need;
-		if ((need & SLUICE_ACL_N_SRC) &&
-		    !sluice_acl_addr_in(p->addr[SLUICE_ACL_A_SRC], e->addr[SLUICE_ACL_A_SRC],
-					e->mask[SLUICE_ACL_A_SRC]))
-			continue;
-		if ((need & SLUICE_ACL_N_DST) &&
-		    !sluice_acl_addr_in(p->addr[SLUICE_ACL_A_DST], e->addr[SLUICE_ACL_A_DST],
-					e->mask[SLUICE_ACL_A_DST]))
-			continue;
-		if ((need & SLUICE_ACL_N_ND_TARGET) &&
-		    !sluice_acl_addr_in(p->addr[SLUICE_ACL_A_ND], e->addr[SLUICE_ACL_A_ND],
-					e->mask[SLUICE_ACL_A_ND]))
-			continue;
+		if (slow && (need & (SLUICE_ACL_N_SRC | SLUICE_ACL_N_DST | SLUICE_ACL_N_ND_TARGET))) {
+			if ((need & SLUICE_ACL_N_SRC) &&
+			    !sluice_acl_addr_in(p->addr[SLUICE_ACL_A_SRC], e->addr[SLUICE_ACL_A_SRC],
+						e->mask[SLUICE_ACL_A_SRC]))
+				continue;
+			if ((need & SLUICE_ACL_N_DST) &&
+			    !sluice_acl_addr_in(p->addr[SLUICE_ACL_A_DST], e->addr[SLUICE_ACL_A_DST],
+						e->mask[SLUICE_ACL_A_DST]))
+				continue;
+			if ((need & SLUICE_ACL_N_ND_TARGET) &&
+			    !sluice_acl_addr_in(p->addr[SLUICE_ACL_A_ND], e->addr[SLUICE_ACL_A_ND],
+						e->mask[SLUICE_ACL_A_ND]))
+				continue;
+		}
 		sluice_acl_count(e->pos, len);
 		if (e->m.action == SLUICE_ACL_COUNT)
 			continue;
@@ -344,10 +365,20 @@ static __always_inline __u32 sluice_acl_small_scan(const struct sluice_acl_summa
 
 /* ---- bitmap mode ---- */
 
+static __always_inline __u64 sluice_acl_word(const struct sluice_acl_scan *s, __u32 w)
+{
+	__u64 live;
+
+	w &= SLUICE_ACL_WORDS - 1;
+	live = s->live->w[w];
+	return ((s->t[0]->w[w] & live) | s->a[0]->w[w]) & ((s->t[1]->w[w] & live) | s->a[1]->w[w]) &
+	       ((s->t[2]->w[w] & live) | s->a[2]->w[w]);
+}
+
 /*
  * One step of the scan tests the lowest candidate left, first moving to the
- * next word that may hold one: words where either side names no rule cost
- * nothing, so a lone match at position 999 takes one step, not sixteen.
+ * next word that may hold one: words where a side names no rule cost
+ * nothing, so a lone match at position 1999 takes one step, not thirty-two.
  * Straight-line code, so the verifier checks it once however many rules
  * there are. Returns 1 to stop.
  */
@@ -359,11 +390,11 @@ static long sluice_acl_scan_step(__u32 i, void *ctx)
 	__u64 bit;
 
 	if (!s->bits) {
-		s->cand.words &= s->cand.words - 1;
-		if (!s->cand.words)
+		s->words &= s->words - 1;
+		if (!s->words)
 			return 1;
-		s->word = sluice_acl_bit_index(s->cand.words & -s->cand.words);
-		s->bits = s->cand.w[s->word & (SLUICE_ACL_WORDS - 1)];
+		s->word = sluice_acl_bit_index(s->words & -s->words);
+		s->bits = sluice_acl_word(s, s->word);
 		if (!s->bits)
 			return 0;	/* the masks overstated the word */
 	}
@@ -371,7 +402,7 @@ static long sluice_acl_scan_step(__u32 i, void *ctx)
 	s->bits &= s->bits - 1;
 	pos = (s->word & (SLUICE_ACL_WORDS - 1)) * 64 + sluice_acl_bit_index(bit);
 	r = bpf_map_lookup_elem(&sluice_acl_rules, &pos);
-	if (!r || !sluice_acl_match(&r->m, &s->p))
+	if (!r || !sluice_acl_match(&r->m, &s->p, 1))
 		return 0;
 	sluice_acl_count(pos, s->len);
 	if (r->m.action == SLUICE_ACL_COUNT)
@@ -381,96 +412,75 @@ static long sluice_acl_scan_step(__u32 i, void *ctx)
 	return 1;
 }
 
-/*
- * The candidates of one address: rules whose prefix in trie t contains it
- * (if the trie is worth a lookup), live ones only, and the rules that name
- * no prefix there. The first side sets cand, the others AND into it.
- */
+/* Side i: the rules of trie t containing the address at key (if t has keys), and those naming none. */
 static __always_inline void sluice_acl_side(struct sluice_acl_scan *s,
-					    const struct sluice_acl_summary *sum, __u32 t,
-					    void *trie, void *key, int first)
+					    const struct sluice_acl_summary *sum, int i, __u32 t,
+					    void *trie, void *key)
 {
-	const struct sluice_acl_bitmap *any, *v = NULL;
-	__u32 words;
-	int i;
+	const struct sluice_acl_bitmap *v = NULL;
 
 	if (t >= SLUICE_ACL_NR_TRIES)
 		return;
-	any = &sum->any[t];
 	if (sum->tries & (1u << t))
 		v = bpf_map_lookup_elem(trie, key);
-	if (v) {
-		words = (v->words & sum->live.words) | any->words;
-#pragma unroll
-		for (i = 0; i < SLUICE_ACL_WORDS; i++) {
-			__u64 x = (v->w[i] & sum->live.w[i]) | any->w[i];
-
-			s->cand.w[i] = first ? x : s->cand.w[i] & x;
-		}
-	} else {
-		words = any->words;
-#pragma unroll
-		for (i = 0; i < SLUICE_ACL_WORDS; i++)
-			s->cand.w[i] = first ? any->w[i] : s->cand.w[i] & any->w[i];
-	}
-	s->cand.words = first ? words : s->cand.words & words;
+	s->a[i] = &sum->any[t];
+	s->t[i] = v ? v : &sum->any[t];
 }
 
+/* Sets up the three sides of the frame's kind, and the words that may hold candidates. */
 static __always_inline void sluice_acl_cand(struct sluice_acl_scan *s,
 					    const struct sluice_acl_summary *sum)
 {
-	struct sluice_acl_pkt *p = &s->p;
+	__u64 kind = s->p.key & 0xf;
+	__u32 w, lw;
 	int i;
 
-	if (p->kind == SLUICE_ACL_K_OTHER) {
-		s->cand = sum->other;
-		return;
-	}
-	if (p->kind == SLUICE_ACL_K_ARP && !(p->have & SLUICE_ACL_N_SRC)) {
+	s->live = &sum->live;
+	/* A side that does not apply passes every live rule. */
+	s->t[2] = s->a[2] = &sum->live;
+	if (kind == SLUICE_ACL_K_OTHER) {
+		s->t[0] = s->a[0] = &sum->other;
+		s->t[1] = s->a[1] = &sum->live;
+	} else if (kind == SLUICE_ACL_K_ARP && !(s->p.key & SLUICE_ACL_KEY_HAVE(SLUICE_ACL_N_SRC))) {
 		/* An ARP frame without IPv4 addresses: the rules that name none. */
-		const struct sluice_acl_bitmap *a = &sum->any[SLUICE_ACL_T_SRC4];
-		const struct sluice_acl_bitmap *b = &sum->any[SLUICE_ACL_T_DST4];
-
-#pragma unroll
-		for (i = 0; i < SLUICE_ACL_WORDS; i++)
-			s->cand.w[i] = a->w[i] & b->w[i];
-		s->cand.words = a->words & b->words;
-		return;
-	}
-	if (p->kind != SLUICE_ACL_K_IP6) {
+		s->t[0] = s->a[0] = &sum->any[SLUICE_ACL_T_SRC4];
+		s->t[1] = s->a[1] = &sum->any[SLUICE_ACL_T_DST4];
+	} else if (kind != SLUICE_ACL_K_IP6) {
 		struct sluice_lpm4_key src = { .prefixlen = 32 }, dst = { .prefixlen = 32 };
 
-		src.addr = (__u32)p->addr[SLUICE_ACL_A_SRC][0];
-		dst.addr = (__u32)p->addr[SLUICE_ACL_A_DST][0];
-		sluice_acl_side(s, sum, SLUICE_ACL_T_SRC4, &sluice_acl_src4, &src, 1);
-		sluice_acl_side(s, sum, SLUICE_ACL_T_DST4, &sluice_acl_dst4, &dst, 0);
-		return;
-	}
-	{
+		src.addr = (__u32)s->p.addr[SLUICE_ACL_A_SRC][0];
+		dst.addr = (__u32)s->p.addr[SLUICE_ACL_A_DST][0];
+		sluice_acl_side(s, sum, 0, SLUICE_ACL_T_SRC4, &sluice_acl_src4, &src);
+		sluice_acl_side(s, sum, 1, SLUICE_ACL_T_DST4, &sluice_acl_dst4, &dst);
+	} else {
 		struct sluice_lpm6_key k = { .prefixlen = 128 };
 
-		__builtin_memcpy(k.addr, p->addr[SLUICE_ACL_A_SRC], 16);
-		sluice_acl_side(s, sum, SLUICE_ACL_T_SRC6, &sluice_acl_src6, &k, 1);
-		__builtin_memcpy(k.addr, p->addr[SLUICE_ACL_A_DST], 16);
-		sluice_acl_side(s, sum, SLUICE_ACL_T_DST6, &sluice_acl_dst6, &k, 0);
-		if (p->have & SLUICE_ACL_N_ND_TARGET) {
-			__builtin_memcpy(k.addr, p->addr[SLUICE_ACL_A_ND], 16);
-			sluice_acl_side(s, sum, SLUICE_ACL_T_ND6, &sluice_acl_nd6, &k, 0);
+		__builtin_memcpy(k.addr, s->p.addr[SLUICE_ACL_A_SRC], 16);
+		sluice_acl_side(s, sum, 0, SLUICE_ACL_T_SRC6, &sluice_acl_src6, &k);
+		__builtin_memcpy(k.addr, s->p.addr[SLUICE_ACL_A_DST], 16);
+		sluice_acl_side(s, sum, 1, SLUICE_ACL_T_DST6, &sluice_acl_dst6, &k);
+		if (s->p.key & SLUICE_ACL_KEY_HAVE(SLUICE_ACL_N_ND_TARGET)) {
+			__builtin_memcpy(k.addr, s->p.addr[SLUICE_ACL_A_ND], 16);
+			sluice_acl_side(s, sum, 2, SLUICE_ACL_T_ND6, &sluice_acl_nd6, &k);
 		}
 	}
+	lw = sum->live.words;
+	w = lw;
+	for (i = 0; i < 3; i++)
+		w &= (s->t[i]->words & lw) | s->a[i]->words;
+	s->words = w;
 }
 
-static __always_inline __u32 sluice_acl_bitmap_scan(const struct sluice_acl_summary *sum,
-						    struct sluice_acl_scan *s)
+static __always_inline void sluice_acl_bitmap_scan(const struct sluice_acl_summary *sum,
+						   struct sluice_acl_scan *s)
 {
 	sluice_acl_cand(s, sum);
-	if (!s->cand.words)
-		return 0;
+	if (!s->words)
+		return;
 	/* One step per candidate, and per word the masks overstate. */
-	s->word = sluice_acl_bit_index(s->cand.words & -s->cand.words);
-	s->bits = s->cand.w[s->word & (SLUICE_ACL_WORDS - 1)];
-	bpf_loop(SLUICE_ACL_MAX_RULES + SLUICE_ACL_WORDS, sluice_acl_scan_step, s, 0);
-	return s->hit;
+	s->word = sluice_acl_bit_index(s->words & -s->words);
+	s->bits = sluice_acl_word(s, s->word);
+	bpf_loop(SLUICE_ACL_POSITIONS + SLUICE_ACL_WORDS, sluice_acl_scan_step, s, 0);
 }
 
 static __always_inline int sluice_acl_run(struct xdp_md *ctx, struct sluice_meta *m)
@@ -491,16 +501,21 @@ static __always_inline int sluice_acl_run(struct xdp_md *ctx, struct sluice_meta
 	sum = bpf_map_lookup_elem(&sluice_acl_sum, &sel);
 	if (!sum || sum->mode == SLUICE_ACL_MODE_EMPTY)
 		goto dflt;
-	__builtin_memset(&s.p, 0, sizeof(s.p));
 	fields = sum->fields;
 	if (sum->mode == SLUICE_ACL_MODE_SMALL) {
-		sluice_acl_pkt_read(ctx, m, fields, &s.p);
-		s.hit = sluice_acl_small_scan(sum, &s.p, s.len, &s.action);
+		/* Two copies of the scan: the one for rules without slow fields has no code for them. */
+		if (fields & SLUICE_ACL_N_SLOW) {
+			sluice_acl_pkt_read(ctx, m, fields, &s.p, 1);
+			s.hit = sluice_acl_small_scan(sum, &s.p, s.len, &s.action, 1);
+		} else {
+			sluice_acl_pkt_read(ctx, m, fields, &s.p, 0);
+			s.hit = sluice_acl_small_scan(sum, &s.p, s.len, &s.action, 0);
+		}
 	} else {
 		/* Addresses are read only when a trie may hold them. */
 		if (sum->tries)
 			fields |= SLUICE_ACL_N_SRC | SLUICE_ACL_N_DST;
-		sluice_acl_pkt_read(ctx, m, fields, &s.p);
+		sluice_acl_pkt_read(ctx, m, fields, &s.p, 1);
 		s.action = 0;
 		sluice_acl_bitmap_scan(sum, &s);
 	}

@@ -1029,6 +1029,20 @@ static const uint8_t trie_kinds[SLUICE_ACL_NR_TRIES] = {
 };
 
 static size_t acl_small_max = SLUICE_ACL_SMALL_MAX;
+static void (*acl_step_hook)(const char *step, void *arg);
+static void *acl_step_arg;
+
+void acl__set_step_hook(void (*fn)(const char *step, void *arg), void *arg)
+{
+	acl_step_hook = fn;
+	acl_step_arg = arg;
+}
+
+static void step(const char *what)
+{
+	if (acl_step_hook)
+		acl_step_hook(what, acl_step_arg);
+}
 
 void acl__set_small_max(size_t max)
 {
@@ -1198,63 +1212,83 @@ static uint8_t spec_kinds(const struct acl_rule_spec *r)
 	return k;
 }
 
+/* The kinds of frame a match may match: those its key does not require to be 0. */
+static uint8_t match_kinds(const struct sluice_acl_match *m)
+{
+	return (uint8_t)(~m->key_mask & 0xf);
+}
+
+/* A need bit the frame must have: part of the key test. */
+static void match_need(struct sluice_acl_match *m, uint32_t need)
+{
+	m->need |= need;
+	m->key_mask |= SLUICE_ACL_KEY_HAVE(need);
+	m->key_val |= SLUICE_ACL_KEY_HAVE(need);
+}
+
 static int crule_compile(const struct acl_rule_spec *r, struct crule *c)
 {
 	struct sluice_acl_match *m = &c->k.m;
+	uint8_t kinds = spec_kinds(r);
 	int t, err = 0;
 
 	memset(c, 0, sizeof(*c));
 	c->old = ACL_NONE;
 	c->k.id = r->id;
-	m->kinds = spec_kinds(r);
 	m->action = (uint8_t)r->action;
+	/* The kinds it may not match must be 0 in the frame's key. */
+	m->key_mask = SLUICE_ACL_KEY_KIND(~kinds & 0xf);
+	m->sport_span = m->dport_span = 0xffff;
 	if (r->proto) {
-		m->need |= SLUICE_ACL_N_PROTO;
-		m->proto = r->proto;
+		match_need(m, SLUICE_ACL_N_PROTO);
+		m->key_mask |= SLUICE_ACL_KEY_PROTO(0xff);
+		m->key_val |= SLUICE_ACL_KEY_PROTO(r->proto);
 	}
 	if (ports_restricted(r)) {
-		m->need |= SLUICE_ACL_N_PORTS;
+		match_need(m, SLUICE_ACL_N_PORTS);
 		m->sport_lo = r->sport_lo;
-		m->sport_hi = r->sport_hi;
+		m->sport_span = (uint16_t)(r->sport_hi - r->sport_lo);
 		m->dport_lo = r->dport_lo;
-		m->dport_hi = r->dport_hi;
+		m->dport_span = (uint16_t)(r->dport_hi - r->dport_lo);
 	}
 	if (r->tcp_flags_mask) {
-		m->need |= SLUICE_ACL_N_TCP_FLAGS;
-		m->tcp_flags_mask = r->tcp_flags_mask;
-		m->tcp_flags_value = r->tcp_flags_value;
+		match_need(m, SLUICE_ACL_N_TCP_FLAGS);
+		m->key_mask |= SLUICE_ACL_KEY_TCP_FLAGS(r->tcp_flags_mask);
+		m->key_val |= SLUICE_ACL_KEY_TCP_FLAGS(r->tcp_flags_value);
 	}
 	if (r->has & ACL_HAS_ICMP_TYPE) {
-		m->need |= SLUICE_ACL_N_ICMP_TYPE;
-		m->icmp_type = r->icmp_type;
+		match_need(m, SLUICE_ACL_N_ICMP_TYPE);
+		m->key_mask |= SLUICE_ACL_KEY_ICMP_TYPE(0xff);
+		m->key_val |= SLUICE_ACL_KEY_ICMP_TYPE(r->icmp_type);
 	}
 	if (r->has & ACL_HAS_ICMP_CODE) {
-		m->need |= SLUICE_ACL_N_ICMP_CODE;
-		m->icmp_code = r->icmp_code;
+		match_need(m, SLUICE_ACL_N_ICMP_CODE);
+		m->key_mask |= SLUICE_ACL_KEY_ICMP_CODE(0xff);
+		m->key_val |= SLUICE_ACL_KEY_ICMP_CODE(r->icmp_code);
 	}
 	if (r->has & ACL_HAS_SRC_MAC) {
-		m->need |= SLUICE_ACL_N_SRC_MAC;
+		match_need(m, SLUICE_ACL_N_SRC_MAC);
 		mac_to_u64(r->src_mac, &m->src_mac);
 		mac_to_u64(r->src_mac_mask, &m->src_mac_mask);
 	}
 	if (r->has & ACL_HAS_DST_MAC) {
-		m->need |= SLUICE_ACL_N_DST_MAC;
+		match_need(m, SLUICE_ACL_N_DST_MAC);
 		mac_to_u64(r->dst_mac, &m->dst_mac);
 		mac_to_u64(r->dst_mac_mask, &m->dst_mac_mask);
 	}
 	if (r->has & ACL_HAS_VLAN) {
-		m->need |= SLUICE_ACL_N_VLAN;
+		match_need(m, SLUICE_ACL_N_VLAN);
 		m->vlan_lo = r->vlan_lo;
-		m->vlan_hi = r->vlan_hi;
+		m->vlan_span = (uint16_t)(r->vlan_hi - r->vlan_lo);
 	}
 	if (r->has & ACL_HAS_VLAN_INNER) {
-		m->need |= SLUICE_ACL_N_VLAN_INNER;
+		match_need(m, SLUICE_ACL_N_VLAN_INNER);
 		m->ivlan_lo = r->ivlan_lo;
-		m->ivlan_hi = r->ivlan_hi;
+		m->ivlan_span = (uint16_t)(r->ivlan_hi - r->ivlan_lo);
 	}
 	if (r->nr_nd_target)
-		m->need |= SLUICE_ACL_N_ND;
-	if (m->kinds & SLUICE_ACL_K_IP4) {
+		match_need(m, SLUICE_ACL_N_ND);
+	if (kinds & SLUICE_ACL_K_IP4) {
 		err = err ?: pfx_list_add(c, SLUICE_ACL_T_SRC4, r->src, r->nr_src, AF_INET);
 		err = err ?: pfx_list_add(c, SLUICE_ACL_T_DST4, r->dst, r->nr_dst, AF_INET);
 	}
@@ -1262,7 +1296,7 @@ static int crule_compile(const struct acl_rule_spec *r, struct crule *c)
 		err = err ?: pfx_list_add(c, SLUICE_ACL_T_SRC4, r->arp_sender, r->nr_arp_sender, AF_INET);
 		err = err ?: pfx_list_add(c, SLUICE_ACL_T_DST4, r->arp_target, r->nr_arp_target, AF_INET);
 	}
-	if (m->kinds & SLUICE_ACL_K_IP6) {
+	if (kinds & SLUICE_ACL_K_IP6) {
 		err = err ?: pfx_list_add(c, SLUICE_ACL_T_SRC6, r->src, r->nr_src, AF_INET6);
 		err = err ?: pfx_list_add(c, SLUICE_ACL_T_DST6, r->dst, r->nr_dst, AF_INET6);
 		err = err ?: pfx_list_add(c, SLUICE_ACL_T_ND6, r->nd_target, r->nr_nd_target, AF_INET6);
@@ -1318,7 +1352,7 @@ static size_t small_expand(const struct crule *c, struct sluice_acl_small *out, 
 		uint32_t nd = nr[fs ? SLUICE_ACL_T_DST6 : SLUICE_ACL_T_DST4];
 		uint32_t nn = fs ? nr[SLUICE_ACL_T_ND6] : 0;
 
-		kinds[fs] = c->k.m.kinds & (fs ? SLUICE_ACL_K_IP6 : SLUICE_ACL_K_IP4 | SLUICE_ACL_K_ARP);
+		kinds[fs] = match_kinds(&c->k.m) & (fs ? SLUICE_ACL_K_IP6 : SLUICE_ACL_K_IP4 | SLUICE_ACL_K_ARP);
 		/* A side naming prefixes of the other family only cannot match this one. */
 		if (!kinds[fs] || (!ns && any_src) || (!nd && any_dst) || (!fs && nr[SLUICE_ACL_T_ND6]))
 			continue;
@@ -1341,20 +1375,20 @@ static size_t small_expand(const struct crule *c, struct sluice_acl_small *out, 
 
 					memset(e, 0, sizeof(*e));
 					e->m = c->k.m;
-					e->m.kinds = kinds[fs];
+					e->m.key_mask |= SLUICE_ACL_KEY_KIND(~kinds[fs] & 0xf);
 					e->pos = c->pos;
 					if (ns) {
-						e->m.need |= SLUICE_ACL_N_SRC;
+						match_need(&e->m, SLUICE_ACL_N_SRC);
 						small_addr(&c->pfx[ts][i], e->addr[SLUICE_ACL_A_SRC],
 							   e->mask[SLUICE_ACL_A_SRC]);
 					}
 					if (nd) {
-						e->m.need |= SLUICE_ACL_N_DST;
+						match_need(&e->m, SLUICE_ACL_N_DST);
 						small_addr(&c->pfx[td][j], e->addr[SLUICE_ACL_A_DST],
 							   e->mask[SLUICE_ACL_A_DST]);
 					}
 					if (nn) {
-						e->m.need |= SLUICE_ACL_N_ND_TARGET;
+						match_need(&e->m, SLUICE_ACL_N_ND_TARGET);
 						small_addr(&c->pfx[SLUICE_ACL_T_ND6][x], e->addr[SLUICE_ACL_A_ND],
 							   e->mask[SLUICE_ACL_A_ND]);
 					}
@@ -1379,12 +1413,12 @@ static void summary_build(const struct crule *v, size_t n, struct sluice_acl_sum
 
 		bm_set(&s->live, c->pos);
 		s->fields |= c->k.m.need;
-		if (c->k.m.kinds & SLUICE_ACL_K_OTHER)
+		if (match_kinds(&c->k.m) & SLUICE_ACL_K_OTHER)
 			bm_set(&s->other, c->pos);
 		for (t = 0; t < SLUICE_ACL_NR_TRIES; t++) {
 			if (c->nr[t])
 				s->tries |= 1u << t;
-			else if (c->k.m.kinds & trie_kinds[t])
+			else if (match_kinds(&c->k.m) & trie_kinds[t])
 				bm_set(&s->any[t], c->pos);
 		}
 		if (nr_small <= acl_small_max)
@@ -1840,7 +1874,7 @@ static int mirror_read_trie(struct mirror *mi, int t, const struct sluice_acl_bi
 		}
 		if (pe)
 			pv = &vals[idx[pe - kt->e]];
-		for (uint32_t pos = 0; pos < SLUICE_ACL_MAX_RULES; pos++) {
+		for (uint32_t pos = 0; pos < SLUICE_ACL_POSITIONS; pos++) {
 			if (!bm_test(&vals[i], pos))
 				continue;
 			if (!bm_test(live, pos)) {
@@ -1870,7 +1904,7 @@ static int mirror_rebuild(const struct acl_maps *maps, struct mirror *mi,
 	size_t n = 0;
 	int t, err;
 
-	at = malloc(SLUICE_ACL_MAX_RULES * sizeof(*at));
+	at = malloc(SLUICE_ACL_POSITIONS * sizeof(*at));
 	if (!sum || !at) {
 		err = -ENOMEM;
 		goto out;
@@ -1879,12 +1913,12 @@ static int mirror_rebuild(const struct acl_maps *maps, struct mirror *mi,
 		err = -errno;
 		goto out;
 	}
-	mi->live = calloc(SLUICE_ACL_MAX_RULES, sizeof(*mi->live));
+	mi->live = calloc(SLUICE_ACL_POSITIONS, sizeof(*mi->live));
 	if (!mi->live) {
 		err = -ENOMEM;
 		goto out;
 	}
-	for (pos = 0; pos < SLUICE_ACL_MAX_RULES; pos++) {
+	for (pos = 0; pos < SLUICE_ACL_POSITIONS; pos++) {
 		at[pos] = -1;
 		if (!bm_test(&sum->live, pos))
 			continue;
@@ -2023,7 +2057,7 @@ static int flip(struct mirror *mi, const struct acl_maps *maps, struct sluice_ac
  */
 static int place(struct crule *v, size_t n, const bool *occupied, bool *stay)
 {
-	uint32_t f[SLUICE_ACL_MAX_RULES];
+	uint32_t f[SLUICE_ACL_POSITIONS];
 	size_t i = 0, j, k, F, jj;
 	bool right = true;
 	long L, R, p;
@@ -2037,7 +2071,7 @@ static int place(struct crule *v, size_t n, const bool *occupied, bool *stay)
 			;
 		for (;;) {
 			L = i ? (long)v[i - 1].pos : -1;
-			R = j < n ? (long)v[j].pos : SLUICE_ACL_MAX_RULES;
+			R = j < n ? (long)v[j].pos : SLUICE_ACL_POSITIONS;
 			for (F = 0, p = L + 1; p < R; p++)
 				if (!occupied[p])
 					f[F++] = (uint32_t)p;
@@ -2272,11 +2306,13 @@ static int apply_incremental(struct mirror *mi, const struct acl_maps *maps, str
 	err = tries_flush(mi, &info->keys_written);
 	if (err)
 		goto out;
+	step("written");
 	err = flip(mi, maps, ctl, v, n, &info->mode);
 	if (err)
 		goto out;
 	*live_changed = true;
 	t_flip = now_ns();
+	step("switched");
 	for (i = 0; i < mi->nr_live; i++)
 		info->retired += !held[i];
 	if (!info->retired)
@@ -2326,7 +2362,7 @@ static int apply_blank(struct mirror *mi, const struct acl_maps *maps, struct sl
 		       struct crule *v, size_t n, struct hits_io *h, struct acl_apply_info *info,
 		       bool *live_changed)
 {
-	bool occupied[SLUICE_ACL_MAX_RULES] = {};
+	bool occupied[SLUICE_ACL_POSITIONS] = {};
 	struct sluice_acl_hits *old = NULL, *zero = NULL;
 	bool *stay = calloc(n ? n : 1, sizeof(*stay));
 	size_t i, nc = (size_t)h->ncpu;
@@ -2343,6 +2379,7 @@ static int apply_blank(struct mirror *mi, const struct acl_maps *maps, struct sl
 	if (err)
 		goto out;
 	*live_changed = true;
+	step("blanked");
 	sleep_until(now_ns() + ACL_QUIESCE_NS);
 	for (i = 0; i < mi->nr_live && !err; i++)
 		err = hits_read(h, mi->live[i].pos, &old[i * nc]) ?:
@@ -2361,7 +2398,12 @@ static int apply_blank(struct mirror *mi, const struct acl_maps *maps, struct sl
 		      tries_own(mi, &v[i], v[i].pos, true);
 	}
 	info->placed = n;
-	err = err ?: tries_flush(mi, &info->keys_written) ?: flip(mi, maps, ctl, v, n, &info->mode);
+	err = err ?: tries_flush(mi, &info->keys_written);
+	if (!err)
+		step("written");
+	err = err ?: flip(mi, maps, ctl, v, n, &info->mode);
+	if (!err)
+		step("switched");
 out:
 	free(stay);
 	free(old);
@@ -2372,7 +2414,7 @@ out:
 int acl__apply_info(const struct acl_maps *maps, const struct acl_rule_spec *rules, size_t n,
 		    struct acl_apply_info *info)
 {
-	bool occupied[SLUICE_ACL_MAX_RULES] = {}, live_changed = false;
+	bool occupied[SLUICE_ACL_POSITIONS] = {}, live_changed = false;
 	struct acl_apply_info dummy;
 	struct sluice_acl_ctl *ctl = NULL;
 	struct id_idx *ids = NULL;
@@ -2500,7 +2542,7 @@ int acl__read_hits(const struct acl_maps *maps, struct acl_rule_hits *out, size_
 		err = -errno;
 		goto out;
 	}
-	for (pos = 0; pos <= SLUICE_ACL_MAX_RULES; pos++) {
+	for (pos = 0; pos <= SLUICE_ACL_POSITIONS; pos++) {
 		struct acl_rule_hits s = { .pos = pos };
 		bool is_dflt = pos == ACL_HITS_DEFAULT;
 

@@ -95,7 +95,7 @@ int acl_rule_check_key(const struct acl_rule_spec *rule, char *err, size_t errle
 #define ACL_MAP_DST6		"sluice_acl_dst6"
 #define ACL_MAP_ND6		"sluice_acl_nd6"
 /* Index in ACL_MAP_HITS of packets no rule matched. */
-#define ACL_HITS_DEFAULT	SLUICE_ACL_MAX_RULES
+#define ACL_HITS_DEFAULT	SLUICE_ACL_POSITIONS
 
 /* The acl stage's maps, by fd; -1 where not open. */
 struct acl_maps {
@@ -140,6 +140,13 @@ int acl__apply_info(const struct acl_maps *maps, const struct acl_rule_spec *rul
  * effect at the next acl__apply().
  */
 void acl__set_small_max(size_t max);
+/*
+ * For tests: fn is called at each step of an update: "written" (what is
+ * new is in the maps, the old set is live), "switched" (the new set is live,
+ * the old one not yet retired) and, when the sets cannot sit side by side,
+ * "blanked" first (no rule is live). NULL: none.
+ */
+void acl__set_step_hook(void (*fn)(const char *step, void *arg), void *arg);
 
 struct acl_rule_hits {
 	uint32_t id;		/* rule id */

@@ -156,13 +156,15 @@ struct sluice_pipeline_info {
 
 /*
  * ACL (bpf/acl.h, lib/acl.c). Ordered rules, first match wins; a rule sits at
- * a position (0..SLUICE_ACL_MAX_RULES-1) and positions increase with rule
- * order. What packets read is chosen by one summary (struct
- * sluice_acl_summary) among SLUICE_ACL_SLOTS, selected by sluice_acl_ctl.sel:
- * userspace fills an idle slot and then stores sel, so a packet sees the old
- * summary or the new one, whole.
+ * a position and positions increase with rule order. There are twice as many
+ * positions as rules, so a rule can always move to make room for another
+ * without waiting for a position to free up. What packets read is chosen by
+ * one summary (struct sluice_acl_summary) among SLUICE_ACL_SLOTS, selected by
+ * sluice_acl_ctl.sel: userspace fills an idle slot and then stores sel, so a
+ * packet sees the old summary or the new one, whole.
  */
-#define SLUICE_ACL_MAX_RULES	1024
+#define SLUICE_ACL_MAX_RULES	1024	/* rules in a set */
+#define SLUICE_ACL_POSITIONS	2048
 #define SLUICE_ACL_MAX_PREFIXES	131072
 #define SLUICE_ACL_SMALL_MAX	16	/* entries a small rule set compiles into, at most */
 #define SLUICE_ACL_SLOTS	4	/* summaries: the live one, the next, retired ones */
@@ -181,7 +183,7 @@ enum sluice_acl_mode {
 	SLUICE_ACL_MODE_BITMAP,		/* trie lookups, then a scan of candidate positions */
 };
 
-/* Kinds of frame (sluice_acl_match.kinds: those a rule may match). */
+/* Kinds of frame: one per frame, a set per rule. */
 enum {
 	SLUICE_ACL_K_IP4	= 1 << 0,	/* IPv4 with both addresses in the frame */
 	SLUICE_ACL_K_IP6	= 1 << 1,	/* IPv6 with both addresses in the frame */
@@ -190,12 +192,11 @@ enum {
 };
 
 /*
- * What a rule tests beyond the kind of frame (sluice_acl_match.need). The
- * stage gives each frame the same bits for the headers it has (ports only
- * for a TCP or UDP header in the frame, ICMP fields only for an ICMP header,
- * ...), so `need & ~have` rejects a rule on a frame without its headers.
- * The summary's fields are the union over its rules: the frame fields the
- * stage reads at all.
+ * What a rule tests (sluice_acl_match.need). A frame gets the same bits for
+ * the headers it has (ports only for a TCP, UDP or SCTP header in the frame,
+ * ICMP fields only for an ICMP header, ...), so a rule needing a header the
+ * frame lacks cannot match. The summary's fields are the union over its
+ * rules: the frame fields the stage reads at all.
  */
 enum {
 	SLUICE_ACL_N_PROTO	= 1 << 0,
@@ -213,10 +214,22 @@ enum {
 	SLUICE_ACL_N_DST	= 1 << 11,	/* IP destination or ARP target address */
 	SLUICE_ACL_N_ND_TARGET	= 1 << 12,
 };
-/* The fields added with the MAC, VLAN, ICMP and ND matches: one test skips them all. */
-#define SLUICE_ACL_N_EXT	(SLUICE_ACL_N_ICMP_TYPE | SLUICE_ACL_N_ICMP_CODE | \
-				 SLUICE_ACL_N_SRC_MAC | SLUICE_ACL_N_DST_MAC | \
-				 SLUICE_ACL_N_VLAN | SLUICE_ACL_N_VLAN_INNER)
+/* What the key does not cover: tested one by one, behind one test of need. */
+#define SLUICE_ACL_N_SLOW	(SLUICE_ACL_N_SRC_MAC | SLUICE_ACL_N_DST_MAC | SLUICE_ACL_N_VLAN | \
+				 SLUICE_ACL_N_VLAN_INNER | SLUICE_ACL_N_SRC | SLUICE_ACL_N_DST | \
+				 SLUICE_ACL_N_ND_TARGET)
+
+/*
+ * A frame's key, and a match's key_mask and key_val: the match holds when
+ * (key & key_mask) == key_val. Its kind, the headers it has (need bits),
+ * protocol, TCP flags, ICMP type and code, in one 64-bit test.
+ */
+#define SLUICE_ACL_KEY_KIND(k)		((__u64)(k))		/* bits 0-3 */
+#define SLUICE_ACL_KEY_HAVE(n)		((__u64)(n) << 4)	/* bits 4-16 */
+#define SLUICE_ACL_KEY_PROTO(p)		((__u64)(p) << 24)
+#define SLUICE_ACL_KEY_TCP_FLAGS(f)	((__u64)(f) << 32)
+#define SLUICE_ACL_KEY_ICMP_TYPE(t)	((__u64)(t) << 40)
+#define SLUICE_ACL_KEY_ICMP_CODE(c)	((__u64)(c) << 48)
 
 /* The LPM tries, by index (bit i of sluice_acl_summary.tries). */
 enum sluice_acl_trie {
@@ -244,7 +257,7 @@ struct sluice_lpm6_key {
  * lib/acl.c), so one longest-prefix lookup gives every rule that matches
  * the address.
  */
-#define SLUICE_ACL_WORDS	(SLUICE_ACL_MAX_RULES / 64)
+#define SLUICE_ACL_WORDS	(SLUICE_ACL_POSITIONS / 64)
 struct sluice_acl_bitmap {
 	__u64 w[SLUICE_ACL_WORDS];
 	/* bit i set when w[i] may be non-zero: the scan jumps over empty words */
@@ -253,24 +266,20 @@ struct sluice_acl_bitmap {
 };
 
 /*
- * What a rule tests, but for its prefixes. MAC addresses are the 6 bytes as
- * in the frame, in the low-addressed bytes of a zeroed __u64 (memcpy), so
- * the stage compares them as loaded.
+ * What a rule tests, but for its prefixes. Port and VLAN ranges are LO and
+ * HI - LO, tested as (v - lo) <= span in 16 bits (any: 0 and 65535). MAC
+ * addresses are the 6 bytes as in the frame, in the low-addressed bytes of a
+ * zeroed __u64 (memcpy), so the stage compares them as loaded.
  */
 struct sluice_acl_match {
+	__u64 key_mask, key_val;	/* see SLUICE_ACL_KEY_* */
+	__u16 sport_lo, sport_span;
+	__u16 dport_lo, dport_span;
 	__u32 need;			/* SLUICE_ACL_N_* */
-	__u8 kinds;			/* SLUICE_ACL_K_* it may match */
-	__u8 proto;			/* with N_PROTO */
 	__u8 action;			/* enum sluice_acl_action */
-	__u8 tcp_flags_mask;		/* with N_TCP_FLAGS: (flags & mask) == value */
-	__u16 sport_lo, sport_hi;	/* with N_PORTS, host order, inclusive */
-	__u16 dport_lo, dport_hi;
-	__u16 vlan_lo, vlan_hi;		/* with N_VLAN */
-	__u16 ivlan_lo, ivlan_hi;	/* with N_VLAN_INNER */
-	__u8 tcp_flags_value;
-	__u8 icmp_type;			/* with N_ICMP_TYPE */
-	__u8 icmp_code;			/* with N_ICMP_CODE */
-	__u8 pad[5];
+	__u8 pad[3];
+	__u16 vlan_lo, vlan_span;	/* with N_VLAN */
+	__u16 ivlan_lo, ivlan_span;	/* with N_VLAN_INNER */
 	__u64 src_mac, src_mac_mask;	/* with N_SRC_MAC: (mac & mask) == value */
 	__u64 dst_mac, dst_mac_mask;
 };
@@ -414,16 +423,18 @@ _Static_assert(sizeof(struct sluice_stage_cfg) == 16, "stage cfg layout");
 _Static_assert(sizeof(struct sluice_entry_cfg) == 8, "entry cfg layout");
 _Static_assert(sizeof(struct sluice_stage_info) == 48, "stage info layout");
 _Static_assert(sizeof(struct sluice_pipeline_info) == 24 + 48 * SLUICE_MAX_STAGES, "info layout");
-_Static_assert(sizeof(struct sluice_acl_match) == 64, "acl match layout");
-_Static_assert(sizeof(struct sluice_acl_rule) == 72, "acl rule layout");
-_Static_assert(sizeof(struct sluice_acl_small) == 168, "acl small entry layout");
+_Static_assert(sizeof(struct sluice_acl_match) == 72, "acl match layout");
+_Static_assert(sizeof(struct sluice_acl_rule) == 80, "acl rule layout");
+_Static_assert(sizeof(struct sluice_acl_small) == 176, "acl small entry layout");
 _Static_assert(sizeof(struct sluice_acl_summary) ==
 	       16 + (2 + SLUICE_ACL_NR_TRIES) * sizeof(struct sluice_acl_bitmap) +
 	       SLUICE_ACL_SMALL_MAX * sizeof(struct sluice_acl_small), "acl summary layout");
 _Static_assert(sizeof(struct sluice_acl_ctl) == 16, "acl ctl layout");
 _Static_assert((SLUICE_ACL_SLOTS & (SLUICE_ACL_SLOTS - 1)) == 0, "acl slots: a power of 2");
 _Static_assert(sizeof(struct sluice_acl_hits) == 16, "acl hits layout");
-_Static_assert(sizeof(struct sluice_acl_bitmap) == SLUICE_ACL_MAX_RULES / 8 + 8, "acl bitmap layout");
+_Static_assert(sizeof(struct sluice_acl_bitmap) == SLUICE_ACL_POSITIONS / 8 + 8, "acl bitmap layout");
+_Static_assert(SLUICE_ACL_POSITIONS >= 2 * SLUICE_ACL_MAX_RULES, "acl: room to move any rule");
+_Static_assert(SLUICE_ACL_N_ND_TARGET < (1 << 13), "acl: need bits fit the key's 13");
 _Static_assert(SLUICE_ACL_WORDS <= 32, "acl bitmap words is a 32-bit mask");
 _Static_assert(sizeof(struct sluice_rl_key) == 20, "rl key layout");
 _Static_assert(sizeof(struct sluice_rl_bucket) == 16, "rl bucket layout");
