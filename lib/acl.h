@@ -165,8 +165,9 @@ int acl__read_hits(const struct acl_maps *maps, struct acl_rule_hits *out, size_
 
 /*
  * Whether IFNAME (in the caller's network namespace) strips VLAN tags before
- * XDP sees them (rx VLAN offload, `ethtool -k IFNAME` rx-vlan-offload):
- * 1 on, 0 off, or a negative errno. vlan rules need it off.
+ * XDP sees them: rx VLAN offload on (`ethtool -k IFNAME` rx-vlan-offload),
+ * on any driver but veth, which hands XDP its peer's frames as sent.
+ * 1 yes, 0 no, or a negative errno. vlan rules need it off.
  */
 int acl_iface_rxvlan(const char *ifname);
 
