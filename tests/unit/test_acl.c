@@ -1179,6 +1179,14 @@ static void test_100k_prefixes(void **state)
 	acl_bpf__destroy(f.skel);
 }
 
+/* The offload query: loopback strips nothing; a missing interface is an error, not "off". */
+static void test_rxvlan(void **state)
+{
+	assert_int_equal(acl_iface_rxvlan("lo"), 0);
+	assert_int_equal(acl_iface_rxvlan("sluice-none0"), -ENODEV);
+	assert_int_equal(acl_iface_rxvlan("a-name-longer-than-ifnamsiz"), -EINVAL);
+}
+
 /* A test that failed inside an update must not leave its hook or mode to the next. */
 static int reset(void **state)
 {
@@ -1200,6 +1208,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_two_phase, reset),
 		cmocka_unit_test_teardown(test_one_rule_changes, reset),
 		cmocka_unit_test_teardown(test_100k_prefixes, reset),
+		cmocka_unit_test_teardown(test_rxvlan, reset),
 	};
 
 	libbpf_set_print(NULL);
