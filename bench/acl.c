@@ -66,7 +66,7 @@ struct bench_case {
 	struct pipeline *pl;
 	int stats_fd;			/* sluice_pipe_stats, -1 = none */
 	int peer_stats_fd;		/* xdp-filter's xdp_stats_map, -1 = none */
-	uint64_t peer_pass0;		/* its XDP_PASS count before the rounds */
+	uint64_t peer0[XDP_REDIRECT + 1];	/* its counts by action before the rounds */
 	uint32_t expect_rule;		/* meta.rule after one run (pipelines) */
 	uint8_t frame[128];
 	int len;
@@ -411,11 +411,10 @@ static int peer_case(int id)
 	return ret;
 }
 
-/* xdp-filter's XDP_PASS packets, over CPUs: struct datarec starts with rx_packets. */
-static int peer_pass(const struct bench_case *c, uint64_t *out)
+/* xdp-filter's packets by action, over CPUs: struct datarec starts with rx_packets. */
+static int peer_count(const struct bench_case *c, __u32 key, uint64_t *out)
 {
 	int ncpu = libbpf_num_possible_cpus();
-	__u32 key = XDP_PASS;
 	struct bpf_map_info mi = {};
 	__u32 ml = sizeof(mi);
 	uint8_t *v;
@@ -536,9 +535,9 @@ static int case_check_once(struct bench_case *c)
 			c->expect_rule);
 		return -EPROTO;
 	}
-	if (c->peer_stats_fd >= 0)
-		return peer_pass(c, &c->peer_pass0);
-	return 0;
+	for (__u32 a = 0; c->peer_stats_fd >= 0 && a <= XDP_REDIRECT && !ret; a++)
+		ret = peer_count(c, a, &c->peer0[a]);
+	return ret;
 }
 
 static int case_check_stats(struct bench_case *c, uint64_t runs)
@@ -556,13 +555,17 @@ static int case_check_stats(struct bench_case *c, uint64_t runs)
 			return -EPROTO;
 		}
 	}
-	if (c->peer_stats_fd >= 0) {
-		ret = peer_pass(c, &passed);
+	/* Every run passed (frames the veth itself carries may add passes, never another action). */
+	for (__u32 a = 0; c->peer_stats_fd >= 0 && a <= XDP_REDIRECT; a++) {
+		uint64_t n;
+
+		ret = peer_count(c, a, &n);
 		if (ret)
 			return ret;
-		if (passed - c->peer_pass0 != runs) {
-			fprintf(stderr, "acl: xdp-filter passed %llu of %llu runs\n",
-				(unsigned long long)(passed - c->peer_pass0), (unsigned long long)runs);
+		n -= c->peer0[a];
+		if ((a == XDP_PASS && n < runs) || (a != XDP_PASS && n)) {
+			fprintf(stderr, "acl: xdp-filter: %llu packets with action %u over %llu runs\n",
+				(unsigned long long)n, a, (unsigned long long)runs);
 			return -EPROTO;
 		}
 	}

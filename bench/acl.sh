@@ -37,6 +37,9 @@ trap cleanup EXIT INT TERM
 if ! command -v xdp-filter >/dev/null; then
 	echo "# xdp-filter not installed (Debian package xdp-tools): no peer figure"
 elif ! { ip netns add "$ns" &&
+	 # No IPv6: no DAD or router solicitation through xdp-filter's counters.
+	 nsenter --net="/run/netns/$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 &&
+	 nsenter --net="/run/netns/$ns" sysctl -qw net.ipv6.conf.default.disable_ipv6=1 &&
 	 ip -n "$ns" link add xf0 type veth peer name xf1 &&
 	 ip -n "$ns" link set xf0 up && ip -n "$ns" link set xf1 up; }; then
 	echo "# could not create the namespace for xdp-filter: no peer figure"

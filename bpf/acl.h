@@ -46,6 +46,15 @@
 #ifndef IPPROTO_ICMPV6
 #define IPPROTO_ICMPV6		58	/* linux/in6.h: not included by linux/in.h */
 #endif
+/*
+ * The first 6 bytes of an Ethernet/IPv4 ARP header (00 01 08 00 06 04) as a
+ * little-endian load: sluice is x86-64 only, and MAC addresses are compared
+ * as loaded the same way (lib/acl.c copies them into a __u64).
+ */
+#define SLUICE_ACL_ARP_ETH_IP4	0x040600080100ULL
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "the acl stage compares frame bytes as little-endian loads"
+#endif
 #define SLUICE_ACL_ICMP6_NS	135
 #define SLUICE_ACL_ICMP6_NA	136
 
@@ -111,14 +120,29 @@ SLUICE_ACL_TRIE(sluice_acl_nd6, struct sluice_lpm6_key);
 /* Verdict when no rule matches: XDP_PASS goes on to the next stage. */
 const volatile __u32 default_action = XDP_PASS;
 
-/* The frame as rules see it: the key always, the rest when some rule needs it. */
+/*
+ * The frame as rules see it: the key and ports always, the rest when some
+ * rule needs it. Every member is a __u64 written whole on every path, so the
+ * verifier finds the same kind of stack slot whichever way the frame was
+ * read, and prunes.
+ */
 struct sluice_acl_pkt {
 	__u64 key;			/* SLUICE_ACL_KEY_* */
-	__u16 sport, dport;		/* 0 without ports: any range matches, need keeps them out */
-	__u16 vlan, ivlan;
+	__u64 ports;			/* sport | dport << 16 | vlan << 32 | inner vlan << 48 */
 	__u64 smac, dmac;
 	__u64 addr[SLUICE_ACL_NR_ADDRS][2];	/* as in the frame; IPv4 in the first 4 bytes */
 };
+
+/* The key and ports alone: what the fast path and the call to the slow one need. */
+struct sluice_acl_base {
+	__u64 key;
+	__u64 ports;
+};
+
+#define SLUICE_ACL_SPORT(p)	((__u16)(p)->ports)
+#define SLUICE_ACL_DPORT(p)	((__u16)((p)->ports >> 16))
+#define SLUICE_ACL_VLAN(p)	((__u16)((p)->ports >> 32))
+#define SLUICE_ACL_IVLAN(p)	((__u16)((p)->ports >> 48))
 
 /*
  * Everything the bitmap scan needs, on the stack so the bpf_loop callback
@@ -148,26 +172,37 @@ static __always_inline __u32 sluice_acl_bit_index(__u64 bit)
 	return (v * 0x0101010101010101ULL) >> 56;
 }
 
-static __always_inline int sluice_acl_addr_in(const __u64 *a, const __u64 *v, const __u64 *m)
+/*
+ * Non-zero when v is outside lo..lo+span, in 16 bits, without a branch: the
+ * barrier keeps clang from turning the subtraction back into a compare and
+ * select, which is a branch in BPF.
+ */
+static __always_inline __u64 sluice_acl_out(__u16 v, __u16 lo, __u16 span)
 {
-	return !(((a[0] ^ v[0]) & m[0]) | ((a[1] ^ v[1]) & m[1]));
+	__u64 t = (__u64)span - (__u16)(v - lo);
+
+	asm volatile("" : "+r"(t));
+	return t >> 63;
 }
 
-/* MAC, VLAN: what the key leaves out, for the few rules that name it. */
-static __always_inline int sluice_acl_match_slow(const struct sluice_acl_match *r,
-						 const struct sluice_acl_pkt *p)
+/*
+ * MAC, VLAN: what the key leaves out, for the few rules that name it. A
+ * field a rule does not name has a zero mask or a full range (lib/acl.c),
+ * so every term is computed and one test decides: one branch for the
+ * verifier to follow, not one per field.
+ */
+static __always_inline __u64 sluice_acl_slow_miss(const struct sluice_acl_match *r,
+						  const struct sluice_acl_pkt *p)
 {
-	__u32 need = r->need;
+	return ((p->smac & r->src_mac_mask) ^ r->src_mac) | ((p->dmac & r->dst_mac_mask) ^ r->dst_mac) |
+	       sluice_acl_out(SLUICE_ACL_VLAN(p), r->vlan_lo, r->vlan_span) |
+	       sluice_acl_out(SLUICE_ACL_IVLAN(p), r->ivlan_lo, r->ivlan_span);
+}
 
-	if ((need & SLUICE_ACL_N_SRC_MAC) && (p->smac & r->src_mac_mask) != r->src_mac)
-		return 0;
-	if ((need & SLUICE_ACL_N_DST_MAC) && (p->dmac & r->dst_mac_mask) != r->dst_mac)
-		return 0;
-	if ((need & SLUICE_ACL_N_VLAN) && (__u16)(p->vlan - r->vlan_lo) > r->vlan_span)
-		return 0;
-	if ((need & SLUICE_ACL_N_VLAN_INNER) && (__u16)(p->ivlan - r->ivlan_lo) > r->ivlan_span)
-		return 0;
-	return 1;
+/* Non-zero when the frame's address a is outside the entry's prefix (mask 0: no prefix). */
+static __always_inline __u64 sluice_acl_addr_miss(const __u64 *a, const __u64 *v, const __u64 *m)
+{
+	return ((a[0] ^ v[0]) & m[0]) | ((a[1] ^ v[1]) & m[1]);
 }
 
 /* Everything but prefixes, with the frame's key and ports at hand; slow: the frame's MAC and VLAN fields were read. */
@@ -180,13 +215,13 @@ static __always_inline int sluice_acl_match_k(const struct sluice_acl_match *r, 
 		return 0;
 	if (!slow || !(r->need & SLUICE_ACL_N_SLOW))
 		return 1;
-	return sluice_acl_match_slow(r, p);
+	return !sluice_acl_slow_miss(r, p);
 }
 
 static __always_inline int sluice_acl_match(const struct sluice_acl_match *r,
 					    const struct sluice_acl_pkt *p, int slow)
 {
-	return sluice_acl_match_k(r, p->key, p->sport, p->dport, p, slow);
+	return sluice_acl_match_k(r, p->key, SLUICE_ACL_SPORT(p), SLUICE_ACL_DPORT(p), p, slow);
 }
 
 static __always_inline void sluice_acl_count(__u32 pos, __u32 len)
@@ -213,64 +248,39 @@ static __always_inline __u8 *sluice_acl_bytes(void *data, void *data_end, __u32 
 }
 
 /*
- * The frame's key, ports and, when the summary's rules need them (fields),
- * addresses, MAC addresses and VLAN ids; with slow, those are zeroed first,
- * for the matches that test them. Whatever a frame lacks (a header, or the
- * bytes of one) stays out of the key's headers, so no rule needing it can
- * match.
+ * The frame's key and ports: its kind, the headers it has, protocol, TCP
+ * flags, ICMP type and code, from parse's metadata. Whatever a frame lacks
+ * (a header, or the bytes of one) stays out of the key's headers, so no rule
+ * needing it can match. p may be a struct sluice_acl_pkt, or just its first
+ * two members.
  */
-static __always_inline void sluice_acl_pkt_read(struct xdp_md *ctx, const struct sluice_meta *m,
-						__u32 fields, struct sluice_acl_pkt *p, const int slow)
+static __always_inline void sluice_acl_pkt_base(struct xdp_md *ctx, const struct sluice_meta *m,
+						struct sluice_acl_pkt *p)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
-	__u32 l3 = m->l3_off, l4 = m->l4_off, have = SLUICE_ACL_N_PROTO, kind = SLUICE_ACL_K_OTHER;
-	__u32 proto = m->l4_proto, flags = 0, icmp = 0;
-	__u8 *h;
+	__u32 l3 = m->l3_off, have = SLUICE_ACL_N_PROTO, kind = SLUICE_ACL_K_OTHER;
+	__u32 proto = m->l4_proto, flags = 0, icmp = 0, ports = 0;
 
-	p->sport = 0;
-	p->dport = 0;
-	if (slow)
-		__builtin_memset(&p->vlan, 0, sizeof(*p) - offsetof(struct sluice_acl_pkt, vlan));
 	if (m->l3_proto == ETH_P_IP) {
-		h = sluice_acl_bytes(data, data_end, l3, 20);
-		if (h && l3) {
+		if (l3 && sluice_acl_bytes(data, data_end, l3, 20)) {
 			kind = SLUICE_ACL_K_IP4;
 			have |= SLUICE_ACL_N_SRC | SLUICE_ACL_N_DST;
-			if (fields & (SLUICE_ACL_N_SRC | SLUICE_ACL_N_DST)) {
-				__builtin_memcpy(&p->addr[SLUICE_ACL_A_SRC][0], h + 12, 4);
-				__builtin_memcpy(&p->addr[SLUICE_ACL_A_DST][0], h + 16, 4);
-			}
 		}
 	} else if (m->l3_proto == ETH_P_IPV6) {
-		h = sluice_acl_bytes(data, data_end, l3, 40);
-		if (h && l3) {
+		if (l3 && sluice_acl_bytes(data, data_end, l3, 40)) {
 			kind = SLUICE_ACL_K_IP6;
 			have |= SLUICE_ACL_N_SRC | SLUICE_ACL_N_DST;
-			if (fields & (SLUICE_ACL_N_SRC | SLUICE_ACL_N_DST)) {
-				__builtin_memcpy(p->addr[SLUICE_ACL_A_SRC], h + 8, 16);
-				__builtin_memcpy(p->addr[SLUICE_ACL_A_DST], h + 24, 16);
-			}
 		}
 	} else if (m->flags & SLUICE_PKT_ARP) {
 		kind = SLUICE_ACL_K_ARP;
 		proto = 0;
-		/* Ethernet/IPv4 ARP (htype 1, ptype 0x0800, hlen 6, plen 4): addresses at 14 and 24. */
-		h = (fields & (SLUICE_ACL_N_SRC | SLUICE_ACL_N_DST)) ?
-			    sluice_acl_bytes(data, data_end, l3, 28) : NULL;
-		if (h && l3 && h[0] == 0 && h[1] == 1 && h[2] == 0x08 && h[3] == 0 && h[4] == 6 &&
-		    h[5] == 4) {
-			__builtin_memcpy(&p->addr[SLUICE_ACL_A_SRC][0], h + 14, 4);
-			__builtin_memcpy(&p->addr[SLUICE_ACL_A_DST][0], h + 24, 4);
-			have |= SLUICE_ACL_N_SRC | SLUICE_ACL_N_DST;
-		}
 	}
 	/* Parse reads no L4 header of a later fragment, nor one cut short: no l4_off. */
-	if (kind > SLUICE_ACL_K_IP6 || !l4 || (m->flags & SLUICE_PKT_FRAG_LATER))
-		goto l2;
+	if (kind > SLUICE_ACL_K_IP6 || !m->l4_off || (m->flags & SLUICE_PKT_FRAG_LATER))
+		goto out;
 	if (proto == IPPROTO_TCP || proto == IPPROTO_UDP || proto == IPPROTO_SCTP) {
-		p->sport = m->sport;
-		p->dport = m->dport;
+		ports = m->sport | (__u32)m->dport << 16;
 		have |= SLUICE_ACL_N_PORTS;
 		if (proto == IPPROTO_TCP) {
 			flags = m->tcp_flags;
@@ -280,38 +290,102 @@ static __always_inline void sluice_acl_pkt_read(struct xdp_md *ctx, const struct
 		/* parse keeps ICMP type << 8 | code in dport */
 		icmp = m->dport;
 		have |= SLUICE_ACL_N_ICMP_TYPE | SLUICE_ACL_N_ICMP_CODE;
-		if ((fields & SLUICE_ACL_N_ND) && kind == SLUICE_ACL_K_IP6 &&
-		    ((icmp >> 8) == SLUICE_ACL_ICMP6_NS || (icmp >> 8) == SLUICE_ACL_ICMP6_NA)) {
-			/* NS and NA: 4 bytes of header, 4 reserved, then the target */
-			h = sluice_acl_bytes(data, data_end, l4, 24);
+	}
+out:
+	p->ports = ports;
+	p->key = SLUICE_ACL_KEY_KIND(kind) | SLUICE_ACL_KEY_HAVE(have) | SLUICE_ACL_KEY_PROTO(proto) |
+		 SLUICE_ACL_KEY_TCP_FLAGS(flags) | SLUICE_ACL_KEY_ICMP_TYPE(icmp >> 8) |
+		 SLUICE_ACL_KEY_ICMP_CODE(icmp & 0xff);
+}
+
+/* 8 bytes of the frame at h, as in memory (x86 and the verifier take them unaligned). */
+static __always_inline __u64 sluice_acl_ld64(const __u8 *h)
+{
+	return *(const __u64 *)h;
+}
+
+static __always_inline __u64 sluice_acl_ld32(const __u8 *h)
+{
+	return *(const __u32 *)h;
+}
+
+/*
+ * What only some rules need (fields): addresses, the ND target, MAC
+ * addresses, VLAN ids (0 where absent); adds the headers found to the key.
+ */
+static __always_inline void sluice_acl_pkt_extra(struct xdp_md *ctx, const struct sluice_meta *m,
+						 __u32 fields, struct sluice_acl_pkt *p)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	__u32 kind = p->key & 0xf, have = 0, icmp_type = (p->key >> 40) & 0xff;
+	__u64 s0 = 0, s1 = 0, d0 = 0, d1 = 0, n0 = 0, n1 = 0, smac = 0, dmac = 0, vlans = 0;
+	__u8 *h;
+
+	if (fields & (SLUICE_ACL_N_SRC | SLUICE_ACL_N_DST)) {
+		if (kind == SLUICE_ACL_K_IP4) {
+			h = sluice_acl_bytes(data, data_end, m->l3_off, 20);
 			if (h) {
-				__builtin_memcpy(p->addr[SLUICE_ACL_A_ND], h + 8, 16);
-				have |= SLUICE_ACL_N_ND | SLUICE_ACL_N_ND_TARGET;
+				s0 = sluice_acl_ld32(h + 12);
+				d0 = sluice_acl_ld32(h + 16);
+			}
+		} else if (kind == SLUICE_ACL_K_IP6) {
+			h = sluice_acl_bytes(data, data_end, m->l3_off, 40);
+			if (h) {
+				s0 = sluice_acl_ld64(h + 8);
+				s1 = sluice_acl_ld64(h + 16);
+				d0 = sluice_acl_ld64(h + 24);
+				d1 = sluice_acl_ld64(h + 32);
+			}
+		} else if (kind == SLUICE_ACL_K_ARP) {
+			/* Ethernet/IPv4 ARP: htype 1, ptype 0x0800, hlen 6, plen 4; addresses at 14 and 24. */
+			h = sluice_acl_bytes(data, data_end, m->l3_off, 28);
+			if (h && (sluice_acl_ld64(h) & 0xffffffffffffULL) == SLUICE_ACL_ARP_ETH_IP4) {
+				s0 = sluice_acl_ld32(h + 14);
+				d0 = sluice_acl_ld32(h + 24);
+				have |= SLUICE_ACL_N_SRC | SLUICE_ACL_N_DST;
 			}
 		}
 	}
-l2:
+	if ((fields & SLUICE_ACL_N_ND) && kind == SLUICE_ACL_K_IP6 &&
+	    (p->key & SLUICE_ACL_KEY_HAVE(SLUICE_ACL_N_ICMP_TYPE)) &&
+	    (icmp_type == SLUICE_ACL_ICMP6_NS || icmp_type == SLUICE_ACL_ICMP6_NA)) {
+		/* NS and NA: 4 bytes of header, 4 reserved, then the target */
+		h = sluice_acl_bytes(data, data_end, m->l4_off, 24);
+		if (h) {
+			n0 = sluice_acl_ld64(h + 8);
+			n1 = sluice_acl_ld64(h + 16);
+			have |= SLUICE_ACL_N_ND | SLUICE_ACL_N_ND_TARGET;
+		}
+	}
 	if (fields & (SLUICE_ACL_N_SRC_MAC | SLUICE_ACL_N_DST_MAC)) {
 		h = sluice_acl_bytes(data, data_end, 0, ETH_HLEN);
 		if (h) {
-			__builtin_memcpy(&p->dmac, h, 6);
-			__builtin_memcpy(&p->smac, h + 6, 6);
+			dmac = sluice_acl_ld32(h) | (sluice_acl_ld32(h + 2) >> 16 << 32);
+			smac = sluice_acl_ld32(h + 6) | (sluice_acl_ld32(h + 8) >> 16 << 32);
 			have |= SLUICE_ACL_N_SRC_MAC | SLUICE_ACL_N_DST_MAC;
 		}
 	}
 	if ((fields & (SLUICE_ACL_N_VLAN | SLUICE_ACL_N_VLAN_INNER)) && m->vlans) {
-		p->vlan = m->vlan_id;
+		vlans = (__u64)m->vlan_id << 32;
 		have |= SLUICE_ACL_N_VLAN;
 		/* parse read both tags: the inner TCI is at 18 */
 		h = m->vlans > 1 ? sluice_acl_bytes(data, data_end, 0, 22) : NULL;
 		if (h) {
-			p->ivlan = ((__u16)h[18] << 8 | h[19]) & 0x0fff;
+			vlans |= (__u64)(((__u16)h[18] << 8 | h[19]) & 0x0fff) << 48;
 			have |= SLUICE_ACL_N_VLAN_INNER;
 		}
 	}
-	p->key = SLUICE_ACL_KEY_KIND(kind) | SLUICE_ACL_KEY_HAVE(have) | SLUICE_ACL_KEY_PROTO(proto) |
-		 SLUICE_ACL_KEY_TCP_FLAGS(flags) | SLUICE_ACL_KEY_ICMP_TYPE(icmp >> 8) |
-		 SLUICE_ACL_KEY_ICMP_CODE(icmp & 0xff);
+	p->addr[SLUICE_ACL_A_SRC][0] = s0;
+	p->addr[SLUICE_ACL_A_SRC][1] = s1;
+	p->addr[SLUICE_ACL_A_DST][0] = d0;
+	p->addr[SLUICE_ACL_A_DST][1] = d1;
+	p->addr[SLUICE_ACL_A_ND][0] = n0;
+	p->addr[SLUICE_ACL_A_ND][1] = n1;
+	p->smac = smac;
+	p->dmac = dmac;
+	p->ports = (p->ports & 0xffffffff) | vlans;
+	p->key |= SLUICE_ACL_KEY_HAVE(have);
 }
 
 /* ---- small mode ---- */
@@ -329,7 +403,7 @@ static __always_inline __u32 sluice_acl_small_scan(const struct sluice_acl_summa
 	__u32 n = sum->nr_small, i;
 	/* In registers for the whole loop, not reloaded from the stack per entry. */
 	__u64 key = p->key;
-	__u16 sport = p->sport, dport = p->dport;
+	__u16 sport = SLUICE_ACL_SPORT(p), dport = SLUICE_ACL_DPORT(p);
 
 	for (i = 0; i < SLUICE_ACL_SMALL_MAX; i++) {
 		const struct sluice_acl_small *e = &sum->small[i];
@@ -337,23 +411,20 @@ static __always_inline __u32 sluice_acl_small_scan(const struct sluice_acl_summa
 
 		if (i >= n)
 			break;
-		if (!sluice_acl_match_k(&e->m, key, sport, dport, p, slow))
+		if ((key & e->m.key_mask) != e->m.key_val ||
+		    (__u16)(sport - e->m.sport_lo) > e->m.sport_span ||
+		    (__u16)(dport - e->m.dport_lo) > e->m.dport_span)
 			continue;
 		need = e->m.need;
-		if (slow && (need & (SLUICE_ACL_N_SRC | SLUICE_ACL_N_DST | SLUICE_ACL_N_ND_TARGET))) {
-			if ((need & SLUICE_ACL_N_SRC) &&
-			    !sluice_acl_addr_in(p->addr[SLUICE_ACL_A_SRC], e->addr[SLUICE_ACL_A_SRC],
-						e->mask[SLUICE_ACL_A_SRC]))
-				continue;
-			if ((need & SLUICE_ACL_N_DST) &&
-			    !sluice_acl_addr_in(p->addr[SLUICE_ACL_A_DST], e->addr[SLUICE_ACL_A_DST],
-						e->mask[SLUICE_ACL_A_DST]))
-				continue;
-			if ((need & SLUICE_ACL_N_ND_TARGET) &&
-			    !sluice_acl_addr_in(p->addr[SLUICE_ACL_A_ND], e->addr[SLUICE_ACL_A_ND],
-						e->mask[SLUICE_ACL_A_ND]))
-				continue;
-		}
+		if (slow && (need & SLUICE_ACL_N_SLOW) &&
+		    (sluice_acl_slow_miss(&e->m, p) |
+		     sluice_acl_addr_miss(p->addr[SLUICE_ACL_A_SRC], e->addr[SLUICE_ACL_A_SRC],
+					  e->mask[SLUICE_ACL_A_SRC]) |
+		     sluice_acl_addr_miss(p->addr[SLUICE_ACL_A_DST], e->addr[SLUICE_ACL_A_DST],
+					  e->mask[SLUICE_ACL_A_DST]) |
+		     sluice_acl_addr_miss(p->addr[SLUICE_ACL_A_ND], e->addr[SLUICE_ACL_A_ND],
+					  e->mask[SLUICE_ACL_A_ND])))
+			continue;
 		sluice_acl_count(e->pos, len);
 		if (e->m.action == SLUICE_ACL_COUNT)
 			continue;
@@ -412,24 +483,34 @@ static long sluice_acl_scan_step(__u32 i, void *ctx)
 	return 1;
 }
 
-/* Side i: the rules of trie t containing the address at key (if t has keys), and those naming none. */
-static __always_inline void sluice_acl_side(struct sluice_acl_scan *s,
-					    const struct sluice_acl_summary *sum, int i, __u32 t,
-					    void *trie, void *key)
+/*
+ * Side i: the rules of trie t whose prefix contains the address at key,
+ * and those naming none there. Every trie holds a /0 key (lib/acl.c), so
+ * the lookup finds an entry for any address: the side's pointer is always
+ * a value of the same trie, which keeps the states the verifier walks the
+ * scan with to one per kind of frame. Returns 0 if it found none all the
+ * same (the maps were written by something else): the frame then matches
+ * nothing.
+ */
+static __always_inline int sluice_acl_side(struct sluice_acl_scan *s,
+					   const struct sluice_acl_summary *sum, int i, __u32 t,
+					   void *trie, void *key)
 {
-	const struct sluice_acl_bitmap *v = NULL;
+	const struct sluice_acl_bitmap *v;
 
 	if (t >= SLUICE_ACL_NR_TRIES)
-		return;
-	if (sum->tries & (1u << t))
-		v = bpf_map_lookup_elem(trie, key);
+		return 0;
+	v = bpf_map_lookup_elem(trie, key);
+	if (!v)
+		return 0;
 	s->a[i] = &sum->any[t];
-	s->t[i] = v ? v : &sum->any[t];
+	s->t[i] = v;
+	return 1;
 }
 
 /* Sets up the three sides of the frame's kind, and the words that may hold candidates. */
-static __always_inline void sluice_acl_cand(struct sluice_acl_scan *s,
-					    const struct sluice_acl_summary *sum)
+static __always_inline int sluice_acl_cand(struct sluice_acl_scan *s,
+					   const struct sluice_acl_summary *sum)
 {
 	__u64 kind = s->p.key & 0xf;
 	__u32 w, lw;
@@ -450,18 +531,23 @@ static __always_inline void sluice_acl_cand(struct sluice_acl_scan *s,
 
 		src.addr = (__u32)s->p.addr[SLUICE_ACL_A_SRC][0];
 		dst.addr = (__u32)s->p.addr[SLUICE_ACL_A_DST][0];
-		sluice_acl_side(s, sum, 0, SLUICE_ACL_T_SRC4, &sluice_acl_src4, &src);
-		sluice_acl_side(s, sum, 1, SLUICE_ACL_T_DST4, &sluice_acl_dst4, &dst);
+		if (!sluice_acl_side(s, sum, 0, SLUICE_ACL_T_SRC4, &sluice_acl_src4, &src) ||
+		    !sluice_acl_side(s, sum, 1, SLUICE_ACL_T_DST4, &sluice_acl_dst4, &dst))
+			return 0;
 	} else {
 		struct sluice_lpm6_key k = { .prefixlen = 128 };
 
 		__builtin_memcpy(k.addr, s->p.addr[SLUICE_ACL_A_SRC], 16);
-		sluice_acl_side(s, sum, 0, SLUICE_ACL_T_SRC6, &sluice_acl_src6, &k);
+		if (!sluice_acl_side(s, sum, 0, SLUICE_ACL_T_SRC6, &sluice_acl_src6, &k))
+			return 0;
 		__builtin_memcpy(k.addr, s->p.addr[SLUICE_ACL_A_DST], 16);
-		sluice_acl_side(s, sum, 1, SLUICE_ACL_T_DST6, &sluice_acl_dst6, &k);
+		if (!sluice_acl_side(s, sum, 1, SLUICE_ACL_T_DST6, &sluice_acl_dst6, &k))
+			return 0;
+		/* Only NS and NA have a target; other frames are kept from nd_target rules by their need. */
 		if (s->p.key & SLUICE_ACL_KEY_HAVE(SLUICE_ACL_N_ND_TARGET)) {
 			__builtin_memcpy(k.addr, s->p.addr[SLUICE_ACL_A_ND], 16);
-			sluice_acl_side(s, sum, 2, SLUICE_ACL_T_ND6, &sluice_acl_nd6, &k);
+			if (!sluice_acl_side(s, sum, 2, SLUICE_ACL_T_ND6, &sluice_acl_nd6, &k))
+				return 0;
 		}
 	}
 	lw = sum->live.words;
@@ -469,13 +555,13 @@ static __always_inline void sluice_acl_cand(struct sluice_acl_scan *s,
 	for (i = 0; i < 3; i++)
 		w &= (s->t[i]->words & lw) | s->a[i]->words;
 	s->words = w;
+	return w != 0;
 }
 
 static __always_inline void sluice_acl_bitmap_scan(const struct sluice_acl_summary *sum,
 						   struct sluice_acl_scan *s)
 {
-	sluice_acl_cand(s, sum);
-	if (!s->words)
+	if (!sluice_acl_cand(s, sum))
 		return;
 	/* One step per candidate, and per word the masks overstate. */
 	s->word = sluice_acl_bit_index(s->words & -s->words);
@@ -483,16 +569,61 @@ static __always_inline void sluice_acl_bitmap_scan(const struct sluice_acl_summa
 	bpf_loop(SLUICE_ACL_POSITIONS + SLUICE_ACL_WORDS, sluice_acl_scan_step, s, 0);
 }
 
+/*
+ * Every rule set but a small one without MAC, VLAN or address fields: the
+ * small table's scan with those fields, and the bitmap mode. A global
+ * function, so the verifier checks it once, and with the frame's key in
+ * memory it cannot see into, so once for every kind of frame (inlined, it
+ * was checked once per way the frame could be read, and took seconds); the
+ * call costs a few ns on sets that cost more anyway. It looks the live
+ * summary up itself (a global function may not take a read-only map
+ * value): if a switch came in between, it judges the frame by the newer
+ * set, whole. Returns the deciding rule's position + 1 (0: none) | its
+ * action << 16.
+ */
+__noinline int sluice_acl_slow_path(struct xdp_md *ctx, const struct sluice_meta *m,
+				    const struct sluice_acl_base *p, __u32 len)
+{
+	struct sluice_acl_summary *sum;
+	struct sluice_acl_ctl *ctl;
+	struct sluice_acl_scan s;
+	__u32 zero = 0, sel, fields;
+
+	if (!ctx || !m || !p)
+		return 0;
+	ctl = bpf_map_lookup_elem(&sluice_acl_ctl, &zero);
+	if (!ctl)
+		return 0;
+	sel = *(volatile __u32 *)&ctl->sel & (SLUICE_ACL_SLOTS - 1);
+	sum = bpf_map_lookup_elem(&sluice_acl_sum, &sel);
+	if (!sum)
+		return 0;
+	s.len = len;
+	s.hit = 0;
+	s.action = 0;
+	s.p.key = p->key;
+	s.p.ports = p->ports;
+	fields = sum->fields;
+	if (sum->mode == SLUICE_ACL_MODE_SMALL) {
+		sluice_acl_pkt_extra(ctx, m, fields, &s.p);
+		s.hit = sluice_acl_small_scan(sum, &s.p, s.len, &s.action, 1);
+	} else if (sum->mode == SLUICE_ACL_MODE_BITMAP) {
+		sluice_acl_pkt_extra(ctx, m, fields | SLUICE_ACL_N_SRC | SLUICE_ACL_N_DST, &s.p);
+		sluice_acl_bitmap_scan(sum, &s);
+	}
+	return s.hit ? (int)(s.hit | (__u32)s.action << 16) : 0;
+}
+
 static __always_inline int sluice_acl_run(struct xdp_md *ctx, struct sluice_meta *m)
 {
 	struct sluice_acl_summary *sum;
 	struct sluice_acl_ctl *ctl;
-	/* One frame for both modes: stages inlined into one program share 512 bytes of stack. */
-	struct sluice_acl_scan s;
-	__u32 zero = 0, sel, fields;
+	/* Small: stages inlined into one program share 512 bytes of stack with the slow path. */
+	struct sluice_acl_base b;
+	__u32 zero = 0, sel, len, hit = 0;
+	__u8 action = 0;
 
-	s.len = ctx->data_end - ctx->data;
-	s.hit = 0;
+	len = ctx->data_end - ctx->data;
 	ctl = bpf_map_lookup_elem(&sluice_acl_ctl, &zero);
 	if (!ctl)
 		goto dflt;
@@ -501,27 +632,21 @@ static __always_inline int sluice_acl_run(struct xdp_md *ctx, struct sluice_meta
 	sum = bpf_map_lookup_elem(&sluice_acl_sum, &sel);
 	if (!sum || sum->mode == SLUICE_ACL_MODE_EMPTY)
 		goto dflt;
-	fields = sum->fields;
-	if (sum->mode == SLUICE_ACL_MODE_SMALL) {
-		/* Two copies of the scan: the one for rules without slow fields has no code for them. */
-		if (fields & SLUICE_ACL_N_SLOW) {
-			sluice_acl_pkt_read(ctx, m, fields, &s.p, 1);
-			s.hit = sluice_acl_small_scan(sum, &s.p, s.len, &s.action, 1);
-		} else {
-			sluice_acl_pkt_read(ctx, m, fields, &s.p, 0);
-			s.hit = sluice_acl_small_scan(sum, &s.p, s.len, &s.action, 0);
-		}
+	sluice_acl_pkt_base(ctx, m, (struct sluice_acl_pkt *)&b);
+	if (sum->mode == SLUICE_ACL_MODE_SMALL && !(sum->fields & SLUICE_ACL_N_SLOW)) {
+		/* The fast path: a few rules on the key and ports, inlined; it reads nothing else of b. */
+		hit = sluice_acl_small_scan(sum, (struct sluice_acl_pkt *)&b, len, &action, 0);
 	} else {
-		/* Addresses are read only when a trie may hold them. */
-		if (sum->tries)
-			fields |= SLUICE_ACL_N_SRC | SLUICE_ACL_N_DST;
-		sluice_acl_pkt_read(ctx, m, fields, &s.p, 1);
-		s.action = 0;
-		sluice_acl_bitmap_scan(sum, &s);
+		/* A copy: global functions take pointers to memory they can size, not to metadata. */
+		struct sluice_meta mc = *m;
+		int r = sluice_acl_slow_path(ctx, &mc, &b, len);
+
+		hit = (__u32)r & 0xffff;
+		action = (__u32)r >> 16;
 	}
-	if (s.hit) {
-		m->rule = s.hit;
-		switch (s.action) {
+	if (hit) {
+		m->rule = hit;
+		switch (action) {
 		case SLUICE_ACL_DROP:
 			return XDP_DROP;
 		case SLUICE_ACL_XSK:
@@ -532,7 +657,7 @@ static __always_inline int sluice_acl_run(struct xdp_md *ctx, struct sluice_meta
 		}
 	}
 dflt:
-	sluice_acl_count(SLUICE_ACL_HITS_DEFAULT, s.len);
+	sluice_acl_count(SLUICE_ACL_HITS_DEFAULT, len);
 	return default_action == XDP_PASS ? SLUICE_CONTINUE : (int)default_action;
 }
 

@@ -1246,7 +1246,8 @@ static int crule_compile(const struct acl_rule_spec *r, struct crule *c)
 	m->action = (uint8_t)r->action;
 	/* The kinds it may not match must be 0 in the frame's key. */
 	m->key_mask = SLUICE_ACL_KEY_KIND(~kinds & 0xf);
-	m->sport_span = m->dport_span = 0xffff;
+	/* Fields it does not name: full ranges, zero masks, so the stage need not ask. */
+	m->sport_span = m->dport_span = m->vlan_span = m->ivlan_span = 0xffff;
 	if (r->proto) {
 		match_need(m, SLUICE_ACL_N_PROTO);
 		m->key_mask |= SLUICE_ACL_KEY_PROTO(0xff);
@@ -1699,6 +1700,8 @@ static void kt_contain(struct ktab *t, const struct pfx *k, struct sluice_acl_bi
 /*
  * Writes every touched key: deletes those no position names any more
  * (first, so the trie never needs room for both), then rewrites the rest.
+ * The /0 key stays, named or not: the stage counts on every lookup finding
+ * an entry (bpf/acl.h, sluice_acl_side()).
  */
 static int kt_flush(struct ktab *t, size_t *writes)
 {
@@ -1710,7 +1713,7 @@ static int kt_flush(struct ktab *t, size_t *writes)
 	for (pass = 0; pass < 2 && !err; pass++) {
 		for (size_t i = 0; i < t->nr_touched; i++) {
 			e = kt_find(t, &t->touched[i]);
-			if (!e || (pass == 0) != (e->nown == 0))
+			if (!e || (pass == 0) != (e->nown == 0 && e->key.len))
 				continue;
 			pfx_to_key(&e->key, t->alen, &key);
 			if (pass == 0) {
@@ -1892,7 +1895,8 @@ static int mirror_read_trie(struct mirror *mi, int t, const struct sluice_acl_bi
 			if (!bm_test(pv, pos) && (err = kent_own_add(e, (uint16_t)pos)))
 				goto out;
 		}
-		if ((stale || !e->nown) && (err = kt_touch(kt, e)))
+		/* The /0 key stays unnamed (kt_flush()). */
+		if ((stale || (!e->nown && e->key.len)) && (err = kt_touch(kt, e)))
 			goto out;
 	}
 out:
@@ -1900,6 +1904,18 @@ out:
 	free(keys);
 	free(vals);
 	return err;
+}
+
+/* The /0 key every trie keeps (see kt_flush()); written at the next flush if missing. */
+static int kt_root(struct ktab *t)
+{
+	struct pfx root = {};
+	struct kent *e = kt_find(t, &root);
+
+	if (e)
+		return 0;
+	e = kt_insert(t, &root);
+	return e ? kt_touch(t, e) : -ENOMEM;
 }
 
 /* Reads the rule set back from the maps: the live summary's positions, their rules, the tries. */
@@ -1942,7 +1958,8 @@ static int mirror_rebuild(const struct acl_maps *maps, struct mirror *mi,
 	for (t = 0; t < SLUICE_ACL_NR_TRIES; t++) {
 		struct ktab *kt = &mi->tab[t];
 
-		err = kt_init(kt, trie_alen[t], maps->trie[t]) ?: mirror_read_trie(mi, t, &sum->live);
+		err = kt_init(kt, trie_alen[t], maps->trie[t]) ?: mirror_read_trie(mi, t, &sum->live) ?:
+		      kt_root(kt);
 		if (err)
 			goto out;
 		/* Each rule's prefixes are the keys naming its position. */

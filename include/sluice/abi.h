@@ -255,7 +255,7 @@ struct sluice_lpm6_key {
  * A set of rule positions. A trie maps a prefix to the rules whose prefix
  * on its side contains it (own and enclosing prefixes, precomputed by
  * lib/acl.c), so one longest-prefix lookup gives every rule that matches
- * the address.
+ * the address. Every trie holds a /0 key, so every lookup finds an entry.
  */
 #define SLUICE_ACL_WORDS	(SLUICE_ACL_POSITIONS / 64)
 struct sluice_acl_bitmap {
@@ -310,7 +310,7 @@ struct sluice_acl_small {
 struct sluice_acl_summary {
 	__u32 mode;			/* enum sluice_acl_mode */
 	__u32 fields;			/* SLUICE_ACL_N_* some rule needs */
-	__u32 tries;			/* bit t: trie t has keys worth a lookup */
+	__u32 tries;			/* bit t: some rule names a prefix in trie t */
 	__u32 nr_small;			/* entries of small[] in use */
 	struct sluice_acl_bitmap live;	/* positions of the rule set */
 	/* per trie: live rules that may match its kinds of frame and name no prefix in it */
