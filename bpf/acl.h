@@ -129,14 +129,18 @@ const volatile __u32 default_action = XDP_PASS;
 struct sluice_acl_pkt {
 	__u64 key;			/* SLUICE_ACL_KEY_* */
 	__u64 ports;			/* sport | dport << 16 | vlan << 32 | inner vlan << 48 */
-	__u64 smac, dmac;
 	__u64 addr[SLUICE_ACL_NR_ADDRS][2];	/* as in the frame; IPv4 in the first 4 bytes */
+	__u64 smac, dmac;
 };
 
-/* The key and ports alone: what the fast path and the call to the slow one need. */
+/*
+ * The start of struct sluice_acl_pkt: what the inline scan reads (key,
+ * ports, IP source and destination), and all the slow path is handed.
+ */
 struct sluice_acl_base {
 	__u64 key;
 	__u64 ports;
+	__u64 addr[2][2];
 };
 
 #define SLUICE_ACL_SPORT(p)	((__u16)(p)->ports)
@@ -254,23 +258,41 @@ static __always_inline __u8 *sluice_acl_bytes(void *data, void *data_end, __u32 
  * needing it can match. p may be a struct sluice_acl_pkt, or just its first
  * two members.
  */
+static __always_inline __u64 sluice_acl_ld64(const __u8 *h);
+static __always_inline __u64 sluice_acl_ld32(const __u8 *h);
+
 static __always_inline void sluice_acl_pkt_base(struct xdp_md *ctx, const struct sluice_meta *m,
-						struct sluice_acl_pkt *p)
+						__u32 fields, struct sluice_acl_base *p)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
 	__u32 l3 = m->l3_off, have = SLUICE_ACL_N_PROTO, kind = SLUICE_ACL_K_OTHER;
 	__u32 proto = m->l4_proto, flags = 0, icmp = 0, ports = 0;
+	__u64 s0 = 0, s1 = 0, d0 = 0, d1 = 0;
+	int addrs = !!(fields & (SLUICE_ACL_N_SRC | SLUICE_ACL_N_DST));
+	__u8 *h;
 
 	if (m->l3_proto == ETH_P_IP) {
-		if (l3 && sluice_acl_bytes(data, data_end, l3, 20)) {
+		h = sluice_acl_bytes(data, data_end, l3, 20);
+		if (h && l3) {
 			kind = SLUICE_ACL_K_IP4;
 			have |= SLUICE_ACL_N_SRC | SLUICE_ACL_N_DST;
+			if (addrs) {
+				s0 = sluice_acl_ld32(h + 12);
+				d0 = sluice_acl_ld32(h + 16);
+			}
 		}
 	} else if (m->l3_proto == ETH_P_IPV6) {
-		if (l3 && sluice_acl_bytes(data, data_end, l3, 40)) {
+		h = sluice_acl_bytes(data, data_end, l3, 40);
+		if (h && l3) {
 			kind = SLUICE_ACL_K_IP6;
 			have |= SLUICE_ACL_N_SRC | SLUICE_ACL_N_DST;
+			if (addrs) {
+				s0 = sluice_acl_ld64(h + 8);
+				s1 = sluice_acl_ld64(h + 16);
+				d0 = sluice_acl_ld64(h + 24);
+				d1 = sluice_acl_ld64(h + 32);
+			}
 		}
 	} else if (m->flags & SLUICE_PKT_ARP) {
 		kind = SLUICE_ACL_K_ARP;
@@ -292,6 +314,10 @@ static __always_inline void sluice_acl_pkt_base(struct xdp_md *ctx, const struct
 		have |= SLUICE_ACL_N_ICMP_TYPE | SLUICE_ACL_N_ICMP_CODE;
 	}
 out:
+	p->addr[SLUICE_ACL_A_SRC][0] = s0;
+	p->addr[SLUICE_ACL_A_SRC][1] = s1;
+	p->addr[SLUICE_ACL_A_DST][0] = d0;
+	p->addr[SLUICE_ACL_A_DST][1] = d1;
 	p->ports = ports;
 	p->key = SLUICE_ACL_KEY_KIND(kind) | SLUICE_ACL_KEY_HAVE(have) | SLUICE_ACL_KEY_PROTO(proto) |
 		 SLUICE_ACL_KEY_TCP_FLAGS(flags) | SLUICE_ACL_KEY_ICMP_TYPE(icmp >> 8) |
@@ -310,8 +336,9 @@ static __always_inline __u64 sluice_acl_ld32(const __u8 *h)
 }
 
 /*
- * What only some rules need (fields): addresses, the ND target, MAC
- * addresses, VLAN ids (0 where absent); adds the headers found to the key.
+ * What only some rules need (fields), past the base: ARP addresses (in the
+ * IP addresses' place), the ND target, MAC addresses, VLAN ids (0 where
+ * absent); adds the headers found to the key.
  */
 static __always_inline void sluice_acl_pkt_extra(struct xdp_md *ctx, const struct sluice_meta *m,
 						 __u32 fields, struct sluice_acl_pkt *p)
@@ -319,32 +346,16 @@ static __always_inline void sluice_acl_pkt_extra(struct xdp_md *ctx, const struc
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
 	__u32 kind = p->key & 0xf, have = 0, icmp_type = (p->key >> 40) & 0xff;
-	__u64 s0 = 0, s1 = 0, d0 = 0, d1 = 0, n0 = 0, n1 = 0, smac = 0, dmac = 0, vlans = 0;
+	__u64 n0 = 0, n1 = 0, smac = 0, dmac = 0, vlans = 0;
 	__u8 *h;
 
-	if (fields & (SLUICE_ACL_N_SRC | SLUICE_ACL_N_DST)) {
-		if (kind == SLUICE_ACL_K_IP4) {
-			h = sluice_acl_bytes(data, data_end, m->l3_off, 20);
-			if (h) {
-				s0 = sluice_acl_ld32(h + 12);
-				d0 = sluice_acl_ld32(h + 16);
-			}
-		} else if (kind == SLUICE_ACL_K_IP6) {
-			h = sluice_acl_bytes(data, data_end, m->l3_off, 40);
-			if (h) {
-				s0 = sluice_acl_ld64(h + 8);
-				s1 = sluice_acl_ld64(h + 16);
-				d0 = sluice_acl_ld64(h + 24);
-				d1 = sluice_acl_ld64(h + 32);
-			}
-		} else if (kind == SLUICE_ACL_K_ARP) {
-			/* Ethernet/IPv4 ARP: htype 1, ptype 0x0800, hlen 6, plen 4; addresses at 14 and 24. */
-			h = sluice_acl_bytes(data, data_end, m->l3_off, 28);
-			if (h && (sluice_acl_ld64(h) & 0xffffffffffffULL) == SLUICE_ACL_ARP_ETH_IP4) {
-				s0 = sluice_acl_ld32(h + 14);
-				d0 = sluice_acl_ld32(h + 24);
-				have |= SLUICE_ACL_N_SRC | SLUICE_ACL_N_DST;
-			}
+	if ((fields & (SLUICE_ACL_N_SRC | SLUICE_ACL_N_DST)) && kind == SLUICE_ACL_K_ARP) {
+		/* Ethernet/IPv4 ARP: htype 1, ptype 0x0800, hlen 6, plen 4; addresses at 14 and 24. */
+		h = sluice_acl_bytes(data, data_end, m->l3_off, 28);
+		if (h && (sluice_acl_ld64(h) & 0xffffffffffffULL) == SLUICE_ACL_ARP_ETH_IP4) {
+			p->addr[SLUICE_ACL_A_SRC][0] = sluice_acl_ld32(h + 14);
+			p->addr[SLUICE_ACL_A_DST][0] = sluice_acl_ld32(h + 24);
+			have |= SLUICE_ACL_N_SRC | SLUICE_ACL_N_DST;
 		}
 	}
 	if ((fields & SLUICE_ACL_N_ND) && kind == SLUICE_ACL_K_IP6 &&
@@ -376,10 +387,6 @@ static __always_inline void sluice_acl_pkt_extra(struct xdp_md *ctx, const struc
 			have |= SLUICE_ACL_N_VLAN_INNER;
 		}
 	}
-	p->addr[SLUICE_ACL_A_SRC][0] = s0;
-	p->addr[SLUICE_ACL_A_SRC][1] = s1;
-	p->addr[SLUICE_ACL_A_DST][0] = d0;
-	p->addr[SLUICE_ACL_A_DST][1] = d1;
 	p->addr[SLUICE_ACL_A_ND][0] = n0;
 	p->addr[SLUICE_ACL_A_ND][1] = n1;
 	p->smac = smac;
@@ -396,6 +403,7 @@ static __always_inline void sluice_acl_pkt_extra(struct xdp_md *ctx, const struc
  * is a constant where inlined: without MAC, VLAN or address fields the loop
  * has no code for them.
  */
+/* p may be a struct sluice_acl_base when !slow: the scan then reads no more of it. */
 static __always_inline __u32 sluice_acl_small_scan(const struct sluice_acl_summary *sum,
 						   const struct sluice_acl_pkt *p, __u32 len,
 						   __u8 *action, const int slow)
@@ -416,15 +424,20 @@ static __always_inline __u32 sluice_acl_small_scan(const struct sluice_acl_summa
 		    (__u16)(dport - e->m.dport_lo) > e->m.dport_span)
 			continue;
 		need = e->m.need;
-		if (slow && (need & SLUICE_ACL_N_SLOW) &&
-		    (sluice_acl_slow_miss(&e->m, p) |
-		     sluice_acl_addr_miss(p->addr[SLUICE_ACL_A_SRC], e->addr[SLUICE_ACL_A_SRC],
-					  e->mask[SLUICE_ACL_A_SRC]) |
-		     sluice_acl_addr_miss(p->addr[SLUICE_ACL_A_DST], e->addr[SLUICE_ACL_A_DST],
-					  e->mask[SLUICE_ACL_A_DST]) |
-		     sluice_acl_addr_miss(p->addr[SLUICE_ACL_A_ND], e->addr[SLUICE_ACL_A_ND],
-					  e->mask[SLUICE_ACL_A_ND])))
-			continue;
+		if (need & SLUICE_ACL_N_SLOW) {
+			__u64 miss = sluice_acl_addr_miss(p->addr[SLUICE_ACL_A_SRC], e->addr[SLUICE_ACL_A_SRC],
+							  e->mask[SLUICE_ACL_A_SRC]) |
+				     sluice_acl_addr_miss(p->addr[SLUICE_ACL_A_DST], e->addr[SLUICE_ACL_A_DST],
+							  e->mask[SLUICE_ACL_A_DST]);
+
+			if (slow)
+				miss |= sluice_acl_slow_miss(&e->m, p) |
+					sluice_acl_addr_miss(p->addr[SLUICE_ACL_A_ND],
+							     e->addr[SLUICE_ACL_A_ND],
+							     e->mask[SLUICE_ACL_A_ND]);
+			if (miss)
+				continue;
+		}
 		sluice_acl_count(e->pos, len);
 		if (e->m.action == SLUICE_ACL_COUNT)
 			continue;
@@ -582,14 +595,14 @@ static __always_inline void sluice_acl_bitmap_scan(const struct sluice_acl_summa
  * action << 16.
  */
 __noinline int sluice_acl_slow_path(struct xdp_md *ctx, const struct sluice_meta *m,
-				    const struct sluice_acl_base *p, __u32 len)
+				    const struct sluice_acl_base *b, __u32 len)
 {
 	struct sluice_acl_summary *sum;
 	struct sluice_acl_ctl *ctl;
 	struct sluice_acl_scan s;
 	__u32 zero = 0, sel, fields;
 
-	if (!ctx || !m || !p)
+	if (!ctx || !m || !b)
 		return 0;
 	ctl = bpf_map_lookup_elem(&sluice_acl_ctl, &zero);
 	if (!ctl)
@@ -601,10 +614,9 @@ __noinline int sluice_acl_slow_path(struct xdp_md *ctx, const struct sluice_meta
 	s.len = len;
 	s.hit = 0;
 	s.action = 0;
-	s.p.key = p->key;
-	s.p.ports = p->ports;
+	__builtin_memcpy(&s.p, b, sizeof(*b));
 	fields = sum->fields;
-	if (sum->mode == SLUICE_ACL_MODE_SMALL) {
+	if (sum->mode == SLUICE_ACL_MODE_SMALL || sum->mode == SLUICE_ACL_MODE_SMALL_FULL) {
 		sluice_acl_pkt_extra(ctx, m, fields, &s.p);
 		s.hit = sluice_acl_small_scan(sum, &s.p, s.len, &s.action, 1);
 	} else if (sum->mode == SLUICE_ACL_MODE_BITMAP) {
@@ -632,10 +644,11 @@ static __always_inline int sluice_acl_run(struct xdp_md *ctx, struct sluice_meta
 	sum = bpf_map_lookup_elem(&sluice_acl_sum, &sel);
 	if (!sum || sum->mode == SLUICE_ACL_MODE_EMPTY)
 		goto dflt;
-	sluice_acl_pkt_base(ctx, m, (struct sluice_acl_pkt *)&b);
-	if (sum->mode == SLUICE_ACL_MODE_SMALL && !(sum->fields & SLUICE_ACL_N_SLOW)) {
-		/* The fast path: a few rules on the key and ports, inlined; it reads nothing else of b. */
-		hit = sluice_acl_small_scan(sum, (struct sluice_acl_pkt *)&b, len, &action, 0);
+	/* The bitmap mode's tries want the addresses whatever the rules' fields. */
+	sluice_acl_pkt_base(ctx, m, sum->mode == SLUICE_ACL_MODE_BITMAP ? ~0u : sum->fields, &b);
+	if (sum->mode == SLUICE_ACL_MODE_SMALL) {
+		/* The fast path: a few rules on the key, ports and IP addresses, inlined. */
+		hit = sluice_acl_small_scan(sum, (const struct sluice_acl_pkt *)&b, len, &action, 0);
 	} else {
 		/* A copy: global functions take pointers to memory they can size, not to metadata. */
 		struct sluice_meta mc = *m;

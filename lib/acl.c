@@ -1438,8 +1438,16 @@ static void summary_build(const struct crule *v, size_t n, struct sluice_acl_sum
 	if (nr_small <= acl_small_max) {
 		s->mode = SLUICE_ACL_MODE_SMALL;
 		s->nr_small = (uint32_t)nr_small;
-		for (i = 0; i < nr_small; i++)
-			s->fields |= s->small[i].m.need;
+		for (i = 0; i < nr_small; i++) {
+			const struct sluice_acl_match *m = &s->small[i].m;
+
+			s->fields |= m->need;
+			/* The inline scan reads IP addresses; ARP's, MAC, VLAN, ND need the full one. */
+			if ((m->need & SLUICE_ACL_N_FULL) ||
+			    ((m->need & (SLUICE_ACL_N_SRC | SLUICE_ACL_N_DST)) &&
+			     (match_kinds(m) & SLUICE_ACL_K_ARP)))
+				s->mode = SLUICE_ACL_MODE_SMALL_FULL;
+		}
 	} else {
 		s->mode = SLUICE_ACL_MODE_BITMAP;
 		memset(s->small, 0, sizeof(s->small));

@@ -179,8 +179,9 @@ enum sluice_acl_action {
 /* How packets are matched (sluice_acl_summary.mode). */
 enum sluice_acl_mode {
 	SLUICE_ACL_MODE_EMPTY = 0,	/* no rule: default_action, nothing read */
-	SLUICE_ACL_MODE_SMALL,		/* a linear scan of summary.small[] */
+	SLUICE_ACL_MODE_SMALL,		/* a linear scan of summary.small[]: key, ports, IP addresses */
 	SLUICE_ACL_MODE_BITMAP,		/* trie lookups, then a scan of candidate positions */
+	SLUICE_ACL_MODE_SMALL_FULL,	/* the scan, with MAC, VLAN, ARP addresses, ND targets too */
 };
 
 /* Kinds of frame: one per frame, a set per rule. */
@@ -214,10 +215,13 @@ enum {
 	SLUICE_ACL_N_DST	= 1 << 11,	/* IP destination or ARP target address */
 	SLUICE_ACL_N_ND_TARGET	= 1 << 12,
 };
-/* What the key does not cover: tested one by one, behind one test of need. */
+/* What the key does not cover: tested behind one test of need. */
 #define SLUICE_ACL_N_SLOW	(SLUICE_ACL_N_SRC_MAC | SLUICE_ACL_N_DST_MAC | SLUICE_ACL_N_VLAN | \
 				 SLUICE_ACL_N_VLAN_INNER | SLUICE_ACL_N_SRC | SLUICE_ACL_N_DST | \
 				 SLUICE_ACL_N_ND_TARGET)
+/* Of which the small mode's inline scan reads none (SLUICE_ACL_MODE_SMALL_FULL does). */
+#define SLUICE_ACL_N_FULL	(SLUICE_ACL_N_SRC_MAC | SLUICE_ACL_N_DST_MAC | SLUICE_ACL_N_VLAN | \
+				 SLUICE_ACL_N_VLAN_INNER | SLUICE_ACL_N_ND_TARGET)
 
 /*
  * A frame's key, and a match's key_mask and key_val: the match holds when

@@ -1027,7 +1027,7 @@ static void test_fields(void **state)
 	assert_int_equal(fixture_load(&f, XDP_PASS), 0);
 	parse_load(&p);
 	assert_int_equal(apply_text_info(&f, rules_ext, nr_rules, &info), 0);
-	assert_int_equal(info.mode, modes[mode] ? SLUICE_ACL_MODE_SMALL : SLUICE_ACL_MODE_BITMAP);
+	assert_int_equal(info.mode, modes[mode] ? SLUICE_ACL_MODE_SMALL_FULL : SLUICE_ACL_MODE_BITMAP);
 	for (int round = 0; round < 2; round++) {
 		for (size_t i = 0; i < nr_cases; i++) {
 			const struct ext_case *c = &cases_ext[i];
