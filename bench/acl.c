@@ -83,6 +83,7 @@ static struct {
 	int stats_fd;
 	int peer_id;
 	bool updates;
+	const char *only;		/* --only: cases whose name contains it (and the baselines) */
 } B;
 
 static double now_ns(void)
@@ -344,10 +345,13 @@ static int acl_case(const char *name, const char *what, const struct acl_rule_sp
 		    uint16_t dport, uint32_t expect_rule)
 {
 	struct acl_maps maps;
-	struct bench_case *c = pipeline_case(name, what, true, dport, &maps);
+	struct bench_case *c;
 	double t0 = now_ns();
 	int ret;
 
+	if (B.only && !strstr(name, B.only))
+		return 0;
+	c = pipeline_case(name, what, true, dport, &maps);
 	if (!c)
 		return -EINVAL;
 	ret = acl__apply(&maps, rules, n);
@@ -724,18 +728,23 @@ static void report(void)
 		printf("%8.2f  %s\n", c->best - case_find("front-nop")->best, c->what);
 	}
 	printf("\n%-62s %8s\n", "figure", "value");
-	printf("%-62s %8.2f\n", "acl with no rule, ns", med("acl-empty") - base);
-	printf("%-62s %8.2f  %s\n", "3 rules without prefixes - no rule, ns (target <= 5)",
-	       med("acl-noprefix-3") - med("acl-empty"),
-	       med("acl-noprefix-3") - med("acl-empty") <= 5 ? "met" : "MISSED");
-	printf("%-62s %8.2f\n", "10 plain rules, ns", med("acl-plain-10") - base);
-	if (case_find("acl-new-10"))
+#define HAVE(n) (case_find(n) != NULL)
+	if (HAVE("acl-empty"))
+		printf("%-62s %8.2f\n", "acl with no rule, ns", med("acl-empty") - base);
+	if (HAVE("acl-empty") && HAVE("acl-noprefix-3"))
+		printf("%-62s %8.2f  %s\n", "3 rules without prefixes - no rule, ns (target <= 5)",
+		       med("acl-noprefix-3") - med("acl-empty"),
+		       med("acl-noprefix-3") - med("acl-empty") <= 5 ? "met" : "MISSED");
+	if (HAVE("acl-plain-10"))
+		printf("%-62s %8.2f\n", "10 plain rules, ns", med("acl-plain-10") - base);
+	if (HAVE("acl-new-10"))
 		printf("%-62s %8.2f\n", "10 rules with the new fields, ns", med("acl-new-10") - base);
-	if (case_find("acl-plain-10-bitmap"))
+	if (HAVE("acl-plain-10-bitmap"))
 		printf("%-62s %8.2f\n", "10 plain rules without the small table, ns",
 		       med("acl-plain-10-bitmap") - base);
-	printf("%-62s %8.2f\n", "100,000 prefixes, frame in one of them, ns", med("acl-100k") - base);
-	if (case_find("xdp-filter")) {
+	if (HAVE("acl-100k"))
+		printf("%-62s %8.2f\n", "100,000 prefixes, frame in one of them, ns", med("acl-100k") - base);
+	if (HAVE("xdp-filter") && HAVE("acl-peer-3")) {
 		double peer = med("xdp-filter") - floor, ours = med("acl-peer-3") - floor;
 
 		printf("%-62s %8.2f\n", "xdp-filter, net ns", peer);
@@ -798,7 +807,8 @@ static void usage(FILE *f)
 		   "  --repeat N          BPF_PROG_TEST_RUN repeat per round (default 1000000)\n"
 		   "  --cpu N             CPU to run on (default: the current one)\n"
 		   "  --xdp-filter-id ID  also time xdp-filter's program ID (bench/acl.sh loads it)\n"
-		   "  --no-updates        leave out the one-rule change timings\n");
+		   "  --no-updates        leave out the one-rule change timings\n"
+		   "  --only NAME         only the acl cases whose name contains NAME\n");
 }
 
 int main(int argc, char **argv)
@@ -810,6 +820,7 @@ int main(int argc, char **argv)
 		{ "cpu", required_argument, NULL, 'c' },
 		{ "xdp-filter-id", required_argument, NULL, 'x' },
 		{ "no-updates", no_argument, NULL, 'u' },
+		{ "only", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
@@ -841,6 +852,9 @@ int main(int argc, char **argv)
 			break;
 		case 'u':
 			B.updates = false;
+			break;
+		case 'o':
+			B.only = optarg;
 			break;
 		case 'h':
 			usage(stdout);

@@ -497,13 +497,11 @@ static long sluice_acl_scan_step(__u32 i, void *ctx)
 }
 
 /*
- * Side i: the rules of trie t whose prefix contains the address at key,
- * and those naming none there. Every trie holds a /0 key (lib/acl.c), so
- * the lookup finds an entry for any address: the side's pointer is always
- * a value of the same trie, which keeps the states the verifier walks the
- * scan with to one per kind of frame. Returns 0 if it found none all the
- * same (the maps were written by something else): the frame then matches
- * nothing.
+ * Side i: the rules of trie t whose prefix contains the address at key (if
+ * any rule names a prefix there), and those naming none. A trie some rule
+ * names holds a /0 key (lib/acl.c), so its lookup finds an entry for any
+ * address; returns 0 if it found none all the same (the maps were written
+ * by something else): the frame then matches nothing.
  */
 static __always_inline int sluice_acl_side(struct sluice_acl_scan *s,
 					   const struct sluice_acl_summary *sum, int i, __u32 t,
@@ -513,10 +511,14 @@ static __always_inline int sluice_acl_side(struct sluice_acl_scan *s,
 
 	if (t >= SLUICE_ACL_NR_TRIES)
 		return 0;
+	s->a[i] = &sum->any[t];
+	if (!(sum->tries & (1u << t))) {
+		s->t[i] = &sum->any[t];
+		return 1;
+	}
 	v = bpf_map_lookup_elem(trie, key);
 	if (!v)
 		return 0;
-	s->a[i] = &sum->any[t];
 	s->t[i] = v;
 	return 1;
 }
@@ -599,8 +601,9 @@ __noinline int sluice_acl_slow_path(struct xdp_md *ctx, const struct sluice_meta
 {
 	struct sluice_acl_summary *sum;
 	struct sluice_acl_ctl *ctl;
-	struct sluice_acl_scan s;
-	__u32 zero = 0, sel, fields;
+	struct sluice_acl_pkt p;
+	__u32 zero = 0, sel, hit;
+	__u8 action = 0;
 
 	if (!ctx || !m || !b)
 		return 0;
@@ -609,29 +612,22 @@ __noinline int sluice_acl_slow_path(struct xdp_md *ctx, const struct sluice_meta
 		return 0;
 	sel = *(volatile __u32 *)&ctl->sel & (SLUICE_ACL_SLOTS - 1);
 	sum = bpf_map_lookup_elem(&sluice_acl_sum, &sel);
-	if (!sum)
+	/* A switch to another mode came after the caller's look: this frame goes by no rule. */
+	if (!sum || (sum->mode != SLUICE_ACL_MODE_SMALL && sum->mode != SLUICE_ACL_MODE_SMALL_FULL))
 		return 0;
-	s.len = len;
-	s.hit = 0;
-	s.action = 0;
-	__builtin_memcpy(&s.p, b, sizeof(*b));
-	fields = sum->fields;
-	if (sum->mode == SLUICE_ACL_MODE_SMALL || sum->mode == SLUICE_ACL_MODE_SMALL_FULL) {
-		sluice_acl_pkt_extra(ctx, m, fields, &s.p);
-		s.hit = sluice_acl_small_scan(sum, &s.p, s.len, &s.action, 1);
-	} else if (sum->mode == SLUICE_ACL_MODE_BITMAP) {
-		sluice_acl_pkt_extra(ctx, m, fields | SLUICE_ACL_N_SRC | SLUICE_ACL_N_DST, &s.p);
-		sluice_acl_bitmap_scan(sum, &s);
-	}
-	return s.hit ? (int)(s.hit | (__u32)s.action << 16) : 0;
+	__builtin_memcpy(&p, b, sizeof(*b));
+	sluice_acl_pkt_extra(ctx, m, sum->fields, &p);
+	hit = sluice_acl_small_scan(sum, &p, len, &action, 1);
+	return hit ? (int)(hit | (__u32)action << 16) : 0;
 }
 
 static __always_inline int sluice_acl_run(struct xdp_md *ctx, struct sluice_meta *m)
 {
 	struct sluice_acl_summary *sum;
 	struct sluice_acl_ctl *ctl;
-	/* Small: stages inlined into one program share 512 bytes of stack with the slow path. */
-	struct sluice_acl_base b;
+	/* Stages inlined into one program share 512 bytes of stack with the slow path. */
+	struct sluice_acl_scan s;
+	struct sluice_acl_base *b = (struct sluice_acl_base *)&s.p;
 	__u32 zero = 0, sel, len, hit = 0;
 	__u8 action = 0;
 
@@ -645,14 +641,22 @@ static __always_inline int sluice_acl_run(struct xdp_md *ctx, struct sluice_meta
 	if (!sum || sum->mode == SLUICE_ACL_MODE_EMPTY)
 		goto dflt;
 	/* The bitmap mode's tries want the addresses whatever the rules' fields. */
-	sluice_acl_pkt_base(ctx, m, sum->mode == SLUICE_ACL_MODE_BITMAP ? ~0u : sum->fields, &b);
+	sluice_acl_pkt_base(ctx, m, sum->mode == SLUICE_ACL_MODE_BITMAP ? ~0u : sum->fields, b);
 	if (sum->mode == SLUICE_ACL_MODE_SMALL) {
 		/* The fast path: a few rules on the key, ports and IP addresses, inlined. */
-		hit = sluice_acl_small_scan(sum, (const struct sluice_acl_pkt *)&b, len, &action, 0);
+		hit = sluice_acl_small_scan(sum, &s.p, len, &action, 0);
+	} else if (sum->mode == SLUICE_ACL_MODE_BITMAP) {
+		s.len = len;
+		s.hit = 0;
+		s.action = 0;
+		sluice_acl_pkt_extra(ctx, m, sum->fields | SLUICE_ACL_N_SRC | SLUICE_ACL_N_DST, &s.p);
+		sluice_acl_bitmap_scan(sum, &s);
+		hit = s.hit;
+		action = s.action;
 	} else {
 		/* A copy: global functions take pointers to memory they can size, not to metadata. */
 		struct sluice_meta mc = *m;
-		int r = sluice_acl_slow_path(ctx, &mc, &b, len);
+		int r = sluice_acl_slow_path(ctx, &mc, b, len);
 
 		hit = (__u32)r & 0xffff;
 		action = (__u32)r >> 16;
