@@ -413,6 +413,7 @@ static __always_inline __u32 sluice_acl_small_scan(const struct sluice_acl_summa
 	__u64 key = p->key;
 	__u16 sport = SLUICE_ACL_SPORT(p), dport = SLUICE_ACL_DPORT(p);
 
+#pragma unroll
 	for (i = 0; i < SLUICE_ACL_SMALL_MAX; i++) {
 		const struct sluice_acl_small *e = &sum->small[i];
 		__u32 need;
