@@ -110,6 +110,23 @@ struct {
 		__type(value, struct sluice_acl_bitmap);			\
 	} name SEC(".maps")
 
+/* Hosts (full-length prefixes) by trie and address -> the same bitmaps as the tries'. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 2 * SLUICE_ACL_MAX_PREFIXES);
+	__uint(map_flags, BPF_F_NO_PREALLOC | BPF_F_RDONLY_PROG);
+	__type(key, struct sluice_acl_host4_key);
+	__type(value, struct sluice_acl_bitmap);
+} sluice_acl_hosts4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 3 * SLUICE_ACL_MAX_PREFIXES);
+	__uint(map_flags, BPF_F_NO_PREALLOC | BPF_F_RDONLY_PROG);
+	__type(key, struct sluice_acl_host6_key);
+	__type(value, struct sluice_acl_bitmap);
+} sluice_acl_hosts6 SEC(".maps");
+
 /* Prefix -> rules whose prefix on that side contains it (enum sluice_acl_trie). */
 SLUICE_ACL_TRIE(sluice_acl_src4, struct sluice_lpm4_key);
 SLUICE_ACL_TRIE(sluice_acl_dst4, struct sluice_lpm4_key);
@@ -261,8 +278,8 @@ static __always_inline __u8 *sluice_acl_bytes(void *data, void *data_end, __u32 
 static __always_inline __u64 sluice_acl_ld64(const __u8 *h);
 static __always_inline __u64 sluice_acl_ld32(const __u8 *h);
 
-static __always_inline void sluice_acl_pkt_base(struct xdp_md *ctx, const struct sluice_meta *m,
-						__u32 fields, struct sluice_acl_base *p)
+static __always_inline __u32 sluice_acl_pkt_base(struct xdp_md *ctx, const struct sluice_meta *m,
+						 __u32 fields, struct sluice_acl_base *p)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
@@ -322,6 +339,7 @@ out:
 	p->key = SLUICE_ACL_KEY_KIND(kind) | SLUICE_ACL_KEY_HAVE(have) | SLUICE_ACL_KEY_PROTO(proto) |
 		 SLUICE_ACL_KEY_TCP_FLAGS(flags) | SLUICE_ACL_KEY_ICMP_TYPE(icmp >> 8) |
 		 SLUICE_ACL_KEY_ICMP_CODE(icmp & 0xff);
+	return kind;
 }
 
 /* 8 bytes of the frame at h, as in memory (x86 and the verifier take them unaligned). */
@@ -340,8 +358,8 @@ static __always_inline __u64 sluice_acl_ld32(const __u8 *h)
  * IP addresses' place), the ND target, MAC addresses, VLAN ids (0 where
  * absent); adds the headers found to the key.
  */
-static __always_inline void sluice_acl_pkt_extra(struct xdp_md *ctx, const struct sluice_meta *m,
-						 __u32 fields, struct sluice_acl_pkt *p)
+static __always_inline __u32 sluice_acl_pkt_extra(struct xdp_md *ctx, const struct sluice_meta *m,
+						  __u32 fields, struct sluice_acl_pkt *p)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
@@ -393,6 +411,7 @@ static __always_inline void sluice_acl_pkt_extra(struct xdp_md *ctx, const struc
 	p->dmac = dmac;
 	p->ports = (p->ports & 0xffffffff) | vlans;
 	p->key |= SLUICE_ACL_KEY_HAVE(have);
+	return have;
 }
 
 /* ---- small mode ---- */
@@ -498,37 +517,46 @@ static long sluice_acl_scan_step(__u32 i, void *ctx)
 }
 
 /*
- * Side i: the rules of trie t whose prefix contains the address at key (if
- * any rule names a prefix there), and those naming none. A trie some rule
- * names holds a /0 key (lib/acl.c), so its lookup finds an entry for any
- * address; returns 0 if it found none all the same (the maps were written
- * by something else): the frame then matches nothing.
+ * Side i: the rules whose prefix in trie t contains the address (a host
+ * entry if some rule names hosts there and this is one, else the longest
+ * prefix in the trie), and those naming none. Every trie holds a /0 key
+ * (lib/acl.c), so its lookup finds an entry for any address, and the side
+ * always points at a host or trie value: two kinds of pointer, not three,
+ * for the verifier to walk the scan with. Returns 0 if it found none all
+ * the same (the maps were written by something else): the frame then
+ * matches nothing.
  */
 static __always_inline int sluice_acl_side(struct sluice_acl_scan *s,
 					   const struct sluice_acl_summary *sum, int i, __u32 t,
-					   void *trie, void *key)
+					   void *hosts, void *trie, __u32 *key, __u32 bits)
 {
-	const struct sluice_acl_bitmap *v;
+	const struct sluice_acl_bitmap *v = NULL;
 
 	if (t >= SLUICE_ACL_NR_TRIES)
 		return 0;
 	s->a[i] = &sum->any[t];
-	if (!(sum->tries & (1u << t))) {
-		s->t[i] = &sum->any[t];
-		return 1;
+	/* One buffer for both keys: a host key is (trie, address), an LPM key (length, address). */
+	key[0] = t;
+	if (sum->hosts & (1u << t))
+		v = bpf_map_lookup_elem(hosts, key);
+	if (!v) {
+		key[0] = bits;
+		v = bpf_map_lookup_elem(trie, key);
 	}
-	v = bpf_map_lookup_elem(trie, key);
 	if (!v)
 		return 0;
 	s->t[i] = v;
 	return 1;
 }
 
-/* Sets up the three sides of the frame's kind, and the words that may hold candidates. */
+/*
+ * kind and have (the headers pkt_extra found) come as their own values, not
+ * from the key: a test of the key's bits the verifier can decide would make
+ * it track the whole key exactly, and walk what follows once per protocol.
+ */
 static __always_inline int sluice_acl_cand(struct sluice_acl_scan *s,
-					   const struct sluice_acl_summary *sum)
+					   const struct sluice_acl_summary *sum, __u32 kind, __u32 have)
 {
-	__u64 kind = s->p.key & 0xf;
 	__u32 w, lw;
 	int i;
 
@@ -538,31 +566,37 @@ static __always_inline int sluice_acl_cand(struct sluice_acl_scan *s,
 	if (kind == SLUICE_ACL_K_OTHER) {
 		s->t[0] = s->a[0] = &sum->other;
 		s->t[1] = s->a[1] = &sum->live;
-	} else if (kind == SLUICE_ACL_K_ARP && !(s->p.key & SLUICE_ACL_KEY_HAVE(SLUICE_ACL_N_SRC))) {
+	} else if (kind == SLUICE_ACL_K_ARP && !(have & SLUICE_ACL_N_SRC)) {
 		/* An ARP frame without IPv4 addresses: the rules that name none. */
 		s->t[0] = s->a[0] = &sum->any[SLUICE_ACL_T_SRC4];
 		s->t[1] = s->a[1] = &sum->any[SLUICE_ACL_T_DST4];
 	} else if (kind != SLUICE_ACL_K_IP6) {
-		struct sluice_lpm4_key src = { .prefixlen = 32 }, dst = { .prefixlen = 32 };
+		struct sluice_lpm4_key k;
 
-		src.addr = (__u32)s->p.addr[SLUICE_ACL_A_SRC][0];
-		dst.addr = (__u32)s->p.addr[SLUICE_ACL_A_DST][0];
-		if (!sluice_acl_side(s, sum, 0, SLUICE_ACL_T_SRC4, &sluice_acl_src4, &src) ||
-		    !sluice_acl_side(s, sum, 1, SLUICE_ACL_T_DST4, &sluice_acl_dst4, &dst))
+		k.addr = (__u32)s->p.addr[SLUICE_ACL_A_SRC][0];
+		if (!sluice_acl_side(s, sum, 0, SLUICE_ACL_T_SRC4, &sluice_acl_hosts4, &sluice_acl_src4,
+				     &k.prefixlen, 32))
+			return 0;
+		k.addr = (__u32)s->p.addr[SLUICE_ACL_A_DST][0];
+		if (!sluice_acl_side(s, sum, 1, SLUICE_ACL_T_DST4, &sluice_acl_hosts4, &sluice_acl_dst4,
+				     &k.prefixlen, 32))
 			return 0;
 	} else {
-		struct sluice_lpm6_key k = { .prefixlen = 128 };
+		struct sluice_lpm6_key k;
 
 		__builtin_memcpy(k.addr, s->p.addr[SLUICE_ACL_A_SRC], 16);
-		if (!sluice_acl_side(s, sum, 0, SLUICE_ACL_T_SRC6, &sluice_acl_src6, &k))
+		if (!sluice_acl_side(s, sum, 0, SLUICE_ACL_T_SRC6, &sluice_acl_hosts6, &sluice_acl_src6,
+				     &k.prefixlen, 128))
 			return 0;
 		__builtin_memcpy(k.addr, s->p.addr[SLUICE_ACL_A_DST], 16);
-		if (!sluice_acl_side(s, sum, 1, SLUICE_ACL_T_DST6, &sluice_acl_dst6, &k))
+		if (!sluice_acl_side(s, sum, 1, SLUICE_ACL_T_DST6, &sluice_acl_hosts6, &sluice_acl_dst6,
+				     &k.prefixlen, 128))
 			return 0;
 		/* Only NS and NA have a target; other frames are kept from nd_target rules by their need. */
-		if (s->p.key & SLUICE_ACL_KEY_HAVE(SLUICE_ACL_N_ND_TARGET)) {
+		if (have & SLUICE_ACL_N_ND_TARGET) {
 			__builtin_memcpy(k.addr, s->p.addr[SLUICE_ACL_A_ND], 16);
-			if (!sluice_acl_side(s, sum, 2, SLUICE_ACL_T_ND6, &sluice_acl_nd6, &k))
+			if (!sluice_acl_side(s, sum, 2, SLUICE_ACL_T_ND6, &sluice_acl_hosts6, &sluice_acl_nd6,
+					     &k.prefixlen, 128))
 				return 0;
 		}
 	}
@@ -575,14 +609,20 @@ static __always_inline int sluice_acl_cand(struct sluice_acl_scan *s,
 }
 
 static __always_inline void sluice_acl_bitmap_scan(const struct sluice_acl_summary *sum,
-						   struct sluice_acl_scan *s)
+						   struct sluice_acl_scan *s, __u32 kind, __u32 have)
 {
-	if (!sluice_acl_cand(s, sum))
+	if (!sluice_acl_cand(s, sum, kind, have))
 		return;
 	/* One step per candidate, and per word the masks overstate. */
 	s->word = sluice_acl_bit_index(s->words & -s->words);
 	s->bits = sluice_acl_word(s, s->word);
 	bpf_loop(SLUICE_ACL_POSITIONS + SLUICE_ACL_WORDS, sluice_acl_scan_step, s, 0);
+	/*
+	 * The sides point into a trie, a host map or the summary: forgotten
+	 * here, the verifier's states meet again instead of walking the rest
+	 * of the program once per combination.
+	 */
+	__builtin_memset(s->t, 0, sizeof(s->t) + sizeof(s->a) + sizeof(s->live));
 }
 
 /*
@@ -629,7 +669,7 @@ static __always_inline int sluice_acl_run(struct xdp_md *ctx, struct sluice_meta
 	/* Stages inlined into one program share 512 bytes of stack with the slow path. */
 	struct sluice_acl_scan s;
 	struct sluice_acl_base *b = (struct sluice_acl_base *)&s.p;
-	__u32 zero = 0, sel, len, hit = 0;
+	__u32 zero = 0, sel, len, hit = 0, kind, have;
 	__u8 action = 0;
 
 	len = ctx->data_end - ctx->data;
@@ -642,7 +682,7 @@ static __always_inline int sluice_acl_run(struct xdp_md *ctx, struct sluice_meta
 	if (!sum || sum->mode == SLUICE_ACL_MODE_EMPTY)
 		goto dflt;
 	/* The bitmap mode's tries want the addresses whatever the rules' fields. */
-	sluice_acl_pkt_base(ctx, m, sum->mode == SLUICE_ACL_MODE_BITMAP ? ~0u : sum->fields, b);
+	kind = sluice_acl_pkt_base(ctx, m, sum->mode == SLUICE_ACL_MODE_BITMAP ? ~0u : sum->fields, b);
 	if (sum->mode == SLUICE_ACL_MODE_SMALL) {
 		/* The fast path: a few rules on the key, ports and IP addresses, inlined. */
 		hit = sluice_acl_small_scan(sum, &s.p, len, &action, 0);
@@ -650,8 +690,8 @@ static __always_inline int sluice_acl_run(struct xdp_md *ctx, struct sluice_meta
 		s.len = len;
 		s.hit = 0;
 		s.action = 0;
-		sluice_acl_pkt_extra(ctx, m, sum->fields | SLUICE_ACL_N_SRC | SLUICE_ACL_N_DST, &s.p);
-		sluice_acl_bitmap_scan(sum, &s);
+		have = sluice_acl_pkt_extra(ctx, m, sum->fields | SLUICE_ACL_N_SRC | SLUICE_ACL_N_DST, &s.p);
+		sluice_acl_bitmap_scan(sum, &s, kind, have);
 		hit = s.hit;
 		action = s.action;
 	} else {

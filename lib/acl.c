@@ -933,6 +933,7 @@ int acl_rule_format(const struct acl_rule_spec *r, char *buf, size_t len)
 static const char *const acl_map_names[] = {
 	ACL_MAP_RULES, ACL_MAP_HITS, ACL_MAP_CTL, ACL_MAP_SUM,
 	ACL_MAP_SRC4, ACL_MAP_DST4, ACL_MAP_SRC6, ACL_MAP_DST6, ACL_MAP_ND6,
+	ACL_MAP_HOSTS4, ACL_MAP_HOSTS6,
 };
 
 static int *acl_map_fd(struct acl_maps *m, size_t i)
@@ -940,7 +941,7 @@ static int *acl_map_fd(struct acl_maps *m, size_t i)
 	int *fds[] = { &m->rules, &m->hits, &m->ctl, &m->sum,
 		       &m->trie[SLUICE_ACL_T_SRC4], &m->trie[SLUICE_ACL_T_DST4],
 		       &m->trie[SLUICE_ACL_T_SRC6], &m->trie[SLUICE_ACL_T_DST6],
-		       &m->trie[SLUICE_ACL_T_ND6] };
+		       &m->trie[SLUICE_ACL_T_ND6], &m->hosts4, &m->hosts6 };
 
 	return fds[i];
 }
@@ -1425,9 +1426,13 @@ static void summary_build(const struct crule *v, size_t n, struct sluice_acl_sum
 		if (match_kinds(&c->k.m) & SLUICE_ACL_K_OTHER)
 			bm_set(&s->other, c->pos);
 		for (t = 0; t < SLUICE_ACL_NR_TRIES; t++) {
-			if (c->nr[t])
-				s->tries |= 1u << t;
-			else if (match_kinds(&c->k.m) & trie_kinds[t])
+			for (uint32_t j = 0; j < c->nr[t]; j++) {
+				if (c->pfx[t][j].len == trie_alen[t] * 8)
+					s->hosts |= 1u << t;
+				else
+					s->tries |= 1u << t;
+			}
+			if (!c->nr[t] && (match_kinds(&c->k.m) & trie_kinds[t]))
 				bm_set(&s->any[t], c->pos);
 		}
 		if (nr_small <= acl_small_max)
@@ -1474,7 +1479,9 @@ struct ktab {
 	size_t cap, nr;
 	uint32_t lens[129];		/* keys per prefix length */
 	int alen;
-	int fd;
+	int fd;				/* the trie */
+	int hfd;			/* the hosts map: full-length keys go there, as (tidx, address) */
+	uint32_t tidx;
 	struct pfx *touched;		/* keys to write at the next flush */
 	size_t nr_touched, cap_touched;
 };
@@ -1509,6 +1516,7 @@ static int kt_init(struct ktab *t, int alen, int fd)
 	memset(t, 0, sizeof(*t));
 	t->alen = alen;
 	t->fd = fd;
+	t->hfd = -1;
 	t->cap = 64;
 	t->e = calloc(t->cap, sizeof(*t->e));
 	return t->e ? 0 : -ENOMEM;
@@ -1711,28 +1719,43 @@ static void kt_contain(struct ktab *t, const struct pfx *k, struct sluice_acl_bi
  * The /0 key stays, named or not: the stage counts on every lookup finding
  * an entry (bpf/acl.h, sluice_acl_side()).
  */
+/* A key's kernel map and key: hosts in the hosts map, by trie index; others in the trie. */
+static int kt_kernel_key(const struct ktab *t, const struct pfx *k, void *key)
+{
+	if (k->len == t->alen * 8 && t->hfd >= 0) {
+		uint32_t idx = t->tidx;
+
+		memset(key, 0, sizeof(struct sluice_acl_host6_key));
+		memcpy(key, &idx, 4);
+		memcpy((uint8_t *)key + 4, k->addr, t->alen);
+		return t->hfd;
+	}
+	pfx_to_key(k, t->alen, key);
+	return t->fd;
+}
+
 static int kt_flush(struct ktab *t, size_t *writes)
 {
 	struct sluice_lpm6_key key;
 	struct sluice_acl_bitmap v;
 	struct kent *e;
-	int pass, err = 0;
+	int pass, fd, err = 0;
 
 	for (pass = 0; pass < 2 && !err; pass++) {
 		for (size_t i = 0; i < t->nr_touched; i++) {
 			e = kt_find(t, &t->touched[i]);
 			if (!e || (pass == 0) != (e->nown == 0 && e->key.len))
 				continue;
-			pfx_to_key(&e->key, t->alen, &key);
+			fd = kt_kernel_key(t, &e->key, &key);
 			if (pass == 0) {
-				if (bpf_map_delete_elem(t->fd, &key) && errno != ENOENT) {
+				if (bpf_map_delete_elem(fd, &key) && errno != ENOENT) {
 					err = -errno;
 					break;
 				}
 				kt_remove(t, e);
 			} else {
 				kt_contain(t, &e->key, &v);
-				if (bpf_map_update_elem(t->fd, &key, &v, BPF_ANY)) {
+				if (bpf_map_update_elem(fd, &key, &v, BPF_ANY)) {
 					err = -errno;
 					break;
 				}
@@ -1747,7 +1770,7 @@ static int kt_flush(struct ktab *t, size_t *writes)
 
 /* ---- the mirror of one set of maps ---- */
 
-#define ACL_NR_MAPS	(4 + SLUICE_ACL_NR_TRIES)
+#define ACL_NR_MAPS	(6 + SLUICE_ACL_NR_TRIES)
 
 struct mirror {
 	uint32_t ids[ACL_NR_MAPS];	/* the maps' ids: which maps this is the mirror of */
@@ -1784,7 +1807,7 @@ static int maps_ids(const struct acl_maps *maps, uint32_t *ids)
 {
 	const int fds[ACL_NR_MAPS] = {
 		maps->rules, maps->hits, maps->ctl, maps->sum, maps->trie[0], maps->trie[1],
-		maps->trie[2], maps->trie[3], maps->trie[4],
+		maps->trie[2], maps->trie[3], maps->trie[4], maps->hosts4, maps->hosts6,
 	};
 
 	for (int i = 0; i < ACL_NR_MAPS; i++) {
@@ -1817,60 +1840,73 @@ static void ctl_unmap(struct sluice_acl_ctl *ctl)
  * the nearest key around it (its own). Keys holding bits of positions no
  * longer live, or named by no live rule, are touched: the flush fixes them.
  */
-static int mirror_read_trie(struct mirror *mi, int t, const struct sluice_acl_bitmap *live)
+/* Appends the keys of one kernel map (the trie, or this trie's hosts in the hosts map) and their values. */
+static int read_keys(struct ktab *kt, bool hosts, struct pfx **keys, struct sluice_acl_bitmap **vals,
+		     size_t *n, size_t *cap)
 {
-	static const struct sluice_acl_bitmap none;
-	struct ktab *kt = &mi->tab[t];
-	struct sluice_lpm6_key key, next;
-	struct sluice_acl_bitmap *vals = NULL;
-	struct pfx *keys = NULL, k;
-	uint32_t *idx = NULL;
-	size_t n = 0, cap = 0, i;
+	struct sluice_acl_host6_key key, next;
+	int fd = hosts ? kt->hfd : kt->fd;
 	void *prev = NULL;
-	int err = 0;
+	struct pfx k;
 
-	while (!bpf_map_get_next_key(kt->fd, prev, &next)) {
-		uint32_t len;
+	if (fd < 0)
+		return 0;
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		uint32_t w;
 
-		if (n == cap) {
-			size_t nc = cap ? 2 * cap : 256;
-			struct pfx *nk = realloc(keys, nc * sizeof(*nk));
+		if (*n == *cap) {
+			size_t nc = *cap ? 2 * *cap : 256;
+			struct pfx *nk = realloc(*keys, nc * sizeof(*nk));
 			struct sluice_acl_bitmap *nv;
 
-			if (!nk) {
-				err = -ENOMEM;
-				goto out;
-			}
-			keys = nk;
-			nv = realloc(vals, nc * sizeof(*nv));
-			if (!nv) {
-				err = -ENOMEM;
-				goto out;
-			}
-			vals = nv;
-			cap = nc;
+			if (!nk)
+				return -ENOMEM;
+			*keys = nk;
+			nv = realloc(*vals, nc * sizeof(*nv));
+			if (!nv)
+				return -ENOMEM;
+			*vals = nv;
+			*cap = nc;
 		}
-		memcpy(&len, &next, 4);
+		/* Both key layouts: a __u32 (prefix length, or trie index), then the address. */
+		memcpy(&w, &next, 4);
 		memset(&k, 0, sizeof(k));
-		k.len = (uint8_t)len;
+		k.len = hosts ? (uint8_t)(kt->alen * 8) : (uint8_t)w;
 		memcpy(k.addr, (uint8_t *)&next + 4, kt->alen);
-		if (!bpf_map_lookup_elem(kt->fd, &next, &vals[n])) {
-			keys[n++] = k;
-			if (!kt_insert(kt, &k)) {
-				err = -ENOMEM;
-				goto out;
+		if (!hosts || w == kt->tidx) {
+			if (!bpf_map_lookup_elem(fd, &next, &(*vals)[*n])) {
+				(*keys)[(*n)++] = k;
+				if (!kt_insert(kt, &k))
+					return -ENOMEM;
+			} else if (errno != ENOENT) {
+				return -errno;
 			}
-		} else if (errno != ENOENT) {
-			err = -errno;
-			goto out;
 		}
 		key = next;
 		prev = &key;
 	}
-	if (errno != ENOENT) {
-		err = -errno;
+	return errno == ENOENT ? 0 : -errno;
+}
+
+/*
+ * Reads a trie back (and its hosts): its keys, and for each the live
+ * positions it adds to the nearest key around it (its own). Keys holding
+ * bits of positions no longer live, or named by no live rule, are touched:
+ * the flush fixes them.
+ */
+static int mirror_read_trie(struct mirror *mi, int t, const struct sluice_acl_bitmap *live)
+{
+	static const struct sluice_acl_bitmap none;
+	struct ktab *kt = &mi->tab[t];
+	struct sluice_acl_bitmap *vals = NULL;
+	struct pfx *keys = NULL;
+	uint32_t *idx = NULL;
+	size_t n = 0, cap = 0, i;
+	int err;
+
+	err = read_keys(kt, false, &keys, &vals, &n, &cap) ?: read_keys(kt, true, &keys, &vals, &n, &cap);
+	if (err)
 		goto out;
-	}
 	/* Every key is in: entries stay where they are from here. */
 	idx = malloc(kt->cap * sizeof(*idx));
 	if (!idx && n) {
@@ -1966,8 +2002,10 @@ static int mirror_rebuild(const struct acl_maps *maps, struct mirror *mi,
 	for (t = 0; t < SLUICE_ACL_NR_TRIES; t++) {
 		struct ktab *kt = &mi->tab[t];
 
-		err = kt_init(kt, trie_alen[t], maps->trie[t]) ?: mirror_read_trie(mi, t, &sum->live) ?:
-		      kt_root(kt);
+		err = kt_init(kt, trie_alen[t], maps->trie[t]);
+		kt->hfd = trie_alen[t] == 4 ? maps->hosts4 : maps->hosts6;
+		kt->tidx = (uint32_t)t;
+		err = err ?: mirror_read_trie(mi, t, &sum->live) ?: kt_root(kt);
 		if (err)
 			goto out;
 		/* Each rule's prefixes are the keys naming its position. */

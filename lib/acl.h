@@ -94,6 +94,8 @@ int acl_rule_check_key(const struct acl_rule_spec *rule, char *err, size_t errle
 #define ACL_MAP_SRC6		"sluice_acl_src6"
 #define ACL_MAP_DST6		"sluice_acl_dst6"
 #define ACL_MAP_ND6		"sluice_acl_nd6"
+#define ACL_MAP_HOSTS4		"sluice_acl_hosts4"
+#define ACL_MAP_HOSTS6		"sluice_acl_hosts6"
 /* Index in ACL_MAP_HITS of packets no rule matched. */
 #define ACL_HITS_DEFAULT	SLUICE_ACL_POSITIONS
 
@@ -101,6 +103,7 @@ int acl_rule_check_key(const struct acl_rule_spec *rule, char *err, size_t errle
 struct acl_maps {
 	int rules, hits, ctl, sum;
 	int trie[SLUICE_ACL_NR_TRIES];	/* by enum sluice_acl_trie */
+	int hosts4, hosts6;		/* full-length prefixes of the IPv4 and IPv6 tries */
 };
 
 struct bpf_object;

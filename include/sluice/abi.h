@@ -256,6 +256,21 @@ struct sluice_lpm6_key {
 };
 
 /*
+ * Full-length prefixes (hosts) are not in the tries but in two hash maps,
+ * by trie and address: one hash lookup instead of a walk down a trie of
+ * many hosts. A miss falls back to the trie, which holds the shorter ones.
+ */
+struct sluice_acl_host4_key {
+	__u32 trie;		/* enum sluice_acl_trie */
+	__u32 addr;		/* network order */
+};
+
+struct sluice_acl_host6_key {
+	__u32 trie;
+	__u8 addr[16];
+};
+
+/*
  * A set of rule positions. A trie maps a prefix to the rules whose prefix
  * on its side contains it (own and enclosing prefixes, precomputed by
  * lib/acl.c), so one longest-prefix lookup gives every rule that matches
@@ -314,8 +329,10 @@ struct sluice_acl_small {
 struct sluice_acl_summary {
 	__u32 mode;			/* enum sluice_acl_mode */
 	__u32 fields;			/* SLUICE_ACL_N_* some rule needs */
-	__u32 tries;			/* bit t: some rule names a prefix in trie t */
+	__u32 tries;			/* bit t: some rule names a prefix shorter than a host in trie t */
+	__u32 hosts;			/* bit t: some rule names a host in trie t's side */
 	__u32 nr_small;			/* entries of small[] in use */
+	__u32 pad[3];
 	struct sluice_acl_bitmap live;	/* positions of the rule set */
 	/* per trie: live rules that may match its kinds of frame and name no prefix in it */
 	struct sluice_acl_bitmap any[SLUICE_ACL_NR_TRIES];
@@ -431,9 +448,11 @@ _Static_assert(sizeof(struct sluice_acl_match) == 72, "acl match layout");
 _Static_assert(sizeof(struct sluice_acl_rule) == 80, "acl rule layout");
 _Static_assert(sizeof(struct sluice_acl_small) == 176, "acl small entry layout");
 _Static_assert(sizeof(struct sluice_acl_summary) ==
-	       16 + (2 + SLUICE_ACL_NR_TRIES) * sizeof(struct sluice_acl_bitmap) +
+	       32 + (2 + SLUICE_ACL_NR_TRIES) * sizeof(struct sluice_acl_bitmap) +
 	       SLUICE_ACL_SMALL_MAX * sizeof(struct sluice_acl_small), "acl summary layout");
 _Static_assert(sizeof(struct sluice_acl_ctl) == 16, "acl ctl layout");
+_Static_assert(sizeof(struct sluice_acl_host4_key) == 8, "acl host4 key layout");
+_Static_assert(sizeof(struct sluice_acl_host6_key) == 20, "acl host6 key layout");
 _Static_assert((SLUICE_ACL_SLOTS & (SLUICE_ACL_SLOTS - 1)) == 0, "acl slots: a power of 2");
 _Static_assert(sizeof(struct sluice_acl_hits) == 16, "acl hits layout");
 _Static_assert(sizeof(struct sluice_acl_bitmap) == SLUICE_ACL_POSITIONS / 8 + 8, "acl bitmap layout");

@@ -693,6 +693,13 @@ static void test_two_phase(void **state)
 	static const char *deleted[] = {
 		"pass id 2 src 10.0.0.0/8", "pass id 3 src 10.1.2.0/24",
 	};
+	/* A host (in the tries mode, in the host map) inside prefixes of the trie, before and after them. */
+	static const char *host_first[] = {
+		"drop id 5 src 10.1.2.3", "pass id 2 src 10.0.0.0/8", "pass id 3 src 10.1.2.0/24",
+	};
+	static const char *host_last[] = {
+		"pass id 3 src 10.1.2.0/24", "drop id 5 src 10.1.2.3", "pass id 2 src 10.0.0.0/8",
+	};
 	static const struct probe p_base[] = {
 		PROBE("10.1.2.3", XDP_DROP, 1), PROBE("10.2.0.1", CONT, 2), PROBE("11.0.0.1", CONT, -1),
 	};
@@ -704,6 +711,12 @@ static void test_two_phase(void **state)
 	};
 	static const struct probe p_deleted[] = {
 		PROBE("10.1.2.3", CONT, 2), PROBE("10.2.0.1", CONT, 2), PROBE("11.0.0.1", CONT, -1),
+	};
+	static const struct probe p_host_first[] = {
+		PROBE("10.1.2.3", XDP_DROP, 5), PROBE("10.1.2.4", CONT, 2), PROBE("11.0.0.1", CONT, -1),
+	};
+	static const struct probe p_host_last[] = {
+		PROBE("10.1.2.3", CONT, 3), PROBE("10.1.2.4", CONT, 3), PROBE("11.0.0.1", CONT, -1),
 	};
 
 	FOR_MODES(mode) {
@@ -724,6 +737,9 @@ static void test_two_phase(void **state)
 	assert_int_equal(apply_checked(&f, deleted, 2, p_swapped, p_deleted, np, &info), 0);
 	assert_int_equal(info.retired, 1);
 	assert_int_equal(info.placed, 0);
+	assert_int_equal(apply_checked(&f, host_first, 3, p_deleted, p_host_first, np, &info), 0);
+	assert_int_equal(info.placed, 1);
+	assert_int_equal(apply_checked(&f, host_last, 3, p_host_first, p_host_last, np, &info), 0);
 	acl_bpf__destroy(f.skel);
 	}
 	acl__set_small_max(SLUICE_ACL_SMALL_MAX);
