@@ -528,7 +528,7 @@ static long sluice_acl_scan_step(__u32 i, void *ctx)
  */
 static __always_inline int sluice_acl_side(struct sluice_acl_scan *s,
 					   const struct sluice_acl_summary *sum, int i, __u32 t,
-					   void *hosts, void *trie, __u32 *key, __u32 bits)
+					   void *hosts, void *trie, __u32 *key, __u32 bits, __u32 hbit)
 {
 	const struct sluice_acl_bitmap *v = NULL;
 
@@ -537,7 +537,8 @@ static __always_inline int sluice_acl_side(struct sluice_acl_scan *s,
 	s->a[i] = &sum->any[t];
 	/* One buffer for both keys: a host key is (trie, address), an LPM key (length, address). */
 	key[0] = t;
-	if (sum->hosts & (1u << t))
+	hbit &= SLUICE_ACL_HOST_BITS - 1;
+	if ((sum->hosts & (1u << t)) && (sum->host_bits[t][hbit / 64] & (1ULL << (hbit % 64))))
 		v = bpf_map_lookup_elem(hosts, key);
 	if (!v) {
 		key[0] = bits;
@@ -575,28 +576,32 @@ static __always_inline int sluice_acl_cand(struct sluice_acl_scan *s,
 
 		k.addr = (__u32)s->p.addr[SLUICE_ACL_A_SRC][0];
 		if (!sluice_acl_side(s, sum, 0, SLUICE_ACL_T_SRC4, &sluice_acl_hosts4, &sluice_acl_src4,
-				     &k.prefixlen, 32))
+				     &k.prefixlen, 32, sluice_acl_host_bit4(k.addr)))
 			return 0;
 		k.addr = (__u32)s->p.addr[SLUICE_ACL_A_DST][0];
 		if (!sluice_acl_side(s, sum, 1, SLUICE_ACL_T_DST4, &sluice_acl_hosts4, &sluice_acl_dst4,
-				     &k.prefixlen, 32))
+				     &k.prefixlen, 32, sluice_acl_host_bit4(k.addr)))
 			return 0;
 	} else {
 		struct sluice_lpm6_key k;
 
 		__builtin_memcpy(k.addr, s->p.addr[SLUICE_ACL_A_SRC], 16);
 		if (!sluice_acl_side(s, sum, 0, SLUICE_ACL_T_SRC6, &sluice_acl_hosts6, &sluice_acl_src6,
-				     &k.prefixlen, 128))
+				     &k.prefixlen, 128,
+				     sluice_acl_host_bit6(s->p.addr[SLUICE_ACL_A_SRC][0], s->p.addr[SLUICE_ACL_A_SRC][1])))
 			return 0;
 		__builtin_memcpy(k.addr, s->p.addr[SLUICE_ACL_A_DST], 16);
 		if (!sluice_acl_side(s, sum, 1, SLUICE_ACL_T_DST6, &sluice_acl_hosts6, &sluice_acl_dst6,
-				     &k.prefixlen, 128))
+				     &k.prefixlen, 128,
+				     sluice_acl_host_bit6(s->p.addr[SLUICE_ACL_A_DST][0], s->p.addr[SLUICE_ACL_A_DST][1])))
 			return 0;
 		/* Only NS and NA have a target; other frames are kept from nd_target rules by their need. */
 		if (have & SLUICE_ACL_N_ND_TARGET) {
 			__builtin_memcpy(k.addr, s->p.addr[SLUICE_ACL_A_ND], 16);
 			if (!sluice_acl_side(s, sum, 2, SLUICE_ACL_T_ND6, &sluice_acl_hosts6, &sluice_acl_nd6,
-					     &k.prefixlen, 128))
+					     &k.prefixlen, 128,
+					     sluice_acl_host_bit6(s->p.addr[SLUICE_ACL_A_ND][0],
+								  s->p.addr[SLUICE_ACL_A_ND][1])))
 				return 0;
 		}
 	}

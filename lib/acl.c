@@ -1409,6 +1409,24 @@ static size_t small_expand(const struct crule *c, struct sluice_acl_small *out, 
 	return total;
 }
 
+/* A host's bit in the summary's filter, from its address as the stage loads it. */
+static void host_bit_set(struct sluice_acl_summary *s, int t, const struct pfx *k)
+{
+	uint64_t a0, a1;
+	uint32_t a4, b;
+
+	if (trie_alen[t] == 4) {
+		memcpy(&a4, k->addr, 4);
+		b = sluice_acl_host_bit4(a4);
+	} else {
+		memcpy(&a0, k->addr, 8);
+		memcpy(&a1, k->addr + 8, 8);
+		b = sluice_acl_host_bit6(a0, a1);
+	}
+	b &= SLUICE_ACL_HOST_BITS - 1;
+	s->host_bits[t][b / 64] |= 1ULL << (b % 64);
+}
+
 /* The summary of rules v[0..n), at their positions. */
 static void summary_build(const struct crule *v, size_t n, struct sluice_acl_summary *s)
 {
@@ -1427,10 +1445,14 @@ static void summary_build(const struct crule *v, size_t n, struct sluice_acl_sum
 			bm_set(&s->other, c->pos);
 		for (t = 0; t < SLUICE_ACL_NR_TRIES; t++) {
 			for (uint32_t j = 0; j < c->nr[t]; j++) {
-				if (c->pfx[t][j].len == trie_alen[t] * 8)
+				const struct pfx *k = &c->pfx[t][j];
+
+				if (k->len == trie_alen[t] * 8) {
 					s->hosts |= 1u << t;
-				else
+					host_bit_set(s, t, k);
+				} else {
 					s->tries |= 1u << t;
+				}
 			}
 			if (!c->nr[t] && (match_kinds(&c->k.m) & trie_kinds[t]))
 				bm_set(&s->any[t], c->pos);

@@ -325,6 +325,22 @@ struct sluice_acl_small {
 	__u64 mask[SLUICE_ACL_NR_ADDRS][2];
 };
 
+/*
+ * A filter of the hosts each trie's side names, in the summary: bit
+ * sluice_acl_host_bit(address) set for every host. A frame whose address
+ * has its bit clear is no host, and skips the host map.
+ */
+#define SLUICE_ACL_HOST_BITS	1024
+static inline __u32 sluice_acl_host_bit4(__u32 addr)	/* addr as loaded from the frame */
+{
+	return (__u32)(addr * 0x9e3779b1u) >> 22;
+}
+
+static inline __u32 sluice_acl_host_bit6(__u64 a0, __u64 a1)
+{
+	return (__u32)(((a0 ^ a1) * 0x9e3779b97f4a7c15ull) >> 54);
+}
+
 /* What packets read, in one of sluice_acl_sum's slots. */
 struct sluice_acl_summary {
 	__u32 mode;			/* enum sluice_acl_mode */
@@ -333,6 +349,7 @@ struct sluice_acl_summary {
 	__u32 hosts;			/* bit t: some rule names a host in trie t's side */
 	__u32 nr_small;			/* entries of small[] in use */
 	__u32 pad[3];
+	__u64 host_bits[SLUICE_ACL_NR_TRIES][SLUICE_ACL_HOST_BITS / 64];
 	struct sluice_acl_bitmap live;	/* positions of the rule set */
 	/* per trie: live rules that may match its kinds of frame and name no prefix in it */
 	struct sluice_acl_bitmap any[SLUICE_ACL_NR_TRIES];
@@ -448,7 +465,7 @@ _Static_assert(sizeof(struct sluice_acl_match) == 72, "acl match layout");
 _Static_assert(sizeof(struct sluice_acl_rule) == 80, "acl rule layout");
 _Static_assert(sizeof(struct sluice_acl_small) == 176, "acl small entry layout");
 _Static_assert(sizeof(struct sluice_acl_summary) ==
-	       32 + (2 + SLUICE_ACL_NR_TRIES) * sizeof(struct sluice_acl_bitmap) +
+	       32 + SLUICE_ACL_NR_TRIES * SLUICE_ACL_HOST_BITS / 8 + (2 + SLUICE_ACL_NR_TRIES) * sizeof(struct sluice_acl_bitmap) +
 	       SLUICE_ACL_SMALL_MAX * sizeof(struct sluice_acl_small), "acl summary layout");
 _Static_assert(sizeof(struct sluice_acl_ctl) == 16, "acl ctl layout");
 _Static_assert(sizeof(struct sluice_acl_host4_key) == 8, "acl host4 key layout");
