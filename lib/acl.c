@@ -1802,6 +1802,17 @@ struct mirror {
 	size_t nr_live;
 	struct ktab tab[SLUICE_ACL_NR_TRIES];
 	uint64_t retired_ns[SLUICE_ACL_SLOTS];	/* when each summary slot stopped being live */
+	/*
+	 * Rules an update retired whose positions and trie bits are not
+	 * cleared yet: a later update does it once they are due (their
+	 * positions stay taken until then), so a deletion does not wait.
+	 */
+	struct retired {
+		struct crule *v;
+		size_t n;
+		uint64_t due;
+	} *pending;
+	size_t nr_pending;
 };
 
 static struct mirror *mirrors[ACL_MIRRORS];
@@ -1811,6 +1822,9 @@ static void mirror_free(struct mirror *mi)
 {
 	if (!mi)
 		return;
+	for (size_t i = 0; i < mi->nr_pending; i++)
+		crules_free(mi->pending[i].v, mi->pending[i].n);
+	free(mi->pending);
 	crules_free(mi->live, mi->nr_live);
 	for (int t = 0; t < SLUICE_ACL_NR_TRIES; t++)
 		kt_free(&mi->tab[t]);
@@ -2322,6 +2336,32 @@ static int tries_flush(struct mirror *mi, size_t *writes)
 	return err;
 }
 
+/* Clears what earlier updates retired, the batches that are due (all, waiting for them, with wait). */
+static int pending_clean(struct mirror *mi, bool wait, size_t *writes)
+{
+	uint64_t now = now_ns();
+	size_t i, kept = 0;
+	int err = 0;
+
+	for (i = 0; i < mi->nr_pending; i++) {
+		struct retired *r = &mi->pending[i];
+
+		if (!err && (wait || r->due <= now)) {
+			if (r->due > now)
+				sleep_until(r->due);
+			for (size_t j = 0; j < r->n && !err; j++)
+				err = tries_own(mi, &r->v[j], r->v[j].pos, false);
+			if (!err) {
+				crules_free(r->v, r->n);
+				continue;
+			}
+		}
+		mi->pending[kept++] = *r;
+	}
+	mi->nr_pending = kept;
+	return err ?: tries_flush(mi, writes);
+}
+
 /* Room in the tries for the old keys and the new rules' while both sets are in. */
 static bool tries_fit(struct mirror *mi, const struct crule *v, size_t n, const bool *stay)
 {
@@ -2410,6 +2450,29 @@ static int apply_incremental(struct mirror *mi, const struct acl_maps *maps, str
 		info->retired += !held[i];
 	if (!info->retired)
 		goto out;
+	if (!snap_n) {
+		/* Nothing to carry over: the clearing waits for a later update, not this one. */
+		struct retired *pv = realloc(mi->pending, (mi->nr_pending + 1) * sizeof(*pv));
+		struct crule *rv = calloc(info->retired, sizeof(*rv));
+		size_t k = 0;
+
+		if (!pv || !rv) {
+			free(rv);
+			if (pv)
+				mi->pending = pv;
+			err = -ENOMEM;
+			goto out;
+		}
+		mi->pending = pv;
+		for (i = 0; i < mi->nr_live; i++) {
+			if (held[i])
+				continue;
+			rv[k++] = mi->live[i];
+			memset(mi->live[i].pfx, 0, sizeof(mi->live[i].pfx));
+		}
+		mi->pending[mi->nr_pending++] = (struct retired){ rv, k, t_flip + ACL_QUIESCE_NS };
+		goto out;
+	}
 
 	/* Packets that read the old summary are done: retire what only it had. */
 	sleep_until(t_flip + ACL_QUIESCE_NS);
@@ -2474,6 +2537,9 @@ static int apply_blank(struct mirror *mi, const struct acl_maps *maps, struct sl
 	*live_changed = true;
 	step("blanked");
 	sleep_until(now_ns() + ACL_QUIESCE_NS);
+	err = pending_clean(mi, true, &info->keys_written);
+	if (err)
+		goto out;
 	for (i = 0; i < mi->nr_live && !err; i++)
 		err = hits_read(h, mi->live[i].pos, &old[i * nc]) ?:
 		      tries_own(mi, &mi->live[i], mi->live[i].pos, false);
@@ -2514,7 +2580,7 @@ int acl__apply_info(const struct acl_maps *maps, const struct acl_rule_spec *rul
 	struct crule *v = NULL;
 	struct hits_io h = { .fd = maps->hits };
 	struct mirror *mi;
-	bool *keep = NULL, *stay = NULL;
+	bool *keep = NULL, *stay = NULL, moves;
 	size_t i;
 	int err;
 
@@ -2547,6 +2613,12 @@ int acl__apply_info(const struct acl_maps *maps, const struct acl_rule_spec *rul
 		if (err)
 			goto fail;
 	}
+	err = pending_clean(mi, false, &info->keys_written);
+	if (err)
+		goto fail;
+	for (i = 0; i < mi->nr_pending; i++)
+		for (size_t j = 0; j < mi->pending[i].n; j++)
+			occupied[mi->pending[i].v[j].pos] = true;
 	/* Each new rule's former self, by id; kept when it did not change. */
 	for (i = 0; i < mi->nr_live; i++) {
 		ids[i].id = mi->live[i].k.id;
@@ -2565,6 +2637,23 @@ int acl__apply_info(const struct acl_maps *maps, const struct acl_rule_spec *rul
 	}
 	keep_lis(v, n, mi->live, keep, stay);
 	err = place(v, n, occupied, stay);
+	for (i = 0, moves = false; !err && i < n; i++)
+		moves |= keep[i] && !stay[i];
+	if ((err == -ENOSPC || moves || (!err && !tries_fit(mi, v, n, stay))) && mi->nr_pending) {
+		/*
+		 * Room held by retired rules not cleared yet: clear them now,
+		 * waiting if need be (under a ms; moving rules instead would wait
+		 * as long, and write more).
+		 */
+		err = pending_clean(mi, true, &info->keys_written);
+		if (err)
+			goto fail;
+		memset(occupied, 0, sizeof(occupied));
+		for (i = 0; i < mi->nr_live; i++)
+			occupied[mi->live[i].pos] = true;
+		keep_lis(v, n, mi->live, keep, stay);
+		err = place(v, n, occupied, stay);
+	}
 	for (i = 0; i < n; i++)
 		info->moved += keep[i] && !stay[i];
 	if (!err && tries_fit(mi, v, n, stay))
