@@ -567,10 +567,19 @@ static __always_inline int sluice_acl_cand(struct sluice_acl_scan *s,
 	if (kind == SLUICE_ACL_K_OTHER) {
 		s->t[0] = s->a[0] = &sum->other;
 		s->t[1] = s->a[1] = &sum->live;
-	} else if (kind == SLUICE_ACL_K_ARP && !(have & SLUICE_ACL_N_SRC)) {
-		/* An ARP frame without IPv4 addresses: the rules that name none. */
+	} else if ((kind == SLUICE_ACL_K_ARP && !(have & SLUICE_ACL_N_SRC)) ||
+		   (kind != SLUICE_ACL_K_IP6 && !(sum->tries | sum->hosts))) {
+		/*
+		 * An ARP frame without IPv4 addresses, or a rule set naming no
+		 * prefix at all: the rules that name none, without a lookup.
+		 */
 		s->t[0] = s->a[0] = &sum->any[SLUICE_ACL_T_SRC4];
 		s->t[1] = s->a[1] = &sum->any[SLUICE_ACL_T_DST4];
+	} else if (kind == SLUICE_ACL_K_IP6 && !(sum->tries | sum->hosts)) {
+		s->t[0] = s->a[0] = &sum->any[SLUICE_ACL_T_SRC6];
+		s->t[1] = s->a[1] = &sum->any[SLUICE_ACL_T_DST6];
+		if (have & SLUICE_ACL_N_ND_TARGET)
+			s->t[2] = s->a[2] = &sum->any[SLUICE_ACL_T_ND6];
 	} else if (kind != SLUICE_ACL_K_IP6) {
 		struct sluice_lpm4_key k;
 

@@ -614,6 +614,41 @@ static void test_count_once(void **state)
 	}
 }
 
+/* Rules naming no prefix at all: no lookup in either mode, the same verdicts. */
+static void test_no_prefix(void **state)
+{
+	static const char *const rules[] = {
+		"drop id 1 proto udp dport 53", "pass id 2 family 6 proto udp", "count id 3 proto tcp",
+		"xsk id 4 proto udp",
+	};
+	static const struct acl_case cases[] = {
+		{ "v4 udp 53", { AF_INET, "10.0.0.1", "10.0.0.2", IPPROTO_UDP, 1, 53 }, XDP_DROP, 1, false, { 1 } },
+		{ "v4 udp 54", { AF_INET, "10.0.0.1", "10.0.0.2", IPPROTO_UDP, 1, 54 }, CONT, 4, true, { 4 } },
+		{ "v6 udp 53", { AF_INET6, "2001:db8::1", "2001:db8::2", IPPROTO_UDP, 1, 53 }, XDP_DROP, 1, false,
+		  { 1 } },
+		{ "v6 udp 54", { AF_INET6, "2001:db8::1", "2001:db8::2", IPPROTO_UDP, 1, 54 }, CONT, 2, false,
+		  { 2 } },
+		{ "v4 tcp", { AF_INET, "10.0.0.1", "10.0.0.2", IPPROTO_TCP, 1, 80 }, CONT, -1, false, { 3, -1 } },
+		{ "ARP", { 0 }, CONT, -1, false, { -1 } },
+	};
+
+	FOR_MODES(mode) {
+	struct id_hits hits[8] = {};
+	struct acl_apply_info info;
+	size_t nr_hits = 0;
+	struct fixture f;
+
+	require_bpf();
+	acl__set_small_max(modes[mode]);
+	assert_int_equal(fixture_load(&f, XDP_PASS), 0);
+	assert_int_equal(apply_text_info(&f, rules, 4, &info), 0);
+	assert_int_equal(info.mode, modes[mode] ? SLUICE_ACL_MODE_SMALL : SLUICE_ACL_MODE_BITMAP);
+	run_cases(&f, cases, sizeof(cases) / sizeof(cases[0]), hits, &nr_hits);
+	check_hits(&f, hits, nr_hits, 4);
+	acl_bpf__destroy(f.skel);
+	}
+}
+
 /* ---- updates: one rule at a time, and old-or-new at every step ---- */
 
 struct probe {
@@ -1226,6 +1261,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_fields, reset),
 		cmocka_unit_test_teardown(test_sparse_words, reset),
 		cmocka_unit_test_teardown(test_count_once, reset),
+		cmocka_unit_test_teardown(test_no_prefix, reset),
 		cmocka_unit_test_teardown(test_replace, reset),
 		cmocka_unit_test_teardown(test_two_phase, reset),
 		cmocka_unit_test_teardown(test_one_rule_changes, reset),
