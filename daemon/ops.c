@@ -921,6 +921,7 @@ static struct json_object *op_rule_list(struct daemon *d, struct json_object *re
 static struct json_object *rules_commit(struct daemon *d, struct iface *ifc, struct acl_rule_spec *v,
 					size_t n, const char *op, uid_t uid, const char *what)
 {
+	struct json_object *r;
 	char err[512] = "";
 	uint64_t t0 = sluice_now_us();
 	int ret;
@@ -934,7 +935,10 @@ static struct json_object *rules_commit(struct daemon *d, struct iface *ifc, str
 	if (iface__save_rules(d, ifc))
 		log_warn("%s: could not save the live rules in %s", ifc->pl.ifname, d->cfg->state_dir);
 	log_notice("%s: %s %s", ifc->pl.ifname, op, what);
-	return reply_ok();
+	r = reply_ok();
+	if (iface__vlan_warning(ifc, err, sizeof(err)))
+		add_str(r, "warning", err);
+	return r;
 }
 
 static struct json_object *op_rule_add(struct daemon *d, struct json_object *req, uid_t uid)

@@ -160,6 +160,12 @@ int iface__apply(struct daemon *d, struct iface *ifc, const struct cfg_iface *cf
 int iface__save_rules(const struct daemon *d, const struct iface *ifc);
 int iface__set_rules(struct iface *ifc, const struct acl_rule_spec *rules, size_t n, char *err,
 		     size_t len);
+/*
+ * Rules with a vlan field see no tag on a NIC that strips it before XDP (rx
+ * VLAN offload, `ethtool -k IFACE` rx-vlan-offload): a message saying so in
+ * buf, or NULL when the rules name no VLAN or the offload is off.
+ */
+const char *iface__vlan_warning(const struct iface *ifc, char *buf, size_t len);
 int iface__preflight(const struct cfg_pipeline *p, const char *const *stages, size_t nr_stages,
 		     struct preflight_pkt **pf, size_t *nr_pf);
 void iface__free_preflight(struct preflight_pkt *pf, size_t n);

@@ -656,14 +656,38 @@ static bool prefixes_have(const struct acl_prefix *v, size_t n, int family)
 	return false;
 }
 
+/*
+ * Fields added for firewall users take the text syntax of `sluicectl rule
+ * add` (acl_rule_set()), so the two can never disagree.
+ */
+static void rule_set_text(struct parser *p, yaml_node_t *v, const char *path, const char *key,
+			  struct acl_rule_spec *r)
+{
+	char err[160];
+
+	if (v->type != YAML_SCALAR_NODE) {
+		err_type(p, v, path, "a scalar in the syntax of `sluicectl rule add`");
+		return;
+	}
+	if (acl_rule_set(r, key, scalar(v), err, sizeof(err)))
+		err_node(p, v, path, "%s", err);
+}
+
 static void rule_parse(struct parser *p, yaml_node_t *n, const char *path, struct acl_rule_spec *r,
 		       yaml_node_t **idn)
 {
+	static const char *const text_keys[] = {
+		"src_mac", "dst_mac", "vlan", "icmp_type", "icmp_code",
+	};
 	struct field f[] = {
 		{ "id", true }, { "action", true }, { "proto" }, { "src" }, { "dst" },
 		{ "sport" }, { "dport" }, { "tcp_flags" }, { "family" },
+		{ "src_mac" }, { "dst_mac" }, { "vlan" }, { "arp_sender" }, { "arp_target" },
+		{ "icmp_type" }, { "icmp_code" }, { "nd_target" },
 	};
-	char sub[PATH_LEN];
+	size_t errs = p->nr_errs;
+	const char *bad_key;
+	char sub[PATH_LEN], why[160];
 	yaml_node_t *v;
 	int64_t i64;
 	int e;
@@ -678,8 +702,12 @@ static void rule_parse(struct parser *p, yaml_node_t *n, const char *path, struc
 	}
 	if ((v = FIELD(f, "action")) && GET_ENUM(p, v, SUB("action"), "action", acl_actions, &e))
 		r->action = e;
-	if ((v = FIELD(f, "proto")))
-		get_proto(p, v, SUB("proto"), &r->proto);
+	if ((v = FIELD(f, "proto"))) {
+		if (v->type == YAML_SCALAR_NODE && !strcasecmp(scalar(v), "arp"))
+			r->arp = true;
+		else
+			get_proto(p, v, SUB("proto"), &r->proto);
+	}
 	if ((v = FIELD(f, "family"))) {
 		static const struct name_val fam[] = { { "4", AF_INET }, { "6", AF_INET6 }, { "any", 0 } };
 
@@ -690,10 +718,20 @@ static void rule_parse(struct parser *p, yaml_node_t *n, const char *path, struc
 		get_prefixes(p, v, SUB("src"), &r->src, &r->nr_src);
 	if ((v = FIELD(f, "dst")))
 		get_prefixes(p, v, SUB("dst"), &r->dst, &r->nr_dst);
+	if ((v = FIELD(f, "arp_sender")))
+		get_prefixes(p, v, SUB("arp_sender"), &r->arp_sender, &r->nr_arp_sender);
+	if ((v = FIELD(f, "arp_target")))
+		get_prefixes(p, v, SUB("arp_target"), &r->arp_target, &r->nr_arp_target);
+	if ((v = FIELD(f, "nd_target")))
+		get_prefixes(p, v, SUB("nd_target"), &r->nd_target, &r->nr_nd_target);
 	if ((v = FIELD(f, "sport")))
 		get_ports(p, v, SUB("sport"), &r->sport_lo, &r->sport_hi);
 	if ((v = FIELD(f, "dport")))
 		get_ports(p, v, SUB("dport"), &r->dport_lo, &r->dport_hi);
+	/* After proto: ICMP names resolve in its family. */
+	for (size_t i = 0; i < sizeof(text_keys) / sizeof(text_keys[0]); i++)
+		if ((v = FIELD(f, text_keys[i])))
+			rule_set_text(p, v, SUB(text_keys[i]), text_keys[i], r);
 	if ((v = FIELD(f, "tcp_flags")) &&
 	    get_tcp_flags(p, v, SUB("tcp_flags"), &r->tcp_flags_value, &r->tcp_flags_mask) &&
 	    r->proto != IPPROTO_TCP)
@@ -716,6 +754,24 @@ static void rule_parse(struct parser *p, yaml_node_t *n, const char *path, struc
 	if (!e && (r->nr_src || r->nr_dst))
 		err_node(p, n, path, "rule %u can never match: its prefixes share no address family%s",
 			 r->id, r->family ? " with its family" : "");
+	/*
+	 * What the checks above do not cover (the fields of ARP, ICMP, ND,
+	 * MAC and VLAN rules together), as the stage's compiler checks it,
+	 * pointed at the key at fault.
+	 */
+	if (p->nr_errs == errs && acl_rule_check_key(r, why, sizeof(why), &bad_key)) {
+		const char *msg = why;
+		size_t d = strspn(why + 5, "0123456789");
+
+		/* "rule N: " says what the path says already */
+		if (!strncmp(why, "rule ", 5) && d && !strncmp(why + 5 + d, ": ", 2))
+			msg = why + 5 + d + 2;
+		v = bad_key ? FIELD(f, bad_key) : NULL;
+		if (v)
+			err_node(p, v, SUB(bad_key), "%s", msg);
+		else
+			err_node(p, n, path, "%s", msg);
+	}
 #undef SUB
 }
 

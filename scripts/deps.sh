@@ -18,6 +18,8 @@ PKGS=(
 	libpcap-dev			# reading the reference captures in tests
 	dpdk dpdk-dev			# the packet generator's DPDK engine, testpmd baseline
 	iproute2 ethtool iputils-ping	# namespaces, veth and a real client in tests
+	iputils-arping			# a real ARP client for the ACL's ARP and MAC rules (tests/netns/acl_fields.bats)
+	xdp-tools			# xdp-filter, the peer bench/acl.sh measures the ACL against
 	tcpreplay tshark iperf3		# capture replay and real clients in tests
 	jq python3			# reading JSON in the demo and in bats tests
 	binutils			# objdump for tools/jit-dump.sh (bpftool has no disassembler here)
