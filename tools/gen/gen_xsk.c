@@ -30,7 +30,7 @@
 #define XDP_MAX_TX_SKB_BUDGET	9
 #endif
 /* How long a queue another socket just left may stay busy. */
-#define GEN_XSK_BUSY_NS		2000000000ull
+#define GEN_XSK_BUSY_NS		5000000000ull
 /* How long a finished sender waits for the kernel to complete what it queued. */
 #define GEN_XSK_DRAIN_NS	1000000000ull
 
