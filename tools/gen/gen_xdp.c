@@ -83,6 +83,29 @@ static int gen_xdp_probe(const struct gen_traffic *t, struct xdp_md *ctx)
 	return err;
 }
 
+/*
+ * What a call costs, from the last three calls' times (calls[], n calls so
+ * far, now the latest): the middle one, the longer of two, or the one. Not
+ * the latest alone: a call the process was stopped or descheduled in is
+ * lateness gen_run_due() must not make up with a burst. Not the shortest:
+ * the first call of a process is much quicker than the rest.
+ */
+static uint64_t call_cost(uint64_t calls[3], unsigned int n, uint64_t now)
+{
+	uint64_t a, b, c;
+
+	calls[n % 3] = now;
+	if (n == 0)
+		return now;
+	a = calls[0];
+	b = calls[1];
+	if (n == 1)
+		return a > b ? a : b;
+	c = calls[2];
+	/* the median of three */
+	return a > b ? (b > c ? b : (a > c ? c : a)) : (a > c ? a : (b > c ? c : b));
+}
+
 struct gen_xdp {
 	const struct gen_opts *o;
 	const struct gen_traffic *t;
@@ -159,7 +182,8 @@ static int gen_xdp_run(void *priv, struct gen_stats *st)
 	struct gen_xdp *x = priv;
 	const struct gen_opts *o = x->o;
 	const struct gen_traffic *t = x->t;
-	uint64_t drop0 = 0, drop1 = 0, sent = 0, left, now, call_ns = 0;
+	uint64_t drop0 = 0, drop1 = 0, sent = 0, left, now, calls[3] = {};
+	unsigned int nr_calls = 0;
 	struct gen_run run;
 	sigset_t stop_sigs, old_sigs;
 	int prog_fd, err = 0;
@@ -207,12 +231,9 @@ static int gen_xdp_run(void *priv, struct gen_stats *st)
 		/*
 		 * A call's fixed cost (see GEN_XDP_CHUNK) is lateness the
 		 * next call must make up, or a paced run falls far below
-		 * --rate: to 7% of it at 250 kpps here. The shorter of the
-		 * last two calls, because a call the process was stopped or
-		 * descheduled in is lateness gen_run_due() must not make up.
+		 * --rate: to 7% of it at 250 kpps here.
 		 */
-		run.lag_ns = GEN_MAX_LAG_NS + (now < call_ns ? now : call_ns);
-		call_ns = now;
+		run.lag_ns = GEN_MAX_LAG_NS + call_cost(calls, nr_calls++, now);
 		/*
 		 * What the program stamped went out: a batch is flushed to
 		 * the device before the kernel looks for signals between
