@@ -75,7 +75,7 @@ echo $! > "$work/sluiced.pid"
 for _ in $(seq 100); do [ -S "$work/sock" ] && break; sleep 0.1; done
 [ -S "$work/sock" ] || { cat "$work/sluiced.log" >&2; exit 1; }
 
-gen="${GEN_WRAP:-} ip netns exec $TOPO_GEN_NS $O/tools/gen/sluice-gen -i $TOPO_GEN_IF --dst-mac $TOPO_DUT_MAC --rate $RATE -q -j"
+gen="${GEN_WRAP:-} ip netns exec $TOPO_GEN_NS $O/tools/gen/sluice-gen -i $TOPO_GEN_IF --engine auto --dst-mac $TOPO_DUT_MAC --rate $RATE -q -j"
 load="${DAEMON_WRAP:-} $O/bench/swapload ${LOAD_ARGS:-} -s $work/sock -r $pin_root -i $iface -j -u"
 swap_cmd="$load -m swap -n $swaps -x a=pass,count -- $gen --duration $swap_secs"
 txn_cmd="$load -m txn -n $txns -x parse=parse -x a=count,pass -x b=count,pass -x sink=$O/examples/seqcheck.bpf.o -- $gen --duration $txn_secs"
