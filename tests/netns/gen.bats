@@ -103,7 +103,9 @@ check_run() {
 # paced_stop ENGINE: 6,000 frames at 10 kpps take 0.6 s. Stopped for 0.5 s on
 # the way, a sender that owed the backlog would send it at full speed and
 # still end near 0.6 s; one that moves its schedule on (--rate's lag
-# allowance) ends near 1.1 s, every frame sent all the same.
+# allowance) ends near 1.1 s, every frame sent all the same. The xdp engine
+# makes up its calls' cost (40-120 ms each on a loaded machine), so the
+# bound is 0.9 s.
 paced_stop() {
 	local pids
 	sink_start 6000
@@ -120,7 +122,7 @@ paced_stop() {
 	sink_wait
 	[ "$(json_get "$OUTD/gen.json" sent)" -eq 6000 ]
 	[ "$(json_get "$OUTD/sink.json" seen)" -eq 6000 ]
-	python3 -c 'import json,sys; s=json.load(open(sys.argv[1]))["seconds"]; assert s >= 1.0, s' "$OUTD/gen.json"
+	python3 -c 'import json,sys; s=json.load(open(sys.argv[1]))["seconds"]; assert s >= 0.9, s' "$OUTD/gen.json"
 }
 
 @test "xdp engine: a paced sender that was stopped moves its schedule on instead of bursting" {
@@ -318,6 +320,7 @@ paced_stop() {
 	run gen --duration 0.5 --rate 2000
 	[ "$status" -eq 0 ]
 	sent=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1].splitlines()[-1])["sent"])' "$output")
+	echo "sent $sent" >&2
 	[ "$sent" -ge 800 ] && [ "$sent" -le 1002 ]
 }
 

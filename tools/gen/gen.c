@@ -18,10 +18,16 @@
 #include "gen.h"
 
 volatile sig_atomic_t gen_stop;
+volatile sig_atomic_t gen_continued;
 
 static void on_signal(int sig)
 {
 	gen_stop = 1;
+}
+
+static void on_continue(int sig)
+{
+	gen_continued = 1;
 }
 
 uint64_t gen_now_ns(void)
@@ -54,6 +60,17 @@ uint64_t gen_run_due(struct gen_run *run, uint64_t now_ns, uint64_t sent)
 		run->pace_ns = now_ns - (uint64_t)((double)due * 1e9 / rate);
 	}
 	return due;
+}
+
+uint64_t gen_run_due_end(const struct gen_run *run, uint64_t sent)
+{
+	uint64_t end = run->start_ns + (uint64_t)(run->opts->duration * 1e9);
+	uint64_t due;
+
+	if (end <= run->pace_ns)
+		return sent;
+	due = (uint64_t)((double)(end - run->pace_ns) * (double)run->opts->rate / 1e9) + 1;
+	return due > sent ? due : sent;
 }
 
 uint64_t gen_run_due_ns(const struct gen_run *run, uint64_t sent)
@@ -665,6 +682,7 @@ int main(int argc, char **argv)
 
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
+	signal(SIGCONT, on_continue);
 	err = engine_open(&o, t, &choice, &priv);
 	if (err)
 		goto out;

@@ -57,6 +57,8 @@ struct gen_run {
 };
 
 extern volatile sig_atomic_t gen_stop;
+/* Set by SIGCONT: the process was stopped (SIGSTOP, SIGTSTP) since it was cleared. */
+extern volatile sig_atomic_t gen_continued;
 
 uint64_t gen_now_ns(void);
 void gen_run_start(struct gen_run *run, const struct gen_opts *opts,
@@ -72,6 +74,8 @@ bool gen_run_tick(struct gen_run *run, uint64_t sent);
  */
 #define GEN_MAX_LAG_NS	2000000ull
 uint64_t gen_run_due(struct gen_run *run, uint64_t now_ns, uint64_t sent);
+/* What the schedule allows by the end of --duration (at least `sent`). */
+uint64_t gen_run_due_end(const struct gen_run *run, uint64_t sent);
 /* When the schedule allows frame `sent`. */
 uint64_t gen_run_due_ns(const struct gen_run *run, uint64_t sent);
 /* Packets still allowed by --count, UINT64_MAX when unbounded. */

@@ -83,29 +83,6 @@ static int gen_xdp_probe(const struct gen_traffic *t, struct xdp_md *ctx)
 	return err;
 }
 
-/*
- * What a call costs, from the last three calls' times (calls[], n calls so
- * far, now the latest): the middle one, the longer of two, or the one. Not
- * the latest alone: a call the process was stopped or descheduled in is
- * lateness gen_run_due() must not make up with a burst. Not the shortest:
- * the first call of a process is much quicker than the rest.
- */
-static uint64_t call_cost(uint64_t calls[3], unsigned int n, uint64_t now)
-{
-	uint64_t a, b, c;
-
-	calls[n % 3] = now;
-	if (n == 0)
-		return now;
-	a = calls[0];
-	b = calls[1];
-	if (n == 1)
-		return a > b ? a : b;
-	c = calls[2];
-	/* the median of three */
-	return a > b ? (b > c ? b : (a > c ? c : a)) : (a > c ? a : (b > c ? c : b));
-}
-
 struct gen_xdp {
 	const struct gen_opts *o;
 	const struct gen_traffic *t;
@@ -182,8 +159,7 @@ static int gen_xdp_run(void *priv, struct gen_stats *st)
 	struct gen_xdp *x = priv;
 	const struct gen_opts *o = x->o;
 	const struct gen_traffic *t = x->t;
-	uint64_t drop0 = 0, drop1 = 0, sent = 0, left, now, calls[3] = {};
-	unsigned int nr_calls = 0;
+	uint64_t drop0 = 0, drop1 = 0, sent = 0, left, now, prev_ns = 0;
 	struct gen_run run;
 	sigset_t stop_sigs, old_sigs;
 	int prog_fd, err = 0;
@@ -209,6 +185,14 @@ static int gen_xdp_run(void *priv, struct gen_stats *st)
 
 			now = gen_now_ns();
 			due = gen_run_due(&run, now, sent);
+			/*
+			 * When --duration would end during the next call, that
+			 * call sends what is due by the end: the run would
+			 * otherwise stop up to a call's cost short of it.
+			 */
+			if (o->duration > 0 &&
+			    now + run.lag_ns >= run.start_ns + (uint64_t)(o->duration * 1e9))
+				due = gen_run_due_end(&run, sent);
 			if (due <= sent) {
 				gen_sleep_until(gen_run_due_ns(&run, sent));
 				continue;
@@ -229,11 +213,19 @@ static int gen_xdp_run(void *priv, struct gen_stats *st)
 		now = gen_now_ns() - now;
 		sigprocmask(SIG_SETMASK, &old_sigs, NULL);
 		/*
-		 * A call's fixed cost (see GEN_XDP_CHUNK) is lateness the
-		 * next call must make up, or a paced run falls far below
-		 * --rate: to 7% of it at 250 kpps here.
+		 * A call's cost (see GEN_XDP_CHUNK) is lateness the next call
+		 * must make up, or a paced run falls far below --rate: to 7%
+		 * of it at 250 kpps here. The longer of the last two calls,
+		 * as their cost varies (40-120 ms on a loaded machine); not
+		 * a call the process was stopped in: that is lateness to
+		 * forgive, not to burst out.
 		 */
-		run.lag_ns = GEN_MAX_LAG_NS + call_cost(calls, nr_calls++, now);
+		if (gen_continued) {
+			gen_continued = 0;
+		} else {
+			run.lag_ns = GEN_MAX_LAG_NS + (now > prev_ns ? now : prev_ns);
+			prev_ns = now;
+		}
 		/*
 		 * What the program stamped went out: a batch is flushed to
 		 * the device before the kernel looks for signals between
