@@ -231,6 +231,9 @@ static int gen_pkt_run(void *priv, struct gen_stats *st)
 	drain_end = gen_now_ns() + GEN_PKT_DRAIN_NS;
 	while (!err && p->done != p->queued && gen_now_ns() < drain_end) {
 		err = gen_pkt_kick(p);
+		if (err)
+			fprintf(stderr, "sluice-gen: AF_PACKET transmit on %s: %s\n", o->ifname,
+				strerror(-err));
 		gen_pkt_complete(p);
 	}
 	st->seconds = (double)(gen_now_ns() - run.start_ns) / 1e9;

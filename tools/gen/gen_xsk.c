@@ -228,6 +228,9 @@ static int gen_xsk_run(void *priv, struct gen_stats *st)
 	drain_end = gen_now_ns() + GEN_XSK_DRAIN_NS;
 	while (!err && x->done != x->queued && gen_now_ns() < drain_end) {
 		err = gen_xsk_kick(x);
+		if (err)
+			fprintf(stderr, "sluice-gen: AF_XDP transmit on %s: %s\n", o->ifname,
+				strerror(-err));
 		gen_xsk_complete(x);
 	}
 	st->seconds = (double)(gen_now_ns() - run.start_ns) / 1e9;
