@@ -72,8 +72,10 @@ gen() {
 # run. One frame goes out when it can; no sink is listening then.
 require_engine() {
 	local err
-	err=$(gen --engine "$1" --count 1 2>&1 >/dev/null) ||
-		skip "${err#sluice-gen: }"
+	err=$(gen --engine "$1" --count 1 2>&1 >/dev/null) || {
+		err=${err#sluice-gen: }
+		skip "${err%%; --engine auto*}"
+	}
 }
 
 # check_run ENGINE N [GEN ARGS...]
@@ -317,11 +319,18 @@ paced_stop() {
 	# A progress line on stderr, about a second in (when depends on the
 	# engine's calls: the xdp engine's take 20-30 ms each here).
 	[[ "$output" =~ sluice-gen:\ +1\.[0-9]s\ +sent ]]
+	# --duration bounds the run: never more than the rate allows in it.
+	# How far below a sender falls depends on the machine's load (a
+	# descheduled sender moves its schedule on): 459 and 796 of 1,000 were
+	# seen at load average 8, so only "some" is asserted below the bound.
 	run gen --duration 0.5 --rate 2000
 	[ "$status" -eq 0 ]
-	sent=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1].splitlines()[-1])["sent"])' "$output")
-	echo "sent $sent" >&2
-	[ "$sent" -ge 800 ] && [ "$sent" -le 1002 ]
+	json=$(printf '%s\n' "$output" | tail -1)
+	sent=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["sent"])' "$json")
+	secs=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["seconds"])' "$json")
+	echo "sent $sent in $secs s" >&2
+	[ "$sent" -ge 1 ] && [ "$sent" -le 1002 ]
+	python3 -c 'import sys; assert float(sys.argv[1]) >= 0.5' "$secs"
 }
 
 @test "bad options are refused, naming the option as typed" {
