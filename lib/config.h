@@ -19,7 +19,7 @@
 /* Stage objects that ship with sluice, named by their bare name. */
 #define CONFIG_BUILTIN_STAGES	"parse", "acl", "ratelimit", "xsk", "count", "pass", "verdict"
 
-#define CONFIG_DEFAULT_STATE_DIR	"/run/sluice"
+#define CONFIG_DEFAULT_STATE_DIR	"/var/lib/sluice"
 #define CONFIG_DEFAULT_SOCKET		"/run/sluice/sluiced.sock"
 #define CONFIG_DEFAULT_SOCKET_MODE	0600
 #define CONFIG_NAME_MAX			31	/* pipeline and stage names */
@@ -81,12 +81,20 @@ enum cfg_attach {
 	CFG_ATTACH_LIBXDP,	/* libxdp dispatcher, shared with other XDP users */
 };
 
+/* Where the per-packet context lives (docs/datapath.md). */
+enum cfg_context {
+	CFG_CONTEXT_AUTO = 0,	/* metadata where the kernel allows it, else per-CPU */
+	CFG_CONTEXT_META,
+	CFG_CONTEXT_PERCPU,
+};
+
 struct cfg_iface {
 	char *name;
 	char *pipeline;
 	const struct cfg_pipeline *pipe;	/* resolved; never NULL in a loaded config */
 	enum cfg_xdp_mode mode;
 	enum cfg_attach attach;
+	enum cfg_context context;
 	char **shared_maps;	/* pinned under <pin_root>/shared/<map> */
 	size_t nr_shared_maps;
 	int line, col;

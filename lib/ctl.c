@@ -15,6 +15,7 @@
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <json-c/json.h>
+#include "clock.h"
 #include "ctl.h"
 
 /* Queued replies a client has not read yet: beyond this it is dropped. */
@@ -22,10 +23,7 @@
 
 uint64_t ctl__now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return sluice_now_ms();
 }
 
 /* Absolute deadline for a relative timeout; -1 means none. */
