@@ -139,19 +139,6 @@ void gen_sleep_until(uint64_t t_ns)
 	nanosleep(&ts, NULL);
 }
 
-bool gen_feature_denied(const char *feature)
-{
-	const char *list = getenv("SLUICE_DENY_FEATURES"), *p;
-	size_t n = strlen(feature);
-
-	for (p = list; p && *p; p += strcspn(p, ",")) {
-		p += strspn(p, ", ");
-		if (!strncmp(p, feature, n) && (p[n] == ',' || p[n] == ' ' || !p[n]))
-			return true;
-	}
-	return false;
-}
-
 /* How the engine was chosen: what the user asked for, and why not the first choice. */
 struct gen_choice {
 	const struct gen_engine *engine;

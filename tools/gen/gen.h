@@ -87,18 +87,14 @@ int gen_netdev_tx_dropped(const char *ifname, uint64_t *val);
 void gen_sleep_until(uint64_t t_ns);
 
 /*
- * SLUICE_DENY_FEATURES (tests only): a comma-separated list of the probe's
- * feature names (lib/probe.c) that sluice must treat as refused by the
- * kernel. The generator honours "xdp_live_frames" (the live-frames test run
- * fails with EPERM) and "af_xdp" (AF_XDP sockets fail with EAFNOSUPPORT).
- */
-bool gen_feature_denied(const char *feature);
-
-/*
  * A transmit engine. open() sets up everything that can fail before a frame
  * leaves (so --engine auto can move on to the next engine having sent
  * nothing) and, on failure, says why in `why`; run() sends until the run is
  * over; close() releases what open() took, after run() or instead of it.
+ * Where SLUICE_DENY_FEATURES (tests only, probe__denied()) names a feature
+ * an engine needs, it fails as on a kernel that refuses it: "xdp_live_frames"
+ * makes every live-frames test run fail with EPERM, "af_xdp" every AF_XDP
+ * socket with EAFNOSUPPORT.
  */
 struct gen_engine {
 	const char *name;

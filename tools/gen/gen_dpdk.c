@@ -18,6 +18,7 @@
 #include <rte_mbuf.h>
 #include <rte_cycles.h>
 #include <rte_lcore.h>
+#include "probe.h"
 #include "gen.h"
 
 #define GEN_DPDK_BURST		64
@@ -173,7 +174,7 @@ static int gen_dpdk_open(const struct gen_opts *o, const struct gen_traffic *t, 
 	d->o = o;
 	d->t = t;
 	/* The af_xdp vdev opens an AF_XDP socket: refused with the feature. */
-	if (strcmp(o->vdev_type, "af_packet") && gen_feature_denied("af_xdp")) {
+	if (strcmp(o->vdev_type, "af_packet") && probe__denied("af_xdp")) {
 		snprintf(why, len, "AF_XDP socket on %s: %s (SLUICE_DENY_FEATURES names af_xdp)",
 			 o->ifname, strerror(EAFNOSUPPORT));
 		return -EAFNOSUPPORT;

@@ -37,7 +37,7 @@
  */
 static int gen_xdp_test_run(int prog_fd, struct bpf_test_run_opts *opts)
 {
-	if (gen_feature_denied("xdp_live_frames"))
+	if (probe__denied("xdp_live_frames"))
 		return -EPERM;
 	return bpf_prog_test_run_opts(prog_fd, opts) ? -errno : 0;
 }
@@ -113,7 +113,7 @@ static int gen_xdp_open(const struct gen_opts *o, const struct gen_traffic *t, v
 	if (err) {
 		snprintf(why, len, "the kernel refuses BPF_PROG_TEST_RUN with "
 			 "BPF_F_TEST_XDP_LIVE_FRAMES: %s%s", strerror(-err),
-			 gen_feature_denied("xdp_live_frames") ?
+			 probe__denied("xdp_live_frames") ?
 			 " (SLUICE_DENY_FEATURES names xdp_live_frames)" : "");
 		return err;
 	}

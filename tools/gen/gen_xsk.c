@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include "xsk.h"
+#include "probe.h"
 #include "gen.h"
 
 #define GEN_XSK_FRAMES		4096
@@ -77,7 +78,7 @@ static int gen_xsk_open(const struct gen_opts *o, const struct gen_traffic *t, v
 	x->o = o;
 	x->t = t;
 	x->sock.fd = -1;
-	if (gen_feature_denied("af_xdp")) {
+	if (probe__denied("af_xdp")) {
 		snprintf(why, len, "AF_XDP socket on %s queue 0: %s (SLUICE_DENY_FEATURES names af_xdp)",
 			 o->ifname, strerror(EAFNOSUPPORT));
 		return -EAFNOSUPPORT;
