@@ -95,7 +95,7 @@ daemon_down() {
 	rm -f "$work/sluiced.pid" "$work/sock"
 }
 
-gen="${GEN_WRAP:-} ip netns exec $TOPO_GEN_NS $O/tools/gen/sluice-gen -i $TOPO_GEN_IF --dst-mac $TOPO_DUT_MAC --rate $RATE -q -j"
+gen="${GEN_WRAP:-} ip netns exec $TOPO_GEN_NS $O/tools/gen/sluice-gen -i $TOPO_GEN_IF --engine auto --dst-mac $TOPO_DUT_MAC --rate $RATE -q -j"
 load="${DAEMON_WRAP:-} $O/bench/swapload ${LOAD_ARGS:-} -s $work/sock -r $pin_root -i $iface -j -u"
 swap_cmd="$load -m swap -n $swaps -x a=pass,count -l $work/swap.lat -- $gen --duration $swap_secs"
 txn_cmd="$load -m txn -n $txns -x parse=parse -x a=count,pass -x b=count,pass -x sink=$O/examples/seqcheck.bpf.o -l $work/txn.lat -- $gen --duration $txn_secs"

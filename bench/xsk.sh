@@ -98,7 +98,7 @@ die() {
 gen_start() {
 	local d=$1
 	shift
-	"${gen_wrap[@]}" ip netns exec "$TOPO_GEN_NS" "$GEN" -i "$TOPO_GEN_IF" --dport "$PORT" -d "$d" -q -j "$@" \
+	"${gen_wrap[@]}" ip netns exec "$TOPO_GEN_NS" "$GEN" -i "$TOPO_GEN_IF" --engine auto --dport "$PORT" -d "$d" -q -j "$@" \
 		> "$tmp/gen.json" 2>&1 &
 	gen_pid=$!
 }
@@ -220,7 +220,7 @@ paced_run() {
 		sleep 0.1
 	done
 	grep -q ' ready$' "$out.err" || { cat "$out.err" >&2; die "sluice-xsk did not get ready"; }
-	"${gen_wrap[@]}" ip netns exec "$TOPO_GEN_NS" "$GEN" -i "$TOPO_GEN_IF" --dport "$PORT" -n "$count" -r "$rate" -q -j \
+	"${gen_wrap[@]}" ip netns exec "$TOPO_GEN_NS" "$GEN" -i "$TOPO_GEN_IF" --engine auto --dport "$PORT" -n "$count" -r "$rate" -q -j \
 		> "$out.gen" || die "paced generator failed"
 	sleep 0.5
 	# A receiver already gone timed out first: the sender was slower than its window.
@@ -322,7 +322,7 @@ printf 'ring sizing at %d pps (%s x pipeline median): sent %d, veth drops %d, re
 echo "# sluiced:     nsenter --net=/run/netns/DUT $SLUICED -c CONFIG   (parse, acl: xsk proto udp dport $PORT, xsk)"
 echo "# pipeline:    nsenter --net=/run/netns/DUT $pipe_cmd"
 echo "# bare:        nsenter --net=/run/netns/DUT $bare_cmd"
-echo "# generator:   ip netns exec GEN $GEN -i $TOPO_GEN_IF --dport $PORT -d SECONDS   (paced: -n $((rate * secs * 2)) -r $rate)"
+echo "# generator:   ip netns exec GEN $GEN -i $TOPO_GEN_IF --engine auto --dport $PORT -d SECONDS   (paced: -n $((rate * secs * 2)) -r $rate)"
 lost=$((paced_sent - paced_rx))
 if [ -n "$paced_short" ]; then
 	# Frames sent after the receiver's window closed say nothing about its rings.

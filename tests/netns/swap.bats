@@ -103,7 +103,7 @@ ctl() {
 
 # gen_cmd SECONDS: the generator command line swapload runs.
 gen_cmd() {
-	echo ip netns exec "$TOPO-gen" "$GEN" -i "$TOPO-g0" --dst-mac "$DUT_MAC" \
+	echo ip netns exec "$TOPO-gen" "$GEN" -i "$TOPO-g0" --engine auto --dst-mac "$DUT_MAC" \
 		--rate "$RATE" --duration "$1" -q -j
 }
 

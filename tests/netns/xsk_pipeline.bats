@@ -146,7 +146,7 @@ delta() {
 
 # gen ARGS...: sluice-gen from the generator namespace, summary in $WORK/gen.json.
 gen() {
-	ip netns exec "$TOPO_GEN_NS" "$GEN" -i "$TOPO_GEN_IF" -q -j "$@" > "$WORK/gen.json"
+	ip netns exec "$TOPO_GEN_NS" "$GEN" -i "$TOPO_GEN_IF" --engine auto -q -j "$@" > "$WORK/gen.json"
 }
 
 # gen_check N: the generator sent exactly N frames and the veth took them all.
