@@ -262,6 +262,13 @@ static __always_inline __u8 *sluice_acl_bytes(void *data, void *data_end, __u32 
 
 	if (off > SLUICE_ACL_L4_OFF_MAX)
 		return NULL;
+	/*
+	 * Bound the register the pointer is made from, too: clang may test a
+	 * copy, and verifiers before 6.18 then see the full 16 bits and give up
+	 * on the bounds check below (umax + len past MAX_PACKET_OFF, seen on 6.1).
+	 */
+	asm volatile("" : "+r"(off));
+	off &= SLUICE_ACL_L4_OFF_MAX;
 	h = data + off;
 	if ((void *)(h + len) > data_end)
 		return NULL;
