@@ -388,7 +388,7 @@ static __always_inline void sluice_entry_record(struct xdp_md *ctx, struct sluic
 static __always_inline void sluice_entry_sample(struct xdp_md *ctx, __u32 bank)
 {
 	struct sluice_sample *s;
-	__u64 len = ctx->data_end - ctx->data;
+	__u64 len = ctx->data_end - ctx->data, n;
 
 	if (!(sluice_entry.flags & SLUICE_ENTRY_F_SAMPLER))
 		return;
@@ -401,9 +401,14 @@ static __always_inline void sluice_entry_sample(struct xdp_md *ctx, __u32 bank)
 	s->bank = bank;
 	if (len > SLUICE_SAMPLE_SNAP)
 		len = SLUICE_SAMPLE_SNAP;
-	/* The helper's size must be bounded where the verifier sees it: check it here, as is. */
-	asm volatile("" : "+r"(len));
-	if (len < 1 || len > SLUICE_SAMPLE_SNAP || bpf_xdp_load_bytes(ctx, 0, s->data, len)) {
+	/*
+	 * The helper's size must be bounded where the verifier sees it, and
+	 * at least 1: as one less than it, checked as is (verifiers before
+	 * 6.18 learn no lower bound from a test against 0), then plus one.
+	 */
+	n = len - 1;
+	asm volatile("" : "+r"(n));
+	if (n >= SLUICE_SAMPLE_SNAP || bpf_xdp_load_bytes(ctx, 0, s->data, n + 1)) {
 		bpf_ringbuf_discard(s, 0);
 		return;
 	}
