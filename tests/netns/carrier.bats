@@ -102,7 +102,7 @@ burst() {
 		r = json.load(open(sys.argv[1]))
 		bad = [k for k in ("lost", "duplicated", "unexpected", "mixed", "pipeline_mixed", "missed", "bad_path")
 		       if r[k]]
-		if not r["ok"] or r["ops_under_traffic"] < int(sys.argv[2]) or r["seen"] != r["sent"] or bad:
+		if not r["ok"] or r["ops_under_traffic"] < int(sys.argv[2]) or r["seen"] != r["delivered"] or bad:
 		    sys.exit("proof failed: %s" % (bad or r))
 		EOF
 	done

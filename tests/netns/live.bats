@@ -161,7 +161,7 @@ sides_reset() {
 	import json, sys
 	r = json.load(open(sys.argv[1]))
 	want = {"ok": r["ok"] is True, "ops >= 1000": r["ops_under_traffic"] >= 1000,
-	        "none refused": r["failed_ops"] == 0, "seen == sent > 0": r["seen"] == r["sent"] > 0}
+	        "none refused": r["failed_ops"] == 0, "seen == delivered > 0": r["seen"] == r["delivered"] > 0}
 	for k in ("lost", "duplicated", "unexpected", "mixed", "pipeline_mixed", "missed", "bad_path"):
 	    want[k + " == 0"] = r[k] == 0
 	bad = [k for k, v in want.items() if not v]

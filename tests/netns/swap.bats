@@ -153,7 +153,7 @@ assert_proof() {
 	    "ops under traffic": r["ops_under_traffic"] >= int(sys.argv[2]),
 	    "no refused op": r["failed_ops"] == 0,
 	    "traffic": r["sent"] > 0,
-	    "seen == sent": r["seen"] == r["sent"],
+	    "seen == delivered": r["seen"] == r["delivered"],
 	}
 	for k in ("lost", "duplicated", "unexpected", "mixed", "pipeline_mixed", "missed",
 	          "bad_path", "bad_verdict"):
