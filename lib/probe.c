@@ -22,6 +22,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <sys/vfs.h>
 #include <sys/wait.h>
 #include <linux/bpf.h>
@@ -1046,6 +1047,13 @@ static bool all_required(const struct probe_result *r, size_t n)
 	return true;
 }
 
+static const char *kernel_release(void)
+{
+	static struct utsname u;
+
+	return uname(&u) ? "unknown" : u.release;
+}
+
 static int print_json(const struct probe_result *r, size_t n, bool pretty)
 {
 	struct json_object *root, *arr, *o;
@@ -1061,6 +1069,9 @@ static int print_json(const struct probe_result *r, size_t n, bool pretty)
 		return -ENOMEM;
 	}
 	json_object_object_add(root, "ok", json_object_new_boolean(all_required(r, n)));
+	json_object_object_add(root, "kernel", json_object_new_string(kernel_release()));
+	json_object_object_add(root, "oldest_proven_kernel",
+			       json_object_new_string(SLUICE_OLDEST_PROVEN_KERNEL));
 	json_object_object_add(root, "features", arr);
 	for (i = 0; i < n; i++) {
 		o = json_object_new_object();
@@ -1091,6 +1102,8 @@ static void print_table(const struct probe_result *r, size_t n)
 	}
 	printf("%s\n", all_required(r, n) ? "all required features present"
 					   : "required features missing: sluice cannot run here");
+	printf("kernel %s; the oldest the kernel matrix proves is %s (docs/kernels.md)\n",
+	       kernel_release(), SLUICE_OLDEST_PROVEN_KERNEL);
 }
 
 int probe__run_print(bool json, bool pretty)

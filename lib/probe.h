@@ -69,6 +69,12 @@ bool probe__preempt_rt(void);
 /* The carrier context: auto picks here (enum sluice_carrier), with the reason. */
 int probe__carrier_auto(char *why, size_t len);
 
+/*
+ * The oldest kernel the test matrix (tests/kernels/matrix.sh) passes whole;
+ * older ones may load sluice but nothing proves they run it right.
+ */
+#define SLUICE_OLDEST_PROVEN_KERNEL "6.1"
+
 /* Loads an XDP program that returns verdict. Returns its fd or a negative errno. */
 int probe__load_verdict(int verdict);
 

@@ -286,6 +286,19 @@ all_commands() {
 	[[ "$output" == *"bad.yaml:"* ]]
 }
 
+@test "probe names this kernel and the oldest the matrix proves, as the README does" {
+	top=${SLUICE_TOP:-$(cd "$BATS_TEST_DIRNAME/../.." && pwd)}
+	run "$SLUICECTL" probe
+	[[ "$output" == *"kernel $(uname -r); the oldest the kernel matrix proves is "* ]]
+	oldest=${output##*the kernel matrix proves is }
+	oldest=${oldest%% *}
+	run "$SLUICECTL" -j probe
+	echo "$output" | jq -e --arg k "$(uname -r)" --arg o "$oldest" \
+		'.kernel == $k and .oldest_proven_kernel == $o'
+	grep -q "Linux $oldest or later" "$top/README.md"
+	grep -q "oldest kernel the matrix proves is $oldest" "$top/docs/kernels.md"
+}
+
 @test "--version and --help on every binary" {
 	local b
 	for b in cli/sluicectl daemon/sluiced tools/xsk/sluice-xsk; do
