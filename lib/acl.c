@@ -439,7 +439,8 @@ static void format_ports(char *buf, size_t len, size_t *off, const char *kw, uin
 		appendf(buf, len, off, " %s %u-%u", kw, lo, hi);
 }
 
-int acl_rule_format(const struct acl_rule_spec *r, char *buf, size_t len)
+/* Formats into buf[len] (len may be 0); *need gets the length of the whole text. */
+static int rule_format(const struct acl_rule_spec *r, char *buf, size_t len, size_t *need)
 {
 	size_t off = 0, i;
 
@@ -472,9 +473,33 @@ int acl_rule_format(const struct acl_rule_spec *r, char *buf, size_t len)
 			format_flags(buf, len, &off, r->tcp_flags_mask);
 		}
 	}
+	*need = off;
 	if (off >= len)
 		return -ENOSPC;
 	return (int)off;
+}
+
+int acl_rule_format(const struct acl_rule_spec *r, char *buf, size_t len)
+{
+	size_t need;
+
+	return rule_format(r, buf, len, &need);
+}
+
+char *acl_rule_text(const struct acl_rule_spec *r)
+{
+	size_t need;
+	char *buf;
+
+	/* Measure first: a rule of many prefixes has no fixed bound. */
+	if (rule_format(r, NULL, 0, &need) != -ENOSPC)
+		return NULL;
+	buf = malloc(need + 1);
+	if (buf && rule_format(r, buf, need + 1, &need) < 0) {
+		free(buf);
+		buf = NULL;
+	}
+	return buf;
 }
 
 /* ---- maps ---- */
@@ -905,11 +930,12 @@ static int old_hits_read(const struct acl_maps *maps, const struct sluice_acl_bi
 		h[cnt].percpu = calloc(ncpu, sizeof(*h[cnt].percpu));
 		if (!h[cnt].percpu)
 			return -ENOMEM;
+		/* Counted before anything can fail, so old_hits_free() frees it. */
+		*nr = ++cnt;
 		if (bpf_map_lookup_elem(maps->rules, &pos, &rule) ||
-		    bpf_map_lookup_elem(maps->hits, &pos, h[cnt].percpu))
+		    bpf_map_lookup_elem(maps->hits, &pos, h[cnt - 1].percpu))
 			return -errno;
-		h[cnt++].id = rule.id;
-		*nr = cnt;
+		h[cnt - 1].id = rule.id;
 	}
 	return 0;
 }

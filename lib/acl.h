@@ -33,8 +33,13 @@ struct acl_rule_spec {
 
 /* Parses "drop proto tcp src 10.0.0.0/8,192.168.0.0/16 dport 22-23 flags syn/syn,ack". */
 int acl_rule_parse(const char *text, struct acl_rule_spec *rule, char *err, size_t errlen);
-/* Prints a rule back in the syntax acl_rule_parse() reads. */
+/*
+ * Prints a rule back in the syntax acl_rule_parse() reads: the length, or
+ * -ENOSPC when it does not fit (buf then holds a cut rule: never store it).
+ */
 int acl_rule_format(const struct acl_rule_spec *rule, char *buf, size_t len);
+/* The whole text of a rule, however long (caller frees); NULL on error. */
+char *acl_rule_text(const struct acl_rule_spec *rule);
 int acl_prefix_parse(const char *text, struct acl_prefix *p);
 void acl_rule_spec_free(struct acl_rule_spec *rule);
 /* Rejects a rule that can never match or that the stage cannot express. */
