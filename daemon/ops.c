@@ -553,7 +553,7 @@ static struct json_object *rules_json(struct iface *ifc)
 	for (size_t i = 0; i < ifc->nr_rules; i++) {
 		struct json_object *o = json_object_new_object();
 		uint64_t packets = 0, bytes = 0;
-		char text[1024];
+		char *text;
 
 		/* Hits follow rules by id, whatever their position. */
 		for (size_t h = 0; h < nr_hits && h < ifc->nr_rules; h++) {
@@ -562,9 +562,10 @@ static struct json_object *rules_json(struct iface *ifc)
 				bytes = hits[h].bytes;
 			}
 		}
-		acl_rule_format(&ifc->rules[i], text, sizeof(text));
+		text = acl_rule_text(&ifc->rules[i]);
 		add_int(o, "id", ifc->rules[i].id);
 		add_str(o, "text", text);
+		free(text);
 		add_int(o, "packets", (int64_t)packets);
 		add_int(o, "bytes", (int64_t)bytes);
 		json_object_array_add(a, o);

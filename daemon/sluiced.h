@@ -73,8 +73,20 @@ void log_msg(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)
 /* iface.c: configuration to running pipelines. */
 int iface__src_from_cfg(const struct cfg_pipeline *p, struct stage_src *src);
 int iface__start(struct daemon *d, struct iface *ifc, const struct cfg_iface *cfg, char *err, size_t len);
-int iface__apply(struct daemon *d, struct iface *ifc, const struct cfg_iface *cfg, bool *changed,
-		 char *err, size_t len);
+/* What iface__apply() changed, so that a failed reload can put it back. */
+struct iface_undo {
+	bool committed;			/* a new generation went live: src is the old code */
+	struct stage_src src[SLUICE_MAX_STAGES];
+	int nr_stages;
+	int default_verdict;
+	bool rules_set;			/* the rule set changed: rules is the old one */
+	struct acl_rule_spec *rules;
+	size_t nr_rules;
+};
+int iface__apply(struct daemon *d, struct iface *ifc, const struct cfg_iface *cfg,
+		 struct iface_undo *u, bool *changed, char *err, size_t len);
+void iface__undo(struct iface *ifc, struct iface_undo *u);
+void iface__undo_free(struct iface_undo *u);
 int iface__save_rules(const struct daemon *d, const struct iface *ifc);
 int iface__set_rules(struct iface *ifc, const struct acl_rule_spec *rules, size_t n, char *err,
 		     size_t len);
