@@ -33,7 +33,7 @@ CPPFLAGS += -I$(TOPDIR)/include -I$(TOPDIR)/lib -I$(O)/bpf -D_GNU_SOURCE \
 	-DSLUICE_STAGEDIR='"$(STAGEDIR)"' -DSLUICE_BUILD_STAGEDIR='"$(O)/bpf"'
 DEPFLAGS = -MMD -MP
 LIBSLUICE := $(O)/lib/libsluice.a
-LDLIBS_SLUICE := $(LIBSLUICE) -lxdp -lbpf -lelf -lz -ljson-c
+LDLIBS_SLUICE := $(LIBSLUICE) -lxdp -lbpf -lelf -lz -ljson-c -lnettle
 
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Wno-unused-function \
 	-I$(TOPDIR)/include -I/usr/include/$(MULTIARCH)
