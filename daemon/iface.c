@@ -503,8 +503,15 @@ int iface__start(struct daemon *d, struct iface *ifc, const struct cfg_iface *cf
 		ret = pipeline__load(&ifc->pl, src, n, p->default_verdict, &perr);
 		if (ret) {
 			snprintf(err, len, "%s: %s", cfg->name, perr.msg);
-			if (perr.verifier_log)
-				log_err("%s: verifier log:\n%s", cfg->name, perr.verifier_log);
+			if (perr.verifier_log) {
+				/* One log line per verifier line: log lines never hold a newline. */
+				char *save, *ln;
+
+				log_err("%s: verifier log:", cfg->name);
+				for (ln = strtok_r(perr.verifier_log, "\n", &save); ln;
+				     ln = strtok_r(NULL, "\n", &save))
+					log_err("%s:   %s", cfg->name, ln);
+			}
 			goto out;
 		}
 		/* Rules go in before the first packet, like every stage. */

@@ -126,9 +126,38 @@ static int lock_state(const char *dir)
 	return 0;
 }
 
+/*
+ * And one daemon per pin root: two with different state folders would still
+ * fight over the same pins. The lock is on the folder itself (flock works on
+ * bpffs like anywhere), held for the life of the daemon.
+ */
+static int lock_pins(const char *pin_root)
+{
+	int fd;
+
+	if (mkdir(pin_root, 0700) && errno != EEXIST) {
+		log_err("pin root %s: %s", pin_root, strerror(errno));
+		return -errno;
+	}
+	fd = open(pin_root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		log_err("pin root %s: %s", pin_root, strerror(errno));
+		return -errno;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		log_err("another sluiced is running with pin root %s", pin_root);
+		close(fd);
+		return -EBUSY;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
-	struct daemon d = { .listen_fd = -1, .config_path = DEFAULT_CONFIG };
+	struct daemon d = {
+		.listen_fd = -1, .reserve_fd = -1, .config_path = DEFAULT_CONFIG,
+		.group = (gid_t)-1, .read_group = (gid_t)-1,
+	};
 	bool check = false, debug = false;
 	char err[1024];
 	int opt, ret = 1;
@@ -190,8 +219,12 @@ int main(int argc, char **argv)
 		log_err("state directory %s: %s", d.cfg->state_dir, strerror(errno));
 		goto out;
 	}
-	if (lock_state(d.cfg->state_dir))
+	if (lock_state(d.cfg->state_dir) || lock_pins(d.cfg->pin_root))
 		goto out;
+	if (daemon__set_trust(d.cfg)) {
+		log_err("out of memory");
+		goto out;
+	}
 	d.hist = history__new(d.cfg->state_dir);
 
 	d.ifs = calloc(d.cfg->nr_ifaces ? d.cfg->nr_ifaces : 1, sizeof(*d.ifs));
@@ -226,6 +259,8 @@ out:
 		close(d.listen_fd);
 		unlink(d.cfg->control.socket);
 	}
+	if (d.reserve_fd >= 0)
+		close(d.reserve_fd);
 	for (size_t i = 0; i < d.nr_clients; i++)
 		ctl_conn__close(&d.clients[i].conn);
 	free(d.clients);

@@ -36,6 +36,7 @@ int daemon__reload(struct daemon *d, struct json_object *changed, char *err, siz
 	struct iface_undo *undo = NULL;
 	bool ch[RELOAD_MAX_IFACES] = {};
 	size_t i, done = 0;
+	bool trust_set = false;
 	int ret;
 
 	ret = collect_errors(d->config_path, &ncfg, err, len);
@@ -81,6 +82,13 @@ int daemon__reload(struct daemon *d, struct json_object *changed, char *err, siz
 		}
 		next[i] = &ncfg->ifaces[j];
 	}
+	/* The new file's objects load under the new file's trust policy. */
+	ret = daemon__set_trust(ncfg);
+	if (ret) {
+		snprintf(err, len, "out of memory");
+		goto out;
+	}
+	trust_set = true;
 	undo = calloc(d->nr_ifs ? d->nr_ifs : 1, sizeof(*undo));
 	if (!undo) {
 		snprintf(err, len, "out of memory");
@@ -122,7 +130,20 @@ int daemon__reload(struct daemon *d, struct json_object *changed, char *err, siz
 	config__free(old);
 	log_notice("configuration reloaded from %s", d->config_path);
 out:
+	if (ret && trust_set && daemon__set_trust(old))
+		log_err("could not restore the trust policy of the running configuration");
 	free(undo);
 	config__free(ncfg);
+	return ret;
+}
+
+int daemon__set_trust(const struct sluice_config *cfg)
+{
+	struct trust_policy pol;
+	int ret = config__trust_policy(cfg, &pol);
+
+	if (!ret)
+		ret = trust__set_policy(&pol);
+	config__trust_policy_free(&pol);
 	return ret;
 }

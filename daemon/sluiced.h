@@ -38,8 +38,7 @@ struct metrics;
 
 struct client {
 	struct ctl_conn conn;
-	uid_t uid;		/* SO_PEERCRED at accept */
-	bool denied;		/* neither root nor in the socket's group */
+	struct ctl_peer peer;	/* SO_PEERCRED, SO_PEERGROUPS and role, at accept */
 };
 
 struct daemon {
@@ -50,7 +49,11 @@ struct daemon {
 	int listen_fd;
 	struct client *clients;
 	size_t nr_clients, cap_clients;
-	gid_t group;			/* control socket group, (gid_t)-1 = root only */
+	gid_t group;			/* control socket group (admin), (gid_t)-1 = root only */
+	gid_t read_group;		/* control.read_group, (gid_t)-1 = none */
+	int reserve_fd;			/* spare descriptor: accept() at EMFILE to say no */
+	/* The client whose request is being served, for ops that open its paths. */
+	const struct ctl_peer *peer;
 	struct history *hist;
 	struct metrics *metrics;
 	struct capture *capture;	/* the xsk section's sockets, NULL without one */
@@ -64,6 +67,8 @@ struct daemon {
 /* log.c: stderr with sd-daemon level prefixes when journald reads it. */
 void log_init(int level, bool journal);
 void log_msg(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Copies in with control characters as \n, \t, \xNN; returns the length. */
+size_t log_escape(char *out, size_t len, const char *in);
 #define log_err(...)	log_msg(3, __VA_ARGS__)
 #define log_warn(...)	log_msg(4, __VA_ARGS__)
 #define log_notice(...)	log_msg(5, __VA_ARGS__)
@@ -101,6 +106,8 @@ void iface__free(struct iface *ifc);
 /* ops.c: one handler per control request. */
 struct json_object *ops__handle(struct daemon *d, struct json_object *req, uid_t uid);
 int daemon__reload(struct daemon *d, struct json_object *changed, char *err, size_t len);
+/* Makes cfg's trust policy the process's (lib/trust.h). */
+int daemon__set_trust(const struct sluice_config *cfg);
 void daemon__watch_tick(struct daemon *d);
 
 /* control.c: the socket and the event loop. */

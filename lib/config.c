@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <net/if.h>
+#include <pwd.h>
 #include <netinet/in.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -940,11 +941,57 @@ static bool is_builtin(const char *name)
 	return false;
 }
 
-static void object_resolve(struct parser *p, yaml_node_t *n, const char *path, struct cfg_stage *st)
+/* An absolute path from a configuration's relative one, folded lexically (symlinks are refused anyway). */
+static char *abs_path(struct parser *p, const char *obj)
 {
-	char *full = NULL, *real;
+	char cwd[PATH_MAX], *full = NULL, *out, *q, *end;
+	size_t l;
+
+	if (obj[0] == '/') {
+		full = strdup(obj);
+	} else if (p->dir[0] == '/') {
+		if (asprintf(&full, "%s/%s", p->dir, obj) < 0)
+			full = NULL;
+	} else if (getcwd(cwd, sizeof(cwd))) {
+		if (asprintf(&full, "%s/%s/%s", cwd, p->dir, obj) < 0)
+			full = NULL;
+	}
+	if (!full) {
+		p->nomem = true;
+		return NULL;
+	}
+	/* Drop "." and empty components, fold "..". */
+	out = full;
+	for (q = full; *q;) {
+		while (*q == '/')
+			q++;
+		end = strchrnul(q, '/');
+		l = (size_t)(end - q);
+		if (!l || (l == 1 && q[0] == '.')) {
+		} else if (l == 2 && q[0] == '.' && q[1] == '.') {
+			while (out > full && *--out != '/')
+				;
+		} else {
+			*out++ = '/';
+			memmove(out, q, l);
+			out += l;
+		}
+		q = end;
+	}
+	if (out == full)
+		*out++ = '/';
+	*out = '\0';
+	return full;
+}
+
+static void object_resolve(struct parser *p, yaml_node_t *n, const char *path, struct cfg_stage *st,
+			   const struct sluice_config *cfg)
+{
+	struct trust_policy pol = { .owner = cfg->trust.owner, .stage_dir = cfg->trust.stage_dir };
+	struct trust_pin pin;
+	char *full, why[1024];
 	const char *obj;
-	struct stat sb;
+	int fd;
 
 	if (!get_str(p, n, path, &st->object))
 		return;
@@ -953,32 +1000,37 @@ static void object_resolve(struct parser *p, yaml_node_t *n, const char *path, s
 		st->builtin = true;
 		return;
 	}
-	if (obj[0] == '/')
-		full = xstrdup(p, obj);
-	else if (asprintf(&full, "%s/%s", p->dir, obj) < 0)
-		full = NULL, p->nomem = true;
+	full = abs_path(p, obj);
 	if (!full)
 		return;
-	if (stat(full, &sb) || !S_ISREG(sb.st_mode)) {
+	if (st->has_sha256) {
+		pin.path = full;
+		memcpy(pin.sha256, st->sha256, sizeof(pin.sha256));
+		pol.pins = &pin;
+		pol.nr_pins = 1;
+	}
+	/* What sluiced will open, checked the way it will open it. */
+	fd = trust__open_with(&pol, full, TRUST_OBJECT, NULL, why, sizeof(why));
+	if (fd == -ENOENT) {
 		char names[PATH_LEN] = "";
 		size_t i;
 
 		for (i = 0; i < sizeof(builtin_stages) / sizeof(builtin_stages[0]); i++)
 			snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s", i ? " " : "",
 				 builtin_stages[i]);
-		err_node(p, n, path, "object \"%s\" is not a built-in stage (%s) and %s %s", obj, names, full,
-			 stat(full, &sb) ? "does not exist" : "is not a regular file");
+		err_node(p, n, path, "object \"%s\" is not a built-in stage (%s) and %s does not exist", obj,
+			 names, full);
 		free(full);
 		return;
 	}
-	real = realpath(full, NULL);
-	free(full);
-	if (!real) {
-		p->nomem = true;
+	if (fd < 0) {
+		err_node(p, n, path, "object \"%s\": %s", obj, why);
+		free(full);
 		return;
 	}
+	close(fd);
 	free(st->object);
-	st->object = real;
+	st->object = full;
 }
 
 /* Rule ids name rules in counters and commands: unique across the pipeline. */
@@ -1001,11 +1053,11 @@ static void rule_check_id(struct parser *p, yaml_node_t *idn, const char *path,
 }
 
 static void stage_parse(struct parser *p, yaml_node_t *n, const char *path, struct cfg_stage *st,
-			struct cfg_pipeline *pl)
+			struct cfg_pipeline *pl, const struct sluice_config *cfg)
 {
 	struct field f[] = {
 		{ "name", true }, { "object", true }, { "program" }, { "tail_calls" }, { "params" },
-		{ "rules" }, { "tests" }, { "auto_rollback" },
+		{ "rules" }, { "tests" }, { "auto_rollback" }, { "sha256" },
 	};
 	char sub[PATH_LEN];
 	yaml_node_t *v;
@@ -1025,8 +1077,18 @@ static void stage_parse(struct parser *p, yaml_node_t *n, const char *path, stru
 			}
 		}
 	}
-	if ((v = FIELD(f, "object")))
-		object_resolve(p, v, SUB("object"), st);
+	if ((v = FIELD(f, "sha256"))) {
+		if (v->type != YAML_SCALAR_NODE || trust__sha256_parse(scalar(v), st->sha256))
+			err_type(p, v, SUB("sha256"), "64 hex digits of the object's SHA-256");
+		else
+			st->has_sha256 = true;
+	}
+	if ((v = FIELD(f, "object"))) {
+		object_resolve(p, v, SUB("object"), st, cfg);
+		if (st->builtin && st->has_sha256)
+			err_node(p, FIELD(f, "sha256"), SUB("sha256"),
+				 "built-in stage \"%s\" is part of sluiced: sha256 pins a file", st->object);
+	}
 	if ((v = FIELD(f, "program")) && get_str(p, v, SUB("program"), &st->program) &&
 	    (strlen(st->program) >= STAGE_PROG_LEN || !*st->program))
 		err_node(p, v, sub, "program names are 1 to %d bytes", STAGE_PROG_LEN - 1);
@@ -1121,7 +1183,7 @@ static void pipeline_parse(struct parser *p, yaml_node_t *n, const char *path, s
 		char ssub[PATH_LEN];
 
 		subpath(ssub, "%s[%zu]", sub, i);
-		stage_parse(p, seq_at(p, v, i), ssub, &pl->stages[i], pl);
+		stage_parse(p, seq_at(p, v, i), ssub, &pl->stages[i], pl, cfg);
 		pl->nr_stages++;
 		/* The entry's call into the stage, then what the stage declares. */
 		calls += 1 + pl->stages[i].tail_calls;
@@ -1328,10 +1390,10 @@ static const struct name_val log_levels[] = {
 
 static void control_parse(struct parser *p, yaml_node_t *n, struct sluice_config *cfg)
 {
-	struct field f[] = { { "socket" }, { "mode" }, { "group" } };
+	struct field f[] = { { "socket" }, { "mode" }, { "group" }, { "read_group" }, { "idle_timeout_ms" } };
 	yaml_node_t *v;
 
-	if (!fields_get(p, n, "control", f, 3))
+	if (!fields_get(p, n, "control", f, 5))
 		return;
 	if ((v = FIELD(f, "socket")) && get_str(p, v, "control.socket", &cfg->control.socket) &&
 	    (cfg->control.socket[0] != '/' ||
@@ -1359,6 +1421,11 @@ static void control_parse(struct parser *p, yaml_node_t *n, struct sluice_config
 	}
 	if ((v = FIELD(f, "group")))
 		get_str(p, v, "control.group", &cfg->control.group);
+	if ((v = FIELD(f, "idle_timeout_ms")))
+		get_u32(p, v, "control.idle_timeout_ms", 100, 3600 * 1000, &cfg->control.idle_timeout_ms);
+	if ((v = FIELD(f, "read_group")) && get_str(p, v, "control.read_group", &cfg->control.read_group) &&
+	    cfg->control.group && !strcmp(cfg->control.group, cfg->control.read_group))
+		err_node(p, v, "control.read_group", "the same group as control.group, which administers");
 }
 
 static void metrics_parse(struct parser *p, yaml_node_t *n, struct sluice_config *cfg)
@@ -1406,13 +1473,54 @@ bad:
 	cfg->metrics.listen = NULL;
 }
 
+static void trust_parse(struct parser *p, yaml_node_t *n, struct sluice_config *cfg)
+{
+	struct field f[] = { { "owner" }, { "stage_dir" } };
+	struct trust_policy pol = { .owner = (uid_t)-1 };
+	yaml_node_t *v;
+	char why[1024];
+	int64_t uid;
+
+	if (!fields_get(p, n, "trust", f, 2))
+		return;
+	if ((v = FIELD(f, "owner")) && get_str(p, v, "trust.owner", &cfg->trust.owner_name)) {
+		struct passwd *pw = getpwnam(cfg->trust.owner_name);
+
+		if (pw)
+			cfg->trust.owner = pw->pw_uid;
+		else if (parse_int(v, &uid) && uid > 0 && uid < UINT32_MAX)
+			cfg->trust.owner = (uid_t)uid;
+		else
+			err_node(p, v, "trust.owner", "no user \"%s\" on this system", cfg->trust.owner_name);
+	}
+	pol.owner = cfg->trust.owner;
+	if ((v = FIELD(f, "stage_dir")) && get_str(p, v, "trust.stage_dir", &cfg->trust.stage_dir)) {
+		int fd;
+
+		/* The folder itself passes the rules a folder on an object's path must. */
+		if (cfg->trust.stage_dir[0] != '/') {
+			err_node(p, v, "trust.stage_dir", "must be an absolute path");
+			return;
+		}
+		fd = trust__open_with(&pol, cfg->trust.stage_dir, TRUST_PCAP, NULL, why, sizeof(why));
+		if (fd >= 0) {
+			close(fd);
+			err_node(p, v, "trust.stage_dir", "%s is a file, not a folder", cfg->trust.stage_dir);
+		} else if (fd != -EISDIR && !strstr(why, "(regular-file)")) {
+			err_node(p, v, "trust.stage_dir", "%s", why);
+		}
+	}
+}
+
 static int config_defaults(struct sluice_config *cfg)
 {
 	cfg->pin_root = strdup(SLUICE_PIN_ROOT);
 	cfg->state_dir = strdup(CONFIG_DEFAULT_STATE_DIR);
 	cfg->control.socket = strdup(CONFIG_DEFAULT_SOCKET);
 	cfg->control.mode = CONFIG_DEFAULT_SOCKET_MODE;
+	cfg->control.idle_timeout_ms = CONFIG_DEFAULT_IDLE_MS;
 	cfg->log_level = LOG_INFO;
+	cfg->trust.owner = (uid_t)-1;
 	/* docs/afxdp.md "Defaults and why": measured with bench/xsk.sh --rings */
 	cfg->xsk.rx_ring = 8192;
 	cfg->xsk.fill_ring = 8192;
@@ -1428,7 +1536,7 @@ static void root_parse(struct parser *p, yaml_node_t *root, struct sluice_config
 {
 	struct field f[] = {
 		{ "pin_root" }, { "state_dir" }, { "log_level" }, { "control" }, { "metrics" },
-		{ "pipelines", true }, { "interfaces", true }, { "xsk" },
+		{ "pipelines", true }, { "interfaces", true }, { "xsk" }, { "trust" },
 	};
 	yaml_node_t *v;
 	char sub[PATH_LEN];
@@ -1448,6 +1556,9 @@ static void root_parse(struct parser *p, yaml_node_t *root, struct sluice_config
 		control_parse(p, v, cfg);
 	if ((v = FIELD(f, "metrics")))
 		metrics_parse(p, v, cfg);
+	/* Before the pipelines: their objects are checked under it. */
+	if ((v = FIELD(f, "trust")))
+		trust_parse(p, v, cfg);
 	if ((v = FIELD(f, "pipelines"))) {
 		if (v->type != YAML_SEQUENCE_NODE) {
 			err_type(p, v, "pipelines", "a list of pipelines");
@@ -1677,10 +1788,49 @@ void config__free(struct sluice_config *cfg)
 	free(cfg->metrics.listen);
 	free(cfg->control.socket);
 	free(cfg->control.group);
+	free(cfg->control.read_group);
 	free(cfg->state_dir);
 	free(cfg->pin_root);
+	free(cfg->trust.owner_name);
+	free(cfg->trust.stage_dir);
 	free(cfg->file);
 	free(cfg);
+}
+
+int config__trust_policy(const struct sluice_config *cfg, struct trust_policy *pol)
+{
+	size_t n = 0, i, j;
+
+	memset(pol, 0, sizeof(*pol));
+	pol->owner = cfg->trust.owner;
+	pol->stage_dir = cfg->trust.stage_dir;
+	for (i = 0; i < cfg->nr_pipelines; i++)
+		for (j = 0; j < cfg->pipelines[i].nr_stages; j++)
+			n += cfg->pipelines[i].stages[j].has_sha256;
+	if (!n)
+		return 0;
+	pol->pins = calloc(n, sizeof(*pol->pins));
+	if (!pol->pins)
+		return -ENOMEM;
+	for (i = 0; i < cfg->nr_pipelines; i++) {
+		for (j = 0; j < cfg->pipelines[i].nr_stages; j++) {
+			const struct cfg_stage *st = &cfg->pipelines[i].stages[j];
+
+			if (!st->has_sha256)
+				continue;
+			pol->pins[pol->nr_pins].path = st->object;
+			memcpy(pol->pins[pol->nr_pins].sha256, st->sha256, TRUST_SHA256_LEN);
+			pol->nr_pins++;
+		}
+	}
+	return 0;
+}
+
+void config__trust_policy_free(struct trust_policy *pol)
+{
+	free(pol->pins);
+	memset(pol, 0, sizeof(*pol));
+	pol->owner = (uid_t)-1;
 }
 
 void config_errors__free(struct config_errors *errs)

@@ -15,6 +15,7 @@
 #include <sluice/abi.h>
 #include "acl.h"
 #include "pkt.h"
+#include "trust.h"
 
 /* Stage objects that ship with sluice, named by their bare name. */
 #define CONFIG_BUILTIN_STAGES	"parse", "acl", "ratelimit", "xsk", "count", "pass", "verdict"
@@ -22,6 +23,7 @@
 #define CONFIG_DEFAULT_STATE_DIR	"/run/sluice"
 #define CONFIG_DEFAULT_SOCKET		"/run/sluice/sluiced.sock"
 #define CONFIG_DEFAULT_SOCKET_MODE	0600
+#define CONFIG_DEFAULT_IDLE_MS		10000
 #define CONFIG_NAME_MAX			31	/* pipeline and stage names */
 
 struct cfg_param {
@@ -59,6 +61,8 @@ struct cfg_stage {
 	struct cfg_test *tests;
 	size_t nr_tests;
 	struct cfg_auto_rollback auto_rollback;
+	bool has_sha256;	/* the file's content is pinned */
+	uint8_t sha256[TRUST_SHA256_LEN];
 	int line, col;
 };
 
@@ -119,7 +123,9 @@ struct sluice_config {
 	struct {
 		char *socket;
 		unsigned int mode;	/* 0600 or 0660 */
-		char *group;		/* NULL: leave the socket's group alone */
+		char *group;		/* admin group; NULL: leave the socket's group alone */
+		char *read_group;	/* may only read (docs/control.md "Roles"); NULL: none */
+		uint32_t idle_timeout_ms;	/* an idle connection is closed after this */
 	} control;
 	struct {
 		char *listen;	/* NULL: no metrics endpoint */
@@ -131,6 +137,11 @@ struct sluice_config {
 	struct cfg_iface *ifaces;
 	size_t nr_ifaces;
 	struct cfg_xsk xsk;
+	struct {
+		uid_t owner;	/* trusted besides root; (uid_t)-1: none */
+		char *owner_name;
+		char *stage_dir;	/* NULL: objects anywhere the other rules allow */
+	} trust;
 };
 
 struct config_error {
@@ -165,6 +176,14 @@ const struct cfg_pipeline *config__pipeline(const struct sluice_config *cfg, con
  * not code, so changing them needs no new program. Returns 1 or 0.
  */
 int config__stage_equal(const struct cfg_stage *a, const struct cfg_stage *b);
+
+/*
+ * The trust policy a configuration asks for (lib/trust.h): its owner and
+ * stage folder, and a pin for every stage object with a sha256. pol borrows
+ * strings from cfg; free it with config__trust_policy_free().
+ */
+int config__trust_policy(const struct sluice_config *cfg, struct trust_policy *pol);
+void config__trust_policy_free(struct trust_policy *pol);
 
 /* "pass" for XDP_PASS etc.; NULL for a value that is no XDP action. */
 const char *config__verdict_name(int verdict);

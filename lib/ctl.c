@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -349,11 +350,20 @@ static void conn_arm(struct ctl_conn *c)
 		c->deadline = ctl__now_ms() + c->timeout_ms;
 }
 
-/* Idle again: nothing half-read, nothing unwritten. */
+void ctl_conn__set_idle(struct ctl_conn *c, int idle_ms)
+{
+	c->idle_ms = idle_ms > 0 ? idle_ms : 0;
+	c->idle_deadline = c->idle_ms ? ctl__now_ms() + (uint64_t)c->idle_ms : 0;
+}
+
+/* Idle again: nothing half-read, nothing unwritten; the idle limit starts over. */
 static void conn_settle(struct ctl_conn *c)
 {
-	if (!c->hdr_len && c->tx_off == c->tx_len)
+	if (!c->hdr_len && c->tx_off == c->tx_len) {
 		c->deadline = 0;
+		if (c->idle_ms)
+			c->idle_deadline = ctl__now_ms() + (uint64_t)c->idle_ms;
+	}
 }
 
 /* recv() into buf: > 0 bytes, 0 would block, or a negative errno. */
@@ -497,7 +507,12 @@ bool ctl_conn__want_write(const struct ctl_conn *c)
 
 bool ctl_conn__expired(const struct ctl_conn *c, uint64_t now_ms)
 {
-	return c->deadline && now_ms >= c->deadline;
+	if (c->deadline)
+		return now_ms >= c->deadline;
+	/* A request taken but not answered yet is not idle. */
+	if (c->msg)
+		return false;
+	return c->idle_deadline && now_ms >= c->idle_deadline;
 }
 
 int ctl__peer_allowed(int fd, gid_t group)
@@ -540,4 +555,292 @@ out:
 	if (groups != stack)
 		free(groups);
 	return err;
+}
+
+int ctl__peer_get(int fd, struct ctl_peer *p)
+{
+	socklen_t len = sizeof(struct ucred);
+	struct ucred cr;
+	gid_t stack[64];
+
+	memset(p, 0, sizeof(*p));
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len))
+		return -errno;
+	p->pid = cr.pid;
+	p->uid = cr.uid;
+	p->gid = cr.gid;
+	len = sizeof(stack);
+	if (!getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, stack, &len)) {
+		p->groups = malloc(len ? len : 1);
+		if (!p->groups)
+			return -ENOMEM;
+		memcpy(p->groups, stack, len);
+	} else {
+		if (errno != ERANGE)
+			return -errno;
+		p->groups = malloc(len);
+		if (!p->groups)
+			return -ENOMEM;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, p->groups, &len)) {
+			ctl_peer__free(p);
+			return -errno;
+		}
+	}
+	p->nr_groups = len / sizeof(gid_t);
+	return 0;
+}
+
+void ctl_peer__free(struct ctl_peer *p)
+{
+	free(p->groups);
+	p->groups = NULL;
+	p->nr_groups = 0;
+}
+
+static bool peer_in(const struct ctl_peer *p, gid_t g)
+{
+	if (g == (gid_t)-1)
+		return false;
+	if (p->gid == g)
+		return true;
+	for (size_t i = 0; i < p->nr_groups; i++)
+		if (p->groups[i] == g)
+			return true;
+	return false;
+}
+
+enum ctl_role ctl__peer_role(const struct ctl_peer *p, gid_t admin_group, gid_t read_group)
+{
+	if (p->uid == 0 || peer_in(p, admin_group))
+		return CTL_ROLE_ADMIN;
+	if (peer_in(p, read_group))
+		return CTL_ROLE_READ;
+	return CTL_ROLE_NONE;
+}
+
+const char *ctl__role_name(enum ctl_role r)
+{
+	return r == CTL_ROLE_ADMIN ? "admin" : r == CTL_ROLE_READ ? "read" : "none";
+}
+
+/* ---- request fields ---- */
+
+enum field_type {
+	F_STR,		/* a string, 1..4095 bytes, no NUL */
+	F_U32,		/* an integer 0..2^32-1 */
+	F_LIMIT,	/* an integer 1..1000000 */
+	F_BOOL,		/* true or false */
+	F_PARAMS,	/* an object of up to 16 integers */
+	F_STAGES,	/* an array of up to 16 objects {stage, object, program?, params?} */
+};
+
+struct field_spec {
+	const char *key;
+	enum field_type type;
+	bool required;
+};
+
+#define CTL_MAX_FIELDS	8
+
+static const struct op_spec {
+	const char *op;
+	enum ctl_role role;
+	struct field_spec f[CTL_MAX_FIELDS];
+} op_specs[] = {
+	{ "status", CTL_ROLE_READ, {} },
+	{ "stage.list", CTL_ROLE_READ, { { "iface", F_STR } } },
+	{ "stage.show", CTL_ROLE_READ, { { "iface", F_STR, true }, { "stage", F_STR, true } } },
+	{ "stats", CTL_ROLE_READ, { { "iface", F_STR } } },
+	{ "history", CTL_ROLE_READ, { { "limit", F_LIMIT } } },
+	{ "rule.list", CTL_ROLE_READ, { { "iface", F_STR, true } } },
+	{ "xsk.stats", CTL_ROLE_READ, {} },
+	{ "stage.swap", CTL_ROLE_ADMIN, {
+		{ "iface", F_STR, true }, { "stage", F_STR, true }, { "object", F_STR, true },
+		{ "program", F_STR }, { "params", F_PARAMS }, { "pcap", F_STR }, { "expect", F_STR },
+		{ "force", F_BOOL } } },
+	{ "stage.rollback", CTL_ROLE_ADMIN, { { "iface", F_STR, true }, { "stage", F_STR, true } } },
+	{ "txn", CTL_ROLE_ADMIN, { { "iface", F_STR, true }, { "stages", F_STAGES, true } } },
+	{ "rule.add", CTL_ROLE_ADMIN, { { "iface", F_STR, true }, { "rule", F_STR, true },
+					{ "before", F_U32 } } },
+	{ "rule.del", CTL_ROLE_ADMIN, { { "iface", F_STR, true }, { "id", F_U32, true } } },
+	{ "reload", CTL_ROLE_ADMIN, {} },
+	{ "down", CTL_ROLE_ADMIN, { { "iface", F_STR, true } } },
+};
+
+static const struct op_spec *op_spec(const char *op)
+{
+	for (size_t i = 0; op && i < sizeof(op_specs) / sizeof(op_specs[0]); i++)
+		if (!strcmp(op_specs[i].op, op))
+			return &op_specs[i];
+	return NULL;
+}
+
+enum ctl_role ctl__op_role(const char *op)
+{
+	const struct op_spec *s = op_spec(op);
+
+	return s ? s->role : CTL_ROLE_ADMIN;
+}
+
+static int int_in(struct json_object *v, int64_t min, int64_t max)
+{
+	int64_t x;
+
+	/* json-c keeps numbers beyond int64 as uint64: out of every range here. */
+	if (!json_object_is_type(v, json_type_int) ||
+	    json_object_get_int64(v) == INT64_MAX)
+		return -ERANGE;
+	x = json_object_get_int64(v);
+	return x < min || x > max ? -ERANGE : 0;
+}
+
+static int check_str(struct json_object *v)
+{
+	size_t l;
+
+	if (!json_object_is_type(v, json_type_string))
+		return -EINVAL;
+	l = (size_t)json_object_get_string_len(v);
+	/* No embedded NUL: C code would read a shorter string than the client sent. */
+	return !l || l >= 4096 || strlen(json_object_get_string(v)) != l ? -EINVAL : 0;
+}
+
+static int check_params(struct json_object *v, const char *where, char *err, size_t len)
+{
+	int n = 0;
+
+	if (!json_object_is_type(v, json_type_object)) {
+		snprintf(err, len, "%s'params' must be an object of integers", where);
+		return -EINVAL;
+	}
+	json_object_object_foreach(v, k, x) {
+		if (++n > 16) {
+			snprintf(err, len, "%s'params': more than 16 parameters", where);
+			return -EINVAL;
+		}
+		if (!*k || strlen(k) > 63) {
+			snprintf(err, len, "%s'params': a parameter name is 1 to 63 bytes", where);
+			return -EINVAL;
+		}
+		if (!json_object_is_type(x, json_type_int) || json_object_get_int64(x) == INT64_MAX) {
+			snprintf(err, len, "%sparameter '%.63s' must be an integer that fits 64 bits", where,
+				 k);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static int check_fields(struct json_object *o, const struct field_spec *f, const char *op,
+			const char *where, char *err, size_t len);
+
+static const struct field_spec txn_stage[] = {
+	{ "stage", F_STR, true }, { "object", F_STR, true }, { "program", F_STR }, { "params", F_PARAMS },
+	{ NULL },
+};
+
+static int check_one(struct json_object *v, const struct field_spec *f, const char *where, char *err,
+		     size_t len)
+{
+	static const char *const want[] = {
+		[F_STR] = "a non-empty string without NUL, under 4096 bytes",
+		[F_U32] = "an integer 0..4294967295",
+		[F_LIMIT] = "an integer 1..1000000",
+		[F_BOOL] = "true or false",
+	};
+	int ret = 0;
+
+	switch (f->type) {
+	case F_STR:
+		ret = check_str(v);
+		break;
+	case F_U32:
+		ret = int_in(v, 0, UINT32_MAX);
+		break;
+	case F_LIMIT:
+		ret = int_in(v, 1, 1000000);
+		break;
+	case F_BOOL:
+		ret = json_object_is_type(v, json_type_boolean) ? 0 : -EINVAL;
+		break;
+	case F_PARAMS:
+		return check_params(v, where, err, len);
+	case F_STAGES: {
+		size_t n;
+
+		if (!json_object_is_type(v, json_type_array) ||
+		    !(n = json_object_array_length(v)) || n > 16) {
+			snprintf(err, len, "'stages' must be an array of 1 to 16 objects {stage, object, "
+				 "program?, params?}");
+			return -EINVAL;
+		}
+		for (size_t i = 0; i < n; i++) {
+			char at[32];
+
+			snprintf(at, sizeof(at), "stages[%zu]: ", i);
+			ret = check_fields(json_object_array_get_idx(v, i), txn_stage, NULL, at, err, len);
+			if (ret)
+				return ret;
+		}
+		return 0;
+	}
+	}
+	if (ret)
+		snprintf(err, len, "%s'%s' must be %s", where, f->key, want[f->type]);
+	return ret ? -EINVAL : 0;
+}
+
+static int check_fields(struct json_object *o, const struct field_spec *f, const char *op,
+			const char *where, char *err, size_t len)
+{
+	size_t nf = 0;
+
+	if (!json_object_is_type(o, json_type_object)) {
+		snprintf(err, len, "%smust be an object", where);
+		return -EINVAL;
+	}
+	while (nf < CTL_MAX_FIELDS && f[nf].key)
+		nf++;
+	json_object_object_foreach(o, k, v) {
+		size_t i;
+		int ret;
+
+		if (op && !strcmp(k, "op"))
+			continue;
+		for (i = 0; i < nf; i++)
+			if (!strcmp(k, f[i].key))
+				break;
+		if (i == nf) {
+			snprintf(err, len, "%sunknown field '%.63s'%s%s", where, k, op ? " for op " : "",
+				 op ? op : "");
+			return -EINVAL;
+		}
+		ret = check_one(v, &f[i], where, err, len);
+		if (ret)
+			return ret;
+	}
+	for (size_t i = 0; i < nf; i++) {
+		if (f[i].required && !json_object_object_get_ex(o, f[i].key, NULL)) {
+			snprintf(err, len, "%s'%s' is required", where, f[i].key);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+int ctl__request_check(struct json_object *req, char *err, size_t len)
+{
+	const struct op_spec *s;
+	struct json_object *op;
+
+	if (!json_object_object_get_ex(req, "op", &op) || !json_object_is_type(op, json_type_string)) {
+		snprintf(err, len, "a request needs a string 'op'");
+		return -EINVAL;
+	}
+	s = op_spec(json_object_get_string(op));
+	if (!s) {
+		snprintf(err, len, "unknown op '%.63s'", json_object_get_string(op));
+		return -EINVAL;
+	}
+	return check_fields(req, s->f, s->op, "", err, len);
 }

@@ -94,16 +94,16 @@ static bool peer_may(const struct trust_peer *p, const struct stat *st, unsigned
 	return st->st_mode & bit;
 }
 
-static bool owner_ok(const struct stat *st)
+static bool owner_ok(const struct trust_policy *pol, const struct stat *st)
 {
-	return st->st_uid == 0 || (policy.owner != (uid_t)-1 && st->st_uid == policy.owner);
+	return st->st_uid == 0 || (pol->owner != (uid_t)-1 && st->st_uid == pol->owner);
 }
 
-static const char *owner_text(char *buf, size_t len)
+static const char *owner_text(const struct trust_policy *pol, char *buf, size_t len)
 {
-	if (policy.owner == (uid_t)-1)
+	if (pol->owner == (uid_t)-1)
 		return "root";
-	snprintf(buf, len, "root or trust.owner (uid %u)", (unsigned int)policy.owner);
+	snprintf(buf, len, "root or trust.owner (uid %u)", (unsigned int)pol->owner);
 	return buf;
 }
 
@@ -115,14 +115,14 @@ static int refuse_peer(const char *path, const struct trust_peer *p, char *err, 
 }
 
 /* A folder on the path: owned by a trusted user, writable by nobody else. */
-static int check_folder(const char *path, const char *upto, const struct stat *st, char *err,
-			size_t len)
+static int check_folder(const struct trust_policy *pol, const char *path, const char *upto,
+			const struct stat *st, char *err, size_t len)
 {
 	char who[64];
 
-	if (!owner_ok(st)) {
+	if (!owner_ok(pol, st)) {
 		snprintf(err, len, "%s: refused by the trust policy (owner): folder %s belongs to uid %u, "
-			 "not %s", path, upto, (unsigned int)st->st_uid, owner_text(who, sizeof(who)));
+			 "not %s", path, upto, (unsigned int)st->st_uid, owner_text(pol, who, sizeof(who)));
 		return -EPERM;
 	}
 	if ((st->st_mode & (S_IWGRP | S_IWOTH)) && !(st->st_mode & S_ISVTX)) {
@@ -149,11 +149,11 @@ static int open_error(const char *path, const char *upto, int ret, const struct 
 	return ret;
 }
 
-static const struct trust_pin *pin_of(const char *path)
+static const struct trust_pin *pin_of(const struct trust_policy *pol, const char *path)
 {
-	for (size_t i = 0; i < policy.nr_pins; i++)
-		if (!strcmp(policy.pins[i].path, path))
-			return &policy.pins[i];
+	for (size_t i = 0; i < pol->nr_pins; i++)
+		if (!strcmp(pol->pins[i].path, path))
+			return &pol->pins[i];
 	return NULL;
 }
 
@@ -204,7 +204,8 @@ static void hex(const uint8_t *b, char *out)
 }
 
 /* The rules on the file itself, on its open descriptor. */
-static int check_file(const char *path, int fd, enum trust_kind kind, char *err, size_t len)
+static int check_file(const struct trust_policy *pol, const char *path, int fd, enum trust_kind kind,
+		      char *err, size_t len)
 {
 	const struct trust_pin *pin;
 	struct stat st;
@@ -219,9 +220,9 @@ static int check_file(const char *path, int fd, enum trust_kind kind, char *err,
 			 path);
 		return -EPERM;
 	}
-	if (!owner_ok(&st)) {
+	if (!owner_ok(pol, &st)) {
 		snprintf(err, len, "%s: refused by the trust policy (owner): belongs to uid %u, not %s",
-			 path, (unsigned int)st.st_uid, owner_text(who, sizeof(who)));
+			 path, (unsigned int)st.st_uid, owner_text(pol, who, sizeof(who)));
 		return -EPERM;
 	}
 	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
@@ -236,17 +237,17 @@ static int check_file(const char *path, int fd, enum trust_kind kind, char *err,
 	}
 	if (kind != TRUST_OBJECT)
 		return 0;
-	if (policy.stage_dir) {
-		dl = strlen(policy.stage_dir);
-		while (dl > 1 && policy.stage_dir[dl - 1] == '/')
+	if (pol->stage_dir) {
+		dl = strlen(pol->stage_dir);
+		while (dl > 1 && pol->stage_dir[dl - 1] == '/')
 			dl--;
-		if (strncmp(path, policy.stage_dir, dl) || (dl > 1 && path[dl] != '/')) {
+		if (strncmp(path, pol->stage_dir, dl) || (dl > 1 && path[dl] != '/')) {
 			snprintf(err, len, "%s: refused by the trust policy (stage-dir): stage objects must "
-				 "lie under %s", path, policy.stage_dir);
+				 "lie under %s", path, pol->stage_dir);
 			return -EPERM;
 		}
 	}
-	pin = pin_of(path);
+	pin = pin_of(pol, path);
 	if (pin) {
 		uint8_t got[TRUST_SHA256_LEN];
 		char a[2 * TRUST_SHA256_LEN + 1], b[2 * TRUST_SHA256_LEN + 1];
@@ -265,8 +266,8 @@ static int check_file(const char *path, int fd, enum trust_kind kind, char *err,
 	return 0;
 }
 
-int trust__open(const char *path, enum trust_kind kind, const struct trust_peer *peer, char *err,
-		size_t len)
+int trust__open_with(const struct trust_policy *pol, const char *path, enum trust_kind kind,
+		     const struct trust_peer *peer, char *err, size_t len)
 {
 	char buf[PATH_MAX], upto[PATH_MAX];
 	struct stat st, pst;
@@ -307,7 +308,7 @@ int trust__open(const char *path, enum trust_kind kind, const struct trust_peer 
 			ret = refuse_peer(path, peer, err, len);
 			goto out;
 		}
-		ret = check_folder(path, upto, &st, err, len);
+		ret = check_folder(pol, path, upto, &st, err, len);
 		if (ret)
 			goto out;
 		comp[l] = '\0';
@@ -347,7 +348,7 @@ int trust__open(const char *path, enum trust_kind kind, const struct trust_peer 
 		ret = open_error(path, upto, -ELOOP, peer, err, len);
 		goto out;
 	}
-	ret = check_file(path, pfd, TRUST_PCAP, err, len);
+	ret = check_file(pol, path, pfd, TRUST_PCAP, err, len);
 	if (ret)
 		goto out;
 	fd = sys_openat2(dfd, comp, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_NOFOLLOW | O_CLOEXEC);
@@ -365,7 +366,7 @@ int trust__open(const char *path, enum trust_kind kind, const struct trust_peer 
 		ret = -EAGAIN;
 		goto out;
 	}
-	ret = check_file(path, fd, kind, err, len);
+	ret = check_file(pol, path, fd, kind, err, len);
 out:
 	if (pfd >= 0)
 		close(pfd);
@@ -376,6 +377,12 @@ out:
 		return ret;
 	}
 	return fd;
+}
+
+int trust__open(const char *path, enum trust_kind kind, const struct trust_peer *peer, char *err,
+		size_t len)
+{
+	return trust__open_with(&policy, path, kind, peer, err, len);
 }
 
 int trust__open_object(const char *path, char *err, size_t len)

@@ -75,6 +75,9 @@ void trust__reset(void);
  */
 int trust__open(const char *path, enum trust_kind kind, const struct trust_peer *peer, char *err,
 		size_t len);
+/* The same under another policy (a configuration being checked). */
+int trust__open_with(const struct trust_policy *pol, const char *path, enum trust_kind kind,
+		     const struct trust_peer *peer, char *err, size_t len);
 /* trust__open(path, TRUST_OBJECT, NULL, ...): what stage_load.c opens objects with. */
 int trust__open_object(const char *path, char *err, size_t len);
 /* Opens and closes: 0 when trust__open() would succeed. */
