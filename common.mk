@@ -34,6 +34,13 @@ CPPFLAGS += -I$(TOPDIR)/include -I$(TOPDIR)/lib -I$(O)/bpf -D_GNU_SOURCE \
 DEPFLAGS = -MMD -MP
 LIBSLUICE := $(O)/lib/libsluice.a
 LDLIBS_SLUICE := $(LIBSLUICE) -lxdp -lbpf -lelf -lz -ljson-c -lnettle
+# The daemon's own libraries (daemon/, and what links daemon/libsluiced.a).
+LIBSLUICED := $(O)/daemon/libsluiced.a
+LDLIBS_SLUICED := -lyaml -lpcap -lmicrohttpd -lpthread -lcap
+ifneq ($(shell pkg-config --exists libsystemd && echo y),)
+CPPFLAGS += -DHAVE_SYSTEMD
+LDLIBS_SLUICED += -lsystemd
+endif
 
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Wno-unused-function \
 	-I$(TOPDIR)/include -I/usr/include/$(MULTIARCH)

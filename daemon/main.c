@@ -215,7 +215,7 @@ int main(int argc, char **argv)
 		log_err("this kernel cannot run sluice: %s", err);
 		goto out;
 	}
-	if (mkdir(d.cfg->state_dir, 0755) && errno != EEXIST) {
+	if (mkdir(d.cfg->state_dir, 0700) && errno != EEXIST) {
 		log_err("state directory %s: %s", d.cfg->state_dir, strerror(errno));
 		goto out;
 	}
@@ -225,7 +225,14 @@ int main(int argc, char **argv)
 		log_err("out of memory");
 		goto out;
 	}
-	d.hist = history__new(d.cfg->state_dir);
+	/*
+	 * The socket before any interface: a path that is no stale socket, or
+	 * another daemon's, refuses the start before anything is attached.
+	 * Clients wait in the backlog until the loop serves them.
+	 */
+	if (control__listen(&d))
+		goto out;
+	d.hist = history__new(d.cfg->state_dir, 0);
 
 	d.ifs = calloc(d.cfg->nr_ifaces ? d.cfg->nr_ifaces : 1, sizeof(*d.ifs));
 	if (!d.ifs)
@@ -242,8 +249,6 @@ int main(int argc, char **argv)
 		log_err("%s", err);
 		goto out;
 	}
-	if (control__listen(&d))
-		goto out;
 	d.metrics = metrics__start(&d);
 	log_notice("ready: %zu interface(s), control socket %s, %llu ms after start", d.nr_ifs,
 		   d.cfg->control.socket, (unsigned long long)(ctl__now_ms() - d.start_ms));

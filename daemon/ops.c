@@ -327,17 +327,18 @@ static void watch_start(struct iface *ifc, int idx)
 {
 	const struct cfg_stage *cs = iface__cfg_stage(ifc, ifc->pl.src[idx].name);
 	struct sluice_slot_stats slots[SLUICE_MAX_STAGES];
+	struct rollback_watch *w = &ifc->watch[idx];
 
-	ifc->watch.active = false;
+	w->active = false;
 	if (!cs || !cs->auto_rollback.enabled)
 		return;
-	if (pipeline__stats(&ifc->pl, &ifc->watch.base, slots))
+	if (pipeline__stats(&ifc->pl, &w->base, slots))
 		return;
-	ifc->watch.base_slot = slots[idx];
-	ifc->watch.policy = cs->auto_rollback;
-	ifc->watch.idx = idx;
-	ifc->watch.until_ms = ctl__now_ms() + cs->auto_rollback.window_ms;
-	ifc->watch.active = true;
+	w->base_slot = slots[idx];
+	w->policy = cs->auto_rollback;
+	w->idx = idx;
+	w->until_ms = ctl__now_ms() + cs->auto_rollback.window_ms;
+	w->active = true;
 }
 
 static struct json_object *op_stage_swap(struct daemon *d, struct json_object *req, uid_t uid)
@@ -442,7 +443,7 @@ static int rollback(struct daemon *d, struct iface *ifc, int idx, uid_t uid, con
 			*r = reply_err("%s", perr.msg);
 		return ret;
 	}
-	ifc->watch.active = false;
+	ifc->watch[idx].active = false;
 	if (r) {
 		*r = reply_ok();
 		add_int(*r, "old_prog_id", before.prog_id);
@@ -871,9 +872,9 @@ void daemon__watch_tick(struct daemon *d)
 {
 	uint64_t now = ctl__now_ms();
 
-	for (size_t i = 0; i < d->nr_ifs; i++) {
-		struct iface *ifc = &d->ifs[i];
-		struct rollback_watch *w = &ifc->watch;
+	for (size_t n = 0; n < d->nr_ifs * SLUICE_MAX_STAGES; n++) {
+		struct iface *ifc = &d->ifs[n / SLUICE_MAX_STAGES];
+		struct rollback_watch *w = &ifc->watch[n % SLUICE_MAX_STAGES];
 		struct sluice_slot_stats slots[SLUICE_MAX_STAGES];
 		struct sluice_pipe_stats ps;
 		uint64_t aborted, missed, drops, pkts;
@@ -881,8 +882,9 @@ void daemon__watch_tick(struct daemon *d)
 
 		if (!w->active || pipeline__stats(&ifc->pl, &ps, slots))
 			continue;
-		aborted = ps.verdict[XDP_ABORTED] - w->base.verdict[XDP_ABORTED];
-		missed = ps.missed - w->base.missed;
+		/* What this stage did itself: another watched stage's aborts are not its own. */
+		aborted = slots[w->idx].verdict[XDP_ABORTED] - w->base_slot.verdict[XDP_ABORTED];
+		missed = slots[w->idx].missed - w->base_slot.missed;
 		drops = slots[w->idx].verdict[XDP_DROP] - w->base_slot.verdict[XDP_DROP];
 		pkts = slots[w->idx].packets - w->base_slot.packets;
 		if (aborted > w->policy.max_aborted)

@@ -29,7 +29,8 @@ struct iface {
 	struct pipeline pl;
 	struct acl_rule_spec *rules;	/* the live rule set (config, then CLI edits) */
 	size_t nr_rules;
-	struct rollback_watch watch;
+	/* One per slot: a swap of one stage never ends another stage's watch. */
+	struct rollback_watch watch[SLUICE_MAX_STAGES];
 };
 
 struct capture;
@@ -116,7 +117,8 @@ int control__listen(struct daemon *d);
 int control__loop(struct daemon *d);
 
 /* history.c: every change, in memory and appended to state_dir/history.jsonl. */
-struct history *history__new(const char *state_dir);
+#define HISTORY_MAX_BYTES	(1u << 20)	/* then history.jsonl.1 and a new file */
+struct history *history__new(const char *state_dir, size_t max_bytes);	/* 0: the default */
 void history__free(struct history *h);
 void history__add(struct history *h, struct json_object *entry);	/* takes the reference */
 struct json_object *history__list(struct history *h, size_t limit);

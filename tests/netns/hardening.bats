@@ -263,3 +263,125 @@ raw() {
 	grep -q "^refused 62 held 8$" "$WORK/idle.out"
 	grep -q "dropped a client (uid 65534) that stalled or sat idle" "$WORK/log"
 }
+
+stage_ids() {
+	ctl_json '[s["prog_id"] for s in r["interfaces"][0]["stages"]]' stage list "$TOPO_DUT_IF"
+}
+
+@test "defect 7: a FIFO, a symlink, another owner's or a writable file, a pcap of \"-\": refused by rule, at once" {
+	local ids obj=$SLUICE_BUILD/bpf/testdata/aborts.bpf.o
+	ids=$(stage_ids)
+	mkfifo "$WORK/fifo.bpf.o"
+	run timeout 20 "$SLUICECTL" -s "$SOCK" -t 10 stage swap "$TOPO_DUT_IF" count "$WORK/fifo.bpf.o"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"(regular-file)"* ]]
+	ln -s "$obj" "$WORK/link.bpf.o"
+	# sluicectl resolves links itself: the daemon's rule shows with a raw request.
+	run raw "{\"op\":\"stage.swap\",\"iface\":\"$TOPO_DUT_IF\",\"stage\":\"count\",\"object\":\"$WORK/link.bpf.o\"}"
+	[[ "$output" == *"(no-symlinks)"* ]]
+	install -m 0644 -o 1000 "$obj" "$WORK/user.bpf.o"
+	run ctl stage swap "$TOPO_DUT_IF" count "$WORK/user.bpf.o"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"(owner): belongs to uid 1000"* ]]
+	install -m 0666 "$obj" "$WORK/loose.bpf.o"
+	run ctl stage swap "$TOPO_DUT_IF" count "$WORK/loose.bpf.o"
+	[[ "$output" == *"(not-writable)"* ]]
+	run raw "{\"op\":\"stage.swap\",\"iface\":\"$TOPO_DUT_IF\",\"stage\":\"count\",\"object\":\"count\",\"pcap\":\"-\",\"expect\":\"pass\"}"
+	[[ "$output" == *"(absolute)"* ]]
+	run timeout 20 "$SLUICECTL" -s "$SOCK" -t 10 stage swap "$TOPO_DUT_IF" count count pcap "$WORK/fifo.bpf.o" expect pass
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"(regular-file)"* ]]
+	[ "$(stage_ids)" = "$ids" ]
+	run ctl status
+	[ "$status" -eq 0 ]
+}
+
+@test "defect 7: a member of control.group learns nothing about files it cannot read" {
+	local a b
+	mkdir -m 0700 "$WORK/secret"
+	cp "$SLUICE_BUILD/bpf/testdata/aborts.bpf.o" "$WORK/secret/there.bpf.o"
+	a=$(as_admin "$SLUICECTL" -s "$SOCK" stage swap "$TOPO_DUT_IF" count "$WORK/secret/there.bpf.o" 2>&1 || true)
+	b=$(as_admin "$SLUICECTL" -s "$SOCK" stage swap "$TOPO_DUT_IF" count "$WORK/secret/absent.bpf.o" 2>&1 || true)
+	echo "$a"; echo "$b"
+	[[ "$a" == *"no such file, or uid 65534 may not read it"* ]]
+	[ "${a//there/X}" = "${b//absent/X}" ]
+	# Root is told the real reason.
+	run ctl stage swap "$TOPO_DUT_IF" count "$WORK/secret/absent.bpf.o"
+	[[ "$output" == *"No such file or directory"* ]]
+}
+
+@test "defect 9: request fields are not coerced: id true, id 4294967298, force \"false\"" {
+	local before
+	run ctl rule add "$TOPO_DUT_IF" id 1 drop proto tcp dport 1
+	run ctl rule add "$TOPO_DUT_IF" id 2 drop proto tcp dport 2
+	before=$(rule_texts)
+	run raw "{\"op\":\"rule.del\",\"iface\":\"$TOPO_DUT_IF\",\"id\":true}"
+	[[ "$output" == *"'id' must be an integer 0..4294967295"* ]]
+	run raw "{\"op\":\"rule.del\",\"iface\":\"$TOPO_DUT_IF\",\"id\":4294967298}"
+	[[ "$output" == *"'id' must be an integer 0..4294967295"* ]]
+	run raw "{\"op\":\"stage.swap\",\"iface\":\"$TOPO_DUT_IF\",\"stage\":\"count\",\"object\":\"count\",\"force\":\"false\"}"
+	[[ "$output" == *"'force' must be true or false"* ]]
+	[ "$(rule_texts)" = "$before" ]
+	ctl rule del "$TOPO_DUT_IF" 1
+	ctl rule del "$TOPO_DUT_IF" 2
+}
+
+@test "defect 10: a newline in an object path cannot forge a log line" {
+	run raw "{\"op\":\"stage.swap\",\"iface\":\"$TOPO_DUT_IF\",\"stage\":\"count\",\"object\":\"/x.bpf.o\\nsluiced: notice: forged by a client\"}"
+	[[ "$output" == *'"ok":false'* ]]
+	! grep -q "^sluiced: notice: forged by a client" "$WORK/log"
+	grep -qF '/x.bpf.o\nsluiced: notice: forged by a client' "$WORK/log"
+}
+
+@test "defect 10: the socket path is replaced only when it is a stale socket; pins and socket are locked" {
+	local other=$WORK/other
+	mkdir -p "$other"
+	# A regular file where the socket goes: left alone.
+	echo keep > "$other/file"
+	sed -e "s|^control: { socket: $SOCK|control: { socket: $other/file|" \
+	    -e "s|^state_dir: .*|state_dir: $other/s1|" -e "s|^pin_root: .*|pin_root: $PIN-o1|" "$CFG" > "$other/a.yaml"
+	run timeout 20 nsenter --net="/run/netns/$TOPO_DUT_NS" "$SLUICED" -c "$other/a.yaml"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"exists and is not a socket: refusing to replace it"* ]] || { echo "$output"; cat "$other/a.yaml"; false; }
+	[ "$(cat "$other/file")" = keep ]
+	# Same socket, another state folder and pin root: the live daemon's socket stays.
+	sed -e "s|^state_dir: .*|state_dir: $other/s2|" -e "s|^pin_root: .*|pin_root: $PIN-o2|" "$CFG" > "$other/b.yaml"
+	run timeout 20 nsenter --net="/run/netns/$TOPO_DUT_NS" "$SLUICED" -c "$other/b.yaml"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"another sluiced answers on the control socket"* ]]
+	# Same pin root, another state folder and socket.
+	sed -e "s|^state_dir: .*|state_dir: $other/s3|" -e "s|socket: $SOCK|socket: $other/s3.sock|" "$CFG" > "$other/c.yaml"
+	run timeout 20 nsenter --net="/run/netns/$TOPO_DUT_NS" "$SLUICED" -c "$other/c.yaml"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"another sluiced is running with pin root $PIN"* ]]
+	rm -rf "$PIN-o1" "$PIN-o2"
+	run ctl status
+	[ "$status" -eq 0 ]
+}
+
+@test "defect 10: one stage's swap does not cancel another stage's auto-rollback watch" {
+	local before i rolled=
+	cp "$CFG" "$WORK/good.yaml"
+	write_config "{ name: count, object: count, auto_rollback: { window_ms: 20000, max_aborted: 0 } }"
+	run ctl reload
+	[ "$status" -eq 0 ]
+	before=$(ctl_json '[s["prog_id"] for s in r["interfaces"][0]["stages"] if s["name"] == "count"][0]' stage list "$TOPO_DUT_IF")
+	run ctl stage swap "$TOPO_DUT_IF" count "$SLUICE_BUILD/bpf/testdata/aborts.bpf.o"
+	[ "$status" -eq 0 ]
+	# Another stage's swap, inside count's window.
+	run ctl stage swap "$TOPO_DUT_IF" acl acl
+	[ "$status" -eq 0 ]
+	ping_dut 5 0.05 >/dev/null || true
+	for i in $(seq 50); do
+		rolled=$(ctl -j history 20 | python3 -c '
+import json, sys
+print(any(x["op"] == "auto-rollback" and x["result"] == "ok" and x["stages"] == ["count"]
+          for x in json.load(sys.stdin)["entries"]))')
+		[ "$rolled" = True ] && break
+		sleep 0.2
+	done
+	cp "$WORK/good.yaml" "$CFG"
+	ctl reload
+	[ "$rolled" = True ]
+	[ "$(ctl_json '[s["prog_id"] for s in r["interfaces"][0]["stages"] if s["name"] == "count"][0]' stage list "$TOPO_DUT_IF")" -eq "$before" ]
+}
