@@ -444,6 +444,7 @@ int control__loop(struct daemon *d)
 			}
 		}
 		daemon__watch_tick(d);
+		metrics__refresh(d, false);
 	}
 	free(pfd);
 	close(sfd);

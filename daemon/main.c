@@ -15,6 +15,7 @@
 #include <syslog.h>
 #include <unistd.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <linux/magic.h>
@@ -127,6 +128,21 @@ static int lock_state(const char *dir)
 }
 
 /*
+ * Every descriptor the hard limit allows: objects, pins, clients and the
+ * metrics port all draw on it, and running out is what a flood aims at.
+ */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur >= rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl))
+		log_warn("cannot raise the descriptor limit: %s", strerror(errno));
+}
+
+/*
  * And one daemon per pin root: two with different state folders would still
  * fight over the same pins. The lock is on the folder itself (flock works on
  * bpffs like anywhere), held for the life of the daemon.
@@ -198,6 +214,7 @@ int main(int argc, char **argv)
 
 	control__block_signals();
 	log_init(debug ? LOG_DEBUG : d.cfg->log_level, getenv("JOURNAL_STREAM") != NULL);
+	raise_nofile();
 	libbpf_set_print(libbpf_log);
 	d.start_ms = ctl__now_ms();
 	pthread_mutex_init(&d.lock, NULL);
@@ -249,7 +266,8 @@ int main(int argc, char **argv)
 		log_err("%s", err);
 		goto out;
 	}
-	d.metrics = metrics__start(&d);
+	if (metrics__start(&d, &d.metrics))
+		goto out;
 	log_notice("ready: %zu interface(s), control socket %s, %llu ms after start", d.nr_ifs,
 		   d.cfg->control.socket, (unsigned long long)(ctl__now_ms() - d.start_ms));
 #ifdef HAVE_SYSTEMD

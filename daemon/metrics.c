@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * Prometheus text exposition on GET /metrics. libmicrohttpd serves it from
- * its own thread; the daemon lock keeps it from reading a pipeline while the
- * main thread swaps it.
+ * its own thread, from a snapshot the main thread renders once a second:
+ * the HTTP side never reads a pipeline and never takes the daemon's lock,
+ * so no client of this port can slow a swap. Connections are capped in
+ * all and per address, and time out, so the port cannot take the
+ * descriptors the control socket and the swaps need.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -10,10 +13,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include <microhttpd.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include "sluiced.h"
+
+#define METRICS_REFRESH_MS	1000
+#define METRICS_MAX_CONNS	32	/* at most; fewer under a low descriptor limit */
+#define METRICS_PER_IP		4
+#define METRICS_TIMEOUT_S	5
 
 struct metrics {
 	struct MHD_Daemon *mhd;
+	pthread_mutex_t lock;		/* the snapshot only */
+	char *snapshot;
+	uint64_t rendered_ms;
 };
 
 struct buf {
@@ -92,7 +105,7 @@ char *metrics__render(struct daemon *d)
 	struct buf b = {};
 	size_t n;
 
-	pthread_mutex_lock(&d->lock);
+	/* The main thread's own data: it alone changes pipelines, so no lock. */
 	n = d->nr_ifs < 64 ? d->nr_ifs : 64;
 	help(&b, "sluice_packets_total", "counter", "Packets by final verdict.");
 	for (size_t i = 0; i < n; i++) {
@@ -134,15 +147,33 @@ char *metrics__render(struct daemon *d)
 	xsk_render(&b, d->capture);
 	help(&b, "sluice_swaps_total", "counter", "Stage swaps and transactions applied.");
 	bprintf(&b, "sluice_swaps_total %llu\n", (unsigned long long)d->swaps);
-	pthread_mutex_unlock(&d->lock);
 	return b.p;
+}
+
+void metrics__refresh(struct daemon *d, bool now)
+{
+	struct metrics *m = d->metrics;
+	uint64_t t = ctl__now_ms();
+	char *body, *old;
+
+	if (!m || (!now && t - m->rendered_ms < METRICS_REFRESH_MS))
+		return;
+	body = metrics__render(d);
+	if (!body)
+		return;
+	pthread_mutex_lock(&m->lock);
+	old = m->snapshot;
+	m->snapshot = body;
+	m->rendered_ms = t;
+	pthread_mutex_unlock(&m->lock);
+	free(old);
 }
 
 static enum MHD_Result serve(void *cls, struct MHD_Connection *conn, const char *url,
 			     const char *method, const char *version, const char *upload,
 			     size_t *upload_len, void **state)
 {
-	struct daemon *d = cls;
+	struct metrics *m = cls;
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
 	unsigned int code = MHD_HTTP_OK;
@@ -156,7 +187,9 @@ static enum MHD_Result serve(void *cls, struct MHD_Connection *conn, const char 
 		body = strdup(nf);
 		code = MHD_HTTP_NOT_FOUND;
 	} else {
-		body = metrics__render(d);
+		pthread_mutex_lock(&m->lock);
+		body = m->snapshot ? strdup(m->snapshot) : NULL;
+		pthread_mutex_unlock(&m->lock);
 	}
 	if (!body)
 		return MHD_NO;
@@ -167,25 +200,59 @@ static enum MHD_Result serve(void *cls, struct MHD_Connection *conn, const char 
 	return ret;
 }
 
-struct metrics *metrics__start(struct daemon *d)
+/*
+ * How many connections the HTTP side may hold: a quarter of the descriptors
+ * (main() raised the soft limit to the hard one), at most METRICS_MAX_CONNS,
+ * so the rest stays for the control path and the swaps.
+ */
+static unsigned int metrics_conn_limit(void)
 {
+	struct rlimit rl;
+	rlim_t cur;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		return 4;
+	cur = rl.rlim_cur == RLIM_INFINITY ? 4 * METRICS_MAX_CONNS : rl.rlim_cur;
+	return cur / 4 > METRICS_MAX_CONNS ? METRICS_MAX_CONNS : cur / 4 ? (unsigned int)(cur / 4) : 1;
+}
+
+int metrics__start(struct daemon *d, struct metrics **out)
+{
+	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG;
+	unsigned int limit = metrics_conn_limit();
 	struct metrics *m;
 
+	*out = NULL;
 	if (!d->cfg->metrics.listen)
-		return NULL;
+		return 0;
 	m = calloc(1, sizeof(*m));
 	if (!m)
-		return NULL;
-	m->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-				  serve, d, MHD_OPTION_SOCK_ADDR, &d->cfg->metrics.addr,
-				  MHD_OPTION_CONNECTION_TIMEOUT, 5u, MHD_OPTION_END);
+		return -ENOMEM;
+	pthread_mutex_init(&m->lock, NULL);
+	d->metrics = m;
+	metrics__refresh(d, true);
+	/* ":PORT" listens on every address, IPv6 and IPv4 alike. */
+	if (d->cfg->metrics.addr.ss_family == AF_INET6)
+		flags |= MHD_USE_DUAL_STACK;
+	m->mhd = MHD_start_daemon(flags, 0, NULL, NULL, serve, m,
+				  MHD_OPTION_SOCK_ADDR, &d->cfg->metrics.addr,
+				  MHD_OPTION_CONNECTION_LIMIT, limit,
+				  MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)METRICS_PER_IP,
+				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)METRICS_TIMEOUT_S,
+				  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32768,
+				  MHD_OPTION_LISTEN_BACKLOG_SIZE, 16u,
+				  MHD_OPTION_END);
 	if (!m->mhd) {
 		log_err("metrics: cannot listen on %s", d->cfg->metrics.listen);
+		d->metrics = NULL;
+		free(m->snapshot);
 		free(m);
-		return NULL;
+		return -EADDRNOTAVAIL;
 	}
-	log_info("metrics on http://%s/metrics", d->cfg->metrics.listen);
-	return m;
+	log_info("metrics on http://%s/metrics (at most %u connections, %d per address)",
+		 d->cfg->metrics.listen, limit, METRICS_PER_IP);
+	*out = m;
+	return 0;
 }
 
 void metrics__stop(struct metrics *m)
@@ -193,5 +260,7 @@ void metrics__stop(struct metrics *m)
 	if (!m)
 		return;
 	MHD_stop_daemon(m->mhd);
+	pthread_mutex_destroy(&m->lock);
+	free(m->snapshot);
 	free(m);
 }

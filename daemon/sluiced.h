@@ -124,8 +124,11 @@ void history__add(struct history *h, struct json_object *entry);	/* takes the re
 struct json_object *history__list(struct history *h, size_t limit);
 
 /* metrics.c: Prometheus text on HTTP, in libmicrohttpd's thread. */
-struct metrics *metrics__start(struct daemon *d);
+/* 0 with *m NULL when the configuration has no endpoint; an error when it cannot listen. */
+int metrics__start(struct daemon *d, struct metrics **m);
 void metrics__stop(struct metrics *m);
 char *metrics__render(struct daemon *d);
+/* Renders the snapshot HTTP clients get: once a second, or now. Main thread only. */
+void metrics__refresh(struct daemon *d, bool now);
 
 #endif

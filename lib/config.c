@@ -1452,6 +1452,14 @@ static void metrics_parse(struct parser *p, yaml_node_t *n, struct sluice_config
 	port = strtol(colon + 1, &end, 10);
 	if (!colon[1] || *end || errno || port < 1 || port > 65535)
 		goto bad;
+	/* ":PORT": every address, IPv6 and IPv4 (a dual-stack socket). */
+	if (!host[0]) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_addr = in6addr_any;
+		sin6->sin6_port = htons((uint16_t)port);
+		cfg->metrics.addrlen = sizeof(*sin6);
+		return;
+	}
 	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
 		host[strlen(host) - 1] = 0;
 		if (inet_pton(AF_INET6, host + 1, &sin6->sin6_addr) != 1)
@@ -1468,7 +1476,7 @@ static void metrics_parse(struct parser *p, yaml_node_t *n, struct sluice_config
 	cfg->metrics.addrlen = sizeof(*sin);
 	return;
 bad:
-	err_type(p, v, "metrics.listen", "ADDRESS:PORT such as 127.0.0.1:9469 or [::1]:9469");
+	err_type(p, v, "metrics.listen", "ADDRESS:PORT such as 127.0.0.1:9469, [::1]:9469 or :9469 (every address)");
 	free(cfg->metrics.listen);
 	cfg->metrics.listen = NULL;
 }

@@ -18,6 +18,7 @@ setup_file() {
 	ip -n "$TOPO_DUT_NS" link set "${NAME}x0" up
 	ip -n "$TOPO_DUT_NS" link set "${NAME}x1" up
 	export IF2=${NAME}x0
+	export METRICS_PORT=$((20000 + $$ % 10000))
 	# Unprivileged clients must reach the socket in the work folder.
 	chmod 0755 "$WORK"
 	write_config
@@ -38,6 +39,7 @@ write_config() {
 	pin_root: $PIN
 	state_dir: $WORK/state
 	control: { socket: $SOCK, mode: 0660, group: nogroup, read_group: users, idle_timeout_ms: 3000 }
+	metrics: { listen: "127.0.0.1:$METRICS_PORT" }
 	pipelines:
 	  - name: fw
 	    default_verdict: $verdict
@@ -384,4 +386,46 @@ print(any(x["op"] == "auto-rollback" and x["result"] == "ok" and x["stages"] == 
 	ctl reload
 	[ "$rolled" = True ]
 	[ "$(ctl_json '[s["prog_id"] for s in r["interfaces"][0]["stages"] if s["name"] == "count"][0]' stage list "$TOPO_DUT_IF")" -eq "$before" ]
+}
+
+@test "defect 5: 1,100 idle connections to /metrics starve neither the control socket nor a swap" {
+	local obj=$SLUICE_BUILD/bpf/count.bpf.o
+	# Again under a soft limit of 512 descriptors, as a default service has
+	# 1,024: sluiced raises it to the hard limit and caps what HTTP may take.
+	kill "$(cat "$WORK/pid")"
+	for _ in $(seq 50); do kill -0 "$(cat "$WORK/pid")" 2>/dev/null || break; sleep 0.1; done
+	(ulimit -Sn 512; exec nsenter --net="/run/netns/$TOPO_DUT_NS" "$SLUICED" -c "$CFG" >>"$WORK/log" 2>&1) &
+	echo $! > "$WORK/pid"
+	for _ in $(seq 50); do ctl status >/dev/null 2>&1 && break; sleep 0.1; done
+	in_ns "$TOPO_DUT_NS" python3 - "$METRICS_PORT" "$WORK/flood.out" <<-'EOF' &
+	import socket, sys, time, os
+	socks = []
+	for i in range(1100):
+	    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+	    s.setblocking(False)
+	    s.connect_ex(("127.0.0.1", int(sys.argv[1])))
+	    socks.append(s)
+	open(sys.argv[2], "w").write("flooding\n")
+	while not os.path.exists(sys.argv[2] + ".stop"):
+	    time.sleep(0.1)
+	EOF
+	local flood=$!
+	wait_file "$WORK/flood.out" 100
+	sleep 1
+	run ctl status
+	[ "$status" -eq 0 ]
+	run ctl stage swap "$TOPO_DUT_IF" count "$obj"
+	[ "$status" -eq 0 ] || { echo "$output"; grep -c . /proc/"$(cat "$WORK/pid")"/fd 2>/dev/null; false; }
+	run ctl stage swap "$TOPO_DUT_IF" count count
+	[ "$status" -eq 0 ]
+	touch "$WORK/flood.out.stop"
+	wait "$flood"
+	grep -q "metrics on http://127.0.0.1:$METRICS_PORT/metrics (at most 32 connections, 4 per address)" "$WORK/log"
+	# The flood gone, the endpoint answers again.
+	for _ in $(seq 30); do
+		run in_ns "$TOPO_DUT_NS" python3 -c "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:$METRICS_PORT/metrics', timeout=2).read().decode())"
+		[ "$status" -eq 0 ] && break
+		sleep 0.5
+	done
+	[[ "$output" == *"sluice_packets_total{iface=\"$TOPO_DUT_IF\",verdict=\"pass\"}"* ]]
 }
