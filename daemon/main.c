@@ -55,16 +55,29 @@ static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap
 	return 0;
 }
 
+/*
+ * Parses the file, then checks what a start would meet on this host (groups,
+ * bpffs, interfaces): every error and warning on stderr, in file order.
+ */
 static int load_config(const char *path, struct sluice_config **cfg)
 {
-	struct config_errors errs = {};
+	struct config_errors errs = {}, warns = {};
 	int ret = config__load(path, cfg, &errs);
 
+	if (!ret)
+		ret = config__check_env(*cfg, &errs, &warns);
 	for (size_t i = 0; i < errs.n; i++)
 		fprintf(stderr, "%s\n", errs.v[i].msg);
+	for (size_t i = 0; i < warns.n; i++)
+		fprintf(stderr, "%s\n", warns.v[i].msg);
 	if (ret && !errs.n)
 		fprintf(stderr, "%s: %s\n", path, strerror(-ret));
+	if (ret) {
+		config__free(*cfg);
+		*cfg = NULL;
+	}
 	config_errors__free(&errs);
+	config_errors__free(&warns);
 	return ret;
 }
 

@@ -247,6 +247,9 @@ static int src_from_req(const struct daemon *d, const struct stage_src *cur, str
 				snprintf(err, len, "parameter '%s' must be an integer", k);
 				return -EINVAL;
 			}
+			/* A built-in's parameters are known here: never cut to 32 bits at load. */
+			if (config__builtin_param_check(src->object, k, json_object_get_int64(v), err, len))
+				return -EINVAL;
 			if (stage_src__set_param(src, k, json_object_get_int64(v))) {
 				snprintf(err, len, "too many parameters");
 				return -E2BIG;

@@ -7,6 +7,7 @@
  * the user reads them top to bottom.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
@@ -20,6 +21,9 @@
 #include <arpa/inet.h>
 #include <net/if.h>
 #include <pwd.h>
+#include <grp.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
 #include <netinet/in.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -859,6 +863,79 @@ static void rollback_parse(struct parser *p, yaml_node_t *n, const char *path, s
 #undef SUB
 }
 
+/*
+ * The parameters of the built-in stages: their .rodata variables (bpf/STAGE.h),
+ * each a __u32, and the values that mean something to the stage. A value
+ * outside would be cut to 32 bits at load, or mean nothing.
+ */
+enum bp_kind { BP_BOOL, BP_U32, BP_VERDICT };
+
+static const struct builtin_param {
+	const char *stage, *name;
+	enum bp_kind kind;
+	int64_t min, max;
+} builtin_params[] = {
+	{ "parse", "drop_malformed", BP_BOOL, 0, 1 },
+	{ "acl", "default_action", BP_VERDICT, XDP_ABORTED, XDP_TX },
+	{ "ratelimit", "rate_pps", BP_U32, 0, UINT32_MAX },
+	{ "ratelimit", "burst", BP_U32, 0, UINT32_MAX },
+	{ "ratelimit", "over_action", BP_VERDICT, XDP_ABORTED, XDP_TX },
+	{ "xsk", "all", BP_BOOL, 0, 1 },
+	{ "xsk", "fallback", BP_VERDICT, XDP_DROP, XDP_TX },
+	{ "verdict", "verdict", BP_VERDICT, XDP_ABORTED, XDP_REDIRECT },
+};
+
+static void verdict_names(int64_t min, int64_t max, char *buf, size_t len)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (int64_t v = min; v <= max && off < len; v++)
+		off += (size_t)snprintf(buf + off, len - off, "%s%s", off ? ", " : "",
+					config__verdict_name((int)v));
+}
+
+int config__builtin_param_check(const char *object, const char *name, int64_t value, char *err,
+				size_t len)
+{
+	char names[PATH_LEN] = "";
+	bool stage_known = false;
+	size_t i;
+
+	for (i = 0; i < sizeof(builtin_stages) / sizeof(builtin_stages[0]); i++)
+		stage_known |= streq(builtin_stages[i], object);
+	if (!stage_known)
+		return 0;	/* a user object: its variables are known at load */
+	for (i = 0; i < sizeof(builtin_params) / sizeof(builtin_params[0]); i++) {
+		const struct builtin_param *bp = &builtin_params[i];
+
+		if (!streq(bp->stage, object))
+			continue;
+		if (!streq(bp->name, name)) {
+			snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s",
+				 *names ? ", " : "", bp->name);
+			continue;
+		}
+		if (value >= bp->min && value <= bp->max)
+			return 0;
+		if (bp->kind == BP_BOOL) {
+			snprintf(err, len, "%lld is no boolean: use true or false", (long long)value);
+		} else if (bp->kind == BP_VERDICT) {
+			char vn[PATH_LEN];
+
+			verdict_names(bp->min, bp->max, vn, sizeof(vn));
+			snprintf(err, len, "%lld is no verdict %s takes; use %s", (long long)value, name, vn);
+		} else {
+			snprintf(err, len, "%lld is out of range [%lld, %lld] (a 32-bit variable)",
+				 (long long)value, (long long)bp->min, (long long)bp->max);
+		}
+		return -ERANGE;
+	}
+	snprintf(err, len, "built-in stage \"%s\" has no parameter \"%s\"; %s%s", object, name,
+		 *names ? "its parameters: " : "it takes none", names);
+	return -ENOENT;
+}
+
 static void params_parse(struct parser *p, yaml_node_t *n, const char *path, struct cfg_stage *st)
 {
 	yaml_node_pair_t *pair;
@@ -923,6 +1000,15 @@ static void params_parse(struct parser *p, yaml_node_t *n, const char *path, str
 				continue;
 			}
 			prm->value = verdicts[e].val;
+		}
+		if (st->builtin) {
+			char why[PATH_LEN];
+			int r = config__builtin_param_check(st->object, name, prm->value, why, sizeof(why));
+
+			if (r) {
+				err_node(p, r == -ENOENT ? k : v, sub, "%s", why);
+				continue;
+			}
 		}
 		prm->name = xstrdup(p, name);
 		prm->line = (int)k->start_mark.line + 1;
@@ -1024,7 +1110,7 @@ static void object_resolve(struct parser *p, yaml_node_t *n, const char *path, s
 		return;
 	}
 	if (fd < 0) {
-		err_node(p, n, path, "object \"%s\": %s", obj, why);
+		err_node(p, n, path, "%s", why);
 		free(full);
 		return;
 	}
@@ -1124,6 +1210,9 @@ static void stage_parse(struct parser *p, yaml_node_t *n, const char *path, stru
 	if ((v = FIELD(f, "tests"))) {
 		if (v->type != YAML_SEQUENCE_NODE) {
 			err_type(p, v, SUB("tests"), "a list of tests");
+		} else if (seq_len(v) > CONFIG_MAX_TESTS) {
+			err_node(p, v, SUB("tests"), "%zu pre-flight tests, more than %d", seq_len(v),
+				 CONFIG_MAX_TESTS);
 		} else {
 			st->tests = xcalloc(p, seq_len(v), sizeof(*st->tests));
 			for (i = 0; st->tests && i < seq_len(v); i++) {
@@ -1419,13 +1508,17 @@ static void control_parse(struct parser *p, yaml_node_t *n, struct sluice_config
 				err_node(p, v, "control.mode", "mode 0660 needs control.group");
 		}
 	}
-	if ((v = FIELD(f, "group")))
-		get_str(p, v, "control.group", &cfg->control.group);
+	if ((v = FIELD(f, "group")) && get_str(p, v, "control.group", &cfg->control.group))
+		cfg->control.group_pos = (struct cfg_pos){ (int)v->start_mark.line + 1,
+							   (int)v->start_mark.column + 1 };
 	if ((v = FIELD(f, "idle_timeout_ms")))
 		get_u32(p, v, "control.idle_timeout_ms", 100, 3600 * 1000, &cfg->control.idle_timeout_ms);
-	if ((v = FIELD(f, "read_group")) && get_str(p, v, "control.read_group", &cfg->control.read_group) &&
-	    cfg->control.group && !strcmp(cfg->control.group, cfg->control.read_group))
-		err_node(p, v, "control.read_group", "the same group as control.group, which administers");
+	if ((v = FIELD(f, "read_group")) && get_str(p, v, "control.read_group", &cfg->control.read_group)) {
+		cfg->control.read_group_pos = (struct cfg_pos){ (int)v->start_mark.line + 1,
+								(int)v->start_mark.column + 1 };
+		if (cfg->control.group && !strcmp(cfg->control.group, cfg->control.read_group))
+			err_node(p, v, "control.read_group", "the same group as control.group, which administers");
+	}
 }
 
 static void metrics_parse(struct parser *p, yaml_node_t *n, struct sluice_config *cfg)
@@ -1552,9 +1645,11 @@ static void root_parse(struct parser *p, yaml_node_t *root, struct sluice_config
 
 	if (!fields_get(p, root, "", f, sizeof(f) / sizeof(f[0])))
 		return;
-	if ((v = FIELD(f, "pin_root")) && get_str(p, v, "pin_root", &cfg->pin_root) &&
-	    cfg->pin_root[0] != '/')
-		err_node(p, v, "pin_root", "must be an absolute path");
+	if ((v = FIELD(f, "pin_root")) && get_str(p, v, "pin_root", &cfg->pin_root)) {
+		cfg->pin_root_pos = (struct cfg_pos){ (int)v->start_mark.line + 1, (int)v->start_mark.column + 1 };
+		if (cfg->pin_root[0] != '/')
+			err_node(p, v, "pin_root", "must be an absolute path");
+	}
 	if ((v = FIELD(f, "state_dir")) && get_str(p, v, "state_dir", &cfg->state_dir) &&
 	    cfg->state_dir[0] != '/')
 		err_node(p, v, "state_dir", "must be an absolute path");
@@ -1644,6 +1739,8 @@ static void check_one_document(struct parser *p, yaml_parser_t *yp)
 	yaml_document_delete(&next);
 }
 
+static uint64_t expanded_nodes(yaml_document_t *doc);
+
 static int parse_yaml(yaml_parser_t *yp, const char *name, struct sluice_config **cfgp,
 		      struct config_errors *errs)
 {
@@ -1680,6 +1777,12 @@ static int parse_yaml(yaml_parser_t *yp, const char *name, struct sluice_config 
 	}
 
 	check_one_document(&p, yp);
+	if (expanded_nodes(&p.doc) > CONFIG_MAX_NODES) {
+		err_at(&p, 1, 1, NULL, "with its aliases expanded, the configuration has more than %u "
+		       "nodes: YAML aliases may share, not multiply", CONFIG_MAX_NODES);
+		err = -EINVAL;
+		goto out_doc;
+	}
 	cfg = calloc(1, sizeof(*cfg));
 	if (!cfg || !(cfg->file = strdup(name)) || config_defaults(cfg)) {
 		err = -ENOMEM;
@@ -1707,49 +1810,217 @@ out_dir:
 	return err;
 }
 
-int config__parse_string(const char *text, const char *name, struct sluice_config **cfg,
-			 struct config_errors *errs)
+/*
+ * How deep flow collections nest ("[[[...": libyaml's scanner takes time
+ * quadratic in it), found by a lexical pass that skips quoted scalars and
+ * comments. Returns 0, or the 1-based line and column of the opening
+ * bracket past CONFIG_MAX_DEPTH.
+ */
+static int flow_depth_ok(const char *s, size_t len, int *line, int *col)
 {
-	yaml_parser_t yp;
-	int err;
+	int depth = 0, l = 1, c = 0;
+	bool sq = false, dq = false, comment = false, prev_space = true;
 
-	if (!text || !cfg)
+	for (size_t i = 0; i < len; i++) {
+		char ch = s[i];
+
+		c++;
+		if (ch == '\n') {
+			l++;
+			c = 0;
+			comment = false;
+			prev_space = true;
+			continue;
+		}
+		if (comment)
+			continue;
+		if (dq) {
+			if (ch == '\\' && i + 1 < len)
+				i++, c++;
+			else if (ch == '"')
+				dq = false;
+			continue;
+		}
+		if (sq) {
+			if (ch == '\'')
+				sq = false;	/* '' is an escaped quote: it reopens at once */
+			continue;
+		}
+		if (ch == '#' && prev_space) {
+			comment = true;
+			continue;
+		}
+		prev_space = ch == ' ' || ch == '\t';
+		if (ch == '"')
+			dq = true;
+		else if (ch == '\'')
+			sq = true;
+		else if (ch == '[' || ch == '{') {
+			if (++depth > CONFIG_MAX_DEPTH) {
+				*line = l;
+				*col = c;
+				return -1;
+			}
+		} else if ((ch == ']' || ch == '}') && depth) {
+			depth--;
+		}
+	}
+	return 0;
+}
+
+/*
+ * The number of nodes the document has once every alias is expanded, which
+ * is what walking it costs: aliases of aliases grow it exponentially (a 17
+ * KB file took 14.6 s and 1.6 GB). Memoised per node, so counting is linear
+ * in the document; saturates just above CONFIG_MAX_NODES.
+ */
+static uint64_t expanded_nodes(yaml_document_t *doc)
+{
+	size_t nr = (size_t)(doc->nodes.top - doc->nodes.start), top = 0;
+	uint64_t *size = calloc(nr + 1, sizeof(*size)), total = 0;
+	size_t *cursor = calloc(nr + 1, sizeof(*cursor));
+	uint8_t *state = calloc(nr + 1, 1);	/* 0 new, 1 on the stack, 2 counted */
+	int *stack = calloc(nr + 1, sizeof(*stack));
+
+	if (!nr)
+		goto out;
+	if (!size || !cursor || !state || !stack) {
+		total = CONFIG_MAX_NODES + 1;
+		goto out;
+	}
+	stack[top++] = 1;	/* the root */
+	state[1] = 1;
+	size[1] = 1;
+	while (top) {
+		int id = stack[top - 1], c;
+		yaml_node_t *n = yaml_document_get_node(doc, id);
+		size_t kids = n->type == YAML_SEQUENCE_NODE ?
+			      (size_t)(n->data.sequence.items.top - n->data.sequence.items.start) :
+			      n->type == YAML_MAPPING_NODE ?
+			      2 * (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start) : 0;
+
+		if (cursor[id] < kids) {
+			size_t k = cursor[id]++;
+
+			if (n->type == YAML_SEQUENCE_NODE)
+				c = n->data.sequence.items.start[k];
+			else if (k % 2)
+				c = n->data.mapping.pairs.start[k / 2].value;
+			else
+				c = n->data.mapping.pairs.start[k / 2].key;
+			if (c < 1 || (size_t)c > nr || state[c] == 1) {
+				/* An alias of a node that contains it: it never ends. */
+				size[id] = CONFIG_MAX_NODES + 1;
+			} else if (state[c] == 2) {
+				size[id] += size[c];
+			} else {
+				state[c] = 1;
+				size[c] = 1;
+				stack[top++] = c;
+			}
+			if (size[id] > CONFIG_MAX_NODES)
+				size[id] = CONFIG_MAX_NODES + 1;
+			continue;
+		}
+		state[id] = 2;
+		if (--top) {
+			int parent = stack[top - 1];
+
+			size[parent] += size[id];
+			if (size[parent] > CONFIG_MAX_NODES)
+				size[parent] = CONFIG_MAX_NODES + 1;
+		}
+	}
+	total = size[1];
+out:
+	free(size);
+	free(cursor);
+	free(state);
+	free(stack);
+	return total;
+}
+
+static int parse_buffer(const char *text, size_t len, const char *name, struct sluice_config **cfg,
+			struct config_errors *errs)
+{
+	struct parser p = { .file = name, .errs = errs };
+	yaml_parser_t yp;
+	int err, line, col;
+
+	*cfg = NULL;
+	if (len > CONFIG_MAX_BYTES) {
+		err_at(&p, 0, 0, NULL, "%zu bytes, more than the %u a configuration may have", len,
+		       CONFIG_MAX_BYTES);
+		return -EFBIG;
+	}
+	if (flow_depth_ok(text, len, &line, &col)) {
+		err_at(&p, line, col, NULL, "[ and { nest more than %d deep", CONFIG_MAX_DEPTH);
 		return -EINVAL;
+	}
 	if (!yaml_parser_initialize(&yp))
 		return -ENOMEM;
-	yaml_parser_set_input_string(&yp, (const unsigned char *)text, strlen(text));
-	err = parse_yaml(&yp, name ? name : "<string>", cfg, errs);
+	yaml_parser_set_input_string(&yp, (const unsigned char *)text, len);
+	err = parse_yaml(&yp, name, cfg, errs);
 	yaml_parser_delete(&yp);
 	return err;
 }
 
+int config__parse_string(const char *text, const char *name, struct sluice_config **cfg,
+			 struct config_errors *errs)
+{
+	if (!text || !cfg)
+		return -EINVAL;
+	return parse_buffer(text, strlen(text), name ? name : "<string>", cfg, errs);
+}
+
 int config__load(const char *path, struct sluice_config **cfg, struct config_errors *errs)
 {
-	yaml_parser_t yp;
-	FILE *f;
-	int err;
+	struct parser p = { .file = path, .errs = errs };
+	struct stat st;
+	char *buf = NULL;
+	size_t off = 0;
+	int fd, err;
 
 	if (!path || !cfg)
 		return -EINVAL;
 	*cfg = NULL;
-	f = fopen(path, "r");
-	if (!f) {
+	/* Never a FIFO or a device: the configuration is a file, read whole, within a limit. */
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0) {
 		err = -errno;
-		if (errs) {
-			struct parser p = { .file = path, .errs = errs };
-
-			err_at(&p, 0, 0, NULL, "cannot open: %s", strerror(-err));
-		}
+		err_at(&p, 0, 0, NULL, "cannot open: %s", strerror(-err));
 		return err;
 	}
-	if (!yaml_parser_initialize(&yp)) {
-		fclose(f);
-		return -ENOMEM;
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		err_at(&p, 0, 0, NULL, "not a regular file");
+		err = -EINVAL;
+		goto out;
 	}
-	yaml_parser_set_input_file(&yp, f);
-	err = parse_yaml(&yp, path, cfg, errs);
-	yaml_parser_delete(&yp);
-	fclose(f);
+	if ((uint64_t)st.st_size > CONFIG_MAX_BYTES) {
+		err_at(&p, 0, 0, NULL, "%lld bytes, more than the %u a configuration may have",
+		       (long long)st.st_size, CONFIG_MAX_BYTES);
+		err = -EFBIG;
+		goto out;
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf) {
+		err = -ENOMEM;
+		goto out;
+	}
+	while (off < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + off, (size_t)st.st_size - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		off += (size_t)n;
+	}
+	buf[off] = '\0';
+	err = parse_buffer(buf, off, path, cfg, errs);
+out:
+	free(buf);
+	close(fd);
 	return err;
 }
 
@@ -1803,6 +2074,63 @@ void config__free(struct sluice_config *cfg)
 	free(cfg->trust.stage_dir);
 	free(cfg->file);
 	free(cfg);
+}
+
+/* The folder nearest to path that exists (path itself if it does). */
+static void nearest_existing(const char *path, char *out, size_t len)
+{
+	struct stat st;
+	char *slash;
+
+	snprintf(out, len, "%s", path);
+	while (stat(out, &st)) {
+		slash = strrchr(out, '/');
+		if (!slash || slash == out) {
+			snprintf(out, len, "/");
+			return;
+		}
+		*slash = '\0';
+	}
+}
+
+int config__check_env(const struct sluice_config *cfg, struct config_errors *errs,
+		      struct config_errors *warns)
+{
+	struct parser p = { .file = cfg->file, .errs = errs };
+	struct parser w = { .file = cfg->file, .errs = warns };
+	char near[PATH_MAX];
+	struct statfs sf;
+	struct stat st;
+
+	if (cfg->control.group && !getgrnam(cfg->control.group))
+		err_at(&p, cfg->control.group_pos.line, cfg->control.group_pos.col, "control.group",
+		       "no group \"%s\" on this host", cfg->control.group);
+	if (cfg->control.read_group && !getgrnam(cfg->control.read_group))
+		err_at(&p, cfg->control.read_group_pos.line, cfg->control.read_group_pos.col,
+		       "control.read_group", "no group \"%s\" on this host", cfg->control.read_group);
+	/* Pins live on a bpffs: anywhere else bpf_obj_pin() fails at the first stage. */
+	nearest_existing(cfg->pin_root, near, sizeof(near));
+	if (statfs(near, &sf) || sf.f_type != BPF_FS_MAGIC) {
+		bool mounts = !strncmp(cfg->pin_root, "/sys/fs/bpf", 11) &&
+			      (cfg->pin_root[11] == '/' || !cfg->pin_root[11]) &&
+			      !stat("/sys/fs/bpf", &st) && S_ISDIR(st.st_mode) &&
+			      (!strcmp(near, "/sys/fs/bpf") || strncmp(near, "/sys/fs/bpf/", 12));
+
+		/* sluiced mounts a bpffs on /sys/fs/bpf where there is none. */
+		if (!mounts)
+			err_at(&p, cfg->pin_root_pos.line, cfg->pin_root_pos.col, "pin_root",
+			       "%s is not on a bpffs (%s is on a file system of type 0x%lx); mount one: "
+			       "mount -t bpf bpf %s", cfg->pin_root, near, (unsigned long)sf.f_type, near);
+	}
+	for (size_t i = 0; i < cfg->nr_ifaces; i++) {
+		if (!if_nametoindex(cfg->ifaces[i].name))
+			err_at(&w, cfg->ifaces[i].line, cfg->ifaces[i].col, "interfaces",
+			       "warning: no interface \"%s\" here (yet): sluiced would not start without it",
+			       cfg->ifaces[i].name);
+	}
+	if (errs && p.nr_errs)
+		errors_sort(errs->v + errs->n - p.nr_errs, p.nr_errs);
+	return p.nr_errs ? -EINVAL : 0;
 }
 
 int config__trust_policy(const struct sluice_config *cfg, struct trust_policy *pol)

@@ -26,6 +26,16 @@
 #define CONFIG_DEFAULT_IDLE_MS		10000
 #define CONFIG_NAME_MAX			31	/* pipeline and stage names */
 
+/*
+ * What a configuration may cost to read: its size, how deep [ and { nest,
+ * and its node count with YAML aliases expanded. 100,000 prefixes take
+ * about 2 MB and 100,000 nodes, far inside each.
+ */
+#define CONFIG_MAX_BYTES	(16u << 20)
+#define CONFIG_MAX_DEPTH	64
+#define CONFIG_MAX_NODES	4000000u
+#define CONFIG_MAX_TESTS	256		/* pre-flight packets per stage */
+
 struct cfg_param {
 	char *name;		/* a .rodata variable of the stage object */
 	int64_t value;		/* ints as written, bools 0/1, verdicts as XDP_* */
@@ -115,9 +125,15 @@ struct cfg_xsk {
 	int line, col;
 };
 
+/* Where a key's value starts in the file, for messages that come later. */
+struct cfg_pos {
+	int line, col;
+};
+
 struct sluice_config {
 	char *file;		/* as given to config__load() */
 	char *pin_root;
+	struct cfg_pos pin_root_pos;
 	char *state_dir;
 	int log_level;		/* syslog priority: LOG_DEBUG .. LOG_ERR */
 	struct {
@@ -126,6 +142,7 @@ struct sluice_config {
 		char *group;		/* admin group; NULL: leave the socket's group alone */
 		char *read_group;	/* may only read (docs/control.md "Roles"); NULL: none */
 		uint32_t idle_timeout_ms;	/* an idle connection is closed after this */
+		struct cfg_pos group_pos, read_group_pos;
 	} control;
 	struct {
 		char *listen;	/* NULL: no metrics endpoint */
@@ -178,12 +195,30 @@ const struct cfg_pipeline *config__pipeline(const struct sluice_config *cfg, con
 int config__stage_equal(const struct cfg_stage *a, const struct cfg_stage *b);
 
 /*
+ * What would make a start fail on this host, which parsing does not look
+ * at: control.group and control.read_group must exist, pin_root must be on
+ * a bpffs (or under /sys/fs/bpf, which sluiced mounts). errs gets those; a
+ * missing interface goes to warns (if not NULL), since interfaces come and
+ * go. Both use the file:line:col form. Returns -EINVAL when errs grew.
+ */
+int config__check_env(const struct sluice_config *cfg, struct config_errors *errs,
+		      struct config_errors *warns);
+
+/*
  * The trust policy a configuration asks for (lib/trust.h): its owner and
  * stage folder, and a pin for every stage object with a sha256. pol borrows
  * strings from cfg; free it with config__trust_policy_free().
  */
 int config__trust_policy(const struct sluice_config *cfg, struct trust_policy *pol);
 void config__trust_policy_free(struct trust_policy *pol);
+
+/*
+ * A parameter of a built-in stage: 0 when object is a built-in that has it
+ * and value means something to it (or object is no built-in); -ENOENT for a
+ * name it does not have, -ERANGE for a value out of range, err saying which.
+ */
+int config__builtin_param_check(const char *object, const char *name, int64_t value, char *err,
+				size_t len);
 
 /* "pass" for XDP_PASS etc.; NULL for a value that is no XDP action. */
 const char *config__verdict_name(int verdict);
