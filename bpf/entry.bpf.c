@@ -1,21 +1,35 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * The XDP entry of a pipeline generation. It reserves the per-packet metadata,
- * then calls a __noinline subprogram that tail-calls the first stage. Stages
- * chain to each other from their main programs, so whatever the last stage
- * returns comes back here, to the caller of the subprogram: the one place
- * where every final verdict is counted and a missed tail call gets the
- * pipeline's default verdict.
+ * The XDP entry of an interface's pipeline, one for every bank. It reads the
+ * switch word once, resets the per-packet context, then calls a __noinline
+ * subprogram that tail-calls the first slot of the chosen bank. Stages chain
+ * to each other from their main programs, so whatever the last stage returns
+ * comes back here, to the caller of the subprogram: the one place where
+ * every final verdict is counted, a missed tail call gets the bank's default
+ * verdict, and what went wrong is recorded.
+ *
+ * Built twice: entry.bpf.o chooses the carrier from .rodata; with
+ * SLUICE_ENTRY_PERCPU_ONLY (entry_percpu.bpf.o) it never names
+ * bpf_xdp_adjust_meta, for kernels that refuse the helper to XDP programs.
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include <sluice/abi.h>
 #include "entry.h"
 
-const volatile struct sluice_entry_cfg sluice_entry = {
-	.first = 0,
-	.default_verdict = XDP_PASS,
-};
+/*
+ * One tail call per bank, each with an immediate index: the asm texts
+ * differ, so clang cannot merge them into one call with a variable key,
+ * and the JIT turns each into a patched direct jump.
+ */
+#define sluice_tail_call_bank(ctx, b)						\
+	asm volatile("r1 = %[c]\n\t"						\
+		     "r2 = %[map]\n\t"						\
+		     "r3 = %[slot]\n\t"						\
+		     "call 12"							\
+		     :: [c]"r"(ctx), [map]"r"(&sluice_progs),			\
+			[slot]"i"(sluice_bank_base(b))				\
+		     : "r0", "r1", "r2", "r3", "r4", "r5")
 
 /*
  * The tail call replaces this frame, so the stage chain's verdict is what
@@ -23,43 +37,86 @@ const volatile struct sluice_entry_cfg sluice_entry = {
  * returns normally and folds the result to the constant below, losing that
  * verdict: the empty asm makes the value opaque to it.
  */
-static __noinline int sluice_dispatch(struct xdp_md *ctx)
+static __noinline int sluice_dispatch(struct xdp_md *ctx, __u32 bank)
 {
 	int ret = SLUICE_RET_MISSED;
-	__u32 first = sluice_entry.first;
 
-	sluice_tail_call(ctx, &sluice_progs, first);
+	if (bank == 0)
+		sluice_tail_call_bank(ctx, 0);
+	else if (bank == 1)
+		sluice_tail_call_bank(ctx, 1);
+	else if (bank == 2)
+		sluice_tail_call_bank(ctx, 2);
+	else
+		sluice_tail_call_bank(ctx, 3);
 #ifndef SLUICE_NO_RETURN_BARRIER
 	asm volatile("" : "+r"(ret));
 #endif
 	return ret;
 }
+_Static_assert(SLUICE_NR_BANKS == 4, "sluice_dispatch has one tail call per bank");
 
 SEC("xdp")
 int sluice_entry_prog(struct xdp_md *ctx)
 {
 	struct sluice_pipe_stats *ps;
-	__u32 zero = 0;
+	struct sluice_switch *sw;
+	struct sluice_meta *m;
+	union sluice_word w;
+	__u32 zero = 0, bank, gen, xflags = 0, last;
 	bool missed;
 	int ret;
 
-	ps = bpf_map_lookup_elem(&sluice_pipe_stats, &zero);
+	sw = bpf_map_lookup_elem(&sluice_switch, &zero);
+	if (!sw)
+		return XDP_ABORTED;
+	w.raw = *(volatile __u64 *)&sw->word.raw;
+	bank = w.bank;
+	gen = w.gen;
+	if (w.share)
+		sluice_entry_choose(ctx, &w, &bank, &gen, &xflags);
+	bank &= SLUICE_NR_BANKS - 1;
+	ps = bpf_map_lookup_elem(&sluice_pipe_stats, &bank);
 	if (!ps)
 		return XDP_ABORTED;
-	if (!sluice_entry_begin(ctx, ps, sluice_entry.gen))
-		return sluice_entry_end(ctx, ps, XDP_ABORTED);
+	m = sluice_entry_begin(ctx, ps, bank, gen, xflags);
+	if (!m)
+		return sluice_entry_end(ctx, ps, NULL, XDP_ABORTED);
+	if (sw->time_shift && !(ps->packets & ((1ull << ((sw->time_shift - 1) & 63)) - 1))) {
+		m->xflags |= SLUICE_X_TIMED;
+		sluice_time_start();
+	}
+	if (sw->sample_shift && !(ps->packets & ((1ull << ((sw->sample_shift - 1) & 63)) - 1)))
+		sluice_entry_sample(ctx, bank);
 
-	ret = sluice_dispatch(ctx);
+	ret = sluice_dispatch(ctx, bank);
+
+	/* The stages may have moved the frame: find the context again. */
+	m = sluice_entry_ctx(ctx);
+	if (!m)
+		return sluice_entry_end(ctx, ps, NULL, XDP_ABORTED);
+	last = m->last;
 	missed = ret == SLUICE_RET_MISSED;
 	if (missed) {
 		ps->missed++;
-		ret = sluice_entry.default_verdict;
+		ret = sw->verdict[bank];
+		if (sw->record)
+			sluice_entry_record(ctx, ps, m, bank, SLUICE_AN_MISSED,
+					    last == SLUICE_SLOT_NONE ? 0 : last + 1, ret);
 	} else if (ret < 0 || ret >= SLUICE_NR_VERDICTS) {
 		ps->bad_verdict++;
 		ret = XDP_ABORTED;
+		if (sw->record)
+			sluice_entry_record(ctx, ps, m, bank, SLUICE_AN_BAD_VERDICT, last, ret);
+	} else if (sw->record && ret == XDP_ABORTED) {
+		sluice_entry_record(ctx, ps, m, bank, SLUICE_AN_ABORTED, last, ret);
+	} else if (sw->record && (m->flags & SLUICE_PKT_MIXED)) {
+		sluice_entry_record(ctx, ps, m, bank, SLUICE_AN_MIXED, last, ret);
 	}
-	sluice_entry_count_slots(ctx, ret, missed, 0);
-	return sluice_entry_end(ctx, ps, ret);
+	if (m->xflags & SLUICE_X_TIMED)
+		sluice_time_mark(SLUICE_SLOT_NONE);
+	sluice_entry_count_slots(ctx, m, bank, ret, missed);
+	return sluice_entry_end(ctx, ps, m, ret);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -20,7 +20,11 @@ struct cli_opts cli = {
 static const struct cli_cmd objects[] = {
 	{ "status",	cmd_status,	NULL,			"" },
 	{ "stage",	NULL,		cli_stage_cmds,		NULL },
-	{ "txn",	cmd_txn,	NULL,			"IFACE STAGE=OBJECT[:PROGRAM] [param NAME=INT]... ..." },
+	{ "txn",	cmd_txn,	NULL,
+	  "IFACE [IFACE:]STAGE=OBJECT[:PROGRAM] [param NAME=INT]... [prepare] | commit IFACE[:ID]... | "
+	  "rollback IFACE" },
+	{ "canary",	NULL,		cli_canary_cmds,	NULL },
+	{ "repair",	cmd_repair,	NULL,			"IFACE" },
 	{ "rule",	NULL,		cli_rule_cmds,		NULL },
 	{ "stats",	cmd_stats,	NULL,			"[IFACE] [-w SECONDS [-n COUNT]]" },
 	{ "history",	cmd_history,	NULL,			"[LIMIT]" },

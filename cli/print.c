@@ -101,10 +101,11 @@ void print_iface(struct json_object *ifc)
 	struct json_object *stages = jget(ifc, "stages"), *s;
 	size_t i, n = jlen(stages);
 
-	printf("%s: ifindex %s pipeline %s mode %s attach %s link %s gen %s entry %s default %s\n",
+	printf("%s: ifindex %s pipeline %s mode %s attach %s link %s gen %s bank %s context %s "
+	       "entry %s default %s\n",
 	       jstr(ifc, "name"), jstr(ifc, "ifindex"), jstr(ifc, "pipeline"), jstr(ifc, "mode"),
-	       jstr(ifc, "attach"), jstr(ifc, "link_id"), jstr(ifc, "gen"),
-	       jstr(ifc, "entry_prog_id"), jstr(ifc, "default_verdict"));
+	       jstr(ifc, "attach"), jstr(ifc, "link_id"), jstr(ifc, "gen"), jstr(ifc, "bank"),
+	       jstr(ifc, "context"), jstr(ifc, "entry_prog_id"), jstr(ifc, "default_verdict"));
 	if (!n)
 		return;
 	printf("  %-4s %-16s %-8s %-16s %-4s %-8s %s\n", "SLOT", "STAGE", "PROG_ID", "TAG", "VER",

@@ -99,6 +99,12 @@ int cmd_history(int argc, char **argv);
 int cmd_help(int argc, char **argv);
 extern const struct cli_cmd cli_stage_cmds[];
 int cmd_txn(int argc, char **argv);
+/* STAGE=OBJECT[:PROGRAM] [param NAME=INT]... as the daemon's stages array, or NULL. */
+struct json_object *cli_stages_arg(int argc, char **argv);
+extern const struct cli_cmd cli_canary_cmds[];
+int cmd_repair(int argc, char **argv);
+/* Hex frames of a reply as a pcap file. */
+int cli_write_pcap(const char *path, struct json_object *frames);
 extern const struct cli_cmd cli_rule_cmds[];
 int cmd_stats(int argc, char **argv);
 int cmd_probe(int argc, char **argv);

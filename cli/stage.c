@@ -1,8 +1,13 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-/* stage list|show|swap|rollback: one stage of a running pipeline. */
+/*
+ * stage list|show|swap|rollback|prepare|commit|drop|diff: one stage of a
+ * running pipeline, changed at once or in two phases, or tried against
+ * sampled live traffic first.
+ */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <json-c/json.h>
 #include "sluicectl.h"
 
@@ -72,18 +77,23 @@ static void print_swap(struct json_object *req, struct json_object *reply)
 enum { KW_PROGRAM, KW_PARAM, KW_PCAP, KW_EXPECT, KW_FORCE };
 static const char *const swap_kw[] = { "program", "param", "pcap", "expect", "force" };
 
-/* stage swap IFACE STAGE OBJECT [program P] [param N=V]... [pcap F [expect V]] [force] */
-static int stage_swap(int argc, char **argv)
+/*
+ * IFACE STAGE OBJECT [program P] [param N=V]... [pcap F [expect V]] [force]:
+ * what swap and prepare take. NULL after a usage error.
+ */
+static struct json_object *stage_change_req(const char *op, int argc, char **argv)
 {
 	struct json_object *req, *params = NULL;
 	const char *verdict;
 	char *path;
-	int i, k, ret = EXIT_USAGE;
+	int i, k;
 
-	if (argc < 4)
-		return cli_usage_error("usage: stage swap IFACE STAGE OBJECT [program PROGRAM] "
-				       "[param NAME=INT]... [pcap FILE [expect VERDICT]] [force]");
-	req = iface_stage_req("stage.swap", argv);
+	if (argc < 4) {
+		cli_usage_error("usage: stage %s IFACE STAGE OBJECT [program PROGRAM] "
+				"[param NAME=INT]... [pcap FILE [expect VERDICT]] [force]", argv[0]);
+		return NULL;
+	}
+	req = iface_stage_req(op, argv);
 	path = cli_object_arg(argv[3]);
 	if (!path)
 		goto err;
@@ -134,10 +144,190 @@ static int stage_swap(int argc, char **argv)
 		cli_usage_error("expect needs a pcap to check");
 		goto err;
 	}
-	return cli_do(req, print_swap);
+	return req;
 err:
 	json_object_put(req);
-	return ret;
+	return NULL;
+}
+
+static int stage_swap(int argc, char **argv)
+{
+	struct json_object *req = stage_change_req("stage.swap", argc, argv);
+
+	return req ? cli_do(req, print_swap) : EXIT_USAGE;
+}
+
+static void print_prepare(struct json_object *req, struct json_object *reply)
+{
+	char dur[32];
+
+	printf("%s: candidate %s (generation %s, not live) in %s\n", jstr(req, "iface"),
+	       jstr(reply, "candidate"), jstr(reply, "new_gen"),
+	       fmt_us(jint(reply, "duration_us"), dur, sizeof(dur)));
+}
+
+/* stage prepare: built, verified and pre-flighted beside what runs; live at commit. */
+static int stage_prepare(int argc, char **argv)
+{
+	struct json_object *req = stage_change_req("stage.prepare", argc, argv);
+
+	return req ? cli_do(req, print_prepare) : EXIT_USAGE;
+}
+
+static void print_commit(struct json_object *req, struct json_object *reply)
+{
+	char dur[32], sw[32];
+
+	printf("%s: gen %s -> %s in %s (switch %s)\n", jstr(req, "iface"), jstr(reply, "old_gen"),
+	       jstr(reply, "new_gen"), fmt_us(jint(reply, "duration_us"), dur, sizeof(dur)),
+	       fmt_us(jint(reply, "switch_us"), sw, sizeof(sw)));
+}
+
+/* A candidate id argument; 0 with a usage error printed when it is none. */
+static uint64_t cand_id(const char *arg)
+{
+	uint64_t v;
+
+	if (cli_parse_u64(arg, &v) || !v || v > UINT32_MAX) {
+		cli_usage_error("'%s' is not a candidate id", arg);
+		return 0;
+	}
+	return v;
+}
+
+/* stage commit IFACE STAGE [ID]: the candidate (the newest when no ID) goes live in one store. */
+static int stage_commit(int argc, char **argv)
+{
+	struct json_object *req;
+	uint64_t id = 0;
+
+	if (argc < 3 || argc > 4)
+		return cli_usage_error("usage: stage commit IFACE STAGE [CANDIDATE]");
+	if (argc == 4 && !(id = cand_id(argv[3])))
+		return EXIT_USAGE;
+	req = cli_req("commit");
+	json_object_object_add(req, "iface", json_object_new_string(argv[1]));
+	if (id)
+		json_object_object_add(req, "candidate", json_object_new_int64((int64_t)id));
+	return cli_do(req, print_commit);
+}
+
+/* stage drop IFACE CANDIDATE: a prepared candidate that will not be committed. */
+static int stage_drop(int argc, char **argv)
+{
+	struct json_object *req;
+	uint64_t id;
+
+	if (argc != 3)
+		return cli_usage_error("usage: stage drop IFACE CANDIDATE");
+	if (!(id = cand_id(argv[2])))
+		return EXIT_USAGE;
+	req = cli_req("candidate.drop");
+	json_object_object_add(req, "iface", json_object_new_string(argv[1]));
+	json_object_object_add(req, "candidate", json_object_new_int64((int64_t)id));
+	return cli_do(req, NULL);
+}
+
+static void print_diff(struct json_object *req, struct json_object *reply)
+{
+	struct json_object *diff = jget(reply, "diff"), *v = jget(diff, "verdicts");
+	int64_t n = jint(diff, "samples"), d = jint(diff, "differ");
+
+	printf("%s %s: %s sampled frames, %s with another verdict (%.2f%%)\n", jstr(diff, "iface"),
+	       jstr(diff, "stage"), jstr(diff, "samples"), jstr(diff, "differ"),
+	       n ? 100.0 * (double)d / (double)n : 0.0);
+	for (size_t i = 0; i < jlen(v); i++) {
+		struct json_object *c = json_object_array_get_idx(v, i);
+
+		printf("  live %-8s candidate %-8s %s\n", jstr(c, "live"), jstr(c, "candidate"),
+		       jstr(c, "frames"));
+	}
+	if (jget(diff, "error"))
+		printf("  stopped early: %s\n", jstr(diff, "error"));
+}
+
+/*
+ * stage diff IFACE STAGE OBJECT [program P] [param N=V]... [samples N]
+ * [seconds S] [write FILE]: what the candidate would do to live traffic.
+ */
+static int stage_diff(int argc, char **argv)
+{
+	static const char *const kw[] = { "program", "param", "samples", "seconds", "write" };
+	struct json_object *req, *reply = NULL, *st, *params = NULL;
+	const char *out = NULL;
+	uint64_t v;
+	int i, k, ret;
+
+	if (argc < 4)
+		return cli_usage_error("usage: stage diff IFACE STAGE OBJECT [program PROGRAM] "
+				       "[param NAME=INT]... [samples N] [seconds S] [write FILE.pcap]");
+	req = iface_stage_req("stage.diff", argv);
+	{
+		char *path = cli_object_arg(argv[3]);
+
+		if (!path)
+			goto usage;
+		json_object_object_add(req, "object", json_object_new_string(path));
+		free(path);
+	}
+	for (i = 4; i < argc; i++) {
+		k = cli_keyword("diff argument", argv[i], kw, 5);
+		if (k < 0 || ++i >= argc) {
+			if (k >= 0)
+				cli_usage_error("%s needs a value", kw[k]);
+			goto usage;
+		}
+		if (k == 0) {
+			json_object_object_add(req, "program", json_object_new_string(argv[i]));
+		} else if (k == 1) {
+			if (!params) {
+				params = json_object_new_object();
+				json_object_object_add(req, "params", params);
+			}
+			if (cli_param(params, argv[i]))
+				goto usage;
+		} else if (k == 4) {
+			out = argv[i];
+		} else {
+			if (cli_parse_u64(argv[i], &v) || !v || v > 1000000) {
+				cli_usage_error("%s: '%s' is not a count", kw[k], argv[i]);
+				goto usage;
+			}
+			json_object_object_add(req, kw[k], json_object_new_int64((int64_t)v));
+		}
+	}
+	ret = cli_call(req, &reply);
+	json_object_put(req);
+	if (ret)
+		return ret;
+	/* The daemon samples in its own time: ask until it is done. */
+	st = cli_req("diff.status");
+	json_object_object_add(st, "id", json_object_new_int64(jint(reply, "id")));
+	json_object_put(reply);
+	for (;;) {
+		reply = NULL;
+		ret = cli_call(st, &reply);
+		if (ret || json_object_get_boolean(jget(jget(reply, "diff"), "done")))
+			break;
+		json_object_put(reply);
+		usleep(200 * 1000);
+	}
+	json_object_put(st);
+	if (ret)
+		return ret;
+	if (out && cli_write_pcap(out, jget(jget(reply, "diff"), "frames"))) {
+		json_object_put(reply);
+		return EXIT_REFUSED;
+	}
+	if (cli.json)
+		print_json(reply);
+	else
+		print_diff(NULL, reply);
+	json_object_put(reply);
+	return EXIT_OK;
+usage:
+	json_object_put(req);
+	return EXIT_USAGE;
 }
 
 static int stage_rollback(int argc, char **argv)
@@ -153,5 +343,11 @@ const struct cli_cmd cli_stage_cmds[] = {
 	{ "swap",	stage_swap,	NULL,
 	  "IFACE STAGE OBJECT [program PROGRAM] [param NAME=INT]... [pcap FILE [expect VERDICT]] [force]" },
 	{ "rollback",	stage_rollback,	NULL, "IFACE STAGE" },
+	{ "prepare",	stage_prepare,	NULL,
+	  "IFACE STAGE OBJECT [program PROGRAM] [param NAME=INT]... [pcap FILE [expect VERDICT]] [force]" },
+	{ "commit",	stage_commit,	NULL, "IFACE STAGE [CANDIDATE]" },
+	{ "drop",	stage_drop,	NULL, "IFACE CANDIDATE" },
+	{ "diff",	stage_diff,	NULL,
+	  "IFACE STAGE OBJECT [program PROGRAM] [param NAME=INT]... [samples N] [seconds S] [write FILE]" },
 	{}
 };

@@ -14,6 +14,7 @@
 #include <bpf/bpf.h>
 #include "ctl.h"
 #include "acl.h"
+#include "probe.h"
 #include "sluiced.h"
 
 int iface__src_from_cfg(const struct cfg_pipeline *p, struct stage_src *src)
@@ -415,6 +416,65 @@ static enum sluice_xdp_mode xdp_mode(enum cfg_xdp_mode m)
 	       SLUICE_XDP_AUTO;
 }
 
+/*
+ * The carrier a new pipeline of this interface uses: the configuration's,
+ * or for auto, XDP metadata where the kernel lets XDP programs reserve it
+ * and the per-CPU map elsewhere. Metadata asked for where it is refused is
+ * an error at start, with the probe's reason.
+ */
+static int iface_carrier(const struct cfg_iface *cfg, enum sluice_carrier *out, char *err, size_t len)
+{
+	char why[256];
+	bool meta;
+
+	if (cfg->context == CFG_CONTEXT_PERCPU) {
+		*out = SLUICE_CARRIER_PERCPU;
+		return 0;
+	}
+	meta = probe__xdp_meta(why, sizeof(why));
+	if (cfg->context == CFG_CONTEXT_META && !meta) {
+		snprintf(err, len, "%s: context: meta, but this kernel refuses XDP metadata (%s); use "
+			 "context: percpu or auto", cfg->name, why);
+		return -ENOTSUP;
+	}
+	*out = meta ? SLUICE_CARRIER_META : SLUICE_CARRIER_PERCPU;
+	if (cfg->context == CFG_CONTEXT_AUTO && !meta)
+		log_notice("%s: XDP metadata unavailable (%s): the per-packet context rides in a per-CPU map",
+			   cfg->name, why);
+	return 0;
+}
+
+/* A fresh pipeline object for the interface, as the configuration sets it up. */
+static int iface_pipeline_init(struct daemon *d, struct iface *ifc, const struct cfg_iface *cfg,
+			       char *err, size_t len)
+{
+	enum sluice_carrier carrier;
+	int ret;
+
+	ret = iface_carrier(cfg, &carrier, err, len);
+	if (ret)
+		return ret;
+	ret = pipeline__init(&ifc->pl, d->cfg->pin_root, cfg->name);
+	if (ret) {
+		snprintf(err, len, "%s: %s", cfg->name, strerror(-ret));
+		return ret;
+	}
+	/*
+	 * SLUICE_TEST_ENTRY_NO_META is a test knob: the entry acts as on a
+	 * driver without metadata support, every packet falling back to the
+	 * per-CPU carrier.
+	 */
+	pipeline__set_carrier(&ifc->pl, carrier,
+			      (probe__load_bytes() ? SLUICE_ENTRY_F_SAMPLER : 0) |
+			      (getenv("SLUICE_TEST_ENTRY_NO_META") ? SLUICE_ENTRY_F_NO_META : 0));
+	ifc->pl.mode = xdp_mode(cfg->mode);
+	ifc->pl.how = cfg->attach == CFG_ATTACH_LIBXDP ? SLUICE_ATTACH_LIBXDP : SLUICE_ATTACH_LINK;
+	ret = pipeline__share_maps(&ifc->pl, d->cfg->pin_root, cfg->shared_maps, cfg->nr_shared_maps);
+	if (ret)
+		snprintf(err, len, "%s: shared_maps: %s", cfg->name, strerror(-ret));
+	return ret;
+}
+
 /* Whether the pinned pipeline runs exactly what the configuration says. */
 static bool matches(const struct pipeline *pl, const struct stage_src *src, int n, int verdict)
 {
@@ -441,18 +501,9 @@ int iface__start(struct daemon *d, struct iface *ifc, const struct cfg_iface *cf
 	int n, ret;
 
 	ifc->cfg = cfg;
-	ret = pipeline__init(&ifc->pl, d->cfg->pin_root, cfg->name);
-	if (ret) {
-		snprintf(err, len, "%s: %s", cfg->name, strerror(-ret));
+	ret = iface_pipeline_init(d, ifc, cfg, err, len);
+	if (ret)
 		return ret;
-	}
-	ifc->pl.mode = xdp_mode(cfg->mode);
-	ifc->pl.how = cfg->attach == CFG_ATTACH_LIBXDP ? SLUICE_ATTACH_LIBXDP : SLUICE_ATTACH_LINK;
-	ret = pipeline__share_maps(&ifc->pl, d->cfg->pin_root, cfg->shared_maps, cfg->nr_shared_maps);
-	if (ret) {
-		snprintf(err, len, "%s: shared_maps: %s", cfg->name, strerror(-ret));
-		return ret;
-	}
 	n = iface__src_from_cfg(p, src);
 	if (n < 0) {
 		snprintf(err, len, "%s: too many parameters", cfg->name);
@@ -490,12 +541,10 @@ int iface__start(struct daemon *d, struct iface *ifc, const struct cfg_iface *cf
 		if (ret == 0) {
 			/* Pins of a pipeline that never got attached: a half-built start. */
 			pipeline__destroy(&ifc->pl);
-			pipeline__init(&ifc->pl, d->cfg->pin_root, cfg->name);
-			ifc->pl.mode = xdp_mode(cfg->mode);
-			ifc->pl.how = cfg->attach == CFG_ATTACH_LIBXDP ? SLUICE_ATTACH_LIBXDP :
-					SLUICE_ATTACH_LINK;
-			pipeline__share_maps(&ifc->pl, d->cfg->pin_root, cfg->shared_maps,
-					     cfg->nr_shared_maps);
+			pipeline__close(&ifc->pl);
+			ret = iface_pipeline_init(d, ifc, cfg, err, len);
+			if (ret)
+				goto out;
 		} else if (ret != -ENOENT) {
 			snprintf(err, len, "%s: cannot adopt what is pinned: %s", cfg->name, perr.msg);
 			goto out;

@@ -303,6 +303,7 @@ out:
 	for (size_t i = 0; i < d.nr_ifs; i++)
 		iface__free(&d.ifs[i]);
 	free(d.ifs);
+	diff__free(&d);
 	history__free(d.hist);
 	config__free(d.cfg);
 	return ret;

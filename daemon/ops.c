@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <json-c/json.h>
 #include "acl.h"
+#include "clock.h"
 #include "ctl.h"
 #include "pcap_read.h"
 #include "trust.h"
@@ -91,11 +92,46 @@ static struct json_object *stage_json(const struct iface *ifc, int i)
 	return s;
 }
 
+/* The banks besides the live one: the previous generation, candidates, a canary. */
+static struct json_object *banks_json(const struct pipeline *pl)
+{
+	struct json_object *a = json_object_new_array();
+
+	for (int b = 0; b < SLUICE_NR_BANKS; b++) {
+		const struct bank *bk = &pl->banks[b];
+		struct json_object *o, *names;
+
+		if (b == pl->bank || bk->state == SLUICE_BANK_FREE)
+			continue;
+		o = json_object_new_object();
+		names = json_object_new_array();
+		add_int(o, "bank", b);
+		add_str(o, "state", sluice_bank_state_name(bk->state));
+		add_int(o, "gen", bk->gen);
+		if (bk->cand) {
+			add_int(o, "candidate", bk->cand);
+			add_int(o, "base_gen", bk->base_gen);
+			add_int(o, "stale", bk->base_gen != pl->gen);
+		}
+		for (int i = 0; i < bk->nr_stages; i++) {
+			struct json_object *st = json_object_new_object();
+
+			add_str(st, "name", bk->src[i].name);
+			add_str(st, "object", bk->src[i].object);
+			add_int(st, "prog_id", bk->st[i].prog_id);
+			json_object_array_add(names, st);
+		}
+		json_object_object_add(o, "stages", names);
+		json_object_array_add(a, o);
+	}
+	return a;
+}
+
 static struct json_object *iface_json(const struct iface *ifc)
 {
 	const struct pipeline *pl = &ifc->pl;
 	struct json_object *o = json_object_new_object();
-	struct json_object *stages = json_object_new_array();
+	struct json_object *stages = json_object_new_array(), *drift;
 
 	add_str(o, "name", pl->ifname);
 	add_int(o, "ifindex", pl->ifindex);
@@ -104,11 +140,19 @@ static struct json_object *iface_json(const struct iface *ifc)
 	add_str(o, "attach", pl->how == SLUICE_ATTACH_LIBXDP ? "libxdp" : "link");
 	add_int(o, "link_id", pl->link_id);
 	add_int(o, "gen", pl->gen);
+	add_int(o, "bank", pl->bank);
+	add_str(o, "context", sluice_carrier_name(pl->carrier));
 	add_int(o, "entry_prog_id", pl->entry.prog_id);
 	add_str(o, "default_verdict", xdp_verdict_name(pl->default_verdict));
 	for (int i = 0; i < pl->nr_stages; i++)
 		json_object_array_add(stages, stage_json(ifc, i));
 	json_object_object_add(o, "stages", stages);
+	json_object_object_add(o, "banks", banks_json(pl));
+	drift = json_object_new_array();
+	for (int i = 0; i < pl->nr_stages; i++)
+		if (ifc->drift & (1u << i))
+			json_object_array_add(drift, json_object_new_int(i));
+	json_object_object_add(o, "drift", drift);
 	return o;
 }
 
@@ -202,6 +246,7 @@ static struct json_object *op_stage_show(struct daemon *d, struct json_object *r
 	return r;
 }
 
+/* The client whose request is served, as the trust policy sees it (root for the daemon's own). */
 static struct trust_peer trust_peer_of(const struct daemon *d)
 {
 	struct trust_peer p = { .uid = 0 };
@@ -289,268 +334,556 @@ static int pcap_preflight(const struct daemon *d, const char *path, int expect,
 	return 0;
 }
 
-static struct json_object *history_entry(struct iface *ifc, const char *op, uid_t uid,
-					 struct json_object *stages, struct json_object *old,
-					 struct json_object *new, uint64_t us, const char *error)
+/* Pre-flight packets for a change of the named stages: the config's tests, a pcap. */
+static int change_preflight(const struct daemon *d, struct iface *ifc, struct json_object *req,
+			    struct change *c, char *err,
+			    size_t len)
 {
-	struct json_object *e = json_object_new_object();
+	const char *pcap = str_arg(req, "pcap"), *expect = str_arg(req, "expect");
+	struct json_object *force;
+	int ev, ret;
 
-	add_int(e, "time", (int64_t)time(NULL));
-	add_int(e, "uid", (int64_t)uid);
-	add_str(e, "op", op);
-	add_str(e, "iface", ifc->pl.ifname);
-	json_object_object_add(e, "stages", stages);
-	json_object_object_add(e, "old", old);
-	json_object_object_add(e, "new", new);
-	add_int(e, "duration_us", (int64_t)us);
-	add_str(e, "result", error ? "failed" : "ok");
-	if (error)
-		add_str(e, "error", error);
-	return e;
+	if (!json_object_object_get_ex(req, "force", &force) || !json_object_get_boolean(force)) {
+		ret = iface__preflight(ifc->cfg->pipe, c->what, (size_t)c->nr_what, &c->pf, &c->nr_pf);
+		if (ret) {
+			snprintf(err, len, "building pre-flight packets: %s", strerror(-ret));
+			return ret;
+		}
+	}
+	if (!pcap)
+		return 0;
+	if (!expect || (ev = xdp_verdict_parse(expect)) < 0) {
+		snprintf(err, len, "'pcap' needs 'expect': aborted, drop, pass, tx or redirect");
+		return -EINVAL;
+	}
+	return pcap_preflight(d, pcap, ev, &c->pf, &c->nr_pf, err, len);
 }
 
-static struct json_object *prog_ref(const struct stage_inst *s)
+/* Applies c and renders the reply; c is freed. */
+static struct json_object *apply(struct daemon *d, struct change *c, uid_t uid)
 {
-	struct json_object *o = json_object_new_object();
+	int ret = change__apply(d, c, uid);
+	struct json_object *r = change__reply(c, ret);
 
-	add_int(o, "prog_id", s->prog_id);
-	add_str(o, "tag", s->tag);
-	return o;
-}
-
-static uint64_t now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static void watch_start(struct iface *ifc, int idx)
-{
-	const struct cfg_stage *cs = iface__cfg_stage(ifc, ifc->pl.src[idx].name);
-	struct sluice_slot_stats slots[SLUICE_MAX_STAGES];
-	struct rollback_watch *w = &ifc->watch[idx];
-
-	w->active = false;
-	if (!cs || !cs->auto_rollback.enabled)
-		return;
-	if (pipeline__stats(&ifc->pl, &w->base, slots))
-		return;
-	w->base_slot = slots[idx];
-	w->policy = cs->auto_rollback;
-	w->idx = idx;
-	w->until_ms = ctl__now_ms() + cs->auto_rollback.window_ms;
-	w->active = true;
+	if (!ret && c->kind == CHANGE_SWAP)
+		change__watch_stage(c->ifc, c->idx);
+	else if (!ret && (c->kind == CHANGE_COMMIT || c->kind == CHANGE_COMMIT_PREPARED))
+		change__watch_commit(c->ifc, c);
+	change__free(c);
+	return r;
 }
 
 static struct json_object *op_stage_swap(struct daemon *d, struct json_object *req, uid_t uid)
 {
-	const char *pcap = str_arg(req, "pcap"), *expect = str_arg(req, "expect");
-	struct json_object *r = NULL, *force, *stages, *old, *new;
-	struct pipeline_err perr = {};
-	struct preflight_pkt *pf = NULL;
-	struct stage_inst before;
-	struct stage_src src;
+	struct json_object *r = NULL;
+	struct change c;
 	struct iface *ifc;
-	size_t nr_pf = 0;
-	uint64_t t0;
 	char err[512];
-	int idx, ret, ev = XDP_PASS;
+	int idx;
 
 	ifc = find_stage(d, req, &idx, &r);
 	if (!ifc)
 		return r;
-	if (src_from_req(d, &ifc->pl.src[idx], req, &src, err, sizeof(err)))
+	change__init(&c, CHANGE_SWAP, ifc);
+	c.idx = idx;
+	c.src = calloc(1, sizeof(*c.src));
+	if (!c.src)
+		return reply_err("out of memory");
+	change__name(&c, ifc->pl.src[idx].name);
+	if (src_from_req(d, &ifc->pl.src[idx], req, c.src, err, sizeof(err)) ||
+	    change_preflight(d, ifc, req, &c, err, sizeof(err))) {
+		change__free(&c);
 		return reply_err("%s", err);
-	if (!json_object_object_get_ex(req, "force", &force) || !json_object_get_boolean(force)) {
-		const char *name = src.name;
-
-		ret = iface__preflight(ifc->cfg->pipe, &name, 1, &pf, &nr_pf);
-		if (ret)
-			return reply_err("building pre-flight packets: %s", strerror(-ret));
 	}
-	if (pcap) {
-		if (!expect || (ev = xdp_verdict_parse(expect)) < 0) {
-			iface__free_preflight(pf, nr_pf);
-			return reply_err("'pcap' needs 'expect': aborted, drop, pass, tx or redirect");
-		}
-		if (pcap_preflight(d, pcap, ev, &pf, &nr_pf, err, sizeof(err))) {
-			iface__free_preflight(pf, nr_pf);
-			return reply_err("%s", err);
-		}
-	}
-
-	before = ifc->pl.live[idx];
-	t0 = now_us();
-	pthread_mutex_lock(&d->lock);
-	ret = pipeline__swap_stage(&ifc->pl, idx, &src, pf, nr_pf, &perr);
-	pthread_mutex_unlock(&d->lock);
-	t0 = now_us() - t0;
-	iface__free_preflight(pf, nr_pf);
-
-	stages = json_object_new_array();
-	json_object_array_add(stages, json_object_new_string(src.name));
-	old = json_object_new_array();
-	json_object_array_add(old, prog_ref(&before));
-	new = json_object_new_array();
-	if (!ret)
-		json_object_array_add(new, prog_ref(&ifc->pl.live[idx]));
-	history__add(d->hist, history_entry(ifc, "stage.swap", uid, stages, old, new, t0,
-					    ret ? perr.msg : NULL));
-	if (ret) {
-		log_warn("%s: swap of stage '%s' refused: %s", ifc->pl.ifname, src.name, perr.msg);
-		r = reply_err("%s", perr.msg);
-		if (perr.verifier_log)
-			add_str(r, "verifier_log", perr.verifier_log);
-		pipeline_err__clear(&perr);
-		return r;
-	}
-	d->swaps++;
-	log_notice("%s: stage '%s' now runs %s (program %u, was %u) after %llu us", ifc->pl.ifname,
-		   src.name, src.object, ifc->pl.live[idx].prog_id, before.prog_id,
-		   (unsigned long long)t0);
-	watch_start(ifc, idx);
-	r = reply_ok();
-	add_int(r, "old_prog_id", before.prog_id);
-	add_int(r, "new_prog_id", ifc->pl.live[idx].prog_id);
-	add_int(r, "duration_us", (int64_t)t0);
-	add_int(r, "build_us", (int64_t)ifc->pl.last_build_us);
-	add_int(r, "switch_us", (int64_t)ifc->pl.last_switch_us);
-	return r;
-}
-
-static int rollback(struct daemon *d, struct iface *ifc, int idx, uid_t uid, const char *op,
-		    struct json_object **r)
-{
-	struct json_object *stages, *old, *new;
-	struct pipeline_err perr = {};
-	struct stage_inst before = ifc->pl.live[idx];
-	uint64_t t0 = now_us();
-	int ret;
-
-	pthread_mutex_lock(&d->lock);
-	ret = pipeline__rollback_stage(&ifc->pl, idx, &perr);
-	pthread_mutex_unlock(&d->lock);
-	t0 = now_us() - t0;
-	stages = json_object_new_array();
-	json_object_array_add(stages, json_object_new_string(ifc->pl.src[idx].name));
-	old = json_object_new_array();
-	json_object_array_add(old, prog_ref(&before));
-	new = json_object_new_array();
-	if (!ret)
-		json_object_array_add(new, prog_ref(&ifc->pl.live[idx]));
-	history__add(d->hist, history_entry(ifc, op, uid, stages, old, new, t0, ret ? perr.msg : NULL));
-	if (ret) {
-		if (r)
-			*r = reply_err("%s", perr.msg);
-		return ret;
-	}
-	ifc->watch[idx].active = false;
-	if (r) {
-		*r = reply_ok();
-		add_int(*r, "old_prog_id", before.prog_id);
-		add_int(*r, "new_prog_id", ifc->pl.live[idx].prog_id);
-		add_int(*r, "duration_us", (int64_t)t0);
-	}
-	return 0;
+	return apply(d, &c, uid);
 }
 
 static struct json_object *op_stage_rollback(struct daemon *d, struct json_object *req, uid_t uid)
 {
 	struct json_object *r = NULL;
+	struct change c;
 	struct iface *ifc;
 	int idx;
 
 	ifc = find_stage(d, req, &idx, &r);
 	if (!ifc)
 		return r;
-	if (!rollback(d, ifc, idx, uid, "stage.rollback", &r))
-		log_notice("%s: stage '%s' rolled back to program %u", ifc->pl.ifname,
-			   ifc->pl.src[idx].name, ifc->pl.live[idx].prog_id);
-	return r;
+	change__init(&c, CHANGE_STAGE_ROLLBACK, ifc);
+	c.idx = idx;
+	change__name(&c, ifc->pl.src[idx].name);
+	return apply(d, &c, uid);
 }
 
-static struct json_object *op_txn(struct daemon *d, struct json_object *req, uid_t uid)
+/*
+ * Parses {stage, object, program?, params?} items into a copy of the live
+ * sources: what a transaction, a prepared candidate or a canary builds.
+ */
+static int change_stages(const struct daemon *d, struct iface *ifc, struct json_object *list,
+			 struct change *c, char *err,
+			 size_t len)
 {
-	const char *name = str_arg(req, "iface");
-	struct stage_src src[SLUICE_MAX_STAGES];
-	const char *names[SLUICE_MAX_STAGES];
-	struct json_object *list, *stages, *old, *new, *r;
-	struct stage_inst before[SLUICE_MAX_STAGES];
-	struct pipeline_err perr = {};
-	struct preflight_pkt *pf = NULL;
-	uint32_t old_gen;
-	struct iface *ifc;
-	size_t nr_pf = 0, n;
-	uint64_t t0;
-	char err[512];
-	int ret;
+	size_t n;
 
-	if (!name || !(ifc = daemon__iface(d, name)))
-		return reply_err("no interface '%s' in the configuration", name ? name : "");
-	if (!json_object_object_get_ex(req, "stages", &list) ||
-	    !json_object_is_type(list, json_type_array) || !(n = json_object_array_length(list)))
-		return reply_err("'stages' must be a non-empty array of {stage, object, program?, params?}");
-	memcpy(src, ifc->pl.src, sizeof(src));
+	if (!list || !json_object_is_type(list, json_type_array) || !(n = json_object_array_length(list))) {
+		snprintf(err, len, "'stages' must be a non-empty array of {stage, object, program?, params?}");
+		return -EINVAL;
+	}
+	if (change__alloc_src(c, &ifc->pl))
+		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *it = json_object_array_get_idx(list, i);
 		const char *stage = str_arg(it, "stage");
 		int idx = stage ? pipeline__find_stage(&ifc->pl, stage) : -1;
 
-		if (idx < 0)
-			return reply_err("%s: no stage '%s' in pipeline '%s'", name, stage ? stage : "",
-					 ifc->cfg->pipe->name);
-		for (size_t j = 0; j < i; j++)
-			if (!strcmp(names[j], stage))
-				return reply_err("stage '%s' appears twice in the transaction", stage);
-		if (src_from_req(d, &ifc->pl.src[idx], it, &src[idx], err, sizeof(err)))
-			return reply_err("stage '%s': %s", stage, err);
-		names[i] = ifc->pl.src[idx].name;
+		if (idx < 0) {
+			snprintf(err, len, "%s: no stage '%s' in pipeline '%s'", ifc->pl.ifname,
+				 stage ? stage : "", ifc->cfg->pipe->name);
+			return -ENOENT;
+		}
+		for (int j = 0; j < c->nr_what; j++) {
+			if (!strcmp(c->what[j], stage)) {
+				snprintf(err, len, "stage '%s' appears twice", stage);
+				return -EINVAL;
+			}
+		}
+		if (src_from_req(d, &ifc->pl.src[idx], it, &c->src[idx], err, len))
+			return -EINVAL;
+		change__name(c, ifc->pl.src[idx].name);
 	}
-	ret = iface__preflight(ifc->cfg->pipe, names, n, &pf, &nr_pf);
-	if (ret)
-		return reply_err("building pre-flight packets: %s", strerror(-ret));
+	return 0;
+}
 
-	memcpy(before, ifc->pl.live, sizeof(before));
-	old_gen = ifc->pl.gen;
-	t0 = now_us();
-	pthread_mutex_lock(&d->lock);
-	ret = pipeline__commit(&ifc->pl, src, ifc->pl.nr_stages, pf, nr_pf, &perr);
-	pthread_mutex_unlock(&d->lock);
-	t0 = now_us() - t0;
-	iface__free_preflight(pf, nr_pf);
+/* One interface's part of a transaction, parsed and pre-flighted; *r on error. */
+static int txn_part(struct daemon *d, struct json_object *part, enum change_kind kind,
+		    struct change *c, struct json_object **r)
+{
+	const char *name = str_arg(part, "iface");
+	struct json_object *list = NULL;
+	struct iface *ifc = name ? daemon__iface(d, name) : NULL;
+	char err[512], msg[600];
 
-	stages = json_object_new_array();
-	old = json_object_new_array();
-	new = json_object_new_array();
+	if (!ifc) {
+		*r = reply_err("no interface '%s' in the configuration", name ? name : "");
+		return -ENOENT;
+	}
+	change__init(c, kind, ifc);
+	json_object_object_get_ex(part, "stages", &list);
+	if (change_stages(d, ifc, list, c, err, sizeof(err)) ||
+	    change_preflight(d, ifc, part, c, err, sizeof(err))) {
+		snprintf(msg, sizeof(msg), "%s: %s", name, err);
+		*r = reply_err("%s", msg);
+		change__free(c);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/*
+ * A transaction: {iface, stages} or {parts: [{iface, stages}, ...]}, made
+ * live at once, or with prepare only built as candidates. Several
+ * interfaces switch together through a selector word: all or none.
+ */
+static struct json_object *op_txn(struct daemon *d, struct json_object *req, uid_t uid)
+{
+	struct json_object *parts = NULL, *prep, *r = NULL, *cands;
+	bool prepare = json_object_object_get_ex(req, "prepare", &prep) && json_object_get_boolean(prep);
+	struct iface *ifcs[SLUICE_MAX_GROUP];
+	uint32_t ids[SLUICE_MAX_GROUP];
+	struct pipeline_err perr = {};
+	struct change c;
+	size_t n;
+	int ret = 0;
+
+	if (!json_object_object_get_ex(req, "parts", &parts)) {
+		if (txn_part(d, req, prepare ? CHANGE_PREPARE : CHANGE_COMMIT, &c, &r))
+			return r;
+		return apply(d, &c, uid);
+	}
+	if (!json_object_is_type(parts, json_type_array) || !(n = json_object_array_length(parts)) ||
+	    n > SLUICE_MAX_GROUP)
+		return reply_err("'parts' must be an array of 1 to %d {iface, stages}", SLUICE_MAX_GROUP);
+	/* Every part is built as a candidate first: a refused one leaves all as they are. */
 	for (size_t i = 0; i < n; i++) {
-		int idx = pipeline__find_stage(&ifc->pl, names[i]);
-
-		json_object_array_add(stages, json_object_new_string(names[i]));
-		json_object_array_add(old, prog_ref(&before[idx]));
-		if (!ret)
-			json_object_array_add(new, prog_ref(&ifc->pl.live[idx]));
+		if (txn_part(d, json_object_array_get_idx(parts, i), CHANGE_PREPARE, &c, &r))
+			break;
+		for (size_t j = 0; j < i; j++)
+			if (ifcs[j] == c.ifc)
+				r = reply_err("%s is named twice", c.ifc->pl.ifname);
+		if (r) {
+			change__free(&c);
+			break;
+		}
+		ret = change__apply(d, &c, uid);
+		if (ret)
+			r = change__reply(&c, ret);
+		ifcs[i] = c.ifc;
+		ids[i] = c.cand;
+		change__free(&c);
+		if (r) {
+			n = i;
+			break;
+		}
 	}
-	history__add(d->hist, history_entry(ifc, "txn", uid, stages, old, new, t0,
-					    ret ? perr.msg : NULL));
-	if (ret) {
-		log_warn("%s: transaction refused: %s", name, perr.msg);
+	if (!r && !prepare && change__apply_group(d, ifcs, ids, (int)n, uid, &perr))
 		r = reply_err("%s", perr.msg);
-		if (perr.verifier_log)
-			add_str(r, "verifier_log", perr.verifier_log);
-		pipeline_err__clear(&perr);
+	if (r) {
+		/* Drop what was built for the parts before the one that failed. */
+		for (size_t i = 0; i < n; i++)
+			pipeline__drop_candidate(&ifcs[i]->pl, ids[i], &perr);
 		return r;
 	}
-	d->swaps++;
-	log_notice("%s: transaction of %zu stage(s) live as generation %u after %llu us", name, n,
-		   ifc->pl.gen, (unsigned long long)t0);
 	r = reply_ok();
-	add_int(r, "old_gen", old_gen);
-	add_int(r, "new_gen", ifc->pl.gen);
-	add_int(r, "duration_us", (int64_t)t0);
-	add_int(r, "build_us", (int64_t)ifc->pl.last_build_us);
-	add_int(r, "switch_us", (int64_t)ifc->pl.last_switch_us);
+	cands = json_object_new_array();
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *o = json_object_new_object();
+
+		add_str(o, "iface", ifcs[i]->pl.ifname);
+		add_int(o, prepare ? "candidate" : "new_gen", prepare ? ids[i] : ifcs[i]->pl.gen);
+		json_object_array_add(cands, o);
+	}
+	json_object_object_add(r, "parts", cands);
+	return r;
+}
+
+/* stage.prepare: the live pipeline with one stage replaced, built as a candidate. */
+static struct json_object *op_stage_prepare(struct daemon *d, struct json_object *req, uid_t uid)
+{
+	struct json_object *r = NULL;
+	struct change c;
+	struct iface *ifc;
+	char err[512];
+	int idx;
+
+	ifc = find_stage(d, req, &idx, &r);
+	if (!ifc)
+		return r;
+	change__init(&c, CHANGE_PREPARE, ifc);
+	if (change__alloc_src(&c, &ifc->pl)) {
+		change__free(&c);
+		return reply_err("out of memory");
+	}
+	change__name(&c, ifc->pl.src[idx].name);
+	if (src_from_req(d, &ifc->pl.src[idx], req, &c.src[idx], err, sizeof(err)) ||
+	    change_preflight(d, ifc, req, &c, err, sizeof(err))) {
+		change__free(&c);
+		return reply_err("%s", err);
+	}
+	return apply(d, &c, uid);
+}
+
+/* The newest candidate of an interface, for a commit that names none. */
+static uint32_t newest_candidate(const struct iface *ifc)
+{
+	uint32_t best = 0;
+
+	for (int b = 0; b < SLUICE_NR_BANKS; b++)
+		if (ifc->pl.banks[b].state == SLUICE_BANK_PREPARED && ifc->pl.banks[b].cand > best)
+			best = ifc->pl.banks[b].cand;
+	return best;
+}
+
+static int cand_arg(struct json_object *req, const struct iface *ifc, uint32_t *cand, char *err,
+		    size_t len)
+{
+	struct json_object *v;
+	int64_t id;
+
+	if (!json_object_object_get_ex(req, "candidate", &v)) {
+		*cand = newest_candidate(ifc);
+		if (!*cand) {
+			snprintf(err, len, "%s has no prepared candidate", ifc->pl.ifname);
+			return -ENOENT;
+		}
+		return 0;
+	}
+	if (!json_object_is_type(v, json_type_int) || (id = json_object_get_int64(v)) < 1 ||
+	    id > UINT32_MAX) {
+		snprintf(err, len, "'candidate' must be a candidate id");
+		return -EINVAL;
+	}
+	*cand = (uint32_t)id;
+	return 0;
+}
+
+static struct iface *iface_arg(struct daemon *d, struct json_object *req, struct json_object **r)
+{
+	const char *name = str_arg(req, "iface");
+	struct iface *ifc = name ? daemon__iface(d, name) : NULL;
+
+	if (!ifc)
+		*r = reply_err("no interface '%s' in the configuration", name ? name : "");
+	return ifc;
+}
+
+/* commit: {iface, candidate?} or {parts: [{iface, candidate}]} for several at once. */
+static struct json_object *op_commit(struct daemon *d, struct json_object *req, uid_t uid)
+{
+	struct json_object *parts, *r = NULL;
+	struct iface *ifcs[SLUICE_MAX_GROUP];
+	uint32_t ids[SLUICE_MAX_GROUP];
+	struct pipeline_err perr = {};
+	struct change c;
+	char err[256];
+	size_t n;
+
+	if (!json_object_object_get_ex(req, "parts", &parts)) {
+		struct iface *ifc = iface_arg(d, req, &r);
+
+		if (!ifc)
+			return r;
+		change__init(&c, CHANGE_COMMIT_PREPARED, ifc);
+		if (cand_arg(req, ifc, &c.cand, err, sizeof(err)))
+			return reply_err("%s", err);
+		return apply(d, &c, uid);
+	}
+	if (!json_object_is_type(parts, json_type_array) || !(n = json_object_array_length(parts)) ||
+	    n > SLUICE_MAX_GROUP)
+		return reply_err("'parts' must be an array of 1 to %d {iface, candidate}", SLUICE_MAX_GROUP);
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *part = json_object_array_get_idx(parts, i);
+
+		ifcs[i] = iface_arg(d, part, &r);
+		if (!ifcs[i])
+			return r;
+		if (cand_arg(part, ifcs[i], &ids[i], err, sizeof(err)))
+			return reply_err("%s", err);
+	}
+	if (change__apply_group(d, ifcs, ids, (int)n, uid, &perr))
+		return reply_err("%s", perr.msg);
+	return reply_ok();
+}
+
+static struct json_object *op_candidate_drop(struct daemon *d, struct json_object *req, uid_t uid)
+{
+	struct json_object *r = NULL;
+	struct iface *ifc = iface_arg(d, req, &r);
+	struct change c;
+	char err[256];
+
+	if (!ifc)
+		return r;
+	change__init(&c, CHANGE_DROP, ifc);
+	if (cand_arg(req, ifc, &c.cand, err, sizeof(err)))
+		return reply_err("%s", err);
+	return apply(d, &c, uid);
+}
+
+/* Ops that name only an interface: txn.rollback, canary.promote, canary.abort, repair. */
+static struct json_object *iface_change(struct daemon *d, struct json_object *req, uid_t uid,
+					enum change_kind kind)
+{
+	struct json_object *r = NULL;
+	struct iface *ifc = iface_arg(d, req, &r);
+	struct change c;
+
+	if (!ifc)
+		return r;
+	change__init(&c, kind, ifc);
+	return apply(d, &c, uid);
+}
+
+static struct json_object *op_txn_rollback(struct daemon *d, struct json_object *req, uid_t uid)
+{
+	return iface_change(d, req, uid, CHANGE_ROLLBACK);
+}
+
+static struct json_object *op_canary_promote(struct daemon *d, struct json_object *req, uid_t uid)
+{
+	return iface_change(d, req, uid, CHANGE_CANARY_PROMOTE);
+}
+
+static struct json_object *op_canary_abort(struct daemon *d, struct json_object *req, uid_t uid)
+{
+	return iface_change(d, req, uid, CHANGE_CANARY_ABORT);
+}
+
+static struct json_object *op_repair(struct daemon *d, struct json_object *req, uid_t uid)
+{
+	return iface_change(d, req, uid, CHANGE_REPAIR);
+}
+
+static int num_arg(struct json_object *req, const char *key, double lo, double hi, double *out,
+		   char *err, size_t len)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(req, key, &v))
+		return 1;
+	if ((!json_object_is_type(v, json_type_int) && !json_object_is_type(v, json_type_double)) ||
+	    json_object_get_double(v) < lo || json_object_get_double(v) > hi) {
+		snprintf(err, len, "'%s' must be a number from %g to %g", key, lo, hi);
+		return -EINVAL;
+	}
+	*out = json_object_get_double(v);
+	return 0;
+}
+
+/*
+ * canary.start: {iface, stages, share (percent), window_ms?, auto?,
+ * max_aborted?, max_missed?, max_drop_ratio?}. A candidate with those
+ * stages serves share% of the flows; with auto the daemon promotes it after
+ * the window or aborts it when its side is worse than the live side.
+ */
+static struct json_object *op_canary_start(struct daemon *d, struct json_object *req, uid_t uid)
+{
+	struct cfg_auto_rollback policy = { .enabled = true, .window_ms = 10000, .max_aborted = 0,
+					    .max_missed = 0, .max_drop_ratio = 0.05 };
+	struct json_object *r = NULL, *a;
+	double share = -1, v;
+	struct change c, start;
+	char err[512];
+	int ret;
+
+	if (num_arg(req, "share", 0.001, 100, &share, err, sizeof(err)) || share < 0)
+		return reply_err("%s", share < 0 ? "'share' (percent of flows) is required" : err);
+	if ((ret = num_arg(req, "window_ms", 1, 86400000, &v, err, sizeof(err))) < 0)
+		return reply_err("%s", err);
+	if (!ret)
+		policy.window_ms = (uint32_t)v;
+	if ((ret = num_arg(req, "max_aborted", 0, 1e18, &v, err, sizeof(err))) < 0)
+		return reply_err("%s", err);
+	if (!ret)
+		policy.max_aborted = (uint64_t)v;
+	if ((ret = num_arg(req, "max_missed", 0, 1e18, &v, err, sizeof(err))) < 0)
+		return reply_err("%s", err);
+	if (!ret)
+		policy.max_missed = (uint64_t)v;
+	if ((ret = num_arg(req, "max_drop_ratio", 0, 1, &v, err, sizeof(err))) < 0)
+		return reply_err("%s", err);
+	if (!ret)
+		policy.max_drop_ratio = v;
+	if (txn_part(d, req, CHANGE_PREPARE, &c, &r))
+		return r;
+	ret = change__apply(d, &c, uid);
+	if (ret) {
+		r = change__reply(&c, ret);
+		change__free(&c);
+		return r;
+	}
+	change__init(&start, CHANGE_CANARY_START, c.ifc);
+	start.cand = c.cand;
+	start.share = (uint32_t)(share / 100.0 * SLUICE_SHARE_ONE + 0.5);
+	if (!start.share)
+		start.share = 1;
+	memcpy(start.what, c.what, sizeof(start.what));
+	start.nr_what = c.nr_what;
+	change__free(&c);
+	ret = change__apply(d, &start, uid);
+	r = change__reply(&start, ret);
+	if (ret) {
+		pipeline__drop_candidate(&start.ifc->pl, start.cand, &start.err);
+	} else if (json_object_object_get_ex(req, "auto", &a) && json_object_get_boolean(a)) {
+		change__watch_canary(start.ifc, &policy);
+		add_int(r, "window_ms", policy.window_ms);
+	}
+	change__free(&start);
+	return r;
+}
+
+static int u32_arg(struct json_object *req, const char *key, uint32_t def, uint32_t max, uint32_t *out,
+		   char *err, size_t len)
+{
+	struct json_object *v;
+	int64_t x;
+
+	*out = def;
+	if (!json_object_object_get_ex(req, key, &v))
+		return 0;
+	if (!json_object_is_type(v, json_type_int) || (x = json_object_get_int64(v)) < 1 || x > max) {
+		snprintf(err, len, "'%s' must be an integer from 1 to %u", key, max);
+		return -EINVAL;
+	}
+	*out = (uint32_t)x;
+	return 0;
+}
+
+/* stage.diff: {iface, stage, object, program?, params?, samples?, seconds?} starts a shadow diff. */
+static struct json_object *op_stage_diff(struct daemon *d, struct json_object *req, uid_t uid)
+{
+	struct json_object *r = NULL;
+	struct stage_src src;
+	struct iface *ifc;
+	uint32_t samples, seconds, id;
+	char err[512];
+	int idx;
+
+	ifc = find_stage(d, req, &idx, &r);
+	if (!ifc)
+		return r;
+	if (u32_arg(req, "samples", 1000, 1000000, &samples, err, sizeof(err)) ||
+	    u32_arg(req, "seconds", 10, 3600, &seconds, err, sizeof(err)) ||
+	    src_from_req(d, &ifc->pl.src[idx], req, &src, err, sizeof(err)) ||
+	    diff__start(d, ifc, idx, &src, samples, seconds, &id, err, sizeof(err)))
+		return reply_err("%s", err);
+	log_notice("%s: shadow diff %u started by uid %u", ifc->pl.ifname, id, (unsigned int)uid);
+	r = reply_ok();
+	add_int(r, "id", id);
+	return r;
+}
+
+static struct json_object *op_diff_status(struct daemon *d, struct json_object *req, uid_t uid)
+{
+	struct json_object *r, *o;
+	uint32_t id;
+	char err[256];
+
+	if (u32_arg(req, "id", 0, UINT32_MAX, &id, err, sizeof(err)) || !id)
+		return reply_err("%s", id ? err : "'id' is required");
+	o = diff__json(d, id, err, sizeof(err));
+	if (!o)
+		return reply_err("%s", err);
+	r = reply_ok();
+	json_object_object_add(r, "diff", o);
+	return r;
+}
+
+static struct json_object *pipe_stats_json(const struct sluice_pipe_stats *ps)
+{
+	struct json_object *p = json_object_new_object();
+
+	add_int(p, "packets", (int64_t)ps->packets);
+	add_int(p, "bytes", (int64_t)ps->bytes);
+	json_object_object_add(p, "verdicts", verdicts_json(ps->verdict));
+	add_int(p, "missed", (int64_t)ps->missed);
+	add_int(p, "mixed", (int64_t)ps->mixed);
+	add_int(p, "bad_verdict", (int64_t)ps->bad_verdict);
+	add_int(p, "no_meta", (int64_t)ps->no_meta);
+	return p;
+}
+
+static struct json_object *op_canary_status(struct daemon *d, struct json_object *req, uid_t uid)
+{
+	struct json_object *r = NULL, *side;
+	struct iface *ifc = iface_arg(d, req, &r);
+	struct sluice_pipe_stats ps;
+	union sluice_word w;
+	int b;
+
+	if (!ifc)
+		return r;
+	b = pipeline__canary_bank(&ifc->pl);
+	if (b < 0)
+		return reply_err("%s runs no canary", ifc->pl.ifname);
+	w.raw = __atomic_load_n(&ifc->pl.sw->word.raw, __ATOMIC_ACQUIRE);
+	r = reply_ok();
+	add_int(r, "candidate", ifc->pl.banks[b].cand);
+	json_object_object_add(r, "share", json_object_new_double(100.0 * w.share / SLUICE_SHARE_ONE));
+	add_int(r, "auto", ifc->canary.active);
+	if (ifc->canary.active)
+		add_int(r, "remaining_ms", (int64_t)(ifc->canary.until_ms > ctl__now_ms() ?
+						      ifc->canary.until_ms - ctl__now_ms() : 0));
+	side = json_object_new_object();
+	add_int(side, "gen", ifc->pl.gen);
+	add_int(side, "bank", ifc->pl.bank);
+	if (!pipeline__stats_bank(&ifc->pl, ifc->pl.bank, &ps, NULL))
+		json_object_object_add(side, "stats", pipe_stats_json(&ps));
+	json_object_object_add(r, "live", side);
+	side = json_object_new_object();
+	add_int(side, "gen", ifc->pl.banks[b].gen);
+	add_int(side, "bank", b);
+	if (!pipeline__stats_bank(&ifc->pl, b, &ps, NULL))
+		json_object_object_add(side, "stats", pipe_stats_json(&ps));
+	json_object_object_add(r, "canary", side);
 	return r;
 }
 
@@ -618,19 +951,14 @@ static struct json_object *op_rule_list(struct daemon *d, struct json_object *re
 static struct json_object *rules_commit(struct daemon *d, struct iface *ifc, struct acl_rule_spec *v,
 					size_t n, const char *op, uid_t uid, const char *what)
 {
-	struct json_object *stages;
 	char err[512] = "";
-	uint64_t t0 = now_us();
+	uint64_t t0 = sluice_now_us();
 	int ret;
 
 	pthread_mutex_lock(&d->lock);
 	ret = iface__set_rules(ifc, v, n, err, sizeof(err));
 	pthread_mutex_unlock(&d->lock);
-	t0 = now_us() - t0;
-	stages = json_object_new_array();
-	json_object_array_add(stages, json_object_new_string(what));
-	history__add(d->hist, history_entry(ifc, op, uid, stages, json_object_new_array(),
-					    json_object_new_array(), t0, ret ? err : NULL));
+	change__history(d, ifc, op, uid, what, sluice_now_us() - t0, ret ? err : NULL);
 	if (ret)
 		return reply_err("%s", err);
 	if (iface__save_rules(d, ifc))
@@ -737,14 +1065,7 @@ static struct json_object *stats_json(struct iface *ifc)
 		memset(&ps, 0, sizeof(ps));
 		memset(slots, 0, sizeof(slots));
 	}
-	p = json_object_new_object();
-	add_int(p, "packets", (int64_t)ps.packets);
-	add_int(p, "bytes", (int64_t)ps.bytes);
-	json_object_object_add(p, "verdicts", verdicts_json(ps.verdict));
-	add_int(p, "missed", (int64_t)ps.missed);
-	add_int(p, "mixed", (int64_t)ps.mixed);
-	add_int(p, "bad_verdict", (int64_t)ps.bad_verdict);
-	add_int(p, "no_meta", (int64_t)ps.no_meta);
+	p = pipe_stats_json(&ps);
 	json_object_object_add(o, "pipeline", p);
 	a = json_object_new_array();
 	for (int i = 0; i < ifc->pl.nr_stages; i++) {
@@ -838,7 +1159,18 @@ static const struct op {
 	{ "stage.show", op_stage_show },
 	{ "stage.swap", op_stage_swap },
 	{ "stage.rollback", op_stage_rollback },
+	{ "stage.prepare", op_stage_prepare },
 	{ "txn", op_txn },
+	{ "commit", op_commit },
+	{ "candidate.drop", op_candidate_drop },
+	{ "txn.rollback", op_txn_rollback },
+	{ "canary.start", op_canary_start },
+	{ "canary.status", op_canary_status },
+	{ "canary.promote", op_canary_promote },
+	{ "canary.abort", op_canary_abort },
+	{ "repair", op_repair },
+	{ "stage.diff", op_stage_diff },
+	{ "diff.status", op_diff_status },
 	{ "rule.add", op_rule_add },
 	{ "rule.del", op_rule_del },
 	{ "rule.list", op_rule_list },
@@ -864,52 +1196,4 @@ struct json_object *ops__handle(struct daemon *d, struct json_object *req, uid_t
 		if (!strcmp(op, ops[i].name))
 			return ops[i].fn(d, req, uid);
 	return reply_err("unknown op '%s'", op);
-}
-
-/*
- * Automatic rollback: a stage swapped in with an auto_rollback policy is
- * watched for its window; too many aborts, missed tail calls or drops roll it
- * back to the version it replaced.
- */
-void daemon__watch_tick(struct daemon *d)
-{
-	uint64_t now = ctl__now_ms();
-
-	for (size_t n = 0; n < d->nr_ifs * SLUICE_MAX_STAGES; n++) {
-		struct iface *ifc = &d->ifs[n / SLUICE_MAX_STAGES];
-		struct rollback_watch *w = &ifc->watch[n % SLUICE_MAX_STAGES];
-		struct sluice_slot_stats slots[SLUICE_MAX_STAGES];
-		struct sluice_pipe_stats ps;
-		uint64_t aborted, missed, drops, pkts;
-		char why[256] = "";
-
-		if (!w->active || pipeline__stats(&ifc->pl, &ps, slots))
-			continue;
-		/* What this stage did itself: another watched stage's aborts are not its own. */
-		aborted = slots[w->idx].verdict[XDP_ABORTED] - w->base_slot.verdict[XDP_ABORTED];
-		missed = slots[w->idx].missed - w->base_slot.missed;
-		drops = slots[w->idx].verdict[XDP_DROP] - w->base_slot.verdict[XDP_DROP];
-		pkts = slots[w->idx].packets - w->base_slot.packets;
-		if (aborted > w->policy.max_aborted)
-			snprintf(why, sizeof(why), "%llu aborted verdicts (limit %llu)",
-				 (unsigned long long)aborted, (unsigned long long)w->policy.max_aborted);
-		else if (missed > w->policy.max_missed)
-			snprintf(why, sizeof(why), "%llu missed tail calls (limit %llu)",
-				 (unsigned long long)missed, (unsigned long long)w->policy.max_missed);
-		else if (pkts >= 100 && (double)drops / (double)pkts > w->policy.max_drop_ratio)
-			snprintf(why, sizeof(why), "drop ratio %.2f (limit %.2f)",
-				 (double)drops / (double)pkts, w->policy.max_drop_ratio);
-		if (why[0]) {
-			int idx = w->idx;
-
-			log_warn("%s: stage '%s': %s within %u ms of the swap: rolling back", ifc->pl.ifname,
-				 ifc->pl.src[idx].name, why, w->policy.window_ms);
-			if (!rollback(d, ifc, idx, 0, "auto-rollback", NULL))
-				log_notice("%s: stage '%s' rolled back to program %u", ifc->pl.ifname,
-					   ifc->pl.src[idx].name, ifc->pl.live[idx].prog_id);
-			w->active = false;
-		} else if (now >= w->until_ms) {
-			w->active = false;
-		}
-	}
 }

@@ -14,28 +14,100 @@
 
 struct json_object;
 
-/* After a swap of a stage with auto_rollback: what to watch, until when. */
+/* After a change with auto_rollback: what to watch, until when. */
 struct rollback_watch {
 	bool active;
-	int idx;
+	int idx;			/* the stage swapped, -1 for a transaction */
 	uint64_t until_ms;
 	struct cfg_auto_rollback policy;
 	struct sluice_pipe_stats base;
 	struct sluice_slot_stats base_slot;
 };
 
+/* A canary started with --auto: its side against the live side. */
+struct canary_watch {
+	bool active;
+	uint64_t until_ms;
+	struct cfg_auto_rollback policy;	/* the margins */
+	struct sluice_pipe_stats base_live, base_cand;
+};
+
+/* watch[i] for a swap of stage i, watch[WATCH_COMMIT] for a transaction. */
+#define WATCH_COMMIT	SLUICE_MAX_STAGES
+/* Interfaces one commit may switch together. */
+#define SLUICE_MAX_GROUP	16
+
 struct iface {
 	const struct cfg_iface *cfg;	/* in daemon.cfg */
 	struct pipeline pl;
 	struct acl_rule_spec *rules;	/* the live rule set (config, then CLI edits) */
 	size_t nr_rules;
-	/* One per slot: a swap of one stage never ends another stage's watch. */
-	struct rollback_watch watch[SLUICE_MAX_STAGES];
+	struct rollback_watch watch[SLUICE_MAX_STAGES + 1];
+	struct canary_watch canary;
+	uint32_t drift;			/* positions found drifted at the last check */
 };
+
+/* change.c: the one way a running pipeline changes. */
+enum change_kind {
+	CHANGE_SWAP,			/* one stage: one slot update */
+	CHANGE_STAGE_ROLLBACK,
+	CHANGE_COMMIT,			/* a transaction: a generation, one store */
+	CHANGE_PREPARE,			/* a candidate, not live */
+	CHANGE_COMMIT_PREPARED,
+	CHANGE_DROP,
+	CHANGE_ROLLBACK,		/* back to the previous generation */
+	CHANGE_CANARY_START,
+	CHANGE_CANARY_PROMOTE,
+	CHANGE_CANARY_ABORT,
+	CHANGE_REPAIR,			/* drifted slots put back */
+	CHANGE_GROUP_COMMIT,
+	CHANGE_NR,
+};
+extern const char *const change_names[CHANGE_NR];
+
+struct change {
+	enum change_kind kind;
+	struct iface *ifc;
+	int idx;			/* the stage of a swap or stage rollback, else -1 */
+	struct stage_src *src;		/* a swap's one source, or the whole pipeline's */
+	int n;
+	struct preflight_pkt *pf;
+	size_t nr_pf;
+	uint32_t cand;			/* in: commit/drop/canary; out: prepare */
+	uint32_t share;			/* canary, of SLUICE_SHARE_ONE */
+	const char *what[SLUICE_MAX_STAGES];	/* stages named, for history and the log */
+	int nr_what;
+	const char *auto_reason;	/* the daemon decided it, because */
+	/* results */
+	uint64_t us, build_us, switch_us;
+	uint32_t old_gen;
+	int repaired;
+	struct stage_inst before[SLUICE_MAX_STAGES];
+	struct pipeline_err err;
+};
+
+void change__init(struct change *c, enum change_kind kind, struct iface *ifc);
+void change__free(struct change *c);
+/* src becomes a copy of the live pipeline's sources, to edit. */
+int change__alloc_src(struct change *c, const struct pipeline *pl);
+void change__name(struct change *c, const char *stage);
+int change__apply(struct daemon *d, struct change *c, uid_t uid);
+struct json_object *change__reply(const struct change *c, int ret);
+int change__apply_group(struct daemon *d, struct iface **ifcs, const uint32_t *cands, int n,
+			uid_t uid, struct pipeline_err *err);
+/* History of a change made outside change__apply() (rule edits). */
+void change__history(struct daemon *d, struct iface *ifc, const char *op, uid_t uid, const char *what,
+		     uint64_t us, const char *error);
+void change__check_drift(struct iface *ifc);
+void change__watch_stage(struct iface *ifc, int idx);
+void change__watch_commit(struct iface *ifc, const struct change *c);
+void change__watch_canary(struct iface *ifc, const struct cfg_auto_rollback *policy);
 
 struct capture;
 struct history;
 struct metrics;
+struct daemon;
+struct diff_state;
 
 struct client {
 	struct ctl_conn conn;
@@ -61,7 +133,11 @@ struct daemon {
 	/* The metrics thread reads what the main thread changes. */
 	pthread_mutex_t lock;
 	uint64_t start_ms;
-	uint64_t swaps;
+	uint64_t swaps;			/* changes that reached packets */
+	uint64_t changes[CHANGE_NR][2];	/* by kind: [0] applied, [1] refused */
+	uint64_t auto_rollbacks;
+	uint64_t drift_check_ms;
+	struct diff_state *diff;	/* shadow diffs, NULL until the first */
 	volatile sig_atomic_t want_reload, want_quit;
 };
 
@@ -110,6 +186,13 @@ int daemon__reload(struct daemon *d, struct json_object *changed, char *err, siz
 /* Makes cfg's trust policy the process's (lib/trust.h). */
 int daemon__set_trust(const struct sluice_config *cfg);
 void daemon__watch_tick(struct daemon *d);
+
+/* diff.c: shadow diffs of a candidate stage against sampled live frames. */
+int diff__start(struct daemon *d, struct iface *ifc, int idx, const struct stage_src *src,
+		uint32_t samples, uint32_t seconds, uint32_t *id, char *err, size_t len);
+void diff__tick(struct daemon *d);
+struct json_object *diff__json(struct daemon *d, uint32_t id, char *err, size_t len);
+void diff__free(struct daemon *d);
 
 /* control.c: the socket and the event loop. */
 void control__block_signals(void);

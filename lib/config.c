@@ -1293,6 +1293,10 @@ static const struct name_val attach_modes[] = {
 	{ "link", CFG_ATTACH_LINK }, { "libxdp", CFG_ATTACH_LIBXDP },
 };
 
+static const struct name_val contexts[] = {
+	{ "auto", CFG_CONTEXT_AUTO }, { "meta", CFG_CONTEXT_META }, { "percpu", CFG_CONTEXT_PERCPU },
+};
+
 static bool get_ifname(struct parser *p, yaml_node_t *n, const char *path, char **out)
 {
 	const char *s;
@@ -1325,7 +1329,8 @@ static bool pipelines_named(const struct sluice_config *cfg)
 static void iface_parse(struct parser *p, yaml_node_t *n, const char *path, struct cfg_iface *ifc,
 			struct sluice_config *cfg)
 {
-	struct field f[] = { { "name", true }, { "pipeline", true }, { "mode" }, { "attach" }, { "shared_maps" } };
+	struct field f[] = { { "name", true }, { "pipeline", true }, { "mode" }, { "attach" }, { "shared_maps" },
+			     { "context" } };
 	char sub[PATH_LEN];
 	yaml_node_t *v;
 	size_t i;
@@ -1365,6 +1370,8 @@ static void iface_parse(struct parser *p, yaml_node_t *n, const char *path, stru
 		ifc->mode = e;
 	if ((v = FIELD(f, "attach")) && GET_ENUM(p, v, SUB("attach"), "attach method", attach_modes, &e))
 		ifc->attach = e;
+	if ((v = FIELD(f, "context")) && GET_ENUM(p, v, SUB("context"), "context carrier", contexts, &e))
+		ifc->context = e;
 	if ((v = FIELD(f, "shared_maps"))) {
 		if (v->type != YAML_SEQUENCE_NODE) {
 			err_type(p, v, SUB("shared_maps"), "a list of map names");

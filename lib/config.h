@@ -95,12 +95,20 @@ enum cfg_attach {
 	CFG_ATTACH_LIBXDP,	/* libxdp dispatcher, shared with other XDP users */
 };
 
+/* Where the per-packet context lives (docs/datapath.md). */
+enum cfg_context {
+	CFG_CONTEXT_AUTO = 0,	/* metadata where the kernel allows it, else per-CPU */
+	CFG_CONTEXT_META,
+	CFG_CONTEXT_PERCPU,
+};
+
 struct cfg_iface {
 	char *name;
 	char *pipeline;
 	const struct cfg_pipeline *pipe;	/* resolved; never NULL in a loaded config */
 	enum cfg_xdp_mode mode;
 	enum cfg_attach attach;
+	enum cfg_context context;
 	char **shared_maps;	/* pinned under <pin_root>/shared/<map> */
 	size_t nr_shared_maps;
 	int line, col;

@@ -5,6 +5,7 @@
  * honour their timeout whatever the fd's O_NONBLOCK state is.
  */
 #include <errno.h>
+#include <math.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <json-c/json.h>
+#include "clock.h"
 #include "ctl.h"
 
 /* Queued replies a client has not read yet: beyond this it is dropped. */
@@ -23,10 +25,7 @@
 
 uint64_t ctl__now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return sluice_now_ms();
 }
 
 /* Absolute deadline for a relative timeout; -1 means none. */
@@ -628,20 +627,49 @@ const char *ctl__role_name(enum ctl_role r)
 enum field_type {
 	F_STR,		/* a string, 1..4095 bytes, no NUL */
 	F_U32,		/* an integer 0..2^32-1 */
-	F_LIMIT,	/* an integer 1..1000000 */
+	F_ID,		/* an integer 1..2^32-1 (candidates) */
+	F_COUNT,	/* an integer 1..1000000 */
+	F_NUM,		/* a number, integer or not (its range is the op's) */
 	F_BOOL,		/* true or false */
 	F_PARAMS,	/* an object of up to 16 integers */
-	F_STAGES,	/* an array of up to 16 objects {stage, object, program?, params?} */
+	F_LIST,		/* an array of 1..16 objects, each checked against sub */
 };
 
 struct field_spec {
 	const char *key;
 	enum field_type type;
 	bool required;
+	const struct field_spec *sub;	/* F_LIST: the fields of each item */
 };
 
-#define CTL_MAX_FIELDS	8
+#define CTL_MAX_FIELDS	12
 
+/* {stage, object, program?, params?}: one stage of a transaction or canary. */
+static const struct field_spec stage_item[CTL_MAX_FIELDS] = {
+	{ "stage", F_STR, true }, { "object", F_STR, true }, { "program", F_STR }, { "params", F_PARAMS },
+};
+
+/* One interface's part of a transaction: {iface, stages, pcap?, expect?, force?}. */
+static const struct field_spec txn_part[CTL_MAX_FIELDS] = {
+	{ "iface", F_STR, true }, { "stages", F_LIST, true, stage_item }, { "pcap", F_STR },
+	{ "expect", F_STR }, { "force", F_BOOL },
+};
+
+/* One interface's part of a commit: {iface, candidate?}. */
+static const struct field_spec commit_part[CTL_MAX_FIELDS] = {
+	{ "iface", F_STR, true }, { "candidate", F_ID },
+};
+
+#define STAGE_CODE \
+	{ "iface", F_STR, true }, { "stage", F_STR, true }, { "object", F_STR, true }, \
+	{ "program", F_STR }, { "params", F_PARAMS }
+#define PREFLIGHT { "pcap", F_STR }, { "expect", F_STR }, { "force", F_BOOL }
+#define IFACE_ONLY { { "iface", F_STR, true } }
+
+/*
+ * Every op and its fields (docs/control.md), and the least role it needs:
+ * read for what only shows state (no packet bytes), admin for the rest.
+ */
 static const struct op_spec {
 	const char *op;
 	enum ctl_role role;
@@ -651,20 +679,34 @@ static const struct op_spec {
 	{ "stage.list", CTL_ROLE_READ, { { "iface", F_STR } } },
 	{ "stage.show", CTL_ROLE_READ, { { "iface", F_STR, true }, { "stage", F_STR, true } } },
 	{ "stats", CTL_ROLE_READ, { { "iface", F_STR } } },
-	{ "history", CTL_ROLE_READ, { { "limit", F_LIMIT } } },
-	{ "rule.list", CTL_ROLE_READ, { { "iface", F_STR, true } } },
+	{ "history", CTL_ROLE_READ, { { "limit", F_COUNT } } },
+	{ "rule.list", CTL_ROLE_READ, IFACE_ONLY },
 	{ "xsk.stats", CTL_ROLE_READ, {} },
-	{ "stage.swap", CTL_ROLE_ADMIN, {
-		{ "iface", F_STR, true }, { "stage", F_STR, true }, { "object", F_STR, true },
-		{ "program", F_STR }, { "params", F_PARAMS }, { "pcap", F_STR }, { "expect", F_STR },
-		{ "force", F_BOOL } } },
+	{ "canary.status", CTL_ROLE_READ, IFACE_ONLY },
+	{ "stage.swap", CTL_ROLE_ADMIN, { STAGE_CODE, PREFLIGHT } },
+	{ "stage.prepare", CTL_ROLE_ADMIN, { STAGE_CODE, PREFLIGHT } },
 	{ "stage.rollback", CTL_ROLE_ADMIN, { { "iface", F_STR, true }, { "stage", F_STR, true } } },
-	{ "txn", CTL_ROLE_ADMIN, { { "iface", F_STR, true }, { "stages", F_STAGES, true } } },
+	{ "txn", CTL_ROLE_ADMIN, { { "iface", F_STR }, { "stages", F_LIST, false, stage_item },
+				   { "parts", F_LIST, false, txn_part }, { "prepare", F_BOOL }, PREFLIGHT } },
+	{ "commit", CTL_ROLE_ADMIN, { { "iface", F_STR }, { "candidate", F_ID },
+				      { "parts", F_LIST, false, commit_part } } },
+	{ "candidate.drop", CTL_ROLE_ADMIN, { { "iface", F_STR, true }, { "candidate", F_ID } } },
+	{ "txn.rollback", CTL_ROLE_ADMIN, IFACE_ONLY },
+	{ "canary.start", CTL_ROLE_ADMIN, {
+		{ "iface", F_STR, true }, { "stages", F_LIST, true, stage_item }, { "share", F_NUM, true },
+		{ "window_ms", F_NUM }, { "auto", F_BOOL }, { "max_aborted", F_NUM }, { "max_missed", F_NUM },
+		{ "max_drop_ratio", F_NUM }, PREFLIGHT } },
+	{ "canary.promote", CTL_ROLE_ADMIN, IFACE_ONLY },
+	{ "canary.abort", CTL_ROLE_ADMIN, IFACE_ONLY },
+	{ "repair", CTL_ROLE_ADMIN, IFACE_ONLY },
+	/* A shadow diff loads code; its status shows the frames that differed. */
+	{ "stage.diff", CTL_ROLE_ADMIN, { STAGE_CODE, { "samples", F_COUNT }, { "seconds", F_COUNT } } },
+	{ "diff.status", CTL_ROLE_ADMIN, { { "id", F_ID, true } } },
 	{ "rule.add", CTL_ROLE_ADMIN, { { "iface", F_STR, true }, { "rule", F_STR, true },
 					{ "before", F_U32 } } },
 	{ "rule.del", CTL_ROLE_ADMIN, { { "iface", F_STR, true }, { "id", F_U32, true } } },
 	{ "reload", CTL_ROLE_ADMIN, {} },
-	{ "down", CTL_ROLE_ADMIN, { { "iface", F_STR, true } } },
+	{ "down", CTL_ROLE_ADMIN, IFACE_ONLY },
 };
 
 static const struct op_spec *op_spec(const char *op)
@@ -734,18 +776,15 @@ static int check_params(struct json_object *v, const char *where, char *err, siz
 static int check_fields(struct json_object *o, const struct field_spec *f, const char *op,
 			const char *where, char *err, size_t len);
 
-static const struct field_spec txn_stage[] = {
-	{ "stage", F_STR, true }, { "object", F_STR, true }, { "program", F_STR }, { "params", F_PARAMS },
-	{ NULL },
-};
-
 static int check_one(struct json_object *v, const struct field_spec *f, const char *where, char *err,
 		     size_t len)
 {
 	static const char *const want[] = {
 		[F_STR] = "a non-empty string without NUL, under 4096 bytes",
 		[F_U32] = "an integer 0..4294967295",
-		[F_LIMIT] = "an integer 1..1000000",
+		[F_ID] = "an integer 1..4294967295",
+		[F_COUNT] = "an integer 1..1000000",
+		[F_NUM] = "a number",
 		[F_BOOL] = "true or false",
 	};
 	int ret = 0;
@@ -757,28 +796,35 @@ static int check_one(struct json_object *v, const struct field_spec *f, const ch
 	case F_U32:
 		ret = int_in(v, 0, UINT32_MAX);
 		break;
-	case F_LIMIT:
+	case F_ID:
+		ret = int_in(v, 1, UINT32_MAX);
+		break;
+	case F_COUNT:
 		ret = int_in(v, 1, 1000000);
+		break;
+	case F_NUM:
+		ret = (json_object_is_type(v, json_type_int) && !int_in(v, INT64_MIN, INT64_MAX - 1)) ||
+		      (json_object_is_type(v, json_type_double) && isfinite(json_object_get_double(v))) ?
+		      0 : -EINVAL;
 		break;
 	case F_BOOL:
 		ret = json_object_is_type(v, json_type_boolean) ? 0 : -EINVAL;
 		break;
 	case F_PARAMS:
 		return check_params(v, where, err, len);
-	case F_STAGES: {
+	case F_LIST: {
 		size_t n;
 
 		if (!json_object_is_type(v, json_type_array) ||
 		    !(n = json_object_array_length(v)) || n > 16) {
-			snprintf(err, len, "'stages' must be an array of 1 to 16 objects {stage, object, "
-				 "program?, params?}");
+			snprintf(err, len, "%s'%s' must be an array of 1 to 16 objects", where, f->key);
 			return -EINVAL;
 		}
 		for (size_t i = 0; i < n; i++) {
-			char at[32];
+			char at[64];
 
-			snprintf(at, sizeof(at), "stages[%zu]: ", i);
-			ret = check_fields(json_object_array_get_idx(v, i), txn_stage, NULL, at, err, len);
+			snprintf(at, sizeof(at), "%s%s[%zu]: ", where, f->key, i);
+			ret = check_fields(json_object_array_get_idx(v, i), f->sub, NULL, at, err, len);
 			if (ret)
 				return ret;
 		}

@@ -1,6 +1,14 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * One interface's pipeline: an entry, a prog_array of SLUICE_NR_BANKS banks
+ * and a switch word, pinned in bpffs and attached through one XDP link. A
+ * generation lives in one bank; what packets run changes by one slot update
+ * (a single stage) or one store into the switch word (a whole generation, a
+ * prepared candidate, a canary, a rollback).
+ */
 #include <dirent.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -11,26 +19,34 @@
 #include <unistd.h>
 #include <linux/if_link.h>
 #include <linux/membarrier.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <xdp/libxdp.h>
+#include "clock.h"
 #include "pipeline.h"
 #include "stage_load.h"
 
-/* One generation: its bank's stages and the entry that starts there. */
+/* A generation being built into a bank, before it is anything of the pipeline's. */
 struct gen {
 	uint32_t gen;
+	int bank;
 	int progs_fd;
 	bool own_progs;			/* a scratch prog_array (pre-flight), else the pipeline's */
-	struct stage_inst entry;
+	struct stage_inst entry;	/* scratch generations only: their own entry */
 	struct stage_inst st[SLUICE_MAX_STAGES];
 	bool reused[SLUICE_MAX_STAGES];	/* already in its slot from an earlier generation */
+	bool touched;			/* a slot of the bank was changed */
 	int n;
 };
 
+/* ---- vocabulary ---- */
+
 static const char *const verdict_names[] = { "aborted", "drop", "pass", "tx", "redirect" };
+static const char *const carrier_names[] = { "meta", "percpu" };
+static const char *const bank_state_names[] = { "free", "live", "previous", "prepared", "canary" };
 
 const char *xdp_verdict_name(int v)
 {
@@ -45,92 +61,31 @@ int xdp_verdict_parse(const char *s)
 	return -EINVAL;
 }
 
+const char *sluice_carrier_name(int c)
+{
+	return c >= 0 && c < (int)(sizeof(carrier_names) / sizeof(carrier_names[0])) ? carrier_names[c]
+										  : "invalid";
+}
+
+int sluice_carrier_parse(const char *s)
+{
+	for (int i = 0; i < (int)(sizeof(carrier_names) / sizeof(carrier_names[0])); i++)
+		if (!strcmp(s, carrier_names[i]))
+			return i;
+	return -EINVAL;
+}
+
+const char *sluice_bank_state_name(int st)
+{
+	return st >= 0 && st < (int)(sizeof(bank_state_names) / sizeof(bank_state_names[0]))
+		       ? bank_state_names[st] : "invalid";
+}
+
 void pipeline_err__clear(struct pipeline_err *e)
 {
 	free(e->verifier_log);
 	e->verifier_log = NULL;
 	e->msg[0] = '\0';
-}
-
-static void inst_reset(struct stage_inst *s)
-{
-	memset(s, 0, sizeof(*s));
-	s->fd = -1;
-}
-
-static void inst_close(struct stage_inst *s)
-{
-	if (s->fd >= 0)
-		close(s->fd);
-	inst_reset(s);
-}
-
-static void gen_init(struct gen *g, uint32_t n)
-{
-	memset(g, 0, sizeof(*g));
-	g->gen = n;
-	g->progs_fd = -1;
-	g->own_progs = false;
-	inst_reset(&g->entry);
-	for (int i = 0; i < SLUICE_MAX_STAGES; i++)
-		inst_reset(&g->st[i]);
-}
-
-static void gen_close(struct gen *g)
-{
-	if (g->own_progs && g->progs_fd >= 0)
-		close(g->progs_fd);
-	g->progs_fd = -1;
-	inst_close(&g->entry);
-	for (int i = 0; i < SLUICE_MAX_STAGES; i++)
-		inst_close(&g->st[i]);
-}
-
-int pipeline__init(struct pipeline *pl, const char *pin_root, const char *ifname)
-{
-	memset(pl, 0, sizeof(*pl));
-	if (strlen(ifname) >= sizeof(pl->ifname))
-		return -ENAMETOOLONG;
-	strcpy(pl->ifname, ifname);
-	pl->ifindex = (int)if_nametoindex(ifname);
-	if (snprintf(pl->dir, sizeof(pl->dir), "%s/%s", pin_root ? pin_root : SLUICE_PIN_ROOT,
-		     ifname) >= (int)sizeof(pl->dir))
-		return -ENAMETOOLONG;
-	pl->progs_fd = -1;
-	pl->link_fd = -1;
-	pl->default_verdict = XDP_PASS;
-	pl->next_ver = 1;
-	inst_reset(&pl->entry);
-	for (int i = 0; i < SLUICE_MAX_STAGES; i++) {
-		inst_reset(&pl->live[i]);
-		inst_reset(&pl->prev[i]);
-		inst_reset(&pl->idle[i]);
-	}
-	return 0;
-}
-
-void pipeline__close(struct pipeline *pl)
-{
-	if (pl->progs_fd >= 0)
-		close(pl->progs_fd);
-	pl->progs_fd = -1;
-	if (pl->link_fd >= 0)
-		close(pl->link_fd);
-	pl->link_fd = -1;
-	inst_close(&pl->entry);
-	for (int i = 0; i < SLUICE_MAX_STAGES; i++) {
-		inst_close(&pl->live[i]);
-		inst_close(&pl->prev[i]);
-		inst_close(&pl->idle[i]);
-	}
-}
-
-static uint64_t now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
 static int errf(struct pipeline_err *err, int ret, const char *fmt, ...)
@@ -145,6 +100,154 @@ static int errf(struct pipeline_err *err, int ret, const char *fmt, ...)
 		va_end(ap);
 	}
 	return ret;
+}
+
+
+/* ---- instances, banks, generations ---- */
+
+static void inst_reset(struct stage_inst *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->fd = -1;
+}
+
+static void inst_close(struct stage_inst *s)
+{
+	if (s->fd >= 0)
+		close(s->fd);
+	inst_reset(s);
+}
+
+static void insts_close(struct stage_inst *s)
+{
+	for (int i = 0; i < SLUICE_MAX_STAGES; i++)
+		inst_close(&s[i]);
+}
+
+static void inst_from_fd(struct stage_inst *s, int fd)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+
+	inst_reset(s);
+	s->fd = fd;
+	if (!bpf_obj_get_info_by_fd(fd, &info, &len)) {
+		s->prog_id = info.id;
+		for (int i = 0; i < 8; i++)
+			snprintf(s->tag + 2 * i, 3, "%02x", info.tag[i]);
+	}
+}
+
+/* Empties a bank of everything but its source array. */
+static void bank_clear(struct bank *b)
+{
+	insts_close(b->st);
+	b->state = SLUICE_BANK_FREE;
+	b->gen = b->cand = b->base_gen = 0;
+	b->nr_stages = 0;
+	b->default_verdict = XDP_PASS;
+}
+
+static void gen_init(struct gen *g, uint32_t n, int bank)
+{
+	memset(g, 0, sizeof(*g));
+	g->gen = n;
+	g->bank = bank;
+	g->progs_fd = -1;
+	inst_reset(&g->entry);
+	for (int i = 0; i < SLUICE_MAX_STAGES; i++)
+		inst_reset(&g->st[i]);
+}
+
+static void gen_close(struct gen *g)
+{
+	if (g->own_progs && g->progs_fd >= 0)
+		close(g->progs_fd);
+	g->progs_fd = -1;
+	inst_close(&g->entry);
+	insts_close(g->st);
+}
+
+int pipeline__init(struct pipeline *pl, const char *pin_root, const char *ifname)
+{
+	memset(pl, 0, sizeof(*pl));
+	if (strlen(ifname) >= sizeof(pl->ifname))
+		return -ENAMETOOLONG;
+	strcpy(pl->ifname, ifname);
+	pl->ifindex = (int)if_nametoindex(ifname);
+	snprintf(pl->root, sizeof(pl->root), "%s", pin_root ? pin_root : SLUICE_PIN_ROOT);
+	if (snprintf(pl->dir, sizeof(pl->dir), "%s/%s", pl->root, ifname) >= (int)sizeof(pl->dir))
+		return -ENAMETOOLONG;
+	pl->progs_fd = pl->link_fd = pl->switch_fd = -1;
+	pl->default_verdict = XDP_PASS;
+	pl->next_ver = pl->next_gen = pl->next_cand = 1;
+	pl->carrier = SLUICE_CARRIER_META;
+	inst_reset(&pl->entry);
+	for (int i = 0; i < SLUICE_MAX_STAGES; i++) {
+		inst_reset(&pl->live[i]);
+		inst_reset(&pl->prev[i]);
+	}
+	/* stage_src is a few KiB: 16 of them per bank do not belong on a stack. */
+	pl->src = calloc(SLUICE_MAX_STAGES, sizeof(*pl->src));
+	pl->prev_src = calloc(SLUICE_MAX_STAGES, sizeof(*pl->prev_src));
+	if (!pl->src || !pl->prev_src)
+		goto nomem;
+	for (int b = 0; b < SLUICE_NR_BANKS; b++) {
+		pl->banks[b].src = calloc(SLUICE_MAX_STAGES, sizeof(*pl->banks[b].src));
+		if (!pl->banks[b].src)
+			goto nomem;
+		for (int i = 0; i < SLUICE_MAX_STAGES; i++)
+			inst_reset(&pl->banks[b].st[i]);
+	}
+	return 0;
+nomem:
+	pipeline__close(pl);
+	return -ENOMEM;
+}
+
+void pipeline__set_carrier(struct pipeline *pl, enum sluice_carrier carrier, uint8_t entry_flags)
+{
+	pl->carrier = carrier;
+	pl->entry_flags = entry_flags;
+}
+
+static void switch_unmap(struct pipeline *pl)
+{
+	if (pl->sw)
+		munmap(pl->sw, sysconf(_SC_PAGESIZE));
+	pl->sw = NULL;
+	if (pl->switch_fd >= 0)
+		close(pl->switch_fd);
+	pl->switch_fd = -1;
+}
+
+/* Closes every fd, keeps the memory: the pipeline can be loaded or adopted again. */
+static void pl_close_fds(struct pipeline *pl)
+{
+	if (pl->progs_fd >= 0)
+		close(pl->progs_fd);
+	pl->progs_fd = -1;
+	if (pl->link_fd >= 0)
+		close(pl->link_fd);
+	pl->link_fd = -1;
+	switch_unmap(pl);
+	inst_close(&pl->entry);
+	insts_close(pl->live);
+	insts_close(pl->prev);
+	for (int b = 0; b < SLUICE_NR_BANKS; b++)
+		bank_clear(&pl->banks[b]);
+}
+
+void pipeline__close(struct pipeline *pl)
+{
+	pl_close_fds(pl);
+	for (int b = 0; b < SLUICE_NR_BANKS; b++) {
+		free(pl->banks[b].src);
+		pl->banks[b].src = NULL;
+	}
+	free(pl->src);
+	free(pl->prev_src);
+	pl->src = pl->prev_src = NULL;
 }
 
 int pipeline__validate(const struct stage_src *src, int n, struct pipeline_err *err)
@@ -194,13 +297,28 @@ static int mkdir_p(const char *path)
 	return 0;
 }
 
+/*
+ * Pins fd as dir/name, replacing what is there in one step: pinned under a
+ * temporary name, then renamed over the old pin. A crash at any point leaves
+ * the old pin or the new one, never a gap a restarted daemon would read as
+ * "nothing pinned".
+ */
 static int pin_at(int fd, const char *dir, const char *name)
 {
-	char path[PATH_MAX];
+	char path[PATH_MAX], tmp[PATH_MAX];
+	int ret = 0;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	unlink(path);
-	return bpf_obj_pin(fd, path) ? -errno : 0;
+	/* bpffs refuses dots in names. */
+	snprintf(tmp, sizeof(tmp), "%s/tmp-%d-%s", dir, (int)getpid(), name);
+	unlink(tmp);
+	if (bpf_obj_pin(fd, tmp))
+		return -errno;
+	if (rename(tmp, path)) {
+		ret = -errno;
+		unlink(tmp);
+	}
+	return ret;
 }
 
 static void unpin_at(const char *dir, const char *name)
@@ -242,11 +360,11 @@ static void rm_tree(const char *dir)
 	rmdir(dir);
 }
 
-static void sub_dir(const struct pipeline *pl, const char *fmt, uint32_t n, char *buf, size_t len)
+static void bank_dir(const struct pipeline *pl, int bank, char *buf, size_t len)
 {
 	int off = snprintf(buf, len, "%s/", pl->dir);
 
-	snprintf(buf + off, len - off, fmt, n);
+	snprintf(buf + off, len - off, SLUICE_PIN_BANK_FMT, (unsigned int)bank);
 }
 
 static void maps_dir(const struct pipeline *pl, char *buf, size_t len)
@@ -254,18 +372,14 @@ static void maps_dir(const struct pipeline *pl, char *buf, size_t len)
 	snprintf(buf, len, "%s/%s", pl->dir, SLUICE_PIN_MAPS);
 }
 
-static void inst_from_fd(struct stage_inst *s, int fd)
+static void prev_dir(const struct pipeline *pl, char *buf, size_t len)
 {
-	struct bpf_prog_info info = {};
-	__u32 len = sizeof(info);
+	snprintf(buf, len, "%s/%s", pl->dir, SLUICE_PIN_PREV);
+}
 
-	inst_reset(s);
-	s->fd = fd;
-	if (!bpf_obj_get_info_by_fd(fd, &info, &len)) {
-		s->prog_id = info.id;
-		for (int i = 0; i < 8; i++)
-			snprintf(s->tag + 2 * i, 3, "%02x", info.tag[i]);
-	}
+static void stage_pin_name(int i, char *buf, size_t len)
+{
+	snprintf(buf, len, SLUICE_PIN_STAGE_FMT, (unsigned int)i);
 }
 
 /* ---- the info map: what runs, for a restarted daemon ---- */
@@ -281,37 +395,160 @@ static int info_fd(const struct pipeline *pl, bool create)
 	if (fd < 0)
 		return -errno;
 	if (pin_at(fd, pl->dir, SLUICE_PIN_INFO)) {
+		int ret = -errno;
+
 		close(fd);
-		return -errno;
+		return ret;
 	}
 	return fd;
 }
 
+static void info_stages(struct sluice_bank_info *bi, const struct stage_src *src,
+			const struct stage_inst *st, int n)
+{
+	bi->nr_stages = (__u8)n;
+	for (int i = 0; i < n; i++) {
+		snprintf(bi->stages[i].name, sizeof(bi->stages[i].name), "%s", src[i].name);
+		bi->stages[i].hash = st[i].hash;
+		bi->stages[i].ver = st[i].ver;
+		bi->stages[i].prog_id = st[i].prog_id;
+	}
+}
+
 static int info_write(const struct pipeline *pl)
 {
-	struct sluice_pipeline_info info = {
-		.magic = SLUICE_INFO_MAGIC,
-		.abi = SLUICE_ABI_VERSION,
-		.gen = pl->gen,
-		.nr_stages = (uint32_t)pl->nr_stages,
-		.default_verdict = (uint32_t)pl->default_verdict,
-		.next_ver = pl->next_ver,
-	};
+	struct sluice_pipeline_info *info = calloc(1, sizeof(*info));
 	__u32 zero = 0;
 	int fd, ret;
 
-	for (int i = 0; i < pl->nr_stages; i++) {
-		snprintf(info.stages[i].name, sizeof(info.stages[i].name), "%s", pl->src[i].name);
-		info.stages[i].hash = pl->live[i].hash;
-		info.stages[i].ver = pl->live[i].ver;
-		info.stages[i].prog_id = pl->live[i].prog_id;
+	if (!info)
+		return -ENOMEM;
+	info->magic = SLUICE_INFO_MAGIC;
+	info->abi = SLUICE_ABI_VERSION;
+	info->next_gen = pl->next_gen;
+	info->next_ver = pl->next_ver;
+	info->next_cand = pl->next_cand;
+	info->carrier = (__u8)pl->carrier;
+	info->bank = (__u8)pl->bank;
+	info->entry_flags = pl->entry_flags;
+	for (int b = 0; b < SLUICE_NR_BANKS; b++) {
+		const struct bank *bk = &pl->banks[b];
+		struct sluice_bank_info *bi = &info->banks[b];
+
+		if (b == pl->bank && pl->gen) {
+			bi->state = SLUICE_BANK_LIVE;
+			bi->gen = pl->gen;
+			bi->default_verdict = (__u8)pl->default_verdict;
+			info_stages(bi, pl->src, pl->live, pl->nr_stages);
+			continue;
+		}
+		bi->state = (__u8)bk->state;
+		bi->gen = bk->gen;
+		bi->cand = bk->cand;
+		bi->base_gen = bk->base_gen;
+		bi->default_verdict = (__u8)bk->default_verdict;
+		if (bk->state != SLUICE_BANK_FREE)
+			info_stages(bi, bk->src, bk->st, bk->nr_stages);
 	}
 	fd = info_fd(pl, true);
-	if (fd < 0)
+	if (fd < 0) {
+		free(info);
 		return fd;
-	ret = bpf_map_update_elem(fd, &zero, &info, 0) ? -errno : 0;
+	}
+	ret = bpf_map_update_elem(fd, &zero, info, 0) ? -errno : 0;
 	close(fd);
+	free(info);
 	return ret;
+}
+
+/* ---- the switch word ---- */
+
+/* Opens and maps the interface's switch map, pinned under maps/ by the entry's load. */
+static int switch_open(struct pipeline *pl)
+{
+	char mdir[PATH_MAX];
+	void *p;
+
+	switch_unmap(pl);
+	maps_dir(pl, mdir, sizeof(mdir));
+	pl->switch_fd = get_at(mdir, SLUICE_MAP_SWITCH);
+	if (pl->switch_fd < 0)
+		return pl->switch_fd;
+	p = mmap(NULL, sysconf(_SC_PAGESIZE), PROT_READ | PROT_WRITE, MAP_SHARED, pl->switch_fd, 0);
+	if (p == MAP_FAILED) {
+		int ret = -errno;
+
+		switch_unmap(pl);
+		return ret;
+	}
+	pl->sw = p;
+	return 0;
+}
+
+static union sluice_word switch_read(const struct pipeline *pl)
+{
+	union sluice_word w = { .raw = __atomic_load_n(&pl->sw->word.raw, __ATOMIC_ACQUIRE) };
+
+	return w;
+}
+
+/* The one step packets see: every packet after it reads the new word. */
+static void switch_store(struct pipeline *pl, union sluice_word w)
+{
+	__atomic_store_n(&pl->sw->word.raw, w.raw, __ATOMIC_RELEASE);
+}
+
+static union sluice_word word_of(int bank, uint32_t gen)
+{
+	union sluice_word w = { .raw = 0 };
+
+	w.bank = (__u8)bank;
+	w.alt_bank = (__u8)bank;
+	w.gen = (__u16)gen;
+	w.alt_gen = (__u16)gen;
+	return w;
+}
+
+/* 1 packet in every (a power of two, 0 = off) as the entry's shift byte: log2(every) + 1. */
+static int every_to_shift(long every)
+{
+	int n = 0;
+
+	if (every <= 0)
+		return 0;
+	if (every & (every - 1))
+		return -EINVAL;
+	while (every >> n > 1)
+		n++;
+	return n + 1;
+}
+
+int pipeline__set_knobs(struct pipeline *pl, long time_every, long sample_every, int record)
+{
+	int ts = every_to_shift(time_every), ss = every_to_shift(sample_every);
+
+	if (!pl->sw)
+		return -ENODEV;
+	if (ts < 0 || ss < 0)
+		return -EINVAL;
+	if (time_every >= 0)
+		__atomic_store_n(&pl->sw->time_shift, (__u8)ts, __ATOMIC_RELAXED);
+	if (sample_every >= 0)
+		__atomic_store_n(&pl->sw->sample_shift, (__u8)ss, __ATOMIC_RELAXED);
+	if (record >= 0)
+		__atomic_store_n(&pl->sw->record, (__u8)!!record, __ATOMIC_RELAXED);
+	return 0;
+}
+
+void sluice_rcu_wait(void)
+{
+	/*
+	 * XDP programs run inside RCU read-side sections; MEMBARRIER_CMD_GLOBAL
+	 * returns after synchronize_rcu(), so afterwards no packet can still be
+	 * inside anything we unhooked before the call.
+	 */
+	if (syscall(__NR_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0))
+		usleep(50 * 1000);
 }
 
 /* ---- building a generation ---- */
@@ -343,20 +580,32 @@ int pipeline__share_maps(struct pipeline *pl, const char *pin_root, char *const 
 	return n ? mkdir_p(pl->shared_dir) : 0;
 }
 
-static int load_one(struct pipeline *pl, const struct stage_src *src, const char *mdir, int progs_fd,
-		    uint32_t slot, uint32_t next, uint32_t gen, uint32_t ver, struct stage_inst *out,
-		    struct pipeline_err *err)
+static struct stage_maps maps_for(const struct pipeline *pl, const char *mdir, int progs_fd)
 {
-	struct stage_load_req req = {
-		.src = src,
+	struct stage_maps m = {
 		.progs_fd = progs_fd,
 		.maps_dir = mdir,
 		.shared_dir = shared_dir_for(pl, mdir),
 		.shared = pl->shared,
 		.nr_shared = pl->nr_shared,
+		.root_dir = pl->root,
+	};
+
+	return m;
+}
+
+static int load_one(struct pipeline *pl, const struct stage_src *src, const char *mdir, int progs_fd,
+		    uint32_t slot, uint32_t next, int bank, uint32_t gen, uint32_t ver,
+		    struct stage_inst *out, struct pipeline_err *err)
+{
+	struct stage_load_req req = {
+		.src = src,
+		.maps = maps_for(pl, mdir, progs_fd),
 		.slot = slot,
 		.next = next,
 		.gen = (uint16_t)gen,
+		.bank = (uint8_t)bank,
+		.carrier = (uint8_t)pl->carrier,
 		.ver = ver,
 	};
 	uint64_t hash = 0;
@@ -375,30 +624,24 @@ static int load_one(struct pipeline *pl, const struct stage_src *src, const char
 	return 0;
 }
 
-static int load_entry(struct pipeline *pl, const char *mdir, struct gen *g, int default_verdict,
+static int load_entry(struct pipeline *pl, const char *mdir, int progs_fd, struct stage_inst *out,
 		      struct pipeline_err *err)
 {
-	struct stage_src src = { .name = "entry", .object = STAGE_ENTRY_OBJECT };
-	struct stage_load_req req = {
-		.src = &src,
-		.progs_fd = g->progs_fd,
-		.maps_dir = mdir,
-		.shared_dir = shared_dir_for(pl, mdir),
-		.shared = pl->shared,
-		.nr_shared = pl->nr_shared,
-		.slot = sluice_bank_base(g->gen),
-		.gen = (uint16_t)g->gen,
-		.entry = true,
-		.default_verdict = default_verdict,
+	struct entry_load_req req = {
+		.maps = maps_for(pl, mdir, progs_fd),
+		.carrier = (uint8_t)pl->carrier,
+		.flags = pl->entry_flags,
 	};
 
-	return stage__load(&req, &g->entry, err->msg, sizeof(err->msg), &err->verifier_log);
+	free(err->verifier_log);
+	err->verifier_log = NULL;
+	return entry__load(&req, out, err->msg, sizeof(err->msg), &err->verifier_log);
 }
 
-/* The prog_array index stage i of an n-stage generation tail-calls. */
-static uint32_t next_slot(uint32_t gen, int i, int n)
+/* The prog_array index stage i of an n-stage generation in bank tail-calls. */
+static uint32_t next_slot(int bank, int i, int n)
 {
-	return i + 1 < n ? sluice_bank_base(gen) + (uint32_t)i + 1 : SLUICE_SLOT_END;
+	return i + 1 < n ? sluice_bank_base((uint32_t)bank) + (uint32_t)i + 1 : SLUICE_SLOT_END;
 }
 
 struct build_job {
@@ -428,8 +671,8 @@ static void *build_worker(void *arg)
 		if (j->g->reused[i])
 			continue;
 		j->ret[i] = load_one(j->pl, &j->src[i], j->mdir, j->g->progs_fd, (uint32_t)i,
-				     next_slot(j->g->gen, i, j->n), j->g->gen, j->ver0 + (uint32_t)i,
-				     &j->g->st[i], &j->err[i]);
+				     next_slot(j->g->bank, i, j->n), j->g->bank, j->g->gen,
+				     j->ver0 + (uint32_t)i, &j->g->st[i], &j->err[i]);
 	}
 }
 
@@ -480,46 +723,33 @@ static bool maps_exist(const char *mdir)
 	char path[PATH_MAX];
 	struct stat st;
 
-	snprintf(path, sizeof(path), "%s/%s", mdir, SLUICE_MAP_SLOT_STATS);
+	snprintf(path, sizeof(path), "%s/%s", mdir, SLUICE_MAP_SWITCH);
 	return !stat(path, &st);
 }
 
 /*
- * Fills generation gen's bank: every stage whose instance there already runs
- * the same code at the same position towards the same next slot is kept
- * (reuse), the others load, on every CPU at once, and go into their slots,
- * then a new entry starting at the bank. The bank is idle (no entry leads
- * into it) and quiescent (an RCU grace period has passed since it was left),
- * so failing anywhere leaves what runs untouched.
+ * Fills bank g->bank with a generation: every stage whose instance there
+ * already runs the same code at the same position towards the same next
+ * slot is kept (old: what the bank held, or NULL), the others load, on every
+ * CPU at once, and go into their slots. The bank is idle (the switch word
+ * names it nowhere) and quiescent (an RCU grace period has passed since it
+ * was left), so failing anywhere leaves what runs untouched.
  */
-static int gen_build(struct pipeline *pl, const struct stage_src *src, int n, uint32_t gen,
-		     int default_verdict, const char *mdir, bool reuse, struct gen *g,
-		     struct pipeline_err *err)
+static int gen_build(struct pipeline *pl, const struct stage_src *src, int n, const char *mdir,
+		     const struct stage_inst *old, struct gen *g, struct pipeline_err *err)
 {
 	bool parallel = maps_exist(mdir);
-	uint32_t base = sluice_bank_base(gen);
+	uint32_t base = sluice_bank_base((uint32_t)g->bank);
 	uint64_t hash;
 	int ret;
 
-	gen_init(g, gen);
 	g->n = n;
-	if (reuse) {
-		g->progs_fd = pl->progs_fd;
-	} else {
-		g->own_progs = true;
-		g->progs_fd = bpf_map_create(BPF_MAP_TYPE_PROG_ARRAY, SLUICE_MAP_PROGS, 4, 4,
-					     SLUICE_PROG_SLOTS, NULL);
-		if (g->progs_fd < 0)
-			return errf(err, -errno, "creating the prog_array: %s", strerror(errno));
-	}
-	for (int i = 0; reuse && i < n; i++) {
-		struct stage_inst *old = &pl->idle[i];
-
-		if (old->fd < 0 || old->next != next_slot(gen, i, n) ||
-		    stage_src__hash(&src[i], &hash) || hash != old->hash)
+	for (int i = 0; old && i < n; i++) {
+		if (old[i].fd < 0 || old[i].next != next_slot(g->bank, i, n) ||
+		    stage_src__hash(&src[i], &hash) || hash != old[i].hash)
 			continue;
-		g->st[i] = *old;
-		g->st[i].fd = fcntl(old->fd, F_DUPFD_CLOEXEC, 3);
+		g->st[i] = old[i];
+		g->st[i].fd = fcntl(old[i].fd, F_DUPFD_CLOEXEC, 3);
 		g->reused[i] = g->st[i].fd >= 0;
 	}
 	ret = build_stages(pl, src, n, mdir, g, parallel, err);
@@ -538,6 +768,7 @@ static int gen_build(struct pipeline *pl, const struct stage_src *src, int n, ui
 
 		if (i < n && g->reused[i])
 			continue;
+		g->touched = true;
 		if (i >= n) {
 			/* Nothing may linger past the end of a shorter pipeline. */
 			bpf_map_delete_elem(g->progs_fd, &key);
@@ -548,9 +779,6 @@ static int gen_build(struct pipeline *pl, const struct stage_src *src, int n, ui
 			goto fail;
 		}
 	}
-	ret = load_entry(pl, mdir, g, default_verdict, err);
-	if (ret)
-		goto fail;
 	return 0;
 fail:
 	gen_close(g);
@@ -562,13 +790,11 @@ static int gen_pin(struct pipeline *pl, struct gen *g, struct pipeline_err *err)
 	char dir[PATH_MAX], name[32];
 	int ret;
 
-	sub_dir(pl, SLUICE_PIN_BANK_FMT, g->gen & 1, dir, sizeof(dir));
+	bank_dir(pl, g->bank, dir, sizeof(dir));
 	ret = mkdir_p(dir);
-	if (!ret)
-		ret = pin_at(g->entry.fd, dir, SLUICE_PIN_ENTRY);
 	/* Kept instances are pinned there already; past the end, nothing may stay. */
 	for (int i = 0; !ret && i < SLUICE_MAX_STAGES; i++) {
-		snprintf(name, sizeof(name), SLUICE_PIN_STAGE_FMT, i);
+		stage_pin_name(i, name, sizeof(name));
 		if (i >= g->n)
 			unpin_at(dir, name);
 		else if (!g->reused[i])
@@ -579,49 +805,151 @@ static int gen_pin(struct pipeline *pl, struct gen *g, struct pipeline_err *err)
 	return 0;
 }
 
-/* Makes g the live generation of pl (fds move over). */
-static void gen_adopt_into(struct pipeline *pl, struct gen *g, const struct stage_src *src)
+/*
+ * A bank a new generation may be built in, never the live bank, a
+ * candidate's or the canary's. A commit prefers the previous generation's
+ * bank, whose unchanged stages it keeps instead of verifying them again
+ * (its rollback then moves to the generation the commit replaces); a
+ * candidate prefers a free bank, so that rollback stays.
+ */
+static int bank_pick(const struct pipeline *pl, bool prefer_prev, struct pipeline_err *err)
 {
-	inst_close(&pl->entry);
-	pl->entry = g->entry;
-	for (int i = 0; i < SLUICE_MAX_STAGES; i++) {
-		/* The bank just left keeps its instances: the next transaction may reuse them. */
-		inst_close(&pl->idle[i]);
-		pl->idle[i] = pl->live[i];
-		pl->live[i] = g->st[i];
-		if (src && src != pl->src && i < g->n)
-			pl->src[i] = src[i];
+	int prev = -1, free_bank = -1;
+
+	for (int b = 0; b < SLUICE_NR_BANKS; b++) {
+		if (b == pl->bank && pl->gen)
+			continue;
+		if (pl->banks[b].state == SLUICE_BANK_FREE && free_bank < 0)
+			free_bank = b;
+		if (pl->banks[b].state == SLUICE_BANK_PREV)
+			prev = b;
 	}
-	pl->nr_stages = g->n;
-	pl->gen = g->gen;
-	gen_init(g, 0);
+	if (prefer_prev && prev >= 0)
+		return prev;
+	if (free_bank >= 0)
+		return free_bank;
+	if (prev >= 0)
+		return prev;
+	return errf(err, -EBUSY, "every bank of %s holds a candidate or a canary: commit or drop one "
+		    "first", pl->ifname);
 }
 
-void sluice_rcu_wait(void)
+/* Builds generation src into an idle bank and pins it; nothing packets see changes. */
+static int bank_build(struct pipeline *pl, const struct stage_src *src, int n, int default_verdict,
+		      bool prefer_prev, struct gen *g, struct pipeline_err *err)
 {
-	/*
-	 * XDP programs run inside RCU read-side sections; MEMBARRIER_CMD_GLOBAL
-	 * returns after synchronize_rcu(), so afterwards no packet can still be
-	 * inside anything we unhooked before the call.
-	 */
-	if (syscall(__NR_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0))
-		usleep(50 * 1000);
+	char mdir[PATH_MAX];
+	int bank, ret;
+
+	bank = bank_pick(pl, prefer_prev, err);
+	if (bank < 0)
+		return bank;
+	gen_init(g, pl->next_gen, bank);
+	g->progs_fd = pl->progs_fd;
+	maps_dir(pl, mdir, sizeof(mdir));
+	ret = gen_build(pl, src, n, mdir, pl->banks[bank].st, g, err);
+	if (ret) {
+		/* Once a slot changed, what the bank held is no generation any more. */
+		if (g->touched)
+			bank_clear(&pl->banks[bank]);
+		return ret;
+	}
+	ret = gen_pin(pl, g, err);
+	if (ret) {
+		gen_close(g);
+		bank_clear(&pl->banks[bank]);
+		return ret;
+	}
+	pl->next_gen++;
+	/* What the bank held is gone from its slots now. */
+	bank_clear(&pl->banks[bank]);
+	if (pl->sw)
+		__atomic_store_n(&pl->sw->verdict[bank], (__u8)default_verdict, __ATOMIC_RELAXED);
+	return 0;
 }
 
-/* ---- pre-flight in a scratch generation ---- */
+/* Gives bank g->bank generation g, in state st (fds move over). */
+static void bank_take(struct pipeline *pl, struct gen *g, const struct stage_src *src,
+		      int default_verdict, enum sluice_bank_state st)
+{
+	struct bank *b = &pl->banks[g->bank];
+
+	bank_clear(b);
+	b->state = st;
+	b->gen = g->gen;
+	b->default_verdict = default_verdict;
+	b->nr_stages = g->n;
+	for (int i = 0; i < SLUICE_MAX_STAGES; i++) {
+		b->st[i] = g->st[i];
+		if (i < g->n)
+			b->src[i] = src[i];
+	}
+	gen_init(g, 0, 0);
+}
+
+/*
+ * The live generation moves into banks[] (as state st) and bank nb's comes
+ * out of it: pl->live/src describe what the switch word now names.
+ */
+static void bank_make_live(struct pipeline *pl, int nb, enum sluice_bank_state old_state)
+{
+	struct bank *b = &pl->banks[nb], *o = &pl->banks[pl->bank];
+	struct stage_src *tmp;
+
+	/* One previous generation at a time: the one this change replaces. */
+	for (int i = 0; old_state == SLUICE_BANK_PREV && i < SLUICE_NR_BANKS; i++)
+		if (i != nb && pl->banks[i].state == SLUICE_BANK_PREV)
+			bank_clear(&pl->banks[i]);
+	if (pl->gen) {
+		bank_clear(o);
+		o->state = old_state;
+		o->gen = pl->gen;
+		o->default_verdict = pl->default_verdict;
+		o->nr_stages = pl->nr_stages;
+		memcpy(o->st, pl->live, sizeof(o->st));
+		tmp = o->src;
+		o->src = pl->src;
+		pl->src = tmp;
+	} else {
+		insts_close(pl->live);
+	}
+	memcpy(pl->live, b->st, sizeof(pl->live));
+	for (int i = 0; i < SLUICE_MAX_STAGES; i++)
+		inst_reset(&b->st[i]);
+	tmp = pl->src;
+	pl->src = b->src;
+	b->src = tmp;
+	pl->bank = nb;
+	pl->gen = b->gen;
+	pl->default_verdict = b->default_verdict;
+	pl->nr_stages = b->nr_stages;
+	b->state = SLUICE_BANK_FREE;
+	b->gen = b->cand = b->base_gen = 0;
+	b->nr_stages = 0;
+	/* Per-stage rollback belongs to the generation that was swapped. */
+	insts_close(pl->prev);
+	{
+		char pdir[PATH_MAX];
+
+		prev_dir(pl, pdir, sizeof(pdir));
+		rm_tree(pdir);
+	}
+}
+
+/* ---- scratch copies: pre-flight ---- */
 
 /*
  * A scratch generation must see the same rules as the live one but must not
  * count into the live counters: maps programs may write are copied into fresh
- * maps of the same shape (per-CPU counters start empty), pinned under a
- * scratch folder the loader reuses; maps programs only read are shared.
+ * maps of the same shape (per-CPU counters and the per-CPU context start
+ * empty), pinned under a scratch folder the loader reuses; maps programs only
+ * read are shared.
  */
 static int map_copy(int src_fd, const char *dir, const char *name)
 {
 	struct bpf_map_info info = {};
 	__u32 len = sizeof(info);
 	int fd, ret = 0;
-	size_t vsz;
 	void *key = NULL, *next = NULL, *val = NULL;
 	bool percpu;
 
@@ -635,19 +963,19 @@ static int map_copy(int src_fd, const char *dir, const char *name)
 	fd = bpf_map_create(info.type, name, info.key_size, info.value_size, info.max_entries, &opts);
 	if (fd < 0)
 		return -errno;
-	/* Sockets and programs cannot be copied: the scratch run falls back. */
+	/* Sockets, programs and ring buffers cannot be copied: the scratch run has its own. */
 	if (info.type == BPF_MAP_TYPE_XSKMAP || info.type == BPF_MAP_TYPE_PROG_ARRAY ||
-	    info.type == BPF_MAP_TYPE_DEVMAP || info.type == BPF_MAP_TYPE_CPUMAP)
+	    info.type == BPF_MAP_TYPE_DEVMAP || info.type == BPF_MAP_TYPE_CPUMAP ||
+	    info.type == BPF_MAP_TYPE_RINGBUF)
 		goto pin;
 	percpu = info.type == BPF_MAP_TYPE_PERCPU_ARRAY || info.type == BPF_MAP_TYPE_PERCPU_HASH ||
 		 info.type == BPF_MAP_TYPE_LRU_PERCPU_HASH;
 	/* Counters start at zero in the scratch copy; only configuration matters. */
 	if (percpu)
 		goto pin;
-	vsz = info.value_size;
 	key = calloc(1, info.key_size);
 	next = calloc(1, info.key_size);
-	val = calloc(1, vsz);
+	val = calloc(1, info.value_size);
 	if (!key || !next || !val) {
 		ret = -ENOMEM;
 		goto out;
@@ -669,14 +997,13 @@ out:
 	return ret;
 }
 
-static int scratch_maps(struct pipeline *pl, char *dir, size_t len)
+static int scratch_maps(struct pipeline *pl, const char *dir)
 {
 	char live[PATH_MAX];
 	struct dirent *e;
 	DIR *d;
-	int ret = 0;
+	int ret;
 
-	snprintf(dir, len, "%s/scratch", pl->dir);
 	rm_tree(dir);
 	ret = mkdir_p(dir);
 	if (ret)
@@ -708,6 +1035,69 @@ static int scratch_maps(struct pipeline *pl, char *dir, size_t len)
 	return ret;
 }
 
+/*
+ * A whole candidate pipeline over scratch copies of the state: its own
+ * prog_array, entry, switch word and context map, never the live ones.
+ * The caller runs frames through g->entry, then scratch_close().
+ */
+static int scratch_build(struct pipeline *pl, const struct stage_src *src, int n, char *dir,
+			 size_t dirlen, struct gen *g, struct pipeline_err *err)
+{
+	static unsigned int seq;
+	union sluice_word w;
+	__u32 zero = 0;
+	struct sluice_switch sw = {};
+	uint32_t ver = pl->next_ver;
+	int fd, ret;
+
+	/* Several may exist at once (a shadow diff holds two): each its own folder. */
+	snprintf(dir, dirlen, "%s/scratch%u", pl->dir, __atomic_fetch_add(&seq, 1, __ATOMIC_RELAXED));
+	ret = scratch_maps(pl, dir);
+	if (ret)
+		return errf(err, ret, "pre-flight: copying state maps: %s", strerror(-ret));
+	gen_init(g, pl->next_gen, pl->bank);
+	g->own_progs = true;
+	g->progs_fd = bpf_map_create(BPF_MAP_TYPE_PROG_ARRAY, SLUICE_MAP_PROGS, 4, 4,
+				     SLUICE_PROG_SLOTS, NULL);
+	if (g->progs_fd < 0) {
+		ret = errf(err, -errno, "creating a scratch prog_array: %s", strerror(errno));
+		goto fail;
+	}
+	ret = gen_build(pl, src, n, dir, NULL, g, err);
+	pl->next_ver = ver;	/* scratch instances are not versions */
+	if (ret)
+		goto fail;
+	ret = load_entry(pl, dir, g->progs_fd, &g->entry, err);
+	if (ret)
+		goto fail;
+	fd = get_at(dir, SLUICE_MAP_SWITCH);
+	if (fd < 0) {
+		ret = errf(err, fd, "pre-flight: no scratch switch map: %s", strerror(-fd));
+		goto fail;
+	}
+	w = word_of(g->bank, g->gen);
+	sw.word = w;
+	for (int b = 0; b < SLUICE_NR_BANKS; b++)
+		sw.verdict[b] = (__u8)pl->default_verdict;
+	ret = bpf_map_update_elem(fd, &zero, &sw, 0) ? -errno : 0;
+	close(fd);
+	if (ret) {
+		errf(err, ret, "pre-flight: setting the scratch switch: %s", strerror(-ret));
+		goto fail;
+	}
+	return 0;
+fail:
+	gen_close(g);
+	rm_tree(dir);
+	return ret;
+}
+
+static void scratch_close(struct gen *g, const char *dir)
+{
+	gen_close(g);
+	rm_tree(dir);
+}
+
 static int run_one(int prog_fd, const struct preflight_pkt *p, uint32_t *verdict)
 {
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = p->frame, .data_size_in = (uint32_t)p->len,
@@ -719,23 +1109,58 @@ static int run_one(int prog_fd, const struct preflight_pkt *p, uint32_t *verdict
 	return 0;
 }
 
+struct pipeline_scratch {
+	struct gen g;
+	char dir[PATH_MAX];
+};
+
+int pipeline__scratch_open(struct pipeline *pl, const struct stage_src *src, int n,
+			   struct pipeline_scratch **out, struct pipeline_err *err)
+{
+	struct pipeline_scratch *sc = calloc(1, sizeof(*sc));
+	int ret;
+
+	if (!sc)
+		return errf(err, -ENOMEM, "out of memory");
+	ret = pipeline__validate(src, n, err);
+	if (!ret)
+		ret = scratch_build(pl, src, n, sc->dir, sizeof(sc->dir), &sc->g, err);
+	if (ret) {
+		free(sc);
+		return ret;
+	}
+	*out = sc;
+	return 0;
+}
+
+int pipeline__scratch_run(struct pipeline_scratch *sc, const void *frame, size_t len, uint32_t *verdict)
+{
+	struct preflight_pkt p = { .frame = frame, .len = len };
+
+	return run_one(sc->g.entry.fd, &p, verdict);
+}
+
+void pipeline__scratch_close(struct pipeline_scratch *sc)
+{
+	if (!sc)
+		return;
+	scratch_close(&sc->g, sc->dir);
+	free(sc);
+}
+
 static int preflight(struct pipeline *pl, const struct stage_src *src, int n,
 		     const struct preflight_pkt *pf, size_t nr_pf, struct pipeline_err *err)
 {
 	char dir[PATH_MAX];
 	struct gen g;
-	uint32_t ver = pl->next_ver, v = 0;
+	uint32_t v = 0;
 	int ret;
 
 	if (!nr_pf)
 		return 0;
-	ret = scratch_maps(pl, dir, sizeof(dir));
+	ret = scratch_build(pl, src, n, dir, sizeof(dir), &g, err);
 	if (ret)
-		return errf(err, ret, "pre-flight: copying state maps: %s", strerror(-ret));
-	ret = gen_build(pl, src, n, pl->gen + 1, pl->default_verdict, dir, false, &g, err);
-	pl->next_ver = ver;	/* scratch instances are not versions */
-	if (ret)
-		goto out;
+		return ret;
 	for (size_t i = 0; i < nr_pf; i++) {
 		ret = run_one(g.entry.fd, &pf[i], &v);
 		if (ret) {
@@ -748,9 +1173,7 @@ static int preflight(struct pipeline *pl, const struct stage_src *src, int n,
 			break;
 		}
 	}
-	gen_close(&g);
-out:
-	rm_tree(dir);
+	scratch_close(&g, dir);
 	return ret;
 }
 
@@ -770,7 +1193,6 @@ int pipeline__load(struct pipeline *pl, const struct stage_src *src, int n, int 
 	ret = mkdir_p(mdir);
 	if (ret)
 		return errf(err, ret, "%s: %s (is bpffs mounted?)", mdir, strerror(-ret));
-	pl->default_verdict = default_verdict;
 	pl->progs_fd = bpf_map_create(BPF_MAP_TYPE_PROG_ARRAY, SLUICE_MAP_PROGS, 4, 4,
 				      SLUICE_PROG_SLOTS, NULL);
 	if (pl->progs_fd < 0)
@@ -778,15 +1200,25 @@ int pipeline__load(struct pipeline *pl, const struct stage_src *src, int n, int 
 	ret = pin_at(pl->progs_fd, pl->dir, SLUICE_PIN_PROGS);
 	if (ret)
 		return errf(err, ret, "pinning the prog_array: %s", strerror(-ret));
-	ret = gen_build(pl, src, n, pl->gen + 1, default_verdict, mdir, true, &g, err);
+	/* The entry first: its load creates and pins the switch map and the counters. */
+	ret = load_entry(pl, mdir, pl->progs_fd, &pl->entry, err);
 	if (ret)
 		return ret;
-	ret = gen_pin(pl, &g, err);
-	if (ret) {
-		gen_close(&g);
+	ret = pin_at(pl->entry.fd, pl->dir, SLUICE_PIN_ENTRY);
+	if (ret)
+		return errf(err, ret, "pinning the entry: %s", strerror(-ret));
+	ret = switch_open(pl);
+	if (ret)
+		return errf(err, ret, "mapping the switch word: %s", strerror(-ret));
+	pl->bank = 0;
+	ret = bank_build(pl, src, n, default_verdict, false, &g, err);
+	if (ret)
 		return ret;
-	}
-	gen_adopt_into(pl, &g, src);
+	ret = g.bank;
+	bank_take(pl, &g, src, default_verdict, SLUICE_BANK_PREPARED);
+	bank_make_live(pl, ret, SLUICE_BANK_FREE);
+	/* Before anything is attached: the first packet already reads it. */
+	switch_store(pl, word_of(pl->bank, pl->gen));
 	return info_write(pl);
 }
 
@@ -848,23 +1280,45 @@ int pipeline__attach(struct pipeline *pl, enum sluice_xdp_mode mode, enum sluice
 	return 0;
 }
 
+/* Whether anything of this interface is pinned (a folder with entries in it). */
+static bool pins_present(const struct pipeline *pl)
+{
+	struct dirent *e;
+	DIR *d = opendir(pl->dir);
+	bool any = false;
+
+	if (!d)
+		return false;
+	while (!any && (e = readdir(d)))
+		any = strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+	closedir(d);
+	return any;
+}
+
 int pipeline__create(struct pipeline *pl, const struct stage_src *src, int n, int default_verdict,
 		     struct pipeline_err *err)
 {
-	int ret = pipeline__load(pl, src, n, default_verdict, err);
+	int ret;
 
-	if (ret)
-		return ret;
-	ret = pipeline__attach(pl, pl->mode, pl->how, err);
+	/* A pipeline pinned there may still carry traffic: only adoption may touch it. */
+	if (pins_present(pl))
+		return errf(err, -EEXIST, "%s holds pins of a pipeline: adopt it, or take it down with "
+			    "'sluicectl down %s'", pl->dir, pl->ifname);
+	ret = pipeline__load(pl, src, n, default_verdict, err);
+	if (!ret)
+		ret = pipeline__attach(pl, pl->mode, pl->how, err);
 	if (ret) {
 		char msg[sizeof(err->msg)];
 
+		/* Nothing attached: everything under the folder is this call's own. */
 		memcpy(msg, err->msg, sizeof(msg));
 		pipeline__destroy(pl);
 		memcpy(err->msg, msg, sizeof(msg));
 	}
 	return ret;
 }
+
+/* ---- adoption ---- */
 
 /* The program the interface runs: through our link, or attached directly. */
 static uint32_t running_prog(const struct pipeline *pl)
@@ -883,128 +1337,212 @@ static uint32_t running_prog(const struct pipeline *pl)
 	return pl->ifindex && !bpf_xdp_query(pl->ifindex, 0, &q) ? q.prog_id : 0;
 }
 
-static uint32_t pinned_prog_id(const char *dir, const char *name)
+/* The id of the program in a prog_array slot, 0 = empty. */
+static uint32_t slot_prog_id(int progs_fd, uint32_t key)
 {
-	struct bpf_prog_info pi = {};
-	__u32 len = sizeof(pi);
-	int fd = get_at(dir, name);
-	uint32_t id;
+	__u32 id = 0;
 
-	if (fd < 0)
-		return 0;
-	id = bpf_obj_get_info_by_fd(fd, &pi, &len) ? 0 : pi.id;
-	close(fd);
-	return id;
+	return bpf_map_lookup_elem(progs_fd, &key, &id) ? 0 : id;
 }
 
 /*
- * A daemon killed between a transaction's link update and its info write
- * leaves info naming the generation before the one that runs, whose entry
- * is in the other bank. Trust what runs, and forget the stage hashes, which
- * describe the other generation (the configuration is then applied again).
+ * Opens bank b's stage i: its pin, unless the slot runs another program (a
+ * daemon killed between a swap's slot update and its pin), in which case
+ * what runs wins and its hash is forgotten (the configuration is applied
+ * again). Returns the fd or a negative errno.
  */
-static void running_gen(const struct pipeline *pl, struct sluice_pipeline_info *info)
+static int adopt_stage(struct pipeline *pl, int b, int i, bool *drifted)
 {
-	uint32_t run = running_prog(pl);
 	char dir[PATH_MAX], name[32];
+	uint32_t running = slot_prog_id(pl->progs_fd, sluice_bank_base((uint32_t)b) + (uint32_t)i);
+	int fd;
 
-	sub_dir(pl, SLUICE_PIN_BANK_FMT, info->gen & 1, dir, sizeof(dir));
-	if (!run || pinned_prog_id(dir, SLUICE_PIN_ENTRY) == run)
-		return;
-	sub_dir(pl, SLUICE_PIN_BANK_FMT, (info->gen + 1) & 1, dir, sizeof(dir));
-	if (pinned_prog_id(dir, SLUICE_PIN_ENTRY) != run)
-		return;
-	info->gen++;
-	for (info->nr_stages = 0; info->nr_stages < SLUICE_MAX_STAGES; info->nr_stages++) {
-		snprintf(name, sizeof(name), SLUICE_PIN_STAGE_FMT, info->nr_stages);
-		if (!pinned_prog_id(dir, name))
-			break;
-		info->stages[info->nr_stages].hash = 0;
+	bank_dir(pl, b, dir, sizeof(dir));
+	stage_pin_name(i, name, sizeof(name));
+	fd = get_at(dir, name);
+	if (fd >= 0 && running) {
+		struct bpf_prog_info pi = {};
+		__u32 len = sizeof(pi);
+
+		if (!bpf_obj_get_info_by_fd(fd, &pi, &len) && pi.id == running)
+			return fd;
+		close(fd);
+		fd = -ESTALE;
 	}
+	if (!running)
+		return fd >= 0 ? -ENOENT : fd;
+	fd = bpf_prog_get_fd_by_id(running);
+	if (fd < 0)
+		return -errno;
+	*drifted = true;
+	pin_at(fd, dir, name);
+	return fd;
+}
+
+static int adopt_bank(struct pipeline *pl, const struct sluice_bank_info *bi, int b,
+		      struct stage_inst *st, struct stage_src *src, struct pipeline_err *err)
+{
+	for (int i = 0; i < bi->nr_stages; i++) {
+		bool drifted = false;
+		int fd = adopt_stage(pl, b, i, &drifted);
+
+		if (fd < 0)
+			return errf(err, fd, "%s: bank %d has no program at position %d (stage '%.*s'): "
+				    "%s", pl->dir, b, i, SLUICE_NAME_LEN, bi->stages[i].name,
+				    strerror(-fd));
+		inst_from_fd(&st[i], fd);
+		st[i].hash = drifted ? 0 : bi->stages[i].hash;
+		st[i].ver = bi->stages[i].ver;
+		st[i].next = next_slot(b, i, bi->nr_stages);
+		memset(&src[i], 0, sizeof(src[i]));
+		snprintf(src[i].name, sizeof(src[i].name), "%.*s", SLUICE_NAME_LEN - 1,
+			 bi->stages[i].name);
+	}
+	return 0;
 }
 
 int pipeline__adopt(struct pipeline *pl, struct pipeline_err *err)
 {
-	struct sluice_pipeline_info info;
-	struct bpf_link_info li = {};
-	__u32 zero = 0, len = sizeof(li);
-	char gdir[PATH_MAX], pdir[PATH_MAX], name[32];
-	int fd, ret;
+	struct sluice_pipeline_info *info = NULL;
+	char pdir[PATH_MAX], name[32];
+	union sluice_word w;
+	__u32 zero = 0;
+	uint32_t run;
+	int fd, ret, live;
 
+	if (!pins_present(pl))
+		return -ENOENT;
+	info = calloc(1, sizeof(*info));
+	if (!info)
+		return errf(err, -ENOMEM, "out of memory");
 	fd = info_fd(pl, false);
-	if (fd < 0)
-		return fd == -ENOENT ? -ENOENT : errf(err, fd, "%s/%s: %s", pl->dir, SLUICE_PIN_INFO,
-						       strerror(-fd));
-	ret = bpf_map_lookup_elem(fd, &zero, &info) ? -errno : 0;
+	if (fd < 0) {
+		ret = errf(err, -EUCLEAN, "%s holds pins but no pipeline info (%s): traffic may still "
+			   "run through what is attached; take it down with 'sluicectl down %s' "
+			   "(or remove the folder) before starting", pl->dir, strerror(-fd), pl->ifname);
+		goto out;
+	}
+	/* An info value of another layout reads short: the kernel refuses the lookup. */
+	ret = bpf_map_lookup_elem(fd, &zero, info) ? -errno : 0;
 	close(fd);
-	if (ret)
-		return errf(err, ret, "reading %s/%s: %s", pl->dir, SLUICE_PIN_INFO, strerror(-ret));
-	if (info.magic != SLUICE_INFO_MAGIC || info.abi != SLUICE_ABI_VERSION)
-		return errf(err, -EPROTO, "%s was pinned by an incompatible sluice (abi %u)", pl->dir,
-			    info.abi);
-	if (info.nr_stages < 1 || info.nr_stages > SLUICE_MAX_STAGES)
-		return errf(err, -EPROTO, "%s: corrupt pipeline info", pl->dir);
-
-	running_gen(pl, &info);
-	sub_dir(pl, SLUICE_PIN_BANK_FMT, info.gen & 1, gdir, sizeof(gdir));
-	snprintf(pdir, sizeof(pdir), "%s/%s", pl->dir, SLUICE_PIN_PREV);
-	pl->gen = info.gen;
-	pl->nr_stages = (int)info.nr_stages;
-	pl->default_verdict = (int)info.default_verdict;
-	pl->next_ver = info.next_ver;
+	if (ret || info->magic != SLUICE_INFO_MAGIC || info->abi != SLUICE_ABI_VERSION) {
+		ret = errf(err, -EPROTONOSUPPORT, "%s was pinned by a sluice of another layout "
+			   "(abi %u, this one is %d): upgrade it in place or take it down first",
+			   pl->dir, ret ? 0 : info->abi, SLUICE_ABI_VERSION);
+		goto out;
+	}
+	pl->carrier = info->carrier;
+	pl->entry_flags = info->entry_flags;
+	pl->next_gen = info->next_gen;
+	pl->next_ver = info->next_ver;
+	pl->next_cand = info->next_cand;
 	pl->progs_fd = get_at(pl->dir, SLUICE_PIN_PROGS);
-	fd = get_at(gdir, SLUICE_PIN_ENTRY);
+	fd = get_at(pl->dir, SLUICE_PIN_ENTRY);
 	if (pl->progs_fd < 0 || fd < 0) {
 		ret = pl->progs_fd < 0 ? pl->progs_fd : fd;
 		if (fd >= 0)
 			close(fd);
-		pipeline__close(pl);
-		return errf(err, ret, "%s: generation %u is incomplete", gdir, info.gen);
+		ret = errf(err, -EUCLEAN, "%s: the %s pin is missing (%s): the pipeline cannot be "
+			   "adopted; take it down with 'sluicectl down %s'", pl->dir,
+			   pl->progs_fd < 0 ? "prog_array" : "entry", strerror(-ret), pl->ifname);
+		goto fail;
 	}
 	inst_from_fd(&pl->entry, fd);
+	ret = switch_open(pl);
+	if (ret) {
+		ret = errf(err, -EUCLEAN, "%s: the switch map is missing (%s)", pl->dir, strerror(-ret));
+		goto fail;
+	}
+	/*
+	 * What runs is what the switch word names, whatever info says: a daemon
+	 * killed between the store and its info write left the candidate it
+	 * was committing there, and the generation before it is the previous one.
+	 */
+	w = switch_read(pl);
+	live = w.bank & (SLUICE_NR_BANKS - 1);
+	if (info->banks[live].state != SLUICE_BANK_LIVE) {
+		for (int b = 0; b < SLUICE_NR_BANKS; b++)
+			if (info->banks[b].state == SLUICE_BANK_LIVE)
+				info->banks[b].state = SLUICE_BANK_PREV;
+		info->banks[live].state = SLUICE_BANK_LIVE;
+		info->banks[live].gen = w.gen;
+	}
+	if (info->banks[live].nr_stages < 1 || info->banks[live].nr_stages > SLUICE_MAX_STAGES) {
+		ret = errf(err, -EUCLEAN, "%s: corrupt pipeline info (bank %d)", pl->dir, live);
+		goto fail;
+	}
+	pl->bank = live;
+	pl->gen = info->banks[live].gen;
+	pl->nr_stages = info->banks[live].nr_stages;
+	pl->default_verdict = info->banks[live].default_verdict;
+	ret = adopt_bank(pl, &info->banks[live], live, pl->live, pl->src, err);
+	if (ret)
+		goto fail;
+	for (int b = 0; b < SLUICE_NR_BANKS; b++) {
+		struct sluice_bank_info *bi = &info->banks[b];
+		struct bank *bk = &pl->banks[b];
+		struct pipeline_err ignore = {};
+
+		if (b == live || bi->state == SLUICE_BANK_FREE || bi->nr_stages > SLUICE_MAX_STAGES)
+			continue;
+		/* A bank that cannot be adopted whole is not live: forget it. */
+		if (adopt_bank(pl, bi, b, bk->st, bk->src, &ignore)) {
+			bank_clear(bk);
+			continue;
+		}
+		bk->state = bi->state;
+		bk->gen = bi->gen;
+		bk->cand = bi->cand;
+		bk->base_gen = bi->base_gen;
+		bk->default_verdict = bi->default_verdict;
+		bk->nr_stages = bi->nr_stages;
+	}
+	prev_dir(pl, pdir, sizeof(pdir));
 	for (int i = 0; i < pl->nr_stages; i++) {
-		snprintf(name, sizeof(name), SLUICE_PIN_STAGE_FMT, i);
-		fd = get_at(gdir, name);
-		if (fd < 0) {
-			pipeline__close(pl);
-			return errf(err, fd, "%s/%s: %s", gdir, name, strerror(-fd));
-		}
-		inst_from_fd(&pl->live[i], fd);
-		pl->live[i].hash = info.stages[i].hash;
-		pl->live[i].ver = info.stages[i].ver;
-		pl->live[i].next = next_slot(info.gen, i, pl->nr_stages);
-		snprintf(pl->src[i].name, sizeof(pl->src[i].name), "%s", info.stages[i].name);
+		stage_pin_name(i, name, sizeof(name));
 		fd = get_at(pdir, name);
-		if (fd >= 0) {
-			/* Its code is pinned; where it came from is not recorded. */
-			inst_from_fd(&pl->prev[i], fd);
-			pl->prev_src[i] = pl->src[i];
-			snprintf(pl->prev_src[i].object, sizeof(pl->prev_src[i].object),
-				 "(previous version)");
-		}
+		if (fd < 0)
+			continue;
+		/* Its code is pinned; where it came from is not recorded. */
+		inst_from_fd(&pl->prev[i], fd);
+		pl->prev_src[i] = pl->src[i];
+		snprintf(pl->prev_src[i].object, sizeof(pl->prev_src[i].object), "(previous version)");
 	}
 	pl->link_fd = get_at(pl->dir, SLUICE_PIN_LINK);
-	if (pl->link_fd >= 0 && !bpf_obj_get_info_by_fd(pl->link_fd, &li, &len)) {
-		pl->link_id = li.id;
-		pl->ifindex = (int)li.xdp.ifindex;
-		LIBBPF_OPTS(bpf_xdp_query_opts, q);
-		if (!bpf_xdp_query(pl->ifindex, 0, &q))
-			pl->native = q.attach_mode == XDP_ATTACHED_DRV;
-		if (li.prog_id != pl->entry.prog_id) {
-			pipeline__close(pl);
-			return errf(err, -EPROTO, "%s: the link runs program %u, generation %u's entry is %u",
-				    pl->dir, li.prog_id, info.gen, pl->entry.prog_id);
+	run = running_prog(pl);
+	if (pl->link_fd >= 0) {
+		struct bpf_link_info li = {};
+		__u32 len = sizeof(li);
+
+		if (!bpf_obj_get_info_by_fd(pl->link_fd, &li, &len)) {
+			pl->link_id = li.id;
+			pl->ifindex = (int)li.xdp.ifindex;
 		}
-	} else if (pl->ifindex) {
+		LIBBPF_OPTS(bpf_xdp_query_opts, q);
+		if (pl->ifindex && !bpf_xdp_query(pl->ifindex, 0, &q))
+			pl->native = q.attach_mode == XDP_ATTACHED_DRV;
+	} else if (run && run == pl->entry.prog_id) {
 		/* Attached without a link (libxdp): the interface itself says what runs. */
 		LIBBPF_OPTS(bpf_xdp_query_opts, q);
 
-		if (!bpf_xdp_query(pl->ifindex, 0, &q) && q.prog_id == pl->entry.prog_id) {
-			pl->how = SLUICE_ATTACH_LIBXDP;
+		pl->how = SLUICE_ATTACH_LIBXDP;
+		if (!bpf_xdp_query(pl->ifindex, 0, &q))
 			pl->native = q.attach_mode == XDP_ATTACHED_DRV;
-		}
 	}
+	if (run && run != pl->entry.prog_id) {
+		ret = errf(err, -EUCLEAN, "%s: the interface runs program %u, the pinned entry is %u: "
+			   "another program replaced sluice's", pl->dir, run, pl->entry.prog_id);
+		goto fail;
+	}
+	free(info);
 	return 0;
+fail:
+	pl_close_fds(pl);
+	pl->gen = 0;
+	pl->nr_stages = 0;
+out:
+	free(info);
+	return ret;
 }
 
 bool pipeline__attached(const struct pipeline *pl)
@@ -1025,7 +1563,7 @@ int pipeline__destroy(struct pipeline *pl)
 		LIBBPF_OPTS(bpf_xdp_attach_opts, o, .old_prog_fd = pl->entry.fd);
 		bpf_xdp_detach(pl->ifindex, XDP_FLAGS_REPLACE, &o);
 	}
-	pipeline__close(pl);
+	pl_close_fds(pl);
 	pl->gen = 0;
 	pl->nr_stages = 0;
 	return 0;
@@ -1037,30 +1575,34 @@ int pipeline__swap_stage(struct pipeline *pl, int idx, const struct stage_src *s
 			 const struct preflight_pkt *pf, size_t nr_pf, struct pipeline_err *err)
 {
 	char mdir[PATH_MAX], pdir[PATH_MAX], gdir[PATH_MAX], name[32];
-	struct stage_src cand[SLUICE_MAX_STAGES];
+	__u32 key = sluice_bank_base((uint32_t)pl->bank) + (__u32)idx;
+	struct stage_src *cand;
 	struct stage_inst ni;
-	__u32 key = sluice_bank_base(pl->gen) + (__u32)idx;
 	uint64_t t0, t1;
 	int ret;
 
 	if (idx < 0 || idx >= pl->nr_stages)
 		return errf(err, -ENOENT, "no stage in slot %d", idx);
 	if (nr_pf) {
-		memcpy(cand, pl->src, sizeof(cand));
+		cand = calloc(SLUICE_MAX_STAGES, sizeof(*cand));
+		if (!cand)
+			return errf(err, -ENOMEM, "out of memory");
+		memcpy(cand, pl->src, sizeof(*cand) * SLUICE_MAX_STAGES);
 		cand[idx] = *src;
-		snprintf(cand[idx].name, sizeof(cand[idx].name), "%s", pl->src[idx].name);
+		memcpy(cand[idx].name, pl->src[idx].name, sizeof(cand[idx].name));
 		ret = preflight(pl, cand, pl->nr_stages, pf, nr_pf, err);
+		free(cand);
 		if (ret)
 			return ret;
 	}
 	maps_dir(pl, mdir, sizeof(mdir));
-	t0 = now_us();
-	ret = load_one(pl, src, mdir, pl->progs_fd, (uint32_t)idx, next_slot(pl->gen, idx, pl->nr_stages),
-		       pl->gen, pl->next_ver, &ni, err);
+	t0 = sluice_now_us();
+	ret = load_one(pl, src, mdir, pl->progs_fd, (uint32_t)idx, next_slot(pl->bank, idx, pl->nr_stages),
+		       pl->bank, pl->gen, pl->next_ver, &ni, err);
 	if (ret)
 		return ret;
 	pl->next_ver++;
-	t1 = now_us();
+	t1 = sluice_now_us();
 
 	/* The one step packets see: a single slot update is atomic for them. */
 	if (bpf_map_update_elem(pl->progs_fd, &key, &ni.fd, BPF_ANY)) {
@@ -1069,29 +1611,40 @@ int pipeline__swap_stage(struct pipeline *pl, int idx, const struct stage_src *s
 		return errf(err, ret, "updating slot %u: %s", key, strerror(-ret));
 	}
 	pl->last_build_us = t1 - t0;
-	pl->last_switch_us = now_us() - t1;
+	pl->last_switch_us = sluice_now_us() - t1;
 
-	/* Keep the replaced version pinned: rollback is one more update. */
-	snprintf(pdir, sizeof(pdir), "%s/%s", pl->dir, SLUICE_PIN_PREV);
-	sub_dir(pl, SLUICE_PIN_BANK_FMT, pl->gen & 1, gdir, sizeof(gdir));
-	snprintf(name, sizeof(name), SLUICE_PIN_STAGE_FMT, idx);
+	/*
+	 * Keep the replaced version pinned: rollback is one more update. A
+	 * crash before these pins is found by adoption, which trusts the slot.
+	 */
+	prev_dir(pl, pdir, sizeof(pdir));
+	bank_dir(pl, pl->bank, gdir, sizeof(gdir));
+	stage_pin_name(idx, name, sizeof(name));
 	mkdir_p(pdir);
 	inst_close(&pl->prev[idx]);
 	pl->prev[idx] = pl->live[idx];
-	pin_at(pl->prev[idx].fd, pdir, name);
-	pin_at(ni.fd, gdir, name);
 	pl->live[idx] = ni;
 	pl->prev_src[idx] = pl->src[idx];
 	pl->src[idx] = *src;
 	memcpy(pl->src[idx].name, pl->prev_src[idx].name, sizeof(pl->src[idx].name));
-	return info_write(pl);
+	ret = pin_at(pl->prev[idx].fd, pdir, name);
+	if (!ret)
+		ret = pin_at(ni.fd, gdir, name);
+	if (!ret)
+		ret = info_write(pl);
+	if (ret)
+		return errf(err, ret, "stage '%s' is live, but recording it under %s failed: %s",
+			    pl->src[idx].name, pl->dir, strerror(-ret));
+	return 0;
 }
 
 int pipeline__rollback_stage(struct pipeline *pl, int idx, struct pipeline_err *err)
 {
 	char pdir[PATH_MAX], gdir[PATH_MAX], name[32];
+	__u32 key = sluice_bank_base((uint32_t)pl->bank) + (__u32)idx;
 	struct stage_inst tmp;
-	__u32 key = sluice_bank_base(pl->gen) + (__u32)idx;
+	struct stage_src s;
+	int ret;
 
 	if (idx < 0 || idx >= pl->nr_stages)
 		return errf(err, -ENOENT, "no stage in slot %d", idx);
@@ -1103,88 +1656,350 @@ int pipeline__rollback_stage(struct pipeline *pl, int idx, struct pipeline_err *
 	tmp = pl->live[idx];
 	pl->live[idx] = pl->prev[idx];
 	pl->prev[idx] = tmp;
-	snprintf(pdir, sizeof(pdir), "%s/%s", pl->dir, SLUICE_PIN_PREV);
-	sub_dir(pl, SLUICE_PIN_BANK_FMT, pl->gen & 1, gdir, sizeof(gdir));
-	snprintf(name, sizeof(name), SLUICE_PIN_STAGE_FMT, idx);
-	pin_at(pl->live[idx].fd, gdir, name);
-	pin_at(pl->prev[idx].fd, pdir, name);
-	{
-		struct stage_src s = pl->src[idx];
-
-		pl->src[idx] = pl->prev_src[idx];
-		pl->prev_src[idx] = s;
-	}
-	return info_write(pl);
+	s = pl->src[idx];
+	pl->src[idx] = pl->prev_src[idx];
+	pl->prev_src[idx] = s;
+	prev_dir(pl, pdir, sizeof(pdir));
+	bank_dir(pl, pl->bank, gdir, sizeof(gdir));
+	stage_pin_name(idx, name, sizeof(name));
+	ret = pin_at(pl->live[idx].fd, gdir, name);
+	if (!ret)
+		ret = pin_at(pl->prev[idx].fd, pdir, name);
+	if (!ret)
+		ret = info_write(pl);
+	if (ret)
+		return errf(err, ret, "rolled back, but recording it under %s failed: %s", pl->dir,
+			    strerror(-ret));
+	return 0;
 }
 
-static int switch_entry(struct pipeline *pl, int new_fd, struct pipeline_err *err)
+/*
+ * Makes bank nb live with one store into the switch word, then waits until
+ * no packet can still be inside the bank it left. Info is written before
+ * the store (nb recorded as a candidate) and after it, so a crash between
+ * the two is resolved by adoption from the word.
+ */
+static int switch_to(struct pipeline *pl, int nb, struct pipeline_err *err)
 {
-	if (pl->how == SLUICE_ATTACH_LIBXDP) {
-		LIBBPF_OPTS(bpf_xdp_attach_opts, o, .old_prog_fd = pl->entry.fd);
-		__u32 flags = XDP_FLAGS_REPLACE | (pl->native ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE);
+	uint64_t t1 = sluice_now_us();
+	int ret;
 
-		if (bpf_xdp_attach(pl->ifindex, new_fd, flags, &o))
-			return errf(err, -errno, "replacing the XDP program on %s: %s", pl->ifname,
-				    strerror(errno));
-		return 0;
-	}
-	if (pl->link_fd < 0)
-		return 0;	/* loaded, not attached: nothing to switch */
-	LIBBPF_OPTS(bpf_link_update_opts, o, .flags = BPF_F_REPLACE, .old_prog_fd = pl->entry.fd);
-	if (bpf_link_update(pl->link_fd, new_fd, &o))
-		return errf(err, -errno, "updating the XDP link: %s", strerror(errno));
+	ret = info_write(pl);
+	if (ret)
+		return errf(err, ret, "recording the candidate under %s: %s", pl->dir, strerror(-ret));
+	switch_store(pl, word_of(nb, pl->banks[nb].gen));
+	pl->last_switch_us = sluice_now_us() - t1;
+	/*
+	 * Packets already inside the old bank finish there; a later build may
+	 * rewrite its slots, so wait for them now.
+	 */
+	sluice_rcu_wait();
+	bank_make_live(pl, nb, SLUICE_BANK_PREV);
+	ret = info_write(pl);
+	if (ret)
+		return errf(err, ret, "generation %u is live, but recording it under %s failed: %s",
+			    pl->gen, pl->dir, strerror(-ret));
 	return 0;
+}
+
+static int build_candidate(struct pipeline *pl, const struct stage_src *src, int n,
+			   const struct preflight_pkt *pf, size_t nr_pf, bool prefer_prev,
+			   enum sluice_bank_state st, struct pipeline_err *err)
+{
+	struct gen g;
+	uint64_t t0;
+	int ret, nb;
+
+	ret = pipeline__validate(src, n, err);
+	if (!ret)
+		ret = preflight(pl, src, n, pf, nr_pf, err);
+	if (ret)
+		return ret;
+	t0 = sluice_now_us();
+	ret = bank_build(pl, src, n, pl->default_verdict, prefer_prev, &g, err);
+	if (ret)
+		return ret;
+	pl->last_build_us = sluice_now_us() - t0;
+	nb = g.bank;
+	bank_take(pl, &g, src, pl->default_verdict, st);
+	pl->banks[nb].base_gen = pl->gen;
+	if (st == SLUICE_BANK_PREPARED || st == SLUICE_BANK_CANARY)
+		pl->banks[nb].cand = pl->next_cand++;
+	return nb;
 }
 
 int pipeline__commit(struct pipeline *pl, const struct stage_src *src, int n,
 		     const struct preflight_pkt *pf, size_t nr_pf, struct pipeline_err *err)
 {
-	char mdir[PATH_MAX], pdir[PATH_MAX];
-	struct gen g;
-	uint64_t t0, t1;
-	int ret;
+	int nb = build_candidate(pl, src, n, pf, nr_pf, true, SLUICE_BANK_PREPARED, err);
 
-	ret = pipeline__validate(src, n, err);
-	if (ret)
-		return ret;
-	ret = preflight(pl, src, n, pf, nr_pf, err);
-	if (ret)
-		return ret;
-	maps_dir(pl, mdir, sizeof(mdir));
-	t0 = now_us();
-	ret = gen_build(pl, src, n, pl->gen + 1, pl->default_verdict, mdir, true, &g, err);
-	if (ret)
-		goto stale;
-	ret = gen_pin(pl, &g, err);
-	if (ret)
-		goto fail;
-	t1 = now_us();
-	/* The one step packets see: new packets enter the new generation's bank. */
-	ret = switch_entry(pl, g.entry.fd, err);
-	pl->last_build_us = t1 - t0;
-	pl->last_switch_us = now_us() - t1;
-	if (ret)
-		goto fail;
-	/*
-	 * Packets already inside the old bank finish there. The next
-	 * transaction rewrites its slots, so wait for them now, while the
-	 * reply to this one is already decided.
-	 */
-	sluice_rcu_wait();
-	/* Rollback after a transaction is another transaction: drop per-stage history. */
-	snprintf(pdir, sizeof(pdir), "%s/%s", pl->dir, SLUICE_PIN_PREV);
-	rm_tree(pdir);
-	for (int i = 0; i < SLUICE_MAX_STAGES; i++)
-		inst_close(&pl->prev[i]);
-	gen_adopt_into(pl, &g, src);
+	if (nb < 0)
+		return nb;
+	return switch_to(pl, nb, err);
+}
+
+int pipeline__rollback_commit(struct pipeline *pl, struct pipeline_err *err)
+{
+	for (int b = 0; b < SLUICE_NR_BANKS; b++)
+		if (b != pl->bank && pl->banks[b].state == SLUICE_BANK_PREV)
+			return switch_to(pl, b, err);
+	return errf(err, -ENOENT, "%s has no previous generation to roll back to", pl->ifname);
+}
+
+int pipeline__prepare(struct pipeline *pl, const struct stage_src *src, int n,
+		      const struct preflight_pkt *pf, size_t nr_pf, uint32_t *cand,
+		      struct pipeline_err *err)
+{
+	int nb = build_candidate(pl, src, n, pf, nr_pf, false, SLUICE_BANK_PREPARED, err), ret;
+
+	if (nb < 0)
+		return nb;
+	*cand = pl->banks[nb].cand;
+	ret = info_write(pl);
+	return ret ? errf(err, ret, "recording the candidate: %s", strerror(-ret)) : 0;
+}
+
+int pipeline__candidate_bank(const struct pipeline *pl, uint32_t cand)
+{
+	for (int b = 0; b < SLUICE_NR_BANKS; b++)
+		if (b != pl->bank && pl->banks[b].cand == cand &&
+		    (pl->banks[b].state == SLUICE_BANK_PREPARED || pl->banks[b].state == SLUICE_BANK_CANARY))
+			return b;
+	return -ENOENT;
+}
+
+static int candidate_check(const struct pipeline *pl, uint32_t cand, struct pipeline_err *err)
+{
+	int b = pipeline__candidate_bank(pl, cand);
+
+	if (b < 0)
+		return errf(err, -ENOENT, "%s has no candidate %u", pl->ifname, cand);
+	if (pl->banks[b].base_gen != pl->gen)
+		return errf(err, -ESTALE, "candidate %u of %s was prepared against generation %u; "
+			    "generation %u is live now: prepare it again", cand, pl->ifname,
+			    pl->banks[b].base_gen, pl->gen);
+	return b;
+}
+
+int pipeline__commit_prepared(struct pipeline *pl, uint32_t cand, struct pipeline_err *err)
+{
+	int b = candidate_check(pl, cand, err);
+
+	if (b < 0)
+		return b;
+	if (pl->banks[b].state == SLUICE_BANK_CANARY)
+		return errf(err, -EBUSY, "candidate %u is a canary: promote or abort it", cand);
+	return switch_to(pl, b, err);
+}
+
+static void bank_unpin(struct pipeline *pl, int b)
+{
+	char dir[PATH_MAX];
+
+	bank_dir(pl, b, dir, sizeof(dir));
+	rm_tree(dir);
+}
+
+int pipeline__drop_candidate(struct pipeline *pl, uint32_t cand, struct pipeline_err *err)
+{
+	int b = pipeline__candidate_bank(pl, cand);
+
+	if (b < 0)
+		return errf(err, -ENOENT, "%s has no candidate %u", pl->ifname, cand);
+	if (pl->banks[b].state == SLUICE_BANK_CANARY)
+		return errf(err, -EBUSY, "candidate %u is a canary: abort it", cand);
+	bank_clear(&pl->banks[b]);
+	bank_unpin(pl, b);
 	return info_write(pl);
-fail:
-	gen_close(&g);
-stale:
-	/* The idle bank's slots may hold what this attempt loaded: reuse nothing from it. */
-	for (int i = 0; i < SLUICE_MAX_STAGES; i++)
-		inst_close(&pl->idle[i]);
+}
+
+int pipeline__canary_bank(const struct pipeline *pl)
+{
+	for (int b = 0; b < SLUICE_NR_BANKS; b++)
+		if (b != pl->bank && pl->banks[b].state == SLUICE_BANK_CANARY)
+			return b;
+	return -ENOENT;
+}
+
+int pipeline__canary_start(struct pipeline *pl, uint32_t cand, uint32_t share,
+			   struct pipeline_err *err)
+{
+	union sluice_word w;
+	int b = candidate_check(pl, cand, err), ret;
+
+	if (b < 0)
+		return b;
+	if (share < 1 || share > SLUICE_SHARE_ONE)
+		return errf(err, -ERANGE, "a canary's share is between 1 and %u of %u", SLUICE_SHARE_ONE,
+			    SLUICE_SHARE_ONE);
+	ret = pipeline__canary_bank(pl);
+	if (ret >= 0 && ret != b)
+		return errf(err, -EBUSY, "%s already runs a canary (candidate %u)", pl->ifname,
+			    pl->banks[ret].cand);
+	pl->banks[b].state = SLUICE_BANK_CANARY;
+	ret = info_write(pl);
+	if (ret)
+		return errf(err, ret, "recording the canary: %s", strerror(-ret));
+	w = word_of(pl->bank, pl->gen);
+	w.alt_bank = (__u8)b;
+	w.alt_gen = (__u16)pl->banks[b].gen;
+	w.share = (__u16)share;
+	switch_store(pl, w);
+	return 0;
+}
+
+int pipeline__canary_promote(struct pipeline *pl, struct pipeline_err *err)
+{
+	int b = pipeline__canary_bank(pl);
+
+	if (b < 0)
+		return errf(err, -ENOENT, "%s runs no canary", pl->ifname);
+	return switch_to(pl, b, err);
+}
+
+int pipeline__canary_abort(struct pipeline *pl, struct pipeline_err *err)
+{
+	int b = pipeline__canary_bank(pl);
+
+	if (b < 0)
+		return errf(err, -ENOENT, "%s runs no canary", pl->ifname);
+	switch_store(pl, word_of(pl->bank, pl->gen));
+	/* Its flows may still be inside the canary's bank. */
+	sluice_rcu_wait();
+	bank_clear(&pl->banks[b]);
+	bank_unpin(pl, b);
+	return info_write(pl);
+}
+
+/* ---- several interfaces at one instant ---- */
+
+static int selectors_map(const char *root, __u64 **sel, struct pipeline_err *err)
+{
+	size_t len = (SLUICE_NR_SELECTORS * sizeof(__u64) + 4095) & ~(size_t)4095;
+	int fd = get_at(root, SLUICE_PIN_SELECTORS);
+	void *p;
+
+	if (fd < 0)
+		return errf(err, fd, "%s/%s: %s", root, SLUICE_PIN_SELECTORS, strerror(-fd));
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	if (p == MAP_FAILED)
+		return errf(err, -errno, "mapping the selectors: %s", strerror(errno));
+	*sel = p;
+	return 0;
+}
+
+/*
+ * Selector words: bit 1 = taken by a group commit, bit 0 = its interfaces
+ * run their alternative bank. Taken with a compare-and-swap, so two daemons
+ * of one pin root never share one.
+ */
+#define SEL_TAKEN	2ull
+#define SEL_FLIP	1ull
+
+int pipeline__commit_group(struct pipeline **pls, const uint32_t *cands, int n,
+			   struct pipeline_err *err)
+{
+	size_t len = (SLUICE_NR_SELECTORS * sizeof(__u64) + 4095) & ~(size_t)4095;
+	int banks[SLUICE_NR_BANKS * 16];
+	__u64 *sel = NULL;
+	int s = -1, ret;
+
+	if (n < 1 || n > (int)(sizeof(banks) / sizeof(banks[0])))
+		return errf(err, -EINVAL, "a group commit names 1 to %zu interfaces",
+			    sizeof(banks) / sizeof(banks[0]));
+	/* Every part first: a stale or missing candidate leaves every interface as it is. */
+	for (int i = 0; i < n; i++) {
+		banks[i] = candidate_check(pls[i], cands[i], err);
+		if (banks[i] < 0)
+			return banks[i];
+		for (int j = 0; j < i; j++)
+			if (!strcmp(pls[i]->root, pls[j]->root) && !strcmp(pls[i]->ifname, pls[j]->ifname))
+				return errf(err, -EINVAL, "%s is named twice", pls[i]->ifname);
+		if (strcmp(pls[i]->root, pls[0]->root))
+			return errf(err, -EXDEV, "%s and %s have different pin roots: no selector "
+				    "reaches both", pls[0]->ifname, pls[i]->ifname);
+	}
+	ret = selectors_map(pls[0]->root, &sel, err);
+	if (ret)
+		return ret;
+	for (int i = 1; i < SLUICE_NR_SELECTORS && s < 0; i++) {
+		__u64 expect = 0;
+
+		if (__atomic_compare_exchange_n(&sel[i], &expect, SEL_TAKEN, false, __ATOMIC_ACQ_REL,
+						__ATOMIC_RELAXED))
+			s = i;
+	}
+	if (s < 0) {
+		ret = errf(err, -EBUSY, "every selector of %s is taken", pls[0]->root);
+		goto out;
+	}
+	for (int i = 0; i < n; i++) {
+		ret = info_write(pls[i]);
+		if (ret) {
+			errf(err, ret, "%s: recording the candidate: %s", pls[i]->ifname, strerror(-ret));
+			goto release;
+		}
+	}
+	/* Each interface follows the selector; while it is even, nothing changes. */
+	for (int i = 0; i < n; i++) {
+		union sluice_word w = word_of(pls[i]->bank, pls[i]->gen);
+
+		w.alt_bank = (__u8)banks[i];
+		w.alt_gen = (__u16)pls[i]->banks[banks[i]].gen;
+		w.share = (__u16)(SLUICE_SHARE_GROUP | (unsigned int)s);
+		switch_store(pls[i], w);
+	}
+	/* The one step packets see, on every interface at once. */
+	__atomic_store_n(&sel[s], SEL_TAKEN | SEL_FLIP, __ATOMIC_RELEASE);
+	/* Each word now names its new bank itself; the selector is free again. */
+	for (int i = 0; i < n; i++)
+		switch_store(pls[i], word_of(banks[i], pls[i]->banks[banks[i]].gen));
+	sluice_rcu_wait();
+	for (int i = 0; i < n; i++) {
+		bank_make_live(pls[i], banks[i], SLUICE_BANK_PREV);
+		info_write(pls[i]);
+	}
+	ret = 0;
+release:
+	__atomic_store_n(&sel[s], 0, __ATOMIC_RELEASE);
+out:
+	munmap(sel, len);
 	return ret;
+}
+
+/* ---- slot drift ---- */
+
+int pipeline__drift(const struct pipeline *pl, uint32_t *running)
+{
+	int drifted = 0;
+
+	for (int i = 0; i < pl->nr_stages; i++) {
+		uint32_t id = slot_prog_id(pl->progs_fd, sluice_bank_base((uint32_t)pl->bank) + (uint32_t)i);
+
+		if (running)
+			running[i] = id;
+		if (id != pl->live[i].prog_id)
+			drifted |= 1 << i;
+	}
+	return drifted;
+}
+
+int pipeline__repair(struct pipeline *pl, struct pipeline_err *err)
+{
+	int drifted = pipeline__drift(pl, NULL), fixed = 0;
+
+	for (int i = 0; i < pl->nr_stages; i++) {
+		__u32 key = sluice_bank_base((uint32_t)pl->bank) + (__u32)i;
+
+		if (!(drifted & (1 << i)))
+			continue;
+		if (bpf_map_update_elem(pl->progs_fd, &key, &pl->live[i].fd, BPF_ANY))
+			return errf(err, -errno, "restoring slot %u of %s: %s", key, pl->ifname,
+				    strerror(errno));
+		fixed++;
+	}
+	return fixed;
 }
 
 /* ---- reading ---- */
@@ -1208,62 +2023,98 @@ int pipeline__map_fd(const struct pipeline *pl, const char *name)
 	return get_at(mdir, name);
 }
 
-int pipeline__stats(const struct pipeline *pl, struct sluice_pipe_stats *ps,
+/* Adds every CPU's value of key into sum, a struct of n u64 counters. */
+static int percpu_sum(int fd, __u32 key, __u64 *sum, size_t n, __u64 *buf, int ncpu)
+{
+	if (bpf_map_lookup_elem(fd, &key, buf))
+		return -errno;
+	for (int c = 0; c < ncpu; c++)
+		for (size_t w = 0; w < n; w++)
+			sum[w] += buf[(size_t)c * n + w];
+	return 0;
+}
+
+/* bank < 0: every bank. */
+static int stats_of(const struct pipeline *pl, int bank, struct sluice_pipe_stats *ps,
 		    struct sluice_slot_stats *slots)
 {
-	int ncpu = libbpf_num_possible_cpus(), fd, ret = 0;
-	struct sluice_slot_stats *sv;
-	struct sluice_pipe_stats *pv;
-	__u32 key = 0;
+	int ncpu = libbpf_num_possible_cpus(), pfd = -1, sfd = -1, ret = 0;
+	__u64 *buf;
 
 	if (ncpu < 1)
 		return ncpu;
-	pv = calloc(ncpu, sizeof(*pv));
-	sv = calloc(ncpu, sizeof(*sv));
-	if (!pv || !sv) {
-		ret = -ENOMEM;
-		goto out;
-	}
+	buf = calloc((size_t)ncpu, sizeof(struct sluice_pipe_stats) > sizeof(struct sluice_slot_stats)
+				   ? sizeof(struct sluice_pipe_stats) : sizeof(struct sluice_slot_stats));
+	if (!buf)
+		return -ENOMEM;
 	memset(ps, 0, sizeof(*ps));
-	memset(slots, 0, sizeof(*slots) * SLUICE_MAX_STAGES);
-	fd = pipeline__map_fd(pl, SLUICE_MAP_PIPE_STATS);
-	if (fd < 0) {
-		ret = fd;
+	if (slots)
+		memset(slots, 0, sizeof(*slots) * SLUICE_MAX_STAGES);
+	pfd = pipeline__map_fd(pl, SLUICE_MAP_PIPE_STATS);
+	sfd = pipeline__map_fd(pl, SLUICE_MAP_SLOT_STATS);
+	if (pfd < 0 || sfd < 0) {
+		ret = pfd < 0 ? pfd : sfd;
 		goto out;
 	}
-	if (!bpf_map_lookup_elem(fd, &key, pv)) {
-		for (int c = 0; c < ncpu; c++) {
-			__u64 *dst = (__u64 *)ps, *s = (__u64 *)&pv[c];
-
-			for (size_t w = 0; w < sizeof(*ps) / 8; w++)
-				dst[w] += s[w];
-		}
-	}
-	close(fd);
-	fd = pipeline__map_fd(pl, SLUICE_MAP_SLOT_STATS);
-	if (fd < 0) {
-		ret = fd;
-		goto out;
-	}
-	for (key = 0; key < SLUICE_MAX_STAGES; key++) {
-		if (bpf_map_lookup_elem(fd, &key, sv))
+	for (int b = 0; b < SLUICE_NR_BANKS; b++) {
+		if (bank >= 0 && b != bank)
 			continue;
-		for (int c = 0; c < ncpu; c++) {
-			__u64 *dst = (__u64 *)&slots[key], *s = (__u64 *)&sv[c];
-
-			for (size_t w = 0; w < sizeof(*slots) / 8; w++)
-				dst[w] += s[w];
-		}
+		percpu_sum(pfd, (__u32)b, (__u64 *)ps, sizeof(*ps) / 8, buf, ncpu);
+		for (int i = 0; slots && i < SLUICE_MAX_STAGES; i++)
+			percpu_sum(sfd, sluice_bank_base((__u32)b) + (__u32)i, (__u64 *)&slots[i],
+				   sizeof(*slots) / 8, buf, ncpu);
 	}
-	close(fd);
 	/* The map counts packets by the last slot they reached: entered = this one and later ones. */
-	for (int i = SLUICE_MAX_STAGES - 2; i >= 0; i--) {
+	for (int i = SLUICE_MAX_STAGES - 2; slots && i >= 0; i--) {
 		slots[i].packets += slots[i + 1].packets;
 		slots[i].bytes += slots[i + 1].bytes;
 	}
 out:
-	free(pv);
-	free(sv);
+	if (pfd >= 0)
+		close(pfd);
+	if (sfd >= 0)
+		close(sfd);
+	free(buf);
+	return ret;
+}
+
+int pipeline__stats(const struct pipeline *pl, struct sluice_pipe_stats *ps,
+		    struct sluice_slot_stats *slots)
+{
+	return stats_of(pl, -1, ps, slots);
+}
+
+int pipeline__stats_bank(const struct pipeline *pl, int bank, struct sluice_pipe_stats *ps,
+			 struct sluice_slot_stats *slots)
+{
+	if (bank < 0 || bank >= SLUICE_NR_BANKS)
+		return -EINVAL;
+	return stats_of(pl, bank, ps, slots);
+}
+
+/* This CPU's per-CPU context after a run. */
+static int ctx_percpu_read(const struct pipeline *pl, int cpu, struct sluice_meta *meta)
+{
+	int ncpu = libbpf_num_possible_cpus(), fd, ret = 0;
+	struct sluice_meta *v;
+	__u32 zero = 0;
+
+	if (ncpu < 1 || cpu >= ncpu)
+		return -EINVAL;
+	v = calloc((size_t)ncpu, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	fd = pipeline__map_fd(pl, SLUICE_MAP_CTX);
+	if (fd < 0) {
+		free(v);
+		return fd;
+	}
+	if (bpf_map_lookup_elem(fd, &zero, v))
+		ret = -errno;
+	else
+		*meta = v[cpu];
+	close(fd);
+	free(v);
 	return ret;
 }
 
@@ -1276,14 +2127,32 @@ int pipeline__test_run(const struct pipeline *pl, const void *frame, size_t len,
 		    .data_out = out, .data_size_out = sizeof(out), .ctx_in = &ctx,
 		    .ctx_size_in = sizeof(ctx), .ctx_out = &ctx_out, .ctx_size_out = sizeof(ctx_out),
 		    .repeat = 1);
+	cpu_set_t old, one;
+	int ret = 0, cpu;
 
-	if (bpf_prog_test_run_opts(pl->entry.fd, &opts))
+	/*
+	 * With the per-CPU carrier the context is read back from the CPU the
+	 * run took: keep this thread on one CPU for the run and the read.
+	 */
+	if (sched_getaffinity(0, sizeof(old), &old))
 		return -errno;
+	cpu = sched_getcpu();
+	CPU_ZERO(&one);
+	CPU_SET(cpu < 0 ? 0 : cpu, &one);
+	sched_setaffinity(0, sizeof(one), &one);
+	if (bpf_prog_test_run_opts(pl->entry.fd, &opts)) {
+		ret = -errno;
+		goto out;
+	}
 	*verdict = opts.retval;
 	if (meta) {
 		memset(meta, 0, sizeof(*meta));
 		if (ctx_out.data - ctx_out.data_meta == sizeof(*meta))
 			memcpy(meta, out, sizeof(*meta));
+		else
+			ret = ctx_percpu_read(pl, cpu < 0 ? 0 : cpu, meta);
 	}
-	return 0;
+out:
+	sched_setaffinity(0, sizeof(old), &old);
+	return ret;
 }

@@ -55,26 +55,46 @@ enum sluice_attach {
 	SLUICE_ATTACH_LIBXDP,		/* libxdp; netlink replace when it falls back to one program */
 };
 
+/* A bank that is not live: the previous generation, a prepared candidate, a canary. */
+struct bank {
+	enum sluice_bank_state state;
+	uint32_t gen;
+	uint32_t cand;			/* candidate id, 0 = none */
+	uint32_t base_gen;		/* live generation the candidate was built against */
+	int default_verdict;
+	int nr_stages;
+	struct stage_src *src;		/* SLUICE_MAX_STAGES entries, on the heap */
+	struct stage_inst st[SLUICE_MAX_STAGES];
+};
+
 struct pipeline {
 	char ifname[IF_NAMESIZE];
 	int ifindex;
+	char root[PATH_MAX];		/* the pin root */
 	char dir[PATH_MAX];		/* <pin root>/<ifname> */
-	uint32_t gen;			/* live generation, 0 = none yet */
+	enum sluice_carrier carrier;	/* of the entry and every stage */
+	uint8_t entry_flags;		/* SLUICE_ENTRY_F_* the entry is built with */
+	/* The live generation: what the switch word's bank names. */
+	uint32_t gen;			/* 0 = none yet */
+	int bank;			/* its bank */
 	int default_verdict;
 	int nr_stages;
-	struct stage_src src[SLUICE_MAX_STAGES];
+	struct stage_src *src;		/* SLUICE_MAX_STAGES entries, on the heap */
 	struct stage_inst live[SLUICE_MAX_STAGES];
 	struct stage_inst prev[SLUICE_MAX_STAGES];	/* what the last swap replaced */
-	struct stage_src prev_src[SLUICE_MAX_STAGES];
-	struct stage_inst idle[SLUICE_MAX_STAGES];	/* the other bank, for reuse */
-	int progs_fd;			/* the prog_array: both banks */
+	struct stage_src *prev_src;
+	/* Every other bank; banks[bank] is unused while it is live. */
+	struct bank banks[SLUICE_NR_BANKS];
+	int progs_fd;			/* the prog_array: every bank */
 	struct stage_inst entry;
+	int switch_fd;
+	struct sluice_switch *sw;	/* the switch map, mmapped */
 	int link_fd;			/* -1 = not attached */
 	uint32_t link_id;
 	enum sluice_xdp_mode mode;
 	enum sluice_attach how;
 	bool native;			/* what auto chose */
-	uint32_t next_ver;
+	uint32_t next_ver, next_gen, next_cand;
 	/* State maps shared with other interfaces, pinned under shared_dir. */
 	char shared_dir[PATH_MAX];
 	char shared[SLUICE_MAX_SHARED][SLUICE_NAME_LEN];
@@ -101,12 +121,19 @@ void pipeline_err__clear(struct pipeline_err *e);
 int pipeline__init(struct pipeline *pl, const char *pin_root, const char *ifname);
 void pipeline__close(struct pipeline *pl);	/* closes fds, keeps pins: traffic goes on */
 
+/*
+ * Chooses where the per-packet context lives, before load. flags are
+ * SLUICE_ENTRY_F_* for the entry (tests force a metadata refusal with them).
+ */
+void pipeline__set_carrier(struct pipeline *pl, enum sluice_carrier carrier, uint8_t entry_flags);
+
 /* Checks a stage list against the kernel's limits before anything is loaded. */
 int pipeline__validate(const struct stage_src *src, int n, struct pipeline_err *err);
 
 /*
  * Loads a first generation, fills every slot, pins it, then attaches: no
- * packet ever meets an empty slot.
+ * packet ever meets an empty slot. Refuses to touch an interface whose
+ * folder already holds a pipeline (adopt it instead).
  */
 int pipeline__create(struct pipeline *pl, const struct stage_src *src, int n, int default_verdict,
 		     struct pipeline_err *err);
@@ -122,21 +149,89 @@ int pipeline__attach(struct pipeline *pl, enum sluice_xdp_mode mode, enum sluice
  */
 int pipeline__share_maps(struct pipeline *pl, const char *pin_root, char *const *names, size_t n);
 
-/* Opens what a previous daemon pinned. -ENOENT when nothing is pinned. */
+/*
+ * Opens what a previous daemon pinned. -ENOENT only when nothing of this
+ * interface is pinned; a pipeline that is there but cannot be adopted (a
+ * missing pin, another layout) is another error, and the caller must not
+ * take it for an empty interface: its traffic still runs through it.
+ */
 int pipeline__adopt(struct pipeline *pl, struct pipeline_err *err);
 
-/* Replaces the program in one slot (one atomic prog_array update). */
+/* Replaces the program in one slot of the live bank (one atomic prog_array update). */
 int pipeline__swap_stage(struct pipeline *pl, int idx, const struct stage_src *src,
 			 const struct preflight_pkt *pf, size_t nr_pf, struct pipeline_err *err);
 int pipeline__rollback_stage(struct pipeline *pl, int idx, struct pipeline_err *err);
 
 /*
- * Replaces the whole stage list as one: a new generation behind a new entry,
- * switched in by one bpf_link update; the old one is released after an RCU
- * grace period, when no packet can still be inside it.
+ * Replaces the whole stage list as one: a new generation built in an idle
+ * bank, switched in by one store into the switch word; the old one stays
+ * loaded as the previous generation (pipeline__rollback_commit) once an RCU
+ * grace period has passed and no packet can still be inside it.
  */
 int pipeline__commit(struct pipeline *pl, const struct stage_src *src, int n,
 		     const struct preflight_pkt *pf, size_t nr_pf, struct pipeline_err *err);
+/* Makes the previous generation live again: one store. */
+int pipeline__rollback_commit(struct pipeline *pl, struct pipeline_err *err);
+
+/*
+ * Two-phase changes: build, verify and pre-flight a generation in an idle
+ * bank (a candidate), then make it live with one store. A candidate built
+ * against a live generation that has changed since is refused (-ESTALE).
+ */
+int pipeline__prepare(struct pipeline *pl, const struct stage_src *src, int n,
+		      const struct preflight_pkt *pf, size_t nr_pf, uint32_t *cand,
+		      struct pipeline_err *err);
+int pipeline__commit_prepared(struct pipeline *pl, uint32_t cand, struct pipeline_err *err);
+int pipeline__drop_candidate(struct pipeline *pl, uint32_t cand, struct pipeline_err *err);
+/* The bank of candidate cand, or -ENOENT. */
+int pipeline__candidate_bank(const struct pipeline *pl, uint32_t cand);
+
+/*
+ * Canary: candidate cand serves share/SLUICE_SHARE_ONE of the flows (by a
+ * flow hash), the live generation the rest. Promote makes it live; abort
+ * sends every flow back and drops it.
+ */
+int pipeline__canary_start(struct pipeline *pl, uint32_t cand, uint32_t share,
+			   struct pipeline_err *err);
+int pipeline__canary_promote(struct pipeline *pl, struct pipeline_err *err);
+int pipeline__canary_abort(struct pipeline *pl, struct pipeline_err *err);
+/* The canary's bank, or -ENOENT. */
+int pipeline__canary_bank(const struct pipeline *pl);
+
+/*
+ * Makes the prepared candidates of several interfaces live at one instant:
+ * each follows a selector word of the pin root, then one store into it
+ * switches them all. All of them or none.
+ */
+int pipeline__commit_group(struct pipeline **pls, const uint32_t *cands, int n,
+			   struct pipeline_err *err);
+
+/*
+ * Slot drift: positions of the live bank whose slot holds another program
+ * than the one this pipeline put there (a bit each); running[] (may be
+ * NULL) gets the ids found. Repair puts the recorded programs back and
+ * returns how many it restored.
+ */
+int pipeline__drift(const struct pipeline *pl, uint32_t *running);
+int pipeline__repair(struct pipeline *pl, struct pipeline_err *err);
+
+/*
+ * A scratch copy of a pipeline with src as its stages: its own prog_array,
+ * entry, switch word, context and copies of the state maps (rules as they
+ * are now, counters from zero). Nothing it does reaches the live pipeline.
+ */
+struct pipeline_scratch;
+int pipeline__scratch_open(struct pipeline *pl, const struct stage_src *src, int n,
+			   struct pipeline_scratch **sc, struct pipeline_err *err);
+int pipeline__scratch_run(struct pipeline_scratch *sc, const void *frame, size_t len, uint32_t *verdict);
+void pipeline__scratch_close(struct pipeline_scratch *sc);
+
+/*
+ * Knobs read by the entry with the switch word: time 1 packet in time_every
+ * for stage timing, sample 1 in sample_every for a shadow diff (powers of
+ * two; 0 = off; -1 = leave as it is), record anomalies (-1 = leave).
+ */
+int pipeline__set_knobs(struct pipeline *pl, long time_every, long sample_every, int record);
 
 /* Whether the live entry is what the interface runs (by a link or by libxdp). */
 bool pipeline__attached(const struct pipeline *pl);
@@ -148,9 +243,15 @@ int pipeline__find_stage(const struct pipeline *pl, const char *name);
 /* Opens a state map pinned under maps/ by name (caller closes). */
 int pipeline__map_fd(const struct pipeline *pl, const char *name);
 
-/* Sums the per-CPU counters. slots has room for SLUICE_MAX_STAGES. */
+/*
+ * Sums the per-CPU counters over every bank. slots has room for
+ * SLUICE_MAX_STAGES positions.
+ */
 int pipeline__stats(const struct pipeline *pl, struct sluice_pipe_stats *ps,
 		    struct sluice_slot_stats *slots);
+/* The same for one bank only (a canary's side). */
+int pipeline__stats_bank(const struct pipeline *pl, int bank, struct sluice_pipe_stats *ps,
+			 struct sluice_slot_stats *slots);
 
 /* Runs one frame through the live entry with BPF_PROG_TEST_RUN. */
 int pipeline__test_run(const struct pipeline *pl, const void *frame, size_t len, uint32_t *verdict,
@@ -164,7 +265,11 @@ int stage_src__set_param(struct stage_src *src, const char *name, int64_t value)
 /* Waits until no XDP program run that started before the call is still going. */
 void sluice_rcu_wait(void);
 
+/* The one vocabulary for verdicts, carriers and bank states. */
 const char *xdp_verdict_name(int v);
 int xdp_verdict_parse(const char *s);
+const char *sluice_carrier_name(int c);
+int sluice_carrier_parse(const char *s);
+const char *sluice_bank_state_name(int s);
 
 #endif

@@ -211,6 +211,7 @@ enum {
 	P_AF_XDP,
 	P_DISPATCHER,
 	P_LIVE_FRAMES,
+	P_LOAD_BYTES,
 	P_BPF_STATS,
 	P_NR,
 };
@@ -223,7 +224,10 @@ static const struct probe_def {
 	[P_BPFFS] = { "bpffs", true, "bpffs mounted at /sys/fs/bpf (mount -t bpf bpf /sys/fs/bpf)" },
 	[P_XDP] = { "xdp_prog", true, "Linux >= 4.8 with CONFIG_BPF_SYSCALL, CAP_BPF and CAP_NET_ADMIN" },
 	[P_TAIL_SUBPROG] = { "tail_call_subprog", true, "Linux >= 5.10 on x86-64 with the BPF JIT on" },
-	[P_ADJUST_META] = { "xdp_adjust_meta", true, "Linux >= 5.15 (XDP metadata in BPF_PROG_TEST_RUN)" },
+	[P_ADJUST_META] = { "xdp_adjust_meta", false,
+			    "a kernel whose verifier lets XDP programs call bpf_xdp_adjust_meta (Linux >= 5.15 "
+			    "for it in BPF_PROG_TEST_RUN); without it the context rides in a per-CPU map "
+			    "and AF_XDP sockets get no sluice metadata" },
 	[P_JIT] = { "jit", false, "net.core.bpf_jit_enable = 1 (or CONFIG_BPF_JIT_ALWAYS_ON)" },
 	[P_DIRECT_TC] = { "direct_tail_call", false, "the x86-64 BPF JIT, Linux >= 5.5" },
 	[P_NATIVE_XDP] = { "native_xdp_veth", false, "Linux >= 4.19 (veth native XDP) and unshare(CLONE_NEWNET)" },
@@ -231,7 +235,10 @@ static const struct probe_def {
 	[P_AF_XDP] = { "af_xdp", false, "Linux >= 4.18 with CONFIG_XDP_SOCKETS" },
 	[P_DISPATCHER] = { "libxdp_dispatcher", false,
 			   "Linux >= 5.10 with freplace (BPF_PROG_TYPE_EXT) allowed, libxdp >= 1.2" },
-	[P_LIVE_FRAMES] = { "xdp_live_frames", false, "Linux >= 5.18 (BPF_F_TEST_XDP_LIVE_FRAMES)" },
+	[P_LIVE_FRAMES] = { "xdp_live_frames", false, "Linux >= 5.18 (BPF_F_TEST_XDP_LIVE_FRAMES) allowed "
+			    "to this user; sluice-gen then uses another engine" },
+	[P_LOAD_BYTES] = { "xdp_load_bytes", false, "Linux >= 5.18 (bpf_xdp_load_bytes): shadow-diff "
+			   "samples of whole frames" },
 	[P_BPF_STATS] = { "bpf_stats", false, "Linux >= 5.8 (kernel.bpf_stats_enabled)" },
 };
 
@@ -387,6 +394,27 @@ out:
 
 #define META_MAGIC 0x5c1ce0deu
 
+bool probe__denied(const char *feature)
+{
+	const char *list = getenv("SLUICE_DENY_FEATURES"), *p;
+	size_t len = strlen(feature);
+
+	for (p = list; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+		if (!strncmp(p, feature, len) && (p[len] == ',' || !p[len]))
+			return true;
+	return false;
+}
+
+/* Whether a test asked to act as a kernel that refuses this feature. */
+static bool denied(struct probe_result *r)
+{
+	if (!probe__denied(r->name))
+		return false;
+	set(r, false, "refused: SLUICE_DENY_FEATURES names it (a test acting as a kernel that "
+	    "refuses it)");
+	return true;
+}
+
 static void probe_adjust_meta(struct probe_result *r)
 {
 	const int mlen = sizeof(struct sluice_meta);
@@ -411,6 +439,8 @@ static void probe_adjust_meta(struct probe_result *r)
 	__u32 ret, magic;
 	int fd, err;
 
+	if (denied(r))
+		return;
 	fd = prog_load("sluice_probe_meta", insns, ARRAY_SIZE(insns));
 	if (fd < 0) {
 		set(r, false, "loading a bpf_xdp_adjust_meta program: %s", strerror(-fd));
@@ -479,6 +509,8 @@ static void probe_live_frames(struct probe_result *r)
 	__u32 ret;
 	int fd, err;
 
+	if (denied(r))
+		return;
 	fd = probe__load_verdict(XDP_DROP);
 	if (fd < 0) {
 		set(r, false, "loading an XDP program: %s", strerror(-fd));
@@ -491,6 +523,40 @@ static void probe_live_frames(struct probe_result *r)
 		set(r, false, "BPF_PROG_TEST_RUN with BPF_F_TEST_XDP_LIVE_FRAMES: %s", strerror(-err));
 	else
 		set(r, true, "live-frames test run works (the generator's fast path)");
+}
+
+/* bpf_xdp_load_bytes(ctx, 0, stack, 4), returning XDP_PASS when it worked. */
+static void probe_load_bytes(struct probe_result *r)
+{
+	const struct bpf_insn insns[] = {
+		MOV64_REG(BPF_REG_3, BPF_REG_10),
+		ADD64_IMM(BPF_REG_3, -8),
+		MOV64_IMM(BPF_REG_2, 0),
+		MOV64_IMM(BPF_REG_4, 4),
+		CALL_HELPER(BPF_FUNC_xdp_load_bytes),
+		JNE_IMM(BPF_REG_0, 0, 2),
+		MOV64_IMM(BPF_REG_0, XDP_PASS),
+		EXIT(),
+		MOV64_IMM(BPF_REG_0, XDP_ABORTED),
+		EXIT(),
+	};
+	__u32 ret;
+	int fd, err;
+
+	if (denied(r))
+		return;
+	fd = prog_load("sluice_probe_lb", insns, ARRAY_SIZE(insns));
+	if (fd < 0) {
+		set(r, false, "loading a bpf_xdp_load_bytes program: %s", strerror(-fd));
+		return;
+	}
+	err = test_run(fd, 0, NULL, NULL, 0, &ret);
+	close(fd);
+	if (err || ret != XDP_PASS)
+		set(r, false, "bpf_xdp_load_bytes did not copy the frame (%s, verdict %u)",
+		    err ? strerror(-err) : "ok", ret);
+	else
+		set(r, true, "frames can be copied whole into a ring buffer (shadow-diff samples)");
 }
 
 static void probe_bpf_stats(struct probe_result *r)
@@ -916,6 +982,7 @@ int probe__run(struct probe_result **res, size_t *n)
 	probe_direct_tc(&r[P_DIRECT_TC]);
 	probe_netns(r);
 	probe_live_frames(&r[P_LIVE_FRAMES]);
+	probe_load_bytes(&r[P_LOAD_BYTES]);
 	probe_bpf_stats(&r[P_BPF_STATS]);
 	*res = r;
 	*n = P_NR;
@@ -996,6 +1063,36 @@ int probe__run_print(bool json, bool pretty)
 		err = all_required(r, n) ? 0 : 1;
 	free(r);
 	return err;
+}
+
+static bool probe_one(int id, void (*fn)(struct probe_result *), char *why, size_t len)
+{
+	struct probe_result r = { .name = probe_defs[id].name };
+
+	fn(&r);
+	if (why && len)
+		snprintf(why, len, "%s", r.detail);
+	return r.ok;
+}
+
+bool probe__xdp_meta(char *why, size_t len)
+{
+	return probe_one(P_ADJUST_META, probe_adjust_meta, why, len);
+}
+
+bool probe__live_frames(char *why, size_t len)
+{
+	return probe_one(P_LIVE_FRAMES, probe_live_frames, why, len);
+}
+
+bool probe__load_bytes(void)
+{
+	return probe_one(P_LOAD_BYTES, probe_load_bytes, NULL, 0);
+}
+
+int probe__carrier_auto(char *why, size_t len)
+{
+	return probe__xdp_meta(why, len) ? SLUICE_CARRIER_META : SLUICE_CARRIER_PERCPU;
 }
 
 int probe__require(char *err, size_t len)

@@ -50,6 +50,22 @@ int probe__require(char *err, size_t len);
  */
 int probe__load_tail_caller(int prog_array_fd, int key_map_fd, bool subprog);
 
+/*
+ * A test knob: SLUICE_DENY_FEATURES="xdp_adjust_meta,xdp_live_frames" makes
+ * the probe (and so sluiced, sluice-gen and the tests) act as on a kernel
+ * that refuses those features, which is how the suite proves the fallbacks
+ * on a kernel that has them.
+ */
+bool probe__denied(const char *feature);
+
+/* Single probes, quick enough for a loader to ask. why gets the detail. */
+bool probe__xdp_meta(char *why, size_t len);
+bool probe__live_frames(char *why, size_t len);
+bool probe__load_bytes(void);
+
+/* The carrier context: auto picks here (enum sluice_carrier), with the reason. */
+int probe__carrier_auto(char *why, size_t len);
+
 /* Loads an XDP program that returns verdict. Returns its fd or a negative errno. */
 int probe__load_verdict(int verdict);
 

@@ -18,6 +18,7 @@
 #include "stage_load.h"
 #include "trust.h"
 #include "entry.skel.h"
+#include "entry_percpu.skel.h"
 #include "parse.skel.h"
 #include "acl.skel.h"
 #include "ratelimit.skel.h"
@@ -37,13 +38,10 @@ static const struct builtin {
 	{ "count", count_bpf__elf_bytes },
 	{ "pass", pass_bpf__elf_bytes },
 	{ "verdict", verdict_bpf__elf_bytes },
-	{ STAGE_ENTRY_OBJECT, entry_bpf__elf_bytes },
 };
 
 bool stage_src__is_builtin(const char *object)
 {
-	if (!strcmp(object, STAGE_ENTRY_OBJECT))
-		return false;
 	for (size_t i = 0; i < sizeof(builtins) / sizeof(builtins[0]); i++)
 		if (!strcmp(object, builtins[i].name))
 			return true;
@@ -281,171 +279,260 @@ static const char *explain_verifier(const char *log)
 	return NULL;
 }
 
-int stage__load(const struct stage_load_req *req, struct stage_inst *out, char *err, size_t errlen,
-		char **verifier_log)
-{
-	const size_t log_size = 1 << 20;
-	const void *data;
-	size_t size, cfg_size;
-	void *owned = NULL, *cfg;
-	char *log = NULL, objname[64];
-	struct bpf_object *obj = NULL;
-	struct bpf_program *prog, *p;
-	struct bpf_map *map;
-	struct bpf_prog_info info = {};
-	__u32 info_len = sizeof(info);
-	int ret, fd;
+/* ---- the steps of a load ---- */
 
-	*verifier_log = NULL;
-	out->fd = -1;
-	ret = object_bytes(req->src->object, &data, &size, &owned, err, errlen);
-	if (ret)
-		return ret;
-	log = calloc(1, log_size);
-	if (!log) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	snprintf(objname, sizeof(objname), "%.31s", req->src->name);
+struct loading {
+	const char *name;		/* the stage's name in the pipeline, for messages */
+	const char *object;
+	struct bpf_object *obj;
+	struct bpf_program *prog;
+	char *log;
+	void *owned;			/* object bytes read from a file */
+	char *err;
+	size_t errlen;
+};
+
+#define LOG_SIZE	(1u << 20)
+
+static int loading__open(struct loading *l, const void *data, size_t size)
+{
+	char objname[64];
+
+	l->log = calloc(1, LOG_SIZE);
+	if (!l->log)
+		return -ENOMEM;
+	snprintf(objname, sizeof(objname), "%.31s", l->name);
 	LIBBPF_OPTS(bpf_object_open_opts, opts,
 		.object_name = objname,
-		.kernel_log_buf = log,
-		.kernel_log_size = log_size,
+		.kernel_log_buf = l->log,
+		.kernel_log_size = LOG_SIZE,
 	);
-	obj = bpf_object__open_mem(data, size, &opts);
-	if (!obj) {
-		ret = -errno;
-		snprintf(err, errlen, "stage '%s': %s is not a loadable BPF object: %s",
-			 req->src->name, req->src->object, strerror(-ret));
-		goto out;
-	}
+	l->obj = bpf_object__open_mem(data, size, &opts);
+	if (!l->obj) {
+		int ret = -errno;
 
-	prog = NULL;
-	bpf_object__for_each_program(p, obj) {
-		bool want = req->src->program[0] ? !strcmp(bpf_program__name(p), req->src->program)
-						 : bpf_program__type(p) == BPF_PROG_TYPE_XDP && !prog;
+		snprintf(l->err, l->errlen, "stage '%s': %s is not a loadable BPF object: %s", l->name,
+			 l->object, strerror(-ret));
+		return ret;
+	}
+	return 0;
+}
+
+/* Picks the program to load: the one named, else the object's first XDP program. */
+static int loading__select(struct loading *l, const char *program)
+{
+	struct bpf_program *p;
+
+	bpf_object__for_each_program(p, l->obj) {
+		bool want = program[0] ? !strcmp(bpf_program__name(p), program)
+				       : bpf_program__type(p) == BPF_PROG_TYPE_XDP && !l->prog;
 
 		bpf_program__set_autoload(p, want);
 		if (want)
-			prog = p;
+			l->prog = p;
 	}
-	if (!prog) {
-		snprintf(err, errlen, "stage '%s': %s has no %s%s%s", req->src->name, req->src->object,
-			 req->src->program[0] ? "program '" : "XDP program",
-			 req->src->program, req->src->program[0] ? "'" : "");
-		ret = -ENOENT;
-		goto out;
+	if (!l->prog) {
+		snprintf(l->err, l->errlen, "stage '%s': %s has no %s%s%s", l->name, l->object,
+			 program[0] ? "program '" : "XDP program", program, program[0] ? "'" : "");
+		return -ENOENT;
 	}
-	if (bpf_program__type(prog) != BPF_PROG_TYPE_XDP) {
-		snprintf(err, errlen, "stage '%s': program '%s' is not an XDP program (SEC(\"xdp\"))",
-			 req->src->name, bpf_program__name(prog));
-		ret = -EINVAL;
-		goto out;
+	if (bpf_program__type(l->prog) != BPF_PROG_TYPE_XDP) {
+		snprintf(l->err, l->errlen, "stage '%s': program '%s' is not an XDP program (SEC(\"xdp\"))",
+			 l->name, bpf_program__name(l->prog));
+		return -EINVAL;
 	}
+	return 0;
+}
 
-	bpf_object__for_each_map(map, obj) {
+/*
+ * Binds sluice_progs to the interface's prog_array and pins every other map
+ * by name: state that must outlive this program, reused by the next version
+ * and, where the config shares it, by other interfaces.
+ */
+static int loading__bind_maps(struct loading *l, const struct stage_maps *m)
+{
+	struct bpf_map *map;
+	int ret;
+
+	bpf_object__for_each_map(map, l->obj) {
+		const char *name = bpf_map__name(map), *dir = m->maps_dir;
 		char path[PATH_MAX];
 
 		if (bpf_map__is_internal(map))
 			continue;
-		if (!strcmp(bpf_map__name(map), SLUICE_MAP_PROGS)) {
-			ret = bpf_map__reuse_fd(map, req->progs_fd);
-		} else if (req->maps_dir) {
-			/*
-			 * Every other map is state that must outlive this
-			 * program: pinned by name, reused by the next version,
-			 * and by other interfaces where the config shares it.
-			 */
-			const char *dir = req->maps_dir;
-
-			for (int i = 0; i < req->nr_shared; i++)
-				if (!strcmp(req->shared[i], bpf_map__name(map)))
-					dir = req->shared_dir;
-			snprintf(path, sizeof(path), "%s/%s", dir, bpf_map__name(map));
+		if (!strcmp(name, SLUICE_MAP_PROGS)) {
+			ret = bpf_map__reuse_fd(map, m->progs_fd);
+		} else if (dir) {
+			for (int i = 0; i < m->nr_shared; i++)
+				if (!strcmp(m->shared[i], name))
+					dir = m->shared_dir;
+			if (!strcmp(name, SLUICE_MAP_SELECTORS) && m->root_dir) {
+				snprintf(path, sizeof(path), "%s/%s", m->root_dir, SLUICE_PIN_SELECTORS);
+			} else {
+				snprintf(path, sizeof(path), "%s/%s", dir, name);
+			}
 			ret = bpf_map__set_pin_path(map, path);
 		} else {
 			ret = 0;
 		}
 		if (ret) {
-			snprintf(err, errlen, "stage '%s': map '%s': %s", req->src->name,
-				 bpf_map__name(map), strerror(-ret));
-			goto out;
+			snprintf(l->err, l->errlen, "stage '%s': map '%s': %s", l->name, name,
+				 strerror(-ret));
+			return ret;
 		}
 	}
+	return 0;
+}
 
-	if (req->entry) {
-		struct sluice_entry_cfg ec = {
-			.first = req->slot,	/* the bank's base */
-			.gen = req->gen,
-			.default_verdict = req->default_verdict,
-		};
+/* Writes a stage's sluice_cfg after checking which header it was built with. */
+static int loading__configure_stage(struct loading *l, const struct stage_load_req *req)
+{
+	struct sluice_stage_cfg sc = {
+		.slot = req->slot,
+		.next = req->next,
+		.gen = req->gen,
+		.ver = (__u16)req->ver,
+		.bank = req->bank,
+		.carrier = req->carrier,
+		.abi = SLUICE_STAGE_ABI,
+	};
+	struct sluice_stage_cfg *cfg;
+	size_t size = 0;
 
-		cfg = rodata_var(obj, "sluice_entry", &cfg_size);
-		if (!cfg || cfg_size != sizeof(ec)) {
-			snprintf(err, errlen, "entry object has no sluice_entry configuration");
-			ret = -EINVAL;
-			goto out;
-		}
-		memcpy(cfg, &ec, sizeof(ec));
+	cfg = rodata_var(l->obj, "sluice_cfg", &size);
+	if (!cfg || size != sizeof(sc)) {
+		snprintf(l->err, l->errlen, "stage '%s': %s was not built with <sluice/stage.bpf.h> "
+			 "(no sluice_cfg in .rodata)", l->name, l->object);
+		return -EINVAL;
+	}
+	if (cfg->abi != SLUICE_STAGE_ABI) {
+		snprintf(l->err, l->errlen, "stage '%s': %s was built against %s <sluice/stage.bpf.h> "
+			 "(stage ABI %u, this sluice needs %u): its per-packet context layout and "
+			 "carrier differ (this pipeline carries it in %s); rebuild it against this "
+			 "sluice's header", l->name, l->object, cfg->abi < SLUICE_STAGE_ABI ? "an older" :
+			 "a newer", cfg->abi, SLUICE_STAGE_ABI, sluice_carrier_name(req->carrier));
+		return -EPROTO;
+	}
+	memcpy(cfg, &sc, sizeof(sc));
+	return set_params(l->obj, req->src, l->err, l->errlen);
+}
+
+/* Loads the selected program; a refusal says why, from the verifier's log. */
+static int loading__load(struct loading *l, char **verifier_log)
+{
+	int ret = bpf_object__load(l->obj);
+	const char *why;
+
+	if (!ret)
+		return 0;
+	why = explain_verifier(l->log);
+	if (l->log[0]) {
+		*verifier_log = log_tail(l->log, 4096);
+		snprintf(l->err, l->errlen, "stage '%s': the verifier refused %s%s%s", l->name,
+			 bpf_program__name(l->prog), why ? ": " : "", why ? why : "");
+	} else if (ret == -EEXIST || ret == -EINVAL) {
+		snprintf(l->err, l->errlen, "stage '%s': %s: a map does not match the pipeline's map of "
+			 "the same name (type, key, value or size differ): %s", l->name, l->object,
+			 strerror(-ret));
 	} else {
-		struct sluice_stage_cfg sc = {
-			.slot = req->slot,
-			.next = req->next,
-			.gen = req->gen,
-			.ver = (__u16)req->ver,
-		};
-
-		cfg = rodata_var(obj, "sluice_cfg", &cfg_size);
-		if (!cfg || cfg_size != sizeof(sc)) {
-			snprintf(err, errlen, "stage '%s': %s was not built with <sluice/stage.bpf.h> "
-				 "(no sluice_cfg in .rodata)", req->src->name, req->src->object);
-			ret = -EINVAL;
-			goto out;
-		}
-		memcpy(cfg, &sc, sizeof(sc));
-		ret = set_params(obj, req->src, err, errlen);
-		if (ret)
-			goto out;
+		snprintf(l->err, l->errlen, "stage '%s': loading %s failed: %s", l->name, l->object,
+			 strerror(-ret));
 	}
+	return ret;
+}
 
-	ret = bpf_object__load(obj);
-	if (ret) {
-		const char *why = explain_verifier(log);
+/* Keeps the loaded program's fd (the object is closed) and what identifies it. */
+static int loading__take(struct loading *l, struct stage_inst *out)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+	int fd;
 
-		if (log[0]) {
-			*verifier_log = log_tail(log, 4096);
-			snprintf(err, errlen, "stage '%s': the verifier refused %s%s%s", req->src->name,
-				 bpf_program__name(prog), why ? ": " : "", why ? why : "");
-		} else if (ret == -EEXIST || ret == -EINVAL) {
-			snprintf(err, errlen, "stage '%s': %s: a map does not match the pipeline's map of "
-				 "the same name (type, key, value or size differ): %s", req->src->name,
-				 req->src->object, strerror(-ret));
-		} else {
-			snprintf(err, errlen, "stage '%s': loading %s failed: %s", req->src->name,
-				 req->src->object, strerror(-ret));
-		}
-		goto out;
-	}
+	fd = fcntl(bpf_program__fd(l->prog), F_DUPFD_CLOEXEC, 3);
+	if (fd < 0)
+		return -errno;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len)) {
+		int ret = -errno;
 
-	fd = fcntl(bpf_program__fd(prog), F_DUPFD_CLOEXEC, 3);
-	if (fd < 0) {
-		ret = -errno;
-		goto out;
-	}
-	if (bpf_obj_get_info_by_fd(fd, &info, &info_len)) {
-		ret = -errno;
 		close(fd);
-		goto out;
+		return ret;
 	}
 	out->fd = fd;
 	out->prog_id = info.id;
-	out->ver = req->ver;
 	for (int i = 0; i < 8; i++)
 		snprintf(out->tag + 2 * i, 3, "%02x", info.tag[i]);
-	ret = 0;
-out:
-	bpf_object__close(obj);
-	free(owned);
-	free(log);
+	return 0;
+}
+
+static void loading__close(struct loading *l)
+{
+	bpf_object__close(l->obj);
+	free(l->owned);
+	free(l->log);
+}
+
+int stage__load(const struct stage_load_req *req, struct stage_inst *out, char *err, size_t errlen,
+		char **verifier_log)
+{
+	struct loading l = { .name = req->src->name, .object = req->src->object, .err = err,
+			     .errlen = errlen };
+	const void *data;
+	size_t size;
+	int ret;
+
+	*verifier_log = NULL;
+	out->fd = -1;
+	ret = object_bytes(req->src->object, &data, &size, &l.owned, err, errlen);
+	if (!ret)
+		ret = loading__open(&l, data, size);
+	if (!ret)
+		ret = loading__select(&l, req->src->program);
+	if (!ret)
+		ret = loading__bind_maps(&l, &req->maps);
+	if (!ret)
+		ret = loading__configure_stage(&l, req);
+	if (!ret)
+		ret = loading__load(&l, verifier_log);
+	if (!ret)
+		ret = loading__take(&l, out);
+	if (!ret)
+		out->ver = req->ver;
+	loading__close(&l);
+	return ret;
+}
+
+int entry__load(const struct entry_load_req *req, struct stage_inst *out, char *err, size_t errlen,
+		char **verifier_log)
+{
+	struct loading l = { .name = "entry", .object = "entry", .err = err, .errlen = errlen };
+	struct sluice_entry_cfg ec = { .carrier = req->carrier, .flags = req->flags }, *cfg;
+	const void *data;
+	size_t size = 0;
+	int ret;
+
+	*verifier_log = NULL;
+	out->fd = -1;
+	/* Kernels that refuse bpf_xdp_adjust_meta refuse a program that names it, even unused. */
+	data = req->carrier == SLUICE_CARRIER_PERCPU ? entry_percpu_bpf__elf_bytes(&size)
+						     : entry_bpf__elf_bytes(&size);
+	ret = loading__open(&l, data, size);
+	if (!ret)
+		ret = loading__select(&l, "");
+	if (!ret)
+		ret = loading__bind_maps(&l, &req->maps);
+	if (!ret) {
+		cfg = rodata_var(l.obj, "sluice_entry", &size);
+		if (!cfg || size != sizeof(ec)) {
+			snprintf(err, errlen, "entry object has no sluice_entry configuration");
+			ret = -EINVAL;
+		} else {
+			memcpy(cfg, &ec, sizeof(ec));
+		}
+	}
+	if (!ret)
+		ret = loading__load(&l, verifier_log);
+	if (!ret)
+		ret = loading__take(&l, out);
+	loading__close(&l);
 	return ret;
 }

@@ -4,28 +4,42 @@
 
 #include "pipeline.h"
 
-/* The entry program's object, loaded like a stage but never named by users. */
-#define STAGE_ENTRY_OBJECT	"@entry"
-
-struct stage_load_req {
-	const struct stage_src *src;
-	int progs_fd;			/* the generation's prog_array */
+/* Where a program's maps come from, for the stages and the entry alike. */
+struct stage_maps {
+	int progs_fd;			/* the interface's prog_array */
 	const char *maps_dir;		/* where state maps are pinned; NULL = private maps */
 	const char *shared_dir;		/* where the maps named in shared are pinned */
 	const char (*shared)[SLUICE_NAME_LEN];
 	int nr_shared;
+	const char *root_dir;		/* the pin root: the selectors map (entry only) */
+};
+
+struct stage_load_req {
+	const struct stage_src *src;
+	struct stage_maps maps;
 	uint32_t slot, next;
 	uint16_t gen;
+	uint8_t bank;
+	uint8_t carrier;		/* enum sluice_carrier */
 	uint32_t ver;
-	bool entry;			/* load the entry program instead of a stage */
-	int default_verdict;		/* entry only */
+};
+
+struct entry_load_req {
+	struct stage_maps maps;
+	uint8_t carrier;
+	uint8_t flags;			/* SLUICE_ENTRY_F_* */
 };
 
 /*
- * Loads one program bound to req->progs_fd with its .rodata set. On a
- * verifier refusal *verifier_log gets the log's tail (caller frees).
+ * Loads one stage bound to req->maps with its .rodata set. On a verifier
+ * refusal *verifier_log gets the log's tail (caller frees). A stage built
+ * against another version of <sluice/stage.bpf.h> is refused before load.
  */
 int stage__load(const struct stage_load_req *req, struct stage_inst *out, char *err, size_t errlen,
+		char **verifier_log);
+
+/* Loads the interface's entry program for the given carrier. */
+int entry__load(const struct entry_load_req *req, struct stage_inst *out, char *err, size_t errlen,
 		char **verifier_log);
 
 struct bpf_object;

@@ -14,20 +14,31 @@
 #include <stddef.h>
 #endif
 
-#define SLUICE_ABI_VERSION	2	/* bumped with any change to a pinned map's layout */
+#define SLUICE_ABI_VERSION	3	/* bumped with any change to a pinned map's layout */
 
 /*
- * A pipeline's prog_array has two banks of SLUICE_MAX_STAGES slots.
- * Generation N lives in bank N % 2: the stage at position i sits in slot
+ * What <sluice/stage.bpf.h> compiles into every stage (sluice_stage_cfg.abi),
+ * so the loader can refuse a stage built against a header that cannot find
+ * the per-packet context where this pipeline keeps it. 0: before carriers.
+ */
+#define SLUICE_STAGE_ABI	1
+
+/*
+ * A pipeline's prog_array has SLUICE_NR_BANKS banks of SLUICE_MAX_STAGES
+ * slots. A generation lives in one bank: the stage at position i sits in slot
  * bank * SLUICE_MAX_STAGES + i and tail-calls the next position of the same
- * bank, and generation N's entry starts at its bank's first slot. A
- * transaction builds the idle bank, reusing what is unchanged there, and
- * switches entries; no constant index leads from one bank into the other.
- * Positions (0..SLUICE_MAX_STAGES-1) are what metadata and counters name.
+ * bank. The entry reads the interface's switch word once per packet and
+ * tail-calls the first slot of the bank it names, with one constant index per
+ * bank, so every tail call stays a JIT-patched direct jump. Changing what
+ * packets run is one 8-byte store into the switch word: the live bank, the
+ * previous one (rollback), a prepared candidate and a canary can all be
+ * loaded at once. Positions (0..SLUICE_MAX_STAGES-1) are what metadata and
+ * counters name.
  */
 #define SLUICE_MAX_STAGES	16
-#define SLUICE_PROG_SLOTS	(2 * SLUICE_MAX_STAGES)
-#define sluice_bank_base(gen)	(((gen) & 1) * SLUICE_MAX_STAGES)
+#define SLUICE_NR_BANKS		4
+#define SLUICE_PROG_SLOTS	(SLUICE_NR_BANKS * SLUICE_MAX_STAGES)
+#define sluice_bank_base(bank)	((bank) * SLUICE_MAX_STAGES)
 #define SLUICE_SLOT_END		0xffffffffu	/* "next" of the last stage */
 #define SLUICE_SLOT_NONE	0xff		/* meta.last before any stage ran */
 
@@ -44,6 +55,16 @@
 
 #define SLUICE_NR_VERDICTS	5	/* XDP_ABORTED .. XDP_REDIRECT */
 
+/*
+ * Where the per-packet context lives. Both carriers hold the same struct
+ * sluice_meta and stages reach it through sluice_stage_enter() either way:
+ * the choice is a .rodata constant the verifier prunes.
+ */
+enum sluice_carrier {
+	SLUICE_CARRIER_META = 0,	/* XDP metadata in front of the frame */
+	SLUICE_CARRIER_PERCPU,		/* sluice_ctx, a per-CPU map the entry resets per packet */
+};
+
 /* meta.flags */
 enum {
 	SLUICE_PKT_PARSED	= 1 << 0,	/* parse stage ran */
@@ -55,23 +76,34 @@ enum {
 	SLUICE_PKT_EXTHDR	= 1 << 6,	/* IPv6 extension headers present */
 	SLUICE_PKT_EXT_LIMIT	= 1 << 7,	/* parser stopped at its ext-hdr bound */
 	SLUICE_PKT_VLAN_LIMIT	= 1 << 8,	/* more VLAN tags than the parser reads */
-	SLUICE_PKT_MIXED	= 1 << 9,	/* a stage of the other bank ran */
+	SLUICE_PKT_MIXED	= 1 << 9,	/* a stage of another bank ran */
 	SLUICE_PKT_OVERLIMIT	= 1 << 10,	/* ratelimit found the source over rate */
 	SLUICE_PKT_XSK		= 1 << 11,	/* selected for an AF_XDP socket */
 	SLUICE_PKT_ARP		= 1 << 12,
 };
 
+/* meta.xflags: how the entry admitted the packet. */
+enum {
+	SLUICE_X_TIMED		= 1 << 0,	/* sampled for stage timing */
+	SLUICE_X_CANARY		= 1 << 1,	/* the canary's share sent it to the canary bank */
+	SLUICE_X_PERCPU		= 1 << 2,	/* in the per-CPU carrier (metadata refused or not chosen) */
+};
+
 /*
  * Per-packet context, carried in XDP metadata (bpf_xdp_adjust_meta) in front
- * of the frame: it costs no map lookup, is private to the packet, and reaches
- * AF_XDP sockets with the frame. The kernel caps metadata at 32 bytes.
+ * of the frame, or in the per-CPU sluice_ctx map where the kernel or the
+ * driver has no metadata. In metadata it costs no map lookup, is private to
+ * the packet, and reaches AF_XDP sockets with the frame. The kernel caps
+ * metadata at 32 bytes.
  */
 struct sluice_meta {
-	__u32 path;		/* bit i: the stage at position i ran */
+	__u16 path;		/* bit i: the stage at position i ran */
+	__u8 bank;		/* bank the entry sent the packet into */
+	__u8 xflags;		/* SLUICE_X_* */
 	__u32 rule;		/* position + 1 in sluice_acl_rules of the rule that matched (its
 				 * id is sluice_acl_rules[rule - 1].id), 0 = none */
-	__u16 gen;		/* generation of the entry that admitted the packet */
-	__u16 gen_other;	/* with SLUICE_PKT_MIXED: generation of a stage of the other bank */
+	__u16 gen;		/* generation of the bank that admitted the packet */
+	__u16 gen_other;	/* with SLUICE_PKT_MIXED: generation of a stage of another bank */
 	__u16 flags;		/* SLUICE_PKT_* */
 	__u16 l3_off;		/* offset of the L3 header from data, 0 = none */
 	__u16 l4_off;		/* offset of the L4 header, 0 = none */
@@ -88,9 +120,51 @@ struct sluice_meta {
 };
 
 /*
- * Per-slot counters (sluice_slot_stats, per-CPU), written by the entry once
- * per packet for the last slot that ran. pipeline__stats() turns packets and
- * bytes into what entered each slot: the sum over this slot and those after.
+ * The switch word: which bank packets start in. The entry loads it once per
+ * packet with one 8-byte load; user space changes it with one 8-byte store
+ * into the mmapped switch map, so a packet sees the old word or the new one,
+ * never half of each. Every field a switch changes is in it.
+ *
+ * share: 0 = every packet to bank;
+ *   1..SLUICE_SHARE_ONE: a canary: packets whose flow hash (15 bits) is below
+ *   share go to alt_bank, the rest to bank;
+ *   SLUICE_SHARE_GROUP | N: bank, unless selector word N (a map shared by the
+ *   interfaces of a pin root) is odd, then alt_bank: interfaces that follow
+ *   one selector switch together with one store into it.
+ */
+#define SLUICE_SHARE_BITS	15
+#define SLUICE_SHARE_ONE	(1u << SLUICE_SHARE_BITS)
+#define SLUICE_SHARE_GROUP	0x8000u
+#define SLUICE_NR_SELECTORS	256
+union sluice_word {
+	__u64 raw;
+	struct {
+		__u8 bank;
+		__u8 alt_bank;
+		__u16 share;
+		__u16 gen;	/* generation in bank */
+		__u16 alt_gen;	/* generation in alt_bank */
+	};
+};
+
+/*
+ * The value of an interface's switch map (one entry, mmapped by user space).
+ * Besides the word, knobs the entry reads with it, each written on its own.
+ */
+struct sluice_switch {
+	union sluice_word word;
+	__u8 verdict[SLUICE_NR_BANKS];	/* each bank's verdict for a packet that met an empty slot */
+	__u8 time_shift;	/* stage timing: 0 = off, n = 1 packet in 2^(n-1) is timed */
+	__u8 sample_shift;	/* shadow diff: 0 = off, n = 1 packet in 2^(n-1) is sampled */
+	__u8 record;		/* anomaly recorder on */
+	__u8 pad;
+};
+
+/*
+ * Per-slot counters (sluice_slot_stats, per-CPU) at bank * SLUICE_MAX_STAGES
+ * + position, written by the entry once per packet for the last slot that
+ * ran. pipeline__stats() turns packets and bytes into what entered each
+ * slot: the sum over this slot and those after.
  */
 struct sluice_slot_stats {
 	__u64 packets;		/* packets whose last stage was this slot */
@@ -99,36 +173,106 @@ struct sluice_slot_stats {
 	__u64 verdict[SLUICE_NR_VERDICTS];	/* final verdicts with this slot last */
 };
 
-/* Whole-pipeline counters (sluice_pipe_stats, per-CPU, one entry). */
+/* Whole-pipeline counters (sluice_pipe_stats, per-CPU), one entry per bank. */
 struct sluice_pipe_stats {
 	__u64 packets;
 	__u64 bytes;
 	__u64 verdict[SLUICE_NR_VERDICTS];	/* final verdicts */
 	__u64 missed;		/* packets that met an empty slot */
-	__u64 mixed;		/* packets stamped by two generations */
+	__u64 mixed;		/* packets stamped by two banks */
 	__u64 bad_verdict;	/* a stage returned no XDP action: made ABORTED */
-	__u64 no_meta;		/* metadata could not be reserved */
-	__u64 pad;
+	__u64 no_meta;		/* metadata chosen but refused for this packet: per-CPU carrier used */
+	__u64 recorded;		/* anomalies written to the ring buffer */
 };
 
 /*
  * .rodata of every stage, set by the loader before load so the verifier sees
- * constants: the tail call to "next" then becomes a JIT-patched direct jump.
+ * constants: the tail call to "next" then becomes a JIT-patched direct jump,
+ * and the carrier not in use is pruned.
  */
 struct sluice_stage_cfg {
 	__u32 slot;		/* position in the pipeline (not the prog_array index) */
 	__u32 next;		/* prog_array index of the next stage; SLUICE_SLOT_END for the last */
-	__u16 gen;		/* generation the instance was built for: its parity is its bank */
+	__u16 gen;		/* generation the instance was built for */
 	__u16 ver;
+	__u8 bank;		/* the bank it serves: a packet of another bank is MIXED */
+	__u8 carrier;		/* enum sluice_carrier */
+	__u8 abi;		/* SLUICE_STAGE_ABI of the header it was built with */
+	__u8 pad;
+};
+
+/* .rodata of the entry program: one per interface, for all banks. */
+enum {
+	SLUICE_ENTRY_F_NO_META	= 1 << 0,	/* test only: act as if metadata were refused */
+	SLUICE_ENTRY_F_SAMPLER	= 1 << 1,	/* the kernel has bpf_xdp_load_bytes: shadow-diff samples */
+};
+struct sluice_entry_cfg {
+	__u8 carrier;		/* enum sluice_carrier */
+	__u8 flags;		/* SLUICE_ENTRY_F_* */
+	__u16 pad;
+	__u32 pad2;
+};
+
+/*
+ * Stage timing (sampled): the entry stamps SLUICE_X_TIMED on 1 packet in
+ * 2^(time_shift - 1); each stage then adds the time since the previous mark to the
+ * stage before it, in sluice_stage_time[position] (index SLUICE_MAX_STAGES:
+ * the entry's own time before the first stage). Buckets are powers of two of
+ * nanoseconds: bucket b counts times in [2^b, 2^(b+1)).
+ */
+#define SLUICE_TIME_BUCKETS	16
+struct sluice_time_mark {
+	__u64 ns;		/* time of the last mark */
+	__u32 pos;		/* position that mark started; SLUICE_SLOT_NONE = none */
 	__u32 pad;
 };
 
-/* .rodata of the entry program. */
-struct sluice_entry_cfg {
-	__u32 first;		/* prog_array index of the first stage: its bank's base */
+struct sluice_stage_time {
+	__u64 count;
+	__u64 sum_ns;
+	__u64 bucket[SLUICE_TIME_BUCKETS];
+};
+
+/*
+ * Anomaly recorder: packets that got XDP_ABORTED, met an empty slot or saw
+ * two banks, with their first bytes, through the sluice_anomalies ring
+ * buffer. Samples for a shadow diff go through the same ring.
+ */
+#define SLUICE_ANOMALY_SNAP	128
+#define SLUICE_ANOMALY_PER_SEC	64	/* records per CPU per second, at most */
+enum sluice_anomaly_reason {
+	SLUICE_AN_ABORTED = 1,	/* the last stage returned XDP_ABORTED */
+	SLUICE_AN_MISSED,	/* a tail call found slot `slot` empty */
+	SLUICE_AN_MIXED,	/* a stage of another bank ran */
+	SLUICE_AN_BAD_VERDICT,	/* a stage returned no XDP action */
+	SLUICE_AN_SAMPLE,	/* a shadow-diff sample, before any verdict */
+};
+
+struct sluice_anomaly {
+	__u64 ts_ns;		/* bpf_ktime_get_ns() */
+	__u32 len;		/* frame length */
+	__u16 caplen;		/* bytes in data */
+	__u8 reason;		/* enum sluice_anomaly_reason */
+	__u8 slot;		/* the empty slot, the stage that aborted, or the last that ran */
+	__u8 bank;
+	__u8 verdict;		/* what the packet got */
 	__u16 gen;
-	__u8 default_verdict;	/* verdict for a packet that met an empty slot */
-	__u8 pad;
+	__u16 gen_other;
+	__u16 flags;		/* meta.flags */
+	__u32 path;
+	__u32 rx_queue;
+	__u8 data[SLUICE_ANOMALY_SNAP];
+};
+
+/* The shadow-diff sampler keeps whole frames up to this size. */
+#define SLUICE_SAMPLE_SNAP	1536
+struct sluice_sample {
+	__u64 ts_ns;
+	__u32 len;		/* frame length */
+	__u16 caplen;
+	__u8 reason;		/* SLUICE_AN_SAMPLE */
+	__u8 bank;
+	__u8 data[SLUICE_SAMPLE_SNAP];
 };
 
 /*
@@ -143,16 +287,38 @@ struct sluice_stage_info {
 	__u32 prog_id;
 };
 
+enum sluice_bank_state {
+	SLUICE_BANK_FREE = 0,
+	SLUICE_BANK_LIVE,	/* what the switch word's bank names */
+	SLUICE_BANK_PREV,	/* what the last commit replaced: rollback is one store */
+	SLUICE_BANK_PREPARED,	/* a candidate built and verified, not yet live */
+	SLUICE_BANK_CANARY,	/* a candidate serving the canary's share */
+};
+
+struct sluice_bank_info {
+	__u32 gen;
+	__u32 cand;		/* candidate id (PREPARED, CANARY), 0 = none */
+	__u32 base_gen;		/* live generation the candidate was built against */
+	__u8 state;		/* enum sluice_bank_state */
+	__u8 nr_stages;
+	__u8 default_verdict;
+	__u8 pad;
+	struct sluice_stage_info stages[SLUICE_MAX_STAGES];
+};
+
 struct sluice_pipeline_info {
 	__u32 magic;		/* SLUICE_INFO_MAGIC */
 	__u32 abi;		/* SLUICE_ABI_VERSION */
-	__u32 gen;		/* live generation */
-	__u32 nr_stages;
-	__u32 default_verdict;
+	__u32 next_gen;		/* generations are numbered across banks */
 	__u32 next_ver;		/* next stage instance version */
-	struct sluice_stage_info stages[SLUICE_MAX_STAGES];
+	__u32 next_cand;	/* next candidate id */
+	__u8 carrier;		/* enum sluice_carrier of the entry and every stage */
+	__u8 bank;		/* live bank, as last written (the switch word decides) */
+	__u8 entry_flags;	/* SLUICE_ENTRY_F_* the entry was loaded with */
+	__u8 pad;
+	struct sluice_bank_info banks[SLUICE_NR_BANKS];
 };
-#define SLUICE_INFO_MAGIC	0x51c1ce01u
+#define SLUICE_INFO_MAGIC	0x51c1ce03u
 
 /* ACL (bpf/acl.bpf.c). Keys of the LPM tries. */
 #define SLUICE_ACL_MAX_RULES	1024
@@ -251,18 +417,26 @@ struct sluice_count {
 #define SLUICE_MAP_PIPE_STATS	"sluice_pipe_stats"
 #define SLUICE_MAP_XSKS		"sluice_xsks"
 #define SLUICE_MAP_INFO		"sluice_info"
+#define SLUICE_MAP_CTX		"sluice_ctx"
+#define SLUICE_MAP_SWITCH	"sluice_switch"
+#define SLUICE_MAP_SELECTORS	"sluice_selectors"
+#define SLUICE_MAP_ANOMALIES	"sluice_anomalies"
+#define SLUICE_MAP_STAGE_TIME	"sluice_stage_time"
 
 #define SLUICE_XSK_MAX_QUEUES	64
 
 /*
  * Pins, relative to the pin root (default /sys/fs/bpf/sluice):
+ *   selectors                    sluice_selectors: words interfaces switch together by
  *   <iface>/link                 the XDP bpf_link
+ *   <iface>/entry                the entry program (one for all banks)
  *   <iface>/info                 sluice_info
- *   <iface>/progs                the prog_array (both banks)
- *   <iface>/maps/<map>           state maps shared by all generations
- *   <iface>/bank<B>/entry        entry program of the last generation built in bank B
+ *   <iface>/progs                the prog_array (every bank)
+ *   <iface>/maps/<map>           state maps shared by all generations, the switch map among them
  *   <iface>/bank<B>/stage<I>     program at position I of bank B
  *   <iface>/prev/stage<I>        the version a swap replaced, for rollback
+ * A pin is replaced by pinning under a temporary name and renaming over it,
+ * so a crash leaves the old pin or the new one, never none.
  */
 #define SLUICE_PIN_ROOT		"/sys/fs/bpf/sluice"
 #define SLUICE_PIN_LINK		"link"
@@ -273,6 +447,7 @@ struct sluice_count {
 #define SLUICE_PIN_ENTRY	"entry"
 #define SLUICE_PIN_STAGE_FMT	"stage%u"
 #define SLUICE_PIN_PREV		"prev"
+#define SLUICE_PIN_SELECTORS	"selectors"
 
 /*
  * Payload of generated test traffic, right after the UDP header: the
@@ -294,10 +469,20 @@ _Static_assert(sizeof(struct sluice_meta) == 32, "XDP metadata is at most 32 byt
 _Static_assert(sizeof(struct sluice_meta) % 4 == 0, "metadata length must be 4-aligned");
 _Static_assert(sizeof(struct sluice_slot_stats) == 64, "slot stats: one cache line");
 _Static_assert(sizeof(struct sluice_pipe_stats) == 96, "pipe stats layout");
+_Static_assert(sizeof(union sluice_word) == 8, "the switch word is one 8-byte store");
+_Static_assert(sizeof(struct sluice_switch) == 16, "switch map value layout");
 _Static_assert(sizeof(struct sluice_stage_cfg) == 16, "stage cfg layout");
 _Static_assert(sizeof(struct sluice_entry_cfg) == 8, "entry cfg layout");
+_Static_assert(sizeof(struct sluice_time_mark) == 16, "time mark layout");
+_Static_assert(sizeof(struct sluice_stage_time) == 16 + 8 * SLUICE_TIME_BUCKETS, "stage time layout");
+_Static_assert(sizeof(struct sluice_anomaly) == 32 + SLUICE_ANOMALY_SNAP, "anomaly record layout");
+_Static_assert(sizeof(struct sluice_sample) == 16 + SLUICE_SAMPLE_SNAP, "sample record layout");
 _Static_assert(sizeof(struct sluice_stage_info) == 48, "stage info layout");
-_Static_assert(sizeof(struct sluice_pipeline_info) == 24 + 48 * SLUICE_MAX_STAGES, "info layout");
+_Static_assert(sizeof(struct sluice_bank_info) == 16 + 48 * SLUICE_MAX_STAGES, "bank info layout");
+_Static_assert(sizeof(struct sluice_pipeline_info) == 24 + SLUICE_NR_BANKS * sizeof(struct sluice_bank_info),
+	       "info layout");
+_Static_assert(SLUICE_NR_BANKS <= 8, "a bank fits meta.bank and the switch word's bytes");
+_Static_assert(SLUICE_SHARE_ONE <= SLUICE_SHARE_GROUP, "a canary share never reads as a group");
 _Static_assert(sizeof(struct sluice_acl_rule) == 20, "acl rule layout");
 _Static_assert(sizeof(struct sluice_acl_hits) == 16, "acl hits layout");
 _Static_assert(sizeof(struct sluice_acl_bitmap) == SLUICE_ACL_MAX_RULES / 8 + 8, "acl bitmap layout");
@@ -305,7 +490,7 @@ _Static_assert(SLUICE_ACL_WORDS <= 32, "acl bitmap words is a 32-bit mask");
 _Static_assert(sizeof(struct sluice_rl_key) == 20, "rl key layout");
 _Static_assert(sizeof(struct sluice_rl_bucket) == 16, "rl bucket layout");
 _Static_assert(sizeof(struct sluice_count) == 32, "count layout");
-_Static_assert(SLUICE_MAX_STAGES <= 32, "meta.path is a 32-bit mask");
+_Static_assert(SLUICE_MAX_STAGES <= 16, "meta.path is a 16-bit mask");
 _Static_assert(SLUICE_MAX_STAGES < SLUICE_SLOT_NONE, "meta.last is a byte");
 #endif
 

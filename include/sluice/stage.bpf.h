@@ -17,9 +17,11 @@
  *		return sluice_next(ctx);
  *	}
  *
- * The loader sets sluice_cfg before load, binds sluice_progs to the live
- * generation's prog_array and reuses every other map of the same name that
+ * The loader sets sluice_cfg before load, binds sluice_progs to the
+ * interface's prog_array and reuses every other map of the same name that
  * the pipeline already has, so state survives a swap of the stage's code.
+ * The same object runs whether the per-packet context is carried in XDP
+ * metadata or in a per-CPU map: sluice_stage_enter() finds it.
  */
 #ifndef SLUICE_STAGE_BPF_H
 #define SLUICE_STAGE_BPF_H
@@ -37,27 +39,42 @@
  */
 #define SLUICE_CONTINUE		(-1)
 
-/* Set by the loader: this stage's slot, the next slot, its generation. */
+/*
+ * Set by the loader: this stage's slot, the next slot, its bank and
+ * generation, and where the per-packet context lives. abi says which
+ * version of this header the stage was built with; the loader reads it
+ * before it writes the rest.
+ */
 const volatile struct sluice_stage_cfg sluice_cfg = {
 	.slot = 0,
 	.next = SLUICE_SLOT_END,
+	.abi = SLUICE_STAGE_ABI,
 };
 
+/*
+ * The packet's context: in XDP metadata when the pipeline chose metadata and
+ * the entry could reserve it for this packet, otherwise in this CPU's slot
+ * of sluice_ctx. With the per-CPU carrier chosen, the verifier prunes the
+ * metadata branch. Returns NULL only when the map lookup fails.
+ */
 static __always_inline struct sluice_meta *sluice_meta(struct xdp_md *ctx)
 {
-	struct sluice_meta *m = (void *)(long)ctx->data_meta;
+	__u32 zero = 0;
 
-	if ((void *)(m + 1) > (void *)(long)ctx->data)
-		return NULL;
-	return m;
+	if (sluice_cfg.carrier == SLUICE_CARRIER_META) {
+		struct sluice_meta *m = (void *)(long)ctx->data_meta;
+
+		if ((void *)(m + 1) <= (void *)(long)ctx->data)
+			return m;
+	}
+	return bpf_map_lookup_elem(&sluice_ctx, &zero);
 }
 
 /*
- * Marks the packet as seen by this slot. Returns NULL when the packet carries
- * no sluice metadata (the stage was not reached through an entry): such a
- * stage should return XDP_ABORTED. Counting is left to the entry, once per
- * packet by the last slot that ran: a map lookup per stage would be most of
- * what a stage costs.
+ * Marks the packet as seen by this slot and returns its context. NULL means
+ * there is none to be had: such a stage should return XDP_ABORTED. Counting
+ * is left to the entry, once per packet by the last slot that ran: a map
+ * lookup per stage would be most of what a stage costs.
  */
 static __always_inline struct sluice_meta *sluice_stage_enter(struct xdp_md *ctx)
 {
@@ -66,16 +83,15 @@ static __always_inline struct sluice_meta *sluice_stage_enter(struct xdp_md *ctx
 
 	if (!m)
 		return NULL;
-	/*
-	 * An entry's packets stay in its bank; a stage instance may serve
-	 * several generations of that bank, so the bank is what must match.
-	 */
-	if ((m->gen ^ sluice_cfg.gen) & 1) {
+	/* An entry's packets stay in the bank it chose: another bank's stage means a mix. */
+	if (m->bank != sluice_cfg.bank) {
 		m->flags |= SLUICE_PKT_MIXED;
 		m->gen_other = sluice_cfg.gen;
 	}
-	m->path |= 1u << (slot & 31);
+	m->path |= 1u << (slot & (SLUICE_MAX_STAGES - 1));
 	m->last = slot;
+	if (m->xflags & SLUICE_X_TIMED)
+		sluice_time_mark(slot);
 	return m;
 }
 

@@ -75,26 +75,34 @@ link_id() {
 	[[ "$output" == *" 0% packet loss"* ]]
 }
 
-# info_set_gen GEN: rewrites the generation the pinned pipeline info names
-# (struct sluice_pipeline_info.gen, bytes 8..11), as a daemon killed between
-# a transaction's link update and its info write leaves it.
-info_set_gen() {
+# info_unswitch: makes the pinned pipeline info say what it said just before
+# the last commit's switch-word store: the live bank back to a prepared
+# candidate (state 3) and the previous bank live (state 1), as a daemon
+# killed between the store and its info write leaves it. Offsets: struct
+# sluice_pipeline_info is 24 bytes of header, then 4 banks of 784 bytes
+# whose state byte is at 12.
+info_unswitch() {
 	local bytes
 	bytes=$(bpftool -j map dump pinned "$PIN/$TOPO_DUT_IF/info" | python3 -c '
 import json, sys
 v = [int(b, 16) for b in json.load(sys.stdin)[0]["value"]]
-v[8:12] = int(sys.argv[1]).to_bytes(4, "little")
-print(*v)' "$1")
+for b in range(4):
+    st = 24 + b * 784 + 12
+    if v[st] == 1:
+        v[st] = 3
+    elif v[st] == 2:
+        v[st] = 1
+print(*v)')
 	bpftool map update pinned "$PIN/$TOPO_DUT_IF/info" key 0 0 0 0 value $bytes
 }
 
-@test "killed between a transaction's link update and its info write: the next daemon trusts what runs" {
+@test "killed between a transaction's switch and its info write: the next daemon trusts what runs" {
 	local gen link lines
 	ctl txn "$TOPO_DUT_IF" count=pass >/dev/null
 	gen=$(ctl_json 'r["interfaces"][0]["gen"]' status)
 	link=$(link_id)
 	kill -9 "$(cat "$WORK/pid")"
-	info_set_gen $((gen - 1))
+	info_unswitch
 	lines=$(wc -l < "$WORK/log")
 	daemon_start
 	tail -n +$((lines + 1)) "$WORK/log" | grep -q "adopted pipeline" || { cat "$WORK/log"; false; }

@@ -30,6 +30,13 @@ int xdp_run(int prog_fd, const void *frame, size_t len, struct xdp_run *res);
 int xdp_run_meta(int prog_fd, const void *frame, size_t len, const struct sluice_meta *meta,
 		 struct xdp_run *res);
 
+/*
+ * The context carrier the tests run under: SLUICE_TEST_CARRIER (meta,
+ * percpu, auto), else what sluice would choose on this kernel. Stage runs
+ * (xdp_run_meta) put the context where it says.
+ */
+enum sluice_carrier test_carrier(void);
+
 /* A fresh metadata block as the entry program writes it. */
 void meta_init(struct sluice_meta *m, uint16_t gen);
 

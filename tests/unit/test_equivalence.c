@@ -17,6 +17,7 @@
 #include <pcap/pcap.h>
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include "acl.h"
 #include "harness.h"
@@ -49,6 +50,39 @@ static void src_set(struct stage_src *s, const char *name)
 	snprintf(s->object, sizeof(s->object), "%s", name);
 }
 
+/* The inlined program's entry part must look for the context where the pipeline puts it. */
+static int set_entry_carrier(struct bpf_object *obj, enum sluice_carrier c)
+{
+	struct bpf_map *map;
+
+	bpf_object__for_each_map(map, obj) {
+		size_t sz;
+		char *data;
+		const char *name = bpf_map__name(map);
+
+		if (!bpf_map__is_internal(map) || !strstr(name, ".rodata"))
+			continue;
+		data = (char *)bpf_map__initial_value(map, &sz);
+		/* sluice_entry is the object's only struct sluice_entry_cfg; find it through BTF. */
+		{
+			struct btf *btf = bpf_object__btf(obj);
+			int id = btf__find_by_name_kind(btf, ".rodata", BTF_KIND_DATASEC);
+			const struct btf_type *sec = btf__type_by_id(btf, id);
+			const struct btf_var_secinfo *vs = btf_var_secinfos(sec);
+
+			for (int i = 0; i < btf_vlen(sec); i++, vs++) {
+				const struct btf_type *t = btf__type_by_id(btf, vs->type);
+
+				if (!strcmp(btf__name_by_offset(btf, t->name_off), "sluice_entry")) {
+					((struct sluice_entry_cfg *)(data + vs->offset))->carrier = (__u8)c;
+					return 0;
+				}
+			}
+		}
+	}
+	return -ENOENT;
+}
+
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
@@ -69,8 +103,10 @@ static int setup(void **state)
 	stage_src__set_param(&src[2], "rate_pps", RATE_UNLIMITED);
 	stage_src__set_param(&src[2], "burst", RATE_UNLIMITED);
 	src_set(&src[3], "count");
-	if (pipeline__init(&f->pl, test_pin_root(), "equiv") ||
-	    pipeline__load(&f->pl, src, 4, XDP_PASS, &err)) {
+	if (pipeline__init(&f->pl, test_pin_root(), "equiv"))
+		return -1;
+	pipeline__set_carrier(&f->pl, test_carrier(), 0);
+	if (pipeline__load(&f->pl, src, 4, XDP_PASS, &err)) {
 		fprintf(stderr, "pipeline: %s\n", err.msg);
 		return -1;
 	}
@@ -91,7 +127,8 @@ static int setup(void **state)
 	for (size_t i = 0; i < nr; i++)
 		acl_rule_spec_free(&rules[i]);
 
-	snprintf(path, sizeof(path), "%s/bench/bpf/inlined.bpf.o", build);
+	snprintf(path, sizeof(path), "%s/bench/bpf/%s.bpf.o", build,
+		 test_carrier() == SLUICE_CARRIER_PERCPU ? "inlined_percpu" : "inlined");
 	f->inl = bpf_object__open_file(path, NULL);
 	if (!f->inl) {
 		fprintf(stderr, "%s: %s\n", path, strerror(errno));
@@ -101,14 +138,17 @@ static int setup(void **state)
 		const char *name = bpf_map__name(map);
 		int fd;
 
-		if (bpf_map__is_internal(map) || strncmp(name, "sluice_acl_", 11))
+		/* The same rules, and the same switch word: generation 1 in bank 0. */
+		if (bpf_map__is_internal(map) ||
+		    (strncmp(name, "sluice_acl_", 11) && strcmp(name, SLUICE_MAP_SWITCH)))
 			continue;
 		fd = pipeline__map_fd(&f->pl, name);
 		if (fd < 0 || bpf_map__reuse_fd(map, fd))
 			return -1;
 		close(fd);
 	}
-	if (stage__set_rodata(f->inl, "rate_pps", RATE_UNLIMITED) ||
+	if (set_entry_carrier(f->inl, test_carrier()) ||
+	    stage__set_rodata(f->inl, "rate_pps", RATE_UNLIMITED) ||
 	    stage__set_rodata(f->inl, "burst", RATE_UNLIMITED) || bpf_object__load(f->inl))
 		return -1;
 	f->inl_fd = bpf_program__fd(bpf_object__find_program_by_name(f->inl, "sluice_inlined"));
@@ -124,6 +164,7 @@ static int teardown(void **state)
 		return 0;
 	bpf_object__close(f->inl);
 	pipeline__destroy(&f->pl);
+	pipeline__close(&f->pl);
 	free(f);
 	return 0;
 }
