@@ -129,6 +129,21 @@ static int socket_path_free(const char *path, const struct sockaddr_un *sa)
 	return 0;
 }
 
+int control__check_path(struct daemon *d)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
+
+	if (strlen(d->cfg->control.socket) >= sizeof(sa.sun_path)) {
+		log_err("control socket path too long: %s", d->cfg->control.socket);
+		return -ENAMETOOLONG;
+	}
+	strcpy(sa.sun_path, d->cfg->control.socket);
+	if (lstat(sa.sun_path, &st))
+		return 0;
+	return socket_path_free(sa.sun_path, &sa);
+}
+
 int control__listen(struct daemon *d)
 {
 	const char *path = d->cfg->control.socket;

@@ -187,6 +187,7 @@ int main(int argc, char **argv)
 		.listen_fd = -1, .reserve_fd = -1, .config_path = DEFAULT_CONFIG,
 		.group = (gid_t)-1, .read_group = (gid_t)-1,
 	};
+	struct metrics *metrics = NULL;
 	bool check = false, debug = false;
 	char err[1024];
 	int opt, ret = 1;
@@ -256,11 +257,11 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	/*
-	 * The socket before any interface: a path that is no stale socket, or
-	 * another daemon's, refuses the start before anything is attached.
-	 * Clients wait in the backlog until the loop serves them.
+	 * A socket path that is no stale socket, or another daemon's, refuses
+	 * the start before anything is attached. The socket itself comes once
+	 * the pipelines run: scripts take its presence for readiness.
 	 */
-	if (control__listen(&d))
+	if (control__check_path(&d))
 		goto out;
 	d.hist = history__new(d.cfg->state_dir, 0);
 
@@ -279,8 +280,21 @@ int main(int argc, char **argv)
 		log_err("%s", err);
 		goto out;
 	}
-	if (metrics__start(&d, &d.metrics))
+	if (control__listen(&d) || metrics__listen(&d, &metrics))
 		goto out;
+	/* Setup is done: from here only what changing a pipeline needs, in every thread. */
+	if (caps__drop(d.cfg, err, sizeof(err))) {
+		log_err("%s", err);
+		goto out;
+	}
+	log_notice("capabilities held: %s", err);
+	if (capture__run(d.capture, err, sizeof(err))) {
+		log_err("%s", err);
+		goto out;
+	}
+	if (metrics__start(&d, metrics))
+		goto out;
+	metrics = NULL;
 	log_notice("ready: %zu interface(s), control socket %s, %llu ms after start", d.nr_ifs,
 		   d.cfg->control.socket, (unsigned long long)(ctl__now_ms() - d.start_ms));
 #ifdef HAVE_SYSTEMD
@@ -289,7 +303,7 @@ int main(int argc, char **argv)
 	ret = control__loop(&d) ? 1 : 0;
 	log_notice("exiting; pipelines stay attached and pinned under %s", d.cfg->pin_root);
 out:
-	metrics__stop(d.metrics);
+	metrics__stop(metrics ? metrics : d.metrics);
 	capture__stop(d.capture);
 	if (d.listen_fd >= 0) {
 		close(d.listen_fd);

@@ -15,6 +15,8 @@
 #include <microhttpd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
+#include <unistd.h>
 #include "sluiced.h"
 
 #define METRICS_REFRESH_MS	1000
@@ -24,6 +26,7 @@
 
 struct metrics {
 	struct MHD_Daemon *mhd;
+	int fd;				/* the listening socket, bound before the capabilities go */
 	pthread_mutex_t lock;		/* the snapshot only */
 	char *snapshot;
 	uint64_t rendered_ms;
@@ -216,11 +219,16 @@ static unsigned int metrics_conn_limit(void)
 	return cur / 4 > METRICS_MAX_CONNS ? METRICS_MAX_CONNS : cur / 4 ? (unsigned int)(cur / 4) : 1;
 }
 
-int metrics__start(struct daemon *d, struct metrics **out)
+/*
+ * Binds the endpoint's socket while the daemon may still bind any port;
+ * metrics__start() serves it later, from a thread that starts with the
+ * capabilities the daemon keeps.
+ */
+int metrics__listen(struct daemon *d, struct metrics **out)
 {
-	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG;
-	unsigned int limit = metrics_conn_limit();
+	const struct sockaddr_storage *sa = &d->cfg->metrics.addr;
 	struct metrics *m;
+	int fd, off = 0, on = 1, ret;
 
 	*out = NULL;
 	if (!d->cfg->metrics.listen)
@@ -229,29 +237,51 @@ int metrics__start(struct daemon *d, struct metrics **out)
 	if (!m)
 		return -ENOMEM;
 	pthread_mutex_init(&m->lock, NULL);
+	m->fd = -1;
+	fd = socket(sa->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		goto err;
+	/* ":PORT" is every address, IPv6 and IPv4 alike. */
+	if (sa->ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off));
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+	if (bind(fd, (const struct sockaddr *)sa, d->cfg->metrics.addrlen) || listen(fd, 16))
+		goto err;
+	m->fd = fd;
+	*out = m;
+	return 0;
+err:
+	ret = -errno;
+	log_err("metrics: cannot listen on %s: %s", d->cfg->metrics.listen, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	pthread_mutex_destroy(&m->lock);
+	free(m);
+	return ret;
+}
+
+int metrics__start(struct daemon *d, struct metrics *m)
+{
+	unsigned int limit = metrics_conn_limit();
+
+	if (!m)
+		return 0;
 	d->metrics = m;
 	metrics__refresh(d, true);
-	/* ":PORT" listens on every address, IPv6 and IPv4 alike. */
-	if (d->cfg->metrics.addr.ss_family == AF_INET6)
-		flags |= MHD_USE_DUAL_STACK;
-	m->mhd = MHD_start_daemon(flags, 0, NULL, NULL, serve, m,
-				  MHD_OPTION_SOCK_ADDR, &d->cfg->metrics.addr,
+	m->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG,
+				  0, NULL, NULL, serve, m,
+				  MHD_OPTION_LISTEN_SOCKET, m->fd,
 				  MHD_OPTION_CONNECTION_LIMIT, limit,
 				  MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)METRICS_PER_IP,
 				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)METRICS_TIMEOUT_S,
 				  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32768,
-				  MHD_OPTION_LISTEN_BACKLOG_SIZE, 16u,
 				  MHD_OPTION_END);
 	if (!m->mhd) {
-		log_err("metrics: cannot listen on %s", d->cfg->metrics.listen);
-		d->metrics = NULL;
-		free(m->snapshot);
-		free(m);
-		return -EADDRNOTAVAIL;
+		log_err("metrics: cannot serve %s", d->cfg->metrics.listen);
+		return -EIO;
 	}
 	log_info("metrics on http://%s/metrics (at most %u connections, %d per address)",
 		 d->cfg->metrics.listen, limit, METRICS_PER_IP);
-	*out = m;
 	return 0;
 }
 
@@ -259,7 +289,10 @@ void metrics__stop(struct metrics *m)
 {
 	if (!m)
 		return;
-	MHD_stop_daemon(m->mhd);
+	if (m->mhd)
+		MHD_stop_daemon(m->mhd);
+	if (m->fd >= 0)
+		close(m->fd);
 	pthread_mutex_destroy(&m->lock);
 	free(m->snapshot);
 	free(m);

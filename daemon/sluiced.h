@@ -141,6 +141,9 @@ struct daemon {
 	volatile sig_atomic_t want_reload, want_quit;
 };
 
+/* caps.c: what the daemon keeps after setup (docs/security.md). */
+int caps__drop(const struct sluice_config *cfg, char *held, size_t len);
+
 /* log.c: stderr with sd-daemon level prefixes when journald reads it. */
 void log_init(int level, bool journal);
 void log_msg(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -196,6 +199,8 @@ void diff__free(struct daemon *d);
 
 /* control.c: the socket and the event loop. */
 void control__block_signals(void);
+/* Before anything is attached: the socket path is free, or a stale socket. */
+int control__check_path(struct daemon *d);
 int control__listen(struct daemon *d);
 int control__loop(struct daemon *d);
 
@@ -208,7 +213,9 @@ struct json_object *history__list(struct history *h, size_t limit);
 
 /* metrics.c: Prometheus text on HTTP, in libmicrohttpd's thread. */
 /* 0 with *m NULL when the configuration has no endpoint; an error when it cannot listen. */
-int metrics__start(struct daemon *d, struct metrics **m);
+int metrics__listen(struct daemon *d, struct metrics **m);
+/* Serves what metrics__listen() bound (NULL: nothing), in libmicrohttpd's thread. */
+int metrics__start(struct daemon *d, struct metrics *m);
 void metrics__stop(struct metrics *m);
 char *metrics__render(struct daemon *d);
 /* Renders the snapshot HTTP clients get: once a second, or now. Main thread only. */

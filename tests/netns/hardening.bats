@@ -429,3 +429,32 @@ print(any(x["op"] == "auto-rollback" and x["result"] == "ok" and x["stages"] == 
 	done
 	[[ "$output" == *"sluice_packets_total{iface=\"$TOPO_DUT_IF\",verdict=\"pass\"}"* ]]
 }
+
+@test "least privilege: after setup every thread holds CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN only" {
+	local pid t want=000000c000001000
+	pid=$(cat "$WORK/pid")
+	grep -q "capabilities held: cap_net_admin,cap_perfmon,cap_bpf=ep" "$WORK/log"
+	# The main thread and the metrics thread alike.
+	[ "$(ls /proc/"$pid"/task | wc -l)" -ge 2 ]
+	for t in /proc/"$pid"/task/*; do
+		grep -q "^CapEff:	$want$" "$t/status"
+		grep -q "^CapPrm:	$want$" "$t/status"
+		grep -q "^CapBnd:	$want$" "$t/status"
+		grep -q "^CapInh:	0000000000000000$" "$t/status"
+		grep -q "^CapAmb:	0000000000000000$" "$t/status"
+		grep -q "^NoNewPrivs:	1$" "$t/status"
+	done
+	# And it still does its work: a swap from a file, a rule, a reload.
+	run ctl stage swap "$TOPO_DUT_IF" count "$SLUICE_BUILD/bpf/count.bpf.o"
+	[ "$status" -eq 0 ]
+	run ctl stage swap "$TOPO_DUT_IF" count count
+	[ "$status" -eq 0 ]
+	run ctl rule add "$TOPO_DUT_IF" id 66 drop proto tcp dport 6666
+	[ "$status" -eq 0 ]
+	run ctl rule del "$TOPO_DUT_IF" 66
+	[ "$status" -eq 0 ]
+	run ctl reload
+	[ "$status" -eq 0 ]
+	run ping_dut 3
+	[[ "$output" == *" 0% packet loss"* ]]
+}
