@@ -5,10 +5,19 @@
 #   make demo       install missing packages, build, run the live demo (root)
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make bench      benchmarks that print the figures in docs/BENCHMARKS.md
+#   make fuzz       libFuzzer targets, each run FUZZ_SECONDS (10) from tests/fuzz/corpus
+#   SANITIZE=1      build (and test) daemon, CLI and unit tests with ASan + UBSan, in build/san
 
+# A sanitized build lives apart: its objects must not mix with the normal ones.
+ifeq ($(SANITIZE),1)
+O ?= $(CURDIR)/build/san
+endif
 O ?= $(CURDIR)/build
 override O := $(abspath $(O))
-export O V PREFIX DESTDIR
+FUZZ_SECONDS ?= 10
+# The short run of every fuzz target that `make test` includes.
+TEST_FUZZ_SECONDS ?= 3
+export O V PREFIX DESTDIR SANITIZE
 ifneq ($(V),1)
 MAKEFLAGS += --no-print-directory --silent
 endif
@@ -32,7 +41,13 @@ deps:
 test:
 	@bash scripts/deps.sh
 	@$(MAKE) all
-	@O=$(O) tests/run.sh $(T)
+	@$(MAKE) -C tests/fuzz all
+	@O=$(O) FUZZ_SECONDS=$(TEST_FUZZ_SECONDS) tests/run.sh $(T)
+
+fuzz:
+	@$(MAKE) all
+	@$(MAKE) -C tests/fuzz all
+	@O=$(O) bash tests/fuzz/run.sh $(FUZZ_SECONDS)
 
 demo:
 	@bash scripts/deps.sh
@@ -46,4 +61,4 @@ bench:
 clean:
 	rm -rf $(O)
 
-.PHONY: all install deps test demo bench clean
+.PHONY: all install deps test fuzz demo bench clean

@@ -28,6 +28,11 @@ ARCH := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
 
 CFLAGS ?= -O2 -g
+# make SANITIZE=1: AddressSanitizer and UndefinedBehaviorSanitizer in every C
+# binary (not the BPF objects); any finding ends the program.
+ifeq ($(SANITIZE),1)
+CFLAGS += -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+endif
 CFLAGS += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-format-truncation
 CPPFLAGS += -I$(TOPDIR)/include -I$(TOPDIR)/lib -I$(O)/bpf -D_GNU_SOURCE \
 	-DSLUICE_STAGEDIR='"$(STAGEDIR)"' -DSLUICE_BUILD_STAGEDIR='"$(O)/bpf"'

@@ -504,13 +504,17 @@ static struct json_object *op_txn(struct daemon *d, struct json_object *req, uid
 		return reply_err("'parts' must be an array of 1 to %d {iface, stages}", SLUICE_MAX_GROUP);
 	/* Every part is built as a candidate first: a refused one leaves all as they are. */
 	for (size_t i = 0; i < n; i++) {
-		if (txn_part(d, json_object_array_get_idx(parts, i), CHANGE_PREPARE, &c, &r))
+		/* Parts from i on were never built: only those before are dropped. */
+		if (txn_part(d, json_object_array_get_idx(parts, i), CHANGE_PREPARE, &c, &r)) {
+			n = i;
 			break;
+		}
 		for (size_t j = 0; j < i; j++)
 			if (ifcs[j] == c.ifc)
 				r = reply_err("%s is named twice", c.ifc->pl.ifname);
 		if (r) {
 			change__free(&c);
+			n = i;
 			break;
 		}
 		ret = change__apply(d, &c, uid);

@@ -36,12 +36,20 @@
 
 static const char *const builtin_stages[] = { CONFIG_BUILTIN_STAGES };
 
+/* Rule ids seen in the pipeline being parsed: open addressing, id -> line. */
+struct id_set {
+	struct { uint32_t id; int line; bool used; } *v;
+	size_t cap, nr;
+};
+
 struct parser {
 	const char *file;	/* name in messages */
 	char *dir;		/* base of relative object paths */
 	yaml_document_t doc;
 	struct config_errors *errs;
-	size_t nr_errs;		/* errors this parse added */
+	size_t nr_errs;		/* errors this parse found */
+	size_t cap_errs;	/* room in errs->v */
+	struct id_set ids;
 	bool nomem;
 };
 
@@ -58,8 +66,12 @@ static void err_add(struct parser *p, int line, int col, const char *path, const
 	char *body = NULL, *msg = NULL;
 	int ret;
 
-	p->nr_errs++;
-	if (!p->errs)
+	/*
+	 * A file that is wrong everywhere (an alias repeats one mistake a
+	 * million times) gets its first CONFIG_MAX_ERRORS errors and a count:
+	 * the list is for a human, and building it must stay cheap.
+	 */
+	if (++p->nr_errs > CONFIG_MAX_ERRORS || !p->errs)
 		return;
 	if (vasprintf(&body, fmt, ap) < 0)
 		goto nomem;
@@ -72,12 +84,18 @@ static void err_add(struct parser *p, int line, int col, const char *path, const
 	free(body);
 	if (ret < 0)
 		goto nomem;
-	v = realloc(p->errs->v, (p->errs->n + 1) * sizeof(*v));
-	if (!v) {
-		free(msg);
-		goto nomem;
+	if (p->errs->n + 1 > p->cap_errs) {
+		size_t cap = p->errs->n + 16;
+
+		v = realloc(p->errs->v, cap * sizeof(*v));
+		if (!v) {
+			free(msg);
+			goto nomem;
+		}
+		p->errs->v = v;
+		p->cap_errs = cap;
 	}
-	p->errs->v = v;
+	v = p->errs->v;
 	v[p->errs->n++] = (struct config_error){ .msg = msg, .line = line, .col = col };
 	return;
 nomem:
@@ -1120,22 +1138,52 @@ static void object_resolve(struct parser *p, yaml_node_t *n, const char *path, s
 }
 
 /* Rule ids name rules in counters and commands: unique across the pipeline. */
+/* Adds id to the set; 0, or the line it was first seen at. */
+static int id_set_add(struct parser *p, uint32_t id, int line)
+{
+	struct id_set *s = &p->ids;
+	size_t i;
+
+	if (2 * (s->nr + 1) > s->cap) {
+		struct id_set n = { .cap = s->cap ? 2 * s->cap : 64 };
+
+		n.v = calloc(n.cap, sizeof(*n.v));
+		if (!n.v) {
+			p->nomem = true;
+			return 0;
+		}
+		for (i = 0; i < s->cap; i++) {
+			size_t j;
+
+			if (!s->v[i].used)
+				continue;
+			for (j = (s->v[i].id * 2654435761u) & (n.cap - 1); n.v[j].used; j = (j + 1) & (n.cap - 1))
+				;
+			n.v[j] = s->v[i];
+			n.nr++;
+		}
+		free(s->v);
+		*s = n;
+	}
+	for (i = (id * 2654435761u) & (s->cap - 1); s->v[i].used; i = (i + 1) & (s->cap - 1))
+		if (s->v[i].id == id)
+			return s->v[i].line;
+	s->v[i].used = true;
+	s->v[i].id = id;
+	s->v[i].line = line;
+	s->nr++;
+	return 0;
+}
+
+/* Rule ids name rules in counters and commands: unique across the pipeline. */
 static void rule_check_id(struct parser *p, yaml_node_t *idn, const char *path,
 			  const struct cfg_pipeline *pl, const struct cfg_stage *st, size_t idx)
 {
-	uint32_t id = st->rules[idx].id;
-	const struct cfg_stage *s;
-	size_t r;
+	int first = id_set_add(p, st->rules[idx].id, st->rule_lines[idx]);
 
-	for (s = pl->stages; s <= st; s++) {
-		for (r = 0; r < (s == st ? idx : s->nr_rules); r++) {
-			if (s->rules[r].id == id) {
-				err_node(p, idn, path, "duplicate rule id %u in pipeline \"%s\" (first at line %d)",
-					 id, pl->name ? pl->name : "?", s->rule_lines[r]);
-				return;
-			}
-		}
-	}
+	if (first)
+		err_node(p, idn, path, "duplicate rule id %u in pipeline \"%s\" (first at line %d)",
+			 st->rules[idx].id, pl->name ? pl->name : "?", first);
 }
 
 static void stage_parse(struct parser *p, yaml_node_t *n, const char *path, struct cfg_stage *st,
@@ -1239,6 +1287,9 @@ static void pipeline_parse(struct parser *p, yaml_node_t *n, const char *path, s
 	pl->line = (int)n->start_mark.line + 1;
 	pl->col = (int)n->start_mark.column + 1;
 	pl->default_verdict = XDP_PASS;
+	/* Rule ids are unique per pipeline: a fresh set for each. */
+	free(p->ids.v);
+	memset(&p->ids, 0, sizeof(p->ids));
 	if (!fields_get(p, n, path, f, 3))
 		return;
 #define SUB(key) subpath(sub, "%s.%s", path, key)
@@ -1811,8 +1862,15 @@ out_doc:
 	yaml_document_delete(&p.doc);
 out_dir:
 	free(p.dir);
+	free(p.ids.v);
 	if (errs && errs->n > first)
 		errors_sort(errs->v + first, errs->n - first);
+	if (p.nr_errs > CONFIG_MAX_ERRORS) {
+		size_t more = p.nr_errs - CONFIG_MAX_ERRORS;
+
+		p.nr_errs = 0;
+		err_at(&p, 0, 0, NULL, "and %zu more errors", more);
+	}
 	*cfgp = cfg;
 	return err;
 }

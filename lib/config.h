@@ -33,8 +33,9 @@
  */
 #define CONFIG_MAX_BYTES	(16u << 20)
 #define CONFIG_MAX_DEPTH	64
-#define CONFIG_MAX_NODES	4000000u
+#define CONFIG_MAX_NODES	1000000u
 #define CONFIG_MAX_TESTS	256		/* pre-flight packets per stage */
+#define CONFIG_MAX_ERRORS	100		/* reported; the rest are counted */
 
 struct cfg_param {
 	char *name;		/* a .rodata variable of the stage object */

@@ -129,66 +129,79 @@ int pkt_build(const struct pkt_spec *s, void *buf, size_t size)
 	l3 = p + l2_len;
 	l4 = l3 + l3_len;
 	l4_total = len - l2_len - l3_len;
+	/*
+	 * Headers are built in aligned locals and copied in: after 14 bytes of
+	 * Ethernet the IP header is not 4-byte aligned, and a struct access
+	 * there is undefined behaviour (UBSan says so from the control fuzzer).
+	 */
 	if (s->family == AF_INET) {
-		struct iphdr *ip = (struct iphdr *)l3;
+		struct iphdr ip = {};
 
-		ip->version = 4;
-		ip->ihl = 5;
-		ip->tot_len = htons(l3_len + l4_total);
-		ip->ttl = s->ttl ? s->ttl : 64;
-		ip->protocol = s->proto;
-		ip->saddr = s->src4.s_addr;
-		ip->daddr = s->dst4.s_addr;
-		ip->check = pkt_csum_fold(pkt_csum_add(0, ip, sizeof(*ip)));
+		ip.version = 4;
+		ip.ihl = 5;
+		ip.tot_len = htons(l3_len + l4_total);
+		ip.ttl = s->ttl ? s->ttl : 64;
+		ip.protocol = s->proto;
+		ip.saddr = s->src4.s_addr;
+		ip.daddr = s->dst4.s_addr;
+		ip.check = pkt_csum_fold(pkt_csum_add(0, &ip, sizeof(ip)));
+		memcpy(l3, &ip, sizeof(ip));
 	} else {
-		struct ipv6hdr *ip6 = (struct ipv6hdr *)l3;
+		struct ipv6hdr ip6 = {};
 
-		ip6->version = 6;
-		ip6->payload_len = htons(l4_total);
-		ip6->nexthdr = s->proto;
-		ip6->hop_limit = s->ttl ? s->ttl : 64;
-		ip6->saddr = s->src6;
-		ip6->daddr = s->dst6;
+		ip6.version = 6;
+		ip6.payload_len = htons(l4_total);
+		ip6.nexthdr = s->proto;
+		ip6.hop_limit = s->ttl ? s->ttl : 64;
+		ip6.saddr = s->src6;
+		ip6.daddr = s->dst6;
+		memcpy(l3, &ip6, sizeof(ip6));
 	}
 
 	if (s->with_payload) {
-		struct sluice_payload *pl = (void *)(l4 + l4_len);
-		size_t body = len - (size_t)((uint8_t *)(pl + 1) - p);
+		uint8_t *body_at = l4 + l4_len + sizeof(struct sluice_payload);
+		struct sluice_payload pl = {};
+		size_t body = len - (size_t)(body_at - p);
 
 		for (size_t j = 0; j < body; j++)
-			((uint8_t *)(pl + 1))[j] = (uint8_t)(j * 7 + 1);
-		pl->magic = htonl(SLUICE_PAYLOAD_MAGIC);
-		pl->flow = htonl(s->flow);
-		pl->seq = htobe64(s->seq);
-		pl->len = htonl((uint32_t)body);
-		pl->csum = htonl(payload_csum(pkt_fnv1a32(pl + 1, body), s->flow, s->seq));
+			body_at[j] = (uint8_t)(j * 7 + 1);
+		pl.magic = htonl(SLUICE_PAYLOAD_MAGIC);
+		pl.flow = htonl(s->flow);
+		pl.seq = htobe64(s->seq);
+		pl.len = htonl((uint32_t)body);
+		pl.csum = htonl(payload_csum(pkt_fnv1a32(body_at, body), s->flow, s->seq));
+		memcpy(l4 + l4_len, &pl, sizeof(pl));
 	}
 
 	switch (s->proto) {
 	case IPPROTO_UDP: {
-		struct udphdr *udp = (struct udphdr *)l4;
+		struct udphdr udp = {};
 
-		udp->source = htons(s->sport);
-		udp->dest = htons(s->dport);
-		udp->len = htons(l4_total);
+		udp.source = htons(s->sport);
+		udp.dest = htons(s->dport);
+		udp.len = htons(l4_total);
+		memcpy(l4, &udp, sizeof(udp));
 		if (s->family == AF_INET6) {
 			sum = pkt_csum_add(l4_pseudo(s, l4_total), l4, l4_total);
-			udp->check = pkt_csum_fold(sum);
-			if (!udp->check)
-				udp->check = 0xffff;
+			udp.check = pkt_csum_fold(sum);
+			if (!udp.check)
+				udp.check = 0xffff;
+			memcpy(l4, &udp, sizeof(udp));
 		}
 		break;
 	}
 	case IPPROTO_TCP: {
-		struct tcphdr *tcp = (struct tcphdr *)l4;
+		struct tcphdr tcp = {};
 
-		tcp->source = htons(s->sport);
-		tcp->dest = htons(s->dport);
-		tcp->doff = 5;
-		((uint8_t *)tcp)[13] = s->tcp_flags;
-		tcp->window = htons(65535);
+		tcp.source = htons(s->sport);
+		tcp.dest = htons(s->dport);
+		tcp.doff = 5;
+		((uint8_t *)&tcp)[13] = s->tcp_flags;
+		tcp.window = htons(65535);
+		memcpy(l4, &tcp, sizeof(tcp));
 		sum = pkt_csum_add(l4_pseudo(s, l4_total), l4, l4_total);
-		tcp->check = pkt_csum_fold(sum);
+		tcp.check = pkt_csum_fold(sum);
+		memcpy(l4, &tcp, sizeof(tcp));
 		break;
 	}
 	default:

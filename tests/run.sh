@@ -46,8 +46,23 @@ for t in "$O"/tests/unit/test_*; do
 	case "$(basename "$t")" in *.o|*.d) continue ;; esac
 	[ -n "$filter" ] && [[ "$(basename "$t")" != *"$filter"* ]] && continue
 	echo "# unit: $(basename "$t")"
-	count_tap "$(basename "$t")" < <(cd "$top" && CMOCKA_MESSAGE_OUTPUT=TAP timeout 600 "$t" 2>&1)
+	out=$(mktemp)
+	(cd "$top" && CMOCKA_MESSAGE_OUTPUT=TAP timeout 600 "$t" > "$out" 2>&1; echo "# exit: $?" >> "$out")
+	count_tap "$(basename "$t")" < "$out"
+	# All its TAP said ok, yet it ended badly (a sanitizer at exit, a leak): a failure.
+	rc=$(sed -n 's/^# exit: //p' "$out")
+	if [ "${rc:-1}" -ne 0 ] && ! grep -q "^not ok" "$out"; then
+		failed=$((failed + 1))
+		failures+=("$(basename "$t"): exited with status $rc")
+	fi
+	rm -f "$out"
 done
+
+# A short run of every fuzz target (tests/fuzz), FUZZ_SECONDS each.
+if [ -z "$filter" ] || [[ fuzz == *"$filter"* ]]; then
+	echo "# fuzz: ${FUZZ_SECONDS:-3} s per target"
+	count_tap fuzz < <(O=$O bash "$top/tests/fuzz/run.sh" --tap "${FUZZ_SECONDS:-3}" 2>&1)
+fi
 
 for t in "$top"/tests/netns/*.bats; do
 	[ -f "$t" ] || continue

@@ -458,3 +458,14 @@ print(any(x["op"] == "auto-rollback" and x["result"] == "ok" and x["stages"] == 
 	run ping_dut 3
 	[[ "$output" == *" 0% packet loss"* ]]
 }
+
+@test "fuzzing found: a transaction of parts whose first part is refused drops nothing it did not build" {
+	local before
+	before=$(stage_ids)
+	run raw "{\"op\":\"txn\",\"prepare\":true,\"parts\":[{\"iface\":\"$TOPO_DUT_IF\",\"stages\":[{\"stage\":\"acl\",\"object\":\"acl\",\"params\":{\"no_such\":1}}]},{\"iface\":\"$IF2\",\"stages\":[{\"stage\":\"count\",\"object\":\"count\"}]}]}"
+	[[ "$output" == *'"ok":false'* ]]
+	[[ "$output" == *"has no parameter"* ]]
+	run ctl status
+	[ "$status" -eq 0 ]
+	[ "$(stage_ids)" = "$before" ]
+}

@@ -791,7 +791,7 @@ static void test_alias_bomb(void **state)
 
 	assert_int_equal(errs.n, 1);
 	expect_msg(&errs, 0, "tests/unit/configs/alias-bomb.yaml:1:1: ",
-		   "with its aliases expanded, the configuration has more than 4000000 nodes");
+		   "with its aliases expanded, the configuration has more than 1000000 nodes");
 	config_errors__free(&errs);
 }
 
@@ -933,6 +933,24 @@ static void test_trust(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* 152 errors (150 objects, too many stages, too many tail calls): the first 100, then a count. */
+static void test_error_cap(void **state)
+{
+	char *text = malloc(64 << 10);
+	size_t off = 0;
+	struct config_errors errs;
+
+	off += (size_t)sprintf(text, PIPE_HEAD);
+	for (int i = 0; i < 150; i++)
+		off += (size_t)sprintf(text + off, "      - { name: s%d, object: nope%d }\n", i, i);
+	sprintf(text + off, IFACES);
+	errs = parse_bad(text);
+	assert_int_equal(errs.n, CONFIG_MAX_ERRORS + 1 + 0);
+	assert_string_equal(errs.v[errs.n - 1].msg, NAME ": and 52 more errors");
+	config_errors__free(&errs);
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -973,6 +991,7 @@ int main(void)
 		cmocka_unit_test(test_size_and_depth_limits),
 		cmocka_unit_test(test_too_many_tests),
 		cmocka_unit_test(test_trust),
+		cmocka_unit_test(test_error_cap),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

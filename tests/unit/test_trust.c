@@ -281,6 +281,7 @@ static void test_stage_load_uses_policy(void **state)
 	if (pipeline__load(&pl, &src, 1, XDP_PASS, &err))
 		fail_msg("load: %s", err.msg);
 	pipeline__destroy(&pl);
+	pipeline__close(&pl);
 }
 
 int main(void)
