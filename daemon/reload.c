@@ -20,6 +20,13 @@ static int collect_errors(const char *path, struct sluice_config **cfg, char *er
 	size_t off = 0;
 	int ret = config__load(path, cfg, &errs);
 
+	/* What a start would refuse on this host, a reload refuses too. */
+	if (!ret && config__check_env(*cfg, &errs, NULL)) {
+		config__free(*cfg);
+		*cfg = NULL;
+		ret = -EINVAL;
+	}
+
 	err[0] = '\0';
 	for (size_t i = 0; i < errs.n && off < len; i++)
 		off += snprintf(err + off, len - off, "%s%s", i ? "\n" : "", errs.v[i].msg);

@@ -1127,8 +1127,10 @@ static void object_resolve(struct parser *p, yaml_node_t *n, const char *path, s
 		free(full);
 		return;
 	}
-	if (fd < 0) {
+	if (fd < 0 || trust__check_elf(fd, full, why, sizeof(why)) == -EBADMSG) {
 		err_node(p, n, path, "%s", why);
+		if (fd >= 0)
+			close(fd);
 		free(full);
 		return;
 	}

@@ -879,7 +879,8 @@ int ctl__request_check(struct json_object *req, char *err, size_t len)
 	const struct op_spec *s;
 	struct json_object *op;
 
-	if (!json_object_object_get_ex(req, "op", &op) || !json_object_is_type(op, json_type_string)) {
+	/* No NUL inside: "down\u0000x" must not be taken for "down" by strcmp. */
+	if (!json_object_object_get_ex(req, "op", &op) || check_str(op)) {
 		snprintf(err, len, "a request needs a string 'op'");
 		return -EINVAL;
 	}

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 #include <arpa/inet.h>
 #include <linux/if_ether.h>
@@ -232,20 +233,27 @@ static int find_payload(const uint8_t *p, size_t len, size_t *l3_off, int *famil
 		off += 4;
 	}
 	*l3_off = off;
+	/* Headers are copied out: in a frame they sit at any alignment. */
 	if (proto == ETH_P_IP) {
-		const struct iphdr *ip = (const void *)(p + off);
+		struct iphdr ip;
 
-		if (len < off + sizeof(*ip) || ip->protocol != IPPROTO_UDP || ip->ihl < 5)
+		if (len < off + sizeof(ip))
+			return -ENOENT;
+		memcpy(&ip, p + off, sizeof(ip));
+		if (ip.protocol != IPPROTO_UDP || ip.ihl < 5)
 			return -ENOENT;
 		*family = AF_INET;
-		off += ip->ihl * 4u;
+		off += ip.ihl * 4u;
 	} else if (proto == ETH_P_IPV6) {
-		const struct ipv6hdr *ip6 = (const void *)(p + off);
+		struct ipv6hdr ip6;
 
-		if (len < off + sizeof(*ip6) || ip6->nexthdr != IPPROTO_UDP)
+		if (len < off + sizeof(ip6))
+			return -ENOENT;
+		memcpy(&ip6, p + off, sizeof(ip6));
+		if (ip6.nexthdr != IPPROTO_UDP)
 			return -ENOENT;
 		*family = AF_INET6;
-		off += sizeof(*ip6);
+		off += sizeof(ip6);
 	} else {
 		return -ENOENT;
 	}
@@ -258,22 +266,22 @@ static int find_payload(const uint8_t *p, size_t len, size_t *l3_off, int *famil
 int pkt_check(const void *frame, size_t len, uint64_t *seq, uint32_t *flow)
 {
 	const uint8_t *p = frame;
-	const struct sluice_payload *pl;
+	struct sluice_payload pl;
 	size_t l3_off, body;
 	int family, off;
 
 	off = find_payload(p, len, &l3_off, &family);
 	if (off < 0)
 		return off;
-	pl = (const void *)(p + off);
-	if (ntohl(pl->magic) != SLUICE_PAYLOAD_MAGIC)
+	memcpy(&pl, p + off, sizeof(pl));
+	if (ntohl(pl.magic) != SLUICE_PAYLOAD_MAGIC)
 		return -ENOENT;
-	body = ntohl(pl->len);
-	if (body > len - (size_t)off - sizeof(*pl))
+	body = ntohl(pl.len);
+	if (body > len - (size_t)off - sizeof(pl))
 		return -EBADMSG;
-	*seq = be64toh(pl->seq);
-	*flow = ntohl(pl->flow);
-	if (ntohl(pl->csum) != payload_csum(pkt_fnv1a32(pl + 1, body), *flow, *seq))
+	*seq = be64toh(pl.seq);
+	*flow = ntohl(pl.flow);
+	if (ntohl(pl.csum) != payload_csum(pkt_fnv1a32(p + off + sizeof(pl), body), *flow, *seq))
 		return -EBADMSG;
 	return 0;
 }
@@ -281,7 +289,7 @@ int pkt_check(const void *frame, size_t len, uint64_t *seq, uint32_t *flow)
 int pkt_set_seq(void *frame, size_t len, uint64_t seq)
 {
 	uint8_t *p = frame;
-	struct sluice_payload *pl;
+	struct sluice_payload pl;
 	size_t l3_off;
 	uint32_t csum, flow;
 	uint64_t old;
@@ -290,28 +298,33 @@ int pkt_set_seq(void *frame, size_t len, uint64_t seq)
 	off = find_payload(p, len, &l3_off, &family);
 	if (off < 0)
 		return off;
-	pl = (void *)(p + off);
-	old = be64toh(pl->seq);
-	flow = ntohl(pl->flow);
+	memcpy(&pl, p + off, sizeof(pl));
+	old = be64toh(pl.seq);
+	flow = ntohl(pl.flow);
 	/* Undo the old seq's contribution, then add the new one's. */
-	csum = ntohl(pl->csum) ^ payload_csum(0, flow, old) ^ payload_csum(0, flow, seq);
-	pl->seq = htobe64(seq);
-	pl->csum = htonl(csum);
+	csum = ntohl(pl.csum) ^ payload_csum(0, flow, old) ^ payload_csum(0, flow, seq);
+	pl.seq = htobe64(seq);
+	pl.csum = htonl(csum);
+	memcpy(p + off, &pl, sizeof(pl));
 	if (family == AF_INET6) {
-		struct ipv6hdr *ip6 = (void *)(p + l3_off);
-		struct udphdr *udp = (void *)(ip6 + 1);
-		size_t l4_len = ntohs(udp->len);
+		uint8_t *ip6 = p + l3_off, *udp = ip6 + sizeof(struct ipv6hdr);
+		struct udphdr uh;
+		size_t l4_len;
 		uint32_t sum = 0;
 
-		if (l4_len > len - l3_off - sizeof(*ip6))
+		memcpy(&uh, udp, sizeof(uh));
+		l4_len = ntohs(uh.len);
+		if (l4_len > len - l3_off - sizeof(struct ipv6hdr))
 			return -EBADMSG;
-		udp->check = 0;
-		sum = pkt_csum_add(sum, &ip6->saddr, 16);
-		sum = pkt_csum_add(sum, &ip6->daddr, 16);
+		uh.check = 0;
+		memcpy(udp, &uh, sizeof(uh));
+		sum = pkt_csum_add(sum, ip6 + offsetof(struct ipv6hdr, saddr), 16);
+		sum = pkt_csum_add(sum, ip6 + offsetof(struct ipv6hdr, daddr), 16);
 		sum += IPPROTO_UDP + (uint32_t)l4_len;
-		udp->check = pkt_csum_fold(pkt_csum_add(sum, udp, l4_len));
-		if (!udp->check)
-			udp->check = 0xffff;
+		uh.check = pkt_csum_fold(pkt_csum_add(sum, udp, l4_len));
+		if (!uh.check)
+			uh.check = 0xffff;
+		memcpy(udp, &uh, sizeof(uh));
 	}
 	return 0;
 }

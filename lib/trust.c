@@ -12,8 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
+#include <bpf/libbpf.h>
 #include <linux/openat2.h>
 #include <nettle/sha2.h>
 #include "trust.h"
@@ -393,12 +396,14 @@ int trust__open_object(const char *path, char *err, size_t len)
 int trust__check(const char *path, enum trust_kind kind, const struct trust_peer *peer, char *err,
 		 size_t len)
 {
-	int fd = trust__open(path, kind, peer, err, len);
+	int fd = trust__open(path, kind, peer, err, len), ret = 0;
 
 	if (fd < 0)
 		return fd;
+	if (kind == TRUST_OBJECT)
+		ret = trust__check_elf(fd, path, err, len);
 	close(fd);
-	return 0;
+	return ret;
 }
 
 int trust__map_name(const char *name, char *err, size_t len)
@@ -412,4 +417,95 @@ int trust__map_name(const char *name, char *err, size_t len)
 		return -EINVAL;
 	}
 	return 0;
+}
+
+/* Digests of objects libbpf has opened without crashing in a child. */
+#define ELF_OK_CACHE	64
+static uint8_t elf_ok[ELF_OK_CACHE][TRUST_SHA256_LEN];
+static unsigned int elf_ok_next, elf_ok_nr;
+
+static int quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	return 0;
+}
+
+int trust__check_elf(int fd, const char *path, char *err, size_t len)
+{
+	uint8_t digest[TRUST_SHA256_LEN], *buf;
+	struct stat st;
+	ssize_t n;
+	size_t off = 0;
+	pid_t pid;
+	int status, ret;
+
+	if (fstat(fd, &st))
+		return -errno;
+	if ((uint64_t)st.st_size > TRUST_MAX_FILE)
+		return -EFBIG;
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf)
+		return -ENOMEM;
+	while (off < (size_t)st.st_size) {
+		n = pread(fd, buf + off, (size_t)st.st_size - off, (off_t)off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		off += (size_t)n;
+	}
+	ret = trust__sha256_fd(fd, digest);
+	if (ret)
+		goto out;
+	for (unsigned int i = 0; i < elf_ok_nr; i++) {
+		if (!memcmp(elf_ok[i], digest, sizeof(digest)))
+			goto out;
+	}
+	/*
+	 * libbpf's ELF and BTF readers are not hardened against every corrupt
+	 * object (Debian 12's 1.1 segfaults on some): they read it first in a
+	 * child, so a crash costs a refusal, not the daemon.
+	 */
+	pid = fork();
+	if (pid < 0) {
+		ret = -errno;
+		goto out;
+	}
+	if (!pid) {
+		static const int fatal[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT };
+		struct bpf_object *obj;
+
+		/* A crash must end the child, whatever handlers the parent has. */
+		for (size_t i = 0; i < sizeof(fatal) / sizeof(fatal[0]); i++)
+			signal(fatal[i], SIG_DFL);
+		libbpf_set_print(quiet);
+		obj = bpf_object__open_mem(buf, off, NULL);
+		if (!obj)
+			_exit(2);
+		bpf_object__close(obj);
+		_exit(0);
+	}
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR) {
+			ret = -errno;
+			goto out;
+		}
+	}
+	if (WIFEXITED(status) && (WEXITSTATUS(status) == 0 || WEXITSTATUS(status) == 2)) {
+		/* Opened, or refused in an orderly way that the load will report. */
+		memcpy(elf_ok[elf_ok_next], digest, sizeof(digest));
+		elf_ok_next = (elf_ok_next + 1) % ELF_OK_CACHE;
+		if (elf_ok_nr < ELF_OK_CACHE)
+			elf_ok_nr++;
+		goto out;
+	}
+	if (WIFSIGNALED(status))
+		snprintf(err, len, "%s: refused by the trust policy (parses): reading it crashed libbpf "
+			 "(signal %d): a corrupt object", path, WTERMSIG(status));
+	else
+		snprintf(err, len, "%s: refused by the trust policy (parses): reading it failed libbpf "
+			 "(exit %d): a corrupt object", path, WEXITSTATUS(status));
+	ret = -EBADMSG;
+out:
+	free(buf);
+	return ret;
 }

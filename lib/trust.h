@@ -15,6 +15,7 @@
  *   size          an object or pcap is at most 64 MiB
  *   stage-dir     with trust.stage_dir, a stage object lies under it
  *   sha256        with a stage's sha256 in the configuration, the file has it
+ *   parses        libbpf reads the object without crashing (checked in a child)
  *
  * A refusal names the rule. When a control client names the path, it is
  * first walked with the client's own credentials (mode bits of every folder
@@ -80,7 +81,14 @@ int trust__open_with(const struct trust_policy *pol, const char *path, enum trus
 		     const struct trust_peer *peer, char *err, size_t len);
 /* trust__open(path, TRUST_OBJECT, NULL, ...): what stage_load.c opens objects with. */
 int trust__open_object(const char *path, char *err, size_t len);
-/* Opens and closes: 0 when trust__open() would succeed. */
+/*
+ * Whether libbpf can read the object of fd without crashing: it opens it
+ * first in a child process (and remembers what passed, by SHA-256). 0, or
+ * -EBADMSG with err naming the rule "parses". A clean refusal by libbpf is
+ * left to the load, which explains it.
+ */
+int trust__check_elf(int fd, const char *path, char *err, size_t len);
+/* Opens and closes: 0 when trust__open() would succeed (an object also passes trust__check_elf()). */
 int trust__check(const char *path, enum trust_kind kind, const struct trust_peer *peer, char *err,
 		 size_t len);
 

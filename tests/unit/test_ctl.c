@@ -620,6 +620,8 @@ static void test_request_fields_strict(void **state)
 		  "stages[0]: unknown field 'x'" },
 		{ "{\"op\":\"no.such\"}", "unknown op 'no.such'" },
 		{ "{\"op\":7}", "a request needs a string 'op'" },
+		{ "{\"op\":\"status\\u0000\"}", "a request needs a string 'op'" },
+		{ "{\"op\":\"down\\u0000x\",\"iface\":\"e\"}", "a request needs a string 'op'" },
 		{ "{\"op\":\"status\",\"verbose\":true}", "unknown field 'verbose' for op status" },
 	};
 	static const char *const good[] = {
