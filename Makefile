@@ -1,12 +1,16 @@
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #
-#   make            build everything under build/ (O=DIR elsewhere, V=1 verbose)
-#   make test       install missing packages, build, run every test (root)
-#   make demo       install missing packages, build, run the live demo (root)
-#   make install    PREFIX=/usr/local DESTDIR=
-#   make bench      benchmarks that print the figures in docs/BENCHMARKS.md
-#   make fuzz       libFuzzer targets, each run FUZZ_SECONDS (10) from tests/fuzz/corpus
-#   SANITIZE=1      build (and test) daemon, CLI and unit tests with ASan + UBSan, in build/san
+#   make                build everything under build/ (O=DIR elsewhere, V=1 verbose)
+#   make test           install missing packages, build, run every test (root)
+#   make demo           install missing packages, build, run the live demo (root)
+#   make product        the daemon, the CLI and the built-in stages only: needs
+#                       neither cmocka nor DPDK (what a package builds)
+#   make install        the product: PREFIX=/usr/local DESTDIR= (UNITDIR, SYSCONFDIR)
+#   make install-tools  sluice-gen and sluice-xsk (DPDK, libxdp)
+#   make deb            a Debian package in $(O)/deb/ (debhelper)
+#   make bench          benchmarks that print the figures in docs/BENCHMARKS.md
+#   make fuzz           libFuzzer targets, each run FUZZ_SECONDS (10) from tests/fuzz/corpus
+#   SANITIZE=1          build (and test) daemon, CLI and unit tests with ASan + UBSan, in build/san
 
 # A sanitized build lives apart: its objects must not mix with the normal ones.
 ifeq ($(SANITIZE),1)
@@ -17,23 +21,36 @@ override O := $(abspath $(O))
 FUZZ_SECONDS ?= 10
 # The short run of every fuzz target that `make test` includes.
 TEST_FUZZ_SECONDS ?= 3
-export O V PREFIX DESTDIR SANITIZE
+export O V PREFIX DESTDIR UNITDIR SYSCONFDIR SANITIZE
 ifneq ($(V),1)
 MAKEFLAGS += --no-print-directory --silent
 endif
 
 # Order matters: skeletons before the library, the library before its users.
-SUBDIRS := bpf lib daemon cli tools/gen tools/xsk tests/unit bench examples
+PRODUCT_DIRS := bpf lib daemon cli
+TOOL_DIRS := tools/gen tools/xsk
+TEST_DIRS := tests/unit bench examples
+SUBDIRS := $(PRODUCT_DIRS) $(TOOL_DIRS) $(TEST_DIRS)
 
 all:
 	@set -e; for d in $(SUBDIRS); do \
 		if [ -f $$d/Makefile ]; then $(MAKE) -C $$d all; fi; \
 	done
 
-install: all
-	@set -e; for d in $(SUBDIRS); do \
-		if [ -f $$d/Makefile ]; then $(MAKE) -C $$d install; fi; \
-	done
+product:
+	@set -e; for d in $(PRODUCT_DIRS); do $(MAKE) -C $$d all; done
+
+tools: product
+	@set -e; for d in $(TOOL_DIRS); do $(MAKE) -C $$d all; done
+
+# The product only: no test, benchmark or traffic tool, so a packager needs
+# neither cmocka nor DPDK. Headers and examples are for writing stages.
+install: product
+	@set -e; for d in $(PRODUCT_DIRS); do $(MAKE) -C $$d install; done
+	@$(MAKE) -f install.mk install
+
+install-tools: tools
+	@set -e; for d in $(TOOL_DIRS); do $(MAKE) -C $$d install; done
 
 deps:
 	@bash scripts/deps.sh
@@ -58,7 +75,10 @@ bench:
 	@$(MAKE) all
 	@O=$(O) bash bench/run.sh
 
+deb:
+	@O=$(O) bash scripts/deb.sh
+
 clean:
 	rm -rf $(O)
 
-.PHONY: all install deps test fuzz demo bench clean
+.PHONY: all product tools install install-tools deps test fuzz demo bench deb clean

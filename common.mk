@@ -10,13 +10,18 @@ O ?= $(TOPDIR)/build
 override O := $(abspath $(O))
 OUT := $(O)/$(SUBDIR)
 
-PREFIX ?= /usr/local
+# The top Makefile exports these even when unset: empty means the default.
+PREFIX := $(or $(PREFIX),/usr/local)
 DESTDIR ?=
 BINDIR := $(PREFIX)/sbin
 LIBDIR := $(PREFIX)/lib/sluice
 STAGEDIR := $(LIBDIR)/stages
-SYSCONFDIR ?= /etc/sluice
+SYSCONFDIR := $(or $(SYSCONFDIR),/etc/sluice)
 MANDIR := $(PREFIX)/share/man
+# Debian's systemd reads /lib/systemd/system; elsewhere the unit goes under PREFIX.
+UNITDIR := $(or $(UNITDIR),$(PREFIX)/lib/systemd/system)
+INCLUDEDIR := $(PREFIX)/include
+DOCDIR := $(PREFIX)/share/doc/sluice
 
 SLUICE_VERSION ?= 0.1.0
 

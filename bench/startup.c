@@ -53,19 +53,21 @@ static long long pipe_packets(const char *dir)
 	struct sluice_pipe_stats v[256];
 	char path[512];
 	long long sum = 0;
-	__u32 zero = 0;
 
 	snprintf(path, sizeof(path), "%s/maps/%s", dir, SLUICE_MAP_PIPE_STATS);
 	fd = bpf_obj_get(path);
 	if (fd < 0)
 		return -1;
-	if (ncpu > 256 || bpf_map_lookup_elem(fd, &zero, v)) {
-		close(fd);
-		return -1;
+	/* One entry per bank: every bank's packets are the pipeline's. */
+	for (__u32 bank = 0; bank < SLUICE_NR_BANKS; bank++) {
+		if (ncpu > 256 || bpf_map_lookup_elem(fd, &bank, v)) {
+			close(fd);
+			return -1;
+		}
+		for (int i = 0; i < ncpu; i++)
+			sum += (long long)v[i].packets;
 	}
 	close(fd);
-	for (int i = 0; i < ncpu; i++)
-		sum += (long long)v[i].packets;
 	return sum;
 }
 

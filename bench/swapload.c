@@ -54,6 +54,7 @@ struct opts {
 	const char *pin_root;
 	const char *iface;
 	bool txn;
+	bool commit;		/* each op: a txn prepared (untimed), then committed (timed) */
 	long ops;
 	int settle_ms;
 	int gap_ms;		/* pause between operations; 0 = back to back */
@@ -99,7 +100,9 @@ static void usage(FILE *f)
 		"  -s, --socket PATH        sluiced's control socket\n"
 		"  -i, --iface IF           interface whose pipeline ends in the seqcheck sink\n"
 		"  -r, --pin-root DIR       the daemon's pin_root (default %s)\n"
-		"  -m, --mode swap|txn      one-slot swaps (default) or transactions\n"
+		"  -m, --mode swap|txn|commit  one-slot swaps (default), transactions, or\n"
+		"                           transactions prepared first and then committed\n"
+		"                           (the commit is what is timed; daemon time is to the switch)\n"
 		"  -n, --ops N              operations to run (default 1000)\n"
 		"  -u, --until-end          with -n as the minimum, go on while the generator runs\n"
 		"  -x, --stage NAME=A[,B..] a stage to replace, taking up to 4 versions in turn\n"
@@ -174,9 +177,10 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			o->pin_root = optarg;
 			break;
 		case 'm':
-			if (strcmp(optarg, "swap") && strcmp(optarg, "txn"))
+			if (strcmp(optarg, "swap") && strcmp(optarg, "txn") && strcmp(optarg, "commit"))
 				goto bad;
-			o->txn = !strcmp(optarg, "txn");
+			o->commit = !strcmp(optarg, "commit");
+			o->txn = o->commit || !strcmp(optarg, "txn");
 			break;
 		case 'n':
 			o->ops = strtol(optarg, NULL, 0);
@@ -306,23 +310,25 @@ static int sink_maps__reset(struct sink_maps *s)
 	return ret;
 }
 
+/* The pipeline's counters summed over every CPU and every bank. */
 static int pipe_stats_read(int fd, struct sluice_pipe_stats *sum)
 {
 	struct sluice_pipe_stats *v = calloc(nr_cpus, sizeof(*v));
-	__u32 zero = 0;
 
 	if (!v)
 		return -ENOMEM;
-	if (bpf_map_lookup_elem(fd, &zero, v)) {
-		free(v);
-		return -errno;
-	}
 	memset(sum, 0, sizeof(*sum));
-	for (int c = 0; c < nr_cpus; c++) {
-		sum->packets += v[c].packets;
-		sum->missed += v[c].missed;
-		sum->mixed += v[c].mixed;
-		sum->bad_verdict += v[c].bad_verdict;
+	for (__u32 bank = 0; bank < SLUICE_NR_BANKS; bank++) {
+		if (bpf_map_lookup_elem(fd, &bank, v)) {
+			free(v);
+			return -errno;
+		}
+		for (int c = 0; c < nr_cpus; c++) {
+			sum->packets += v[c].packets;
+			sum->missed += v[c].missed;
+			sum->mixed += v[c].mixed;
+			sum->bad_verdict += v[c].bad_verdict;
+		}
 	}
 	free(v);
 	return 0;
@@ -428,13 +434,16 @@ static struct json_object *op_request(const struct opts *o, long i)
 		json_object_array_add(list, it);
 	}
 	json_object_object_add(req, "stages", list);
+	if (o->commit)
+		json_object_object_add(req, "prepare", json_object_new_boolean(1));
 	return req;
 }
 
-/* One operation; *lat gets send -> reply in us, *srv what the daemon says it took. */
-static int op_run(const struct opts *o, long i, uint64_t *lat, uint64_t *srv)
+/* Sends req (consumed) and checks the reply is ok; *rep (may be NULL) keeps it. */
+static int call(const struct opts *o, long i, struct json_object *req, uint64_t *lat,
+		struct json_object **rep)
 {
-	struct json_object *req = op_request(o, i), *rep = NULL, *v;
+	struct json_object *r = NULL, *v;
 	uint64_t t0;
 	int fd, type, ret;
 
@@ -447,21 +456,57 @@ static int op_run(const struct opts *o, long i, uint64_t *lat, uint64_t *srv)
 	t0 = now_us();
 	ret = ctl__send(fd, CTL_MSG_REQUEST, req, CTL_TIMEOUT_MS);
 	if (!ret)
-		ret = ctl__recv(fd, &type, &rep, CTL_TIMEOUT_MS);
-	*lat = now_us() - t0;
+		ret = ctl__recv(fd, &type, &r, CTL_TIMEOUT_MS);
+	if (lat)
+		*lat = now_us() - t0;
 	close(fd);
 	json_object_put(req);
 	if (ret) {
 		fprintf(stderr, "swapload: operation %ld: %s\n", i, strerror(-ret));
 		return ret;
 	}
-	if (!json_object_object_get_ex(rep, "ok", &v) || !json_object_get_boolean(v)) {
+	if (!json_object_object_get_ex(r, "ok", &v) || !json_object_get_boolean(v)) {
 		fprintf(stderr, "swapload: operation %ld refused: %s\n", i,
-			json_object_object_get_ex(rep, "error", &v) ? json_object_get_string(v) : "?");
-		json_object_put(rep);
+			json_object_object_get_ex(r, "error", &v) ? json_object_get_string(v) : "?");
+		json_object_put(r);
 		return -EPERM;
 	}
-	*srv = json_object_object_get_ex(rep, "duration_us", &v) ? (uint64_t)json_object_get_int64(v) : 0;
+	if (rep)
+		*rep = r;
+	else
+		json_object_put(r);
+	return 0;
+}
+
+/*
+ * One operation; *lat gets send -> reply in us, *srv what the daemon says it
+ * took (for a commit: from the request to the switch).
+ */
+static int op_run(const struct opts *o, long i, uint64_t *lat, uint64_t *srv)
+{
+	struct json_object *rep = NULL, *req, *v;
+	int64_t cand = 0;
+	int ret;
+
+	if (o->commit) {
+		ret = call(o, i, op_request(o, i), NULL, &rep);
+		if (ret)
+			return ret;
+		cand = json_object_object_get_ex(rep, "candidate", &v) ? json_object_get_int64(v) : 0;
+		json_object_put(rep);
+		rep = NULL;
+		req = json_object_new_object();
+		json_object_object_add(req, "op", json_object_new_string("commit"));
+		json_object_object_add(req, "iface", json_object_new_string(o->iface));
+		json_object_object_add(req, "candidate", json_object_new_int64(cand));
+	} else {
+		req = op_request(o, i);
+	}
+	ret = call(o, i, req, lat, &rep);
+	if (ret)
+		return ret;
+	*srv = json_object_object_get_ex(rep, o->commit ? "to_switch_us" : "duration_us", &v) ?
+	       (uint64_t)json_object_get_int64(v) : 0;
 	json_object_put(rep);
 	return 0;
 }
@@ -583,7 +628,7 @@ static int lat_grow(uint64_t **lat, uint64_t **srv, long *cap, long n)
 
 static void result__print(const struct opts *o, const struct result *r, bool ok)
 {
-	const char *kind = o->txn ? "txn" : "swap";
+	const char *kind = o->commit ? "commit" : o->txn ? "txn" : "swap";
 
 	if (o->json) {
 		printf("{\"mode\":\"%s\",\"ops\":%ld,\"failed_ops\":%ld,\"ops_under_traffic\":%ld,"

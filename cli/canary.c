@@ -143,12 +143,16 @@ static int canary_abort(int argc, char **argv)
 }
 
 const struct cli_cmd cli_canary_cmds[] = {
-	{ "status",	canary_status,	NULL, "IFACE" },
+	{ "status",	canary_status,	NULL, "IFACE",
+	  "both sides of the running canary, side by side" },
 	{ "start",	canary_start,	NULL,
 	  "IFACE STAGE=OBJECT[:PROGRAM] [param NAME=INT]... share PCT [window SECONDS] [auto] "
-	  "[max-aborted N] [max-missed N] [max-drop-ratio R]" },
-	{ "promote",	canary_promote,	NULL, "IFACE" },
-	{ "abort",	canary_abort,	NULL, "IFACE" },
+	  "[max-aborted N] [max-missed N] [max-drop-ratio R]",
+	  "a new generation for PCT% of the flows; with auto the daemon promotes or aborts it" },
+	{ "promote",	canary_promote,	NULL, "IFACE",
+	  "make the canary live for every flow" },
+	{ "abort",	canary_abort,	NULL, "IFACE",
+	  "send every flow back to the live generation and drop the canary" },
 	{}
 };
 

@@ -69,13 +69,13 @@ int cmd_history(int argc, char **argv)
 	struct json_object *req;
 	uint64_t limit;
 
-	if (argc > 2)
-		return cli_usage_error("usage: history [LIMIT]");
+	if (cli_nargs(argc, argv, 0, 1))
+		return EXIT_USAGE;
 	req = cli_req("history");
 	if (argc == 2) {
 		if (cli_parse_u64(argv[1], &limit) || !limit || limit > INT32_MAX) {
 			json_object_put(req);
-			return cli_usage_error("history: bad LIMIT '%s'", argv[1]);
+			return cli_usage_error("history: bad LIMIT '%s' (a count from 1)", argv[1]);
 		}
 		json_object_object_add(req, "limit", json_object_new_int64(limit));
 	}

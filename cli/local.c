@@ -18,8 +18,8 @@
 
 int cmd_probe(int argc, char **argv)
 {
-	if (argc > 1)
-		return cli_usage_error("probe takes no arguments");
+	if (cli_nargs(argc, argv, 0, 0))
+		return EXIT_USAGE;
 #ifdef HAVE_PROBE
 	int ret = probe__run_print(cli.json, cli.pretty);
 
@@ -37,8 +37,8 @@ int cmd_probe(int argc, char **argv)
 
 static int config_check(int argc, char **argv)
 {
-	if (argc != 2)
-		return cli_usage_error("usage: config check FILE");
+	if (cli_nargs(argc, argv, 1, 1))
+		return EXIT_USAGE;
 #ifdef HAVE_CONFIG
 	struct config_errors errs = {};
 	struct sluice_config *cfg = NULL;
@@ -65,7 +65,8 @@ static int config_check(int argc, char **argv)
 		print_json(out);
 		json_object_put(out);
 	} else if (!err) {
-		printf("%s: ok\n", argv[1]);
+		/* The words of sluiced -n and of docs/config.md. */
+		printf("configuration OK\n");
 	} else {
 		for (i = 0; i < errs.n; i++)
 			fprintf(stderr, "%s\n", errs.v[i].msg);
@@ -82,6 +83,7 @@ static int config_check(int argc, char **argv)
 }
 
 const struct cli_cmd cli_config_cmds[] = {
-	{ "check", config_check, NULL, "FILE" },
+	{ "check", config_check, NULL, "FILE",
+	  "check a configuration as sluiced would, without the daemon" },
 	{}
 };

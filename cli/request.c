@@ -49,23 +49,24 @@ int cli_call(struct json_object *req, struct json_object **reply)
 {
 	const char *op = jstr(req, "op");
 	struct json_object *ok;
+	char msg[PATH_MAX + 128];
 	int err;
 
 	*reply = NULL;
 	err = ctl__request(cli.socket, req, reply, cli.timeout_ms);
 	if (err) {
-		fprintf(stderr, "sluicectl: %s sluiced at %s: %s\n",
-			err == -EPROTO || err == -EBADMSG || err == -EMSGSIZE ?
-				"bad reply from" : "cannot reach",
-			cli.socket, strerror(-err));
-		return EXIT_UNREACHABLE;
+		snprintf(msg, sizeof(msg), "%s sluiced at %s: %s",
+			 err == -EPROTO || err == -EBADMSG || err == -EMSGSIZE ?
+				 "bad reply from" : "cannot reach",
+			 cli.socket, strerror(-err));
+		goto unreachable;
 	}
 	if (!json_object_object_get_ex(*reply, "ok", &ok) ||
 	    !json_object_is_type(ok, json_type_boolean)) {
-		fprintf(stderr, "sluicectl: bad reply from sluiced at %s: no \"ok\"\n", cli.socket);
+		snprintf(msg, sizeof(msg), "bad reply from sluiced at %s: no \"ok\"", cli.socket);
 		json_object_put(*reply);
 		*reply = NULL;
-		return EXIT_UNREACHABLE;
+		goto unreachable;
 	}
 	if (json_object_get_boolean(ok))
 		return EXIT_OK;
@@ -80,6 +81,13 @@ int cli_call(struct json_object *req, struct json_object **reply)
 	json_object_put(*reply);
 	*reply = NULL;
 	return EXIT_REFUSED;
+
+unreachable:
+	fprintf(stderr, "sluicectl: %s\n", msg);
+	/* Scripts reading -j see the failure on stdout too, not an empty line. */
+	if (cli.json)
+		cli_json_error(msg, EXIT_UNREACHABLE);
+	return EXIT_UNREACHABLE;
 }
 
 int cli_do(struct json_object *req, cli_print_fn print)

@@ -35,11 +35,12 @@ static int rule_add(int argc, char **argv)
 
 	if (argc >= 4 && !strcmp(argv[2], "before")) {
 		if (cli_parse_u64(argv[3], &before) || before > UINT32_MAX)
-			return cli_usage_error("rule add: bad rule id '%s'", argv[3]);
+			return cli_usage_error("rule add: bad rule id '%s' after before", argv[3]);
 		first = 4;
 	}
 	if (argc <= first)
-		return cli_usage_error("usage: rule add IFACE [before ID] RULE...");
+		return cli_usage_error("rule add: missing %s (usage: sluicectl rule add %s)",
+				       argc < 2 ? "IFACE" : "RULE", cli.synopsis);
 	for (i = first; i < argc; i++)
 		len += strlen(argv[i]) + 1;
 	text = malloc(len);
@@ -61,8 +62,8 @@ static int rule_del(int argc, char **argv)
 	struct json_object *req;
 	uint64_t id;
 
-	if (argc != 3)
-		return cli_usage_error("usage: rule del IFACE ID");
+	if (cli_nargs(argc, argv, 2, 2))
+		return EXIT_USAGE;
 	if (cli_parse_u64(argv[2], &id) || id > UINT32_MAX)
 		return cli_usage_error("rule del: bad rule id '%s'", argv[2]);
 	req = iface_req("rule.del", argv[1]);
@@ -88,14 +89,17 @@ static void print_list(struct json_object *req, struct json_object *reply)
 
 static int rule_list(int argc, char **argv)
 {
-	if (argc != 2)
-		return cli_usage_error("usage: rule list IFACE");
+	if (cli_nargs(argc, argv, 1, 1))
+		return EXIT_USAGE;
 	return cli_do(iface_req("rule.list", argv[1]), print_list);
 }
 
 const struct cli_cmd cli_rule_cmds[] = {
-	{ "list",	rule_list,	NULL, "IFACE" },
-	{ "add",	rule_add,	NULL, "IFACE [before ID] RULE..." },
-	{ "del",	rule_del,	NULL, "IFACE ID" },
+	{ "list",	rule_list,	NULL, "IFACE",
+	  "the rules in order, with their ids and what each matched" },
+	{ "add",	rule_add,	NULL, "IFACE [before ID] RULE...",
+	  "add a rule (the rest of the line) at the end, or before rule ID" },
+	{ "del",	rule_del,	NULL, "IFACE ID",
+	  "remove rule ID (never abbreviated)", .exact = true },
 	{}
 };

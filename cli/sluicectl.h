@@ -26,6 +26,9 @@ struct cli_opts {
 	bool pretty;
 	const char *socket;
 	int timeout_ms;
+	/* The command being run ("stage swap") and its synopsis, for messages. */
+	char cmd[64];
+	const char *synopsis;
 };
 
 extern struct cli_opts cli;
@@ -38,6 +41,9 @@ struct cli_cmd {
 	cli_run_fn run;			/* NULL when sub is set */
 	const struct cli_cmd *sub;	/* verbs of an object, NULL-terminated */
 	const char *args;		/* synopsis of the arguments, for usage */
+	const char *desc;		/* one line for `OBJECT help` */
+	/* Destructive: never taken from a prefix, only typed in full. */
+	bool exact;
 };
 
 /* Text formatter of an ok reply; req is what was asked, for context. */
@@ -52,6 +58,14 @@ int cli_match(const char *arg, const char *const *words, size_t n);
 /* Like cli_match() for a keyword argument; prints the usage error itself. */
 int cli_keyword(const char *what, const char *arg, const char *const *words, size_t n);
 int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/*
+ * Checks that the command got between min and max arguments after its
+ * words (max -1: no limit); otherwise a usage error naming the first
+ * argument too many, or what is missing, from the synopsis.
+ */
+int cli_nargs(int argc, char **argv, int min, int max);
+/* A failure as JSON on stdout under -j (scripts read stdout only). */
+void cli_json_error(const char *msg, int code);
 void cli_usage(FILE *f);
 
 /* request.c */

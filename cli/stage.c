@@ -24,8 +24,8 @@ static int stage_list(int argc, char **argv)
 {
 	struct json_object *req;
 
-	if (argc > 2)
-		return cli_usage_error("usage: stage list [IFACE]");
+	if (cli_nargs(argc, argv, 0, 1))
+		return EXIT_USAGE;
 	req = cli_req("stage.list");
 	if (argc == 2)
 		json_object_object_add(req, "iface", json_object_new_string(argv[1]));
@@ -59,8 +59,8 @@ static struct json_object *iface_stage_req(const char *op, char **argv)
 
 static int stage_show(int argc, char **argv)
 {
-	if (argc != 3)
-		return cli_usage_error("usage: stage show IFACE STAGE");
+	if (cli_nargs(argc, argv, 2, 2))
+		return EXIT_USAGE;
 	return cli_do(iface_stage_req("stage.show", argv), print_show);
 }
 
@@ -88,11 +88,8 @@ static struct json_object *stage_change_req(const char *op, int argc, char **arg
 	char *path;
 	int i, k;
 
-	if (argc < 4) {
-		cli_usage_error("usage: stage %s IFACE STAGE OBJECT [program PROGRAM] "
-				"[param NAME=INT]... [pcap FILE [expect VERDICT]] [force]", argv[0]);
+	if (cli_nargs(argc, argv, 3, -1))
 		return NULL;
-	}
 	req = iface_stage_req(op, argv);
 	path = cli_object_arg(argv[3]);
 	if (!path)
@@ -105,7 +102,7 @@ static struct json_object *stage_change_req(const char *op, int argc, char **arg
 		if (k < 0)
 			goto err;
 		if (k != KW_FORCE && ++i >= argc) {
-			cli_usage_error("%s needs a value", swap_kw[k]);
+			cli_usage_error("%s: '%s' needs a value", cli.cmd, argv[i - 1]);
 			goto err;
 		}
 		switch (k) {
@@ -130,7 +127,8 @@ static struct json_object *stage_change_req(const char *op, int argc, char **arg
 		case KW_EXPECT:
 			verdict = cli_verdict(argv[i]);
 			if (!verdict) {
-				cli_usage_error("expect: '%s' is no verdict", argv[i]);
+				cli_usage_error("expect: '%s' is no verdict (aborted, drop, pass, tx, redirect)",
+						argv[i]);
 				goto err;
 			}
 			json_object_object_add(req, "expect", json_object_new_string(verdict));
@@ -201,8 +199,8 @@ static int stage_commit(int argc, char **argv)
 	struct json_object *req;
 	uint64_t id = 0;
 
-	if (argc < 3 || argc > 4)
-		return cli_usage_error("usage: stage commit IFACE STAGE [CANDIDATE]");
+	if (cli_nargs(argc, argv, 2, 3))
+		return EXIT_USAGE;
 	if (argc == 4 && !(id = cand_id(argv[3])))
 		return EXIT_USAGE;
 	req = cli_req("commit");
@@ -218,8 +216,8 @@ static int stage_drop(int argc, char **argv)
 	struct json_object *req;
 	uint64_t id;
 
-	if (argc != 3)
-		return cli_usage_error("usage: stage drop IFACE CANDIDATE");
+	if (cli_nargs(argc, argv, 2, 2))
+		return EXIT_USAGE;
 	if (!(id = cand_id(argv[2])))
 		return EXIT_USAGE;
 	req = cli_req("candidate.drop");
@@ -258,9 +256,8 @@ static int stage_diff(int argc, char **argv)
 	uint64_t v;
 	int i, k, ret;
 
-	if (argc < 4)
-		return cli_usage_error("usage: stage diff IFACE STAGE OBJECT [program PROGRAM] "
-				       "[param NAME=INT]... [samples N] [seconds S] [write FILE.pcap]");
+	if (cli_nargs(argc, argv, 3, -1))
+		return EXIT_USAGE;
 	req = iface_stage_req("stage.diff", argv);
 	{
 		char *path = cli_object_arg(argv[3]);
@@ -332,22 +329,30 @@ usage:
 
 static int stage_rollback(int argc, char **argv)
 {
-	if (argc != 3)
-		return cli_usage_error("usage: stage rollback IFACE STAGE");
+	if (cli_nargs(argc, argv, 2, 2))
+		return EXIT_USAGE;
 	return cli_do(iface_stage_req("stage.rollback", argv), print_swap);
 }
 
 const struct cli_cmd cli_stage_cmds[] = {
-	{ "list",	stage_list,	NULL, "[IFACE]" },
-	{ "show",	stage_show,	NULL, "IFACE STAGE" },
+	{ "list",	stage_list,	NULL, "[IFACE]",
+	  "the stage table of every interface, or of one" },
+	{ "show",	stage_show,	NULL, "IFACE STAGE",
+	  "one stage and its counters" },
 	{ "swap",	stage_swap,	NULL,
-	  "IFACE STAGE OBJECT [program PROGRAM] [param NAME=INT]... [pcap FILE [expect VERDICT]] [force]" },
-	{ "rollback",	stage_rollback,	NULL, "IFACE STAGE" },
+	  "IFACE STAGE OBJECT [program PROGRAM] [param NAME=INT]... [pcap FILE [expect VERDICT]] [force]",
+	  "load a new version of a stage into its slot, atomically for every packet" },
+	{ "rollback",	stage_rollback,	NULL, "IFACE STAGE",
+	  "put back the version the last swap replaced" },
 	{ "prepare",	stage_prepare,	NULL,
-	  "IFACE STAGE OBJECT [program PROGRAM] [param NAME=INT]... [pcap FILE [expect VERDICT]] [force]" },
-	{ "commit",	stage_commit,	NULL, "IFACE STAGE [CANDIDATE]" },
-	{ "drop",	stage_drop,	NULL, "IFACE CANDIDATE" },
+	  "IFACE STAGE OBJECT [program PROGRAM] [param NAME=INT]... [pcap FILE [expect VERDICT]] [force]",
+	  "build, verify and pre-flight a new version beside what runs; prints a candidate id" },
+	{ "commit",	stage_commit,	NULL, "IFACE STAGE [CANDIDATE]",
+	  "make a prepared candidate (the newest without CANDIDATE) live with one store" },
+	{ "drop",	stage_drop,	NULL, "IFACE CANDIDATE",
+	  "forget a prepared candidate" },
 	{ "diff",	stage_diff,	NULL,
-	  "IFACE STAGE OBJECT [program PROGRAM] [param NAME=INT]... [samples N] [seconds S] [write FILE]" },
+	  "IFACE STAGE OBJECT [program PROGRAM] [param NAME=INT]... [samples N] [seconds S] [write FILE]",
+	  "what a new version would decide for sampled live packets; live traffic untouched" },
 	{}
 };

@@ -194,8 +194,12 @@ int cmd_stats(int argc, char **argv)
 		} else if (!strcmp(argv[i], "-n")) {
 			if (++i >= argc || cli_parse_u64(argv[i], &count) || !count)
 				return cli_usage_error("stats: -n needs a COUNT > 0");
-		} else if (argv[i][0] == '-' || iface) {
-			return cli_usage_error("usage: stats [IFACE] [-w SECONDS [-n COUNT]]");
+		} else if (argv[i][0] == '-') {
+			return cli_usage_error("stats: unknown option '%s' (usage: sluicectl stats %s)",
+					       argv[i], cli.synopsis);
+		} else if (iface) {
+			return cli_usage_error("stats: unexpected argument '%s' after IFACE '%s'",
+					       argv[i], iface);
 		} else {
 			iface = argv[i];
 		}

@@ -26,8 +26,8 @@ static void print_status(struct json_object *req, struct json_object *reply)
 
 int cmd_status(int argc, char **argv)
 {
-	if (argc > 1)
-		return cli_usage_error("status takes no arguments");
+	if (cli_nargs(argc, argv, 0, 0))
+		return EXIT_USAGE;
 	return cli_do(cli_req("status"), print_status);
 }
 
@@ -37,8 +37,8 @@ int cmd_version(int argc, char **argv)
 	struct json_object *req, *reply = NULL, *out;
 	bool json = cli.json;
 
-	if (argc > 1)
-		return cli_usage_error("version takes no arguments");
+	if (cli_nargs(argc, argv, 0, 0))
+		return EXIT_USAGE;
 	req = cli_req("status");
 	/* A refusal or no daemon is not an error here: stay quiet about it. */
 	cli.json = false;
@@ -84,8 +84,8 @@ static void print_reload(struct json_object *req, struct json_object *reply)
 
 int cmd_reload(int argc, char **argv)
 {
-	if (argc > 1)
-		return cli_usage_error("reload takes no arguments");
+	if (cli_nargs(argc, argv, 0, 0))
+		return EXIT_USAGE;
 	return cli_do(cli_req("reload"), print_reload);
 }
 
@@ -93,8 +93,8 @@ int cmd_down(int argc, char **argv)
 {
 	struct json_object *req;
 
-	if (argc != 2)
-		return cli_usage_error("usage: down IFACE");
+	if (cli_nargs(argc, argv, 1, 1))
+		return EXIT_USAGE;
 	req = cli_req("down");
 	json_object_object_add(req, "iface", json_object_new_string(argv[1]));
 	/* Like ip(8): silence is success. */

@@ -57,12 +57,13 @@ static void print_xsk_stats(struct json_object *req, struct json_object *reply)
 
 static int cmd_xsk_stats(int argc, char **argv)
 {
-	if (argc != 1)
-		return cli_usage_error("usage: xsk stats");
+	if (cli_nargs(argc, argv, 0, 0))
+		return EXIT_USAGE;
 	return cli_do(cli_req("xsk.stats"), print_xsk_stats);
 }
 
 const struct cli_cmd cli_xsk_cmds[] = {
-	{ "stats",	cmd_xsk_stats,	NULL,	"" },
+	{ "stats",	cmd_xsk_stats,	NULL,	"",
+	  "what the capture sockets received, per queue and by ACL rule" },
 	{}
 };

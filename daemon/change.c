@@ -235,7 +235,7 @@ int change__apply(struct daemon *d, struct change *c, uid_t uid)
 	return 0;
 }
 
-struct json_object *change__reply(const struct change *c, int ret)
+struct json_object *change__reply(const struct daemon *d, const struct change *c, int ret)
 {
 	const struct pipeline *pl = &c->ifc->pl;
 	struct json_object *r = json_object_new_object();
@@ -261,6 +261,10 @@ struct json_object *change__reply(const struct change *c, int ret)
 	json_object_object_add(r, "duration_us", json_object_new_int64((int64_t)c->us));
 	json_object_object_add(r, "build_us", json_object_new_int64((int64_t)c->build_us));
 	json_object_object_add(r, "switch_us", json_object_new_int64((int64_t)c->switch_us));
+	/* From the request's arrival to the step packets see, grace period excluded. */
+	if (pl->last_switch_at_us >= d->req_us && d->req_us)
+		json_object_object_add(r, "to_switch_us",
+				       json_object_new_int64((int64_t)(pl->last_switch_at_us - d->req_us)));
 	return r;
 }
 

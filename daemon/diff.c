@@ -38,6 +38,7 @@ struct diff_job {
 	long every;			/* sampling: 1 frame in every */
 	uint64_t until_ms;
 	uint32_t want, seen, differ, errors;
+	uint32_t udp, tcp;		/* sampled frames by L4 protocol, for the report */
 	uint64_t matrix[SLUICE_NR_VERDICTS][SLUICE_NR_VERDICTS];	/* [live][candidate] */
 	struct diff_frame *kept;
 	uint32_t nr_kept;
@@ -57,6 +58,16 @@ static struct diff_state *state(struct daemon *d)
 	return d->diff;
 }
 
+/* The L4 protocol of an untagged IPv4 or IPv6 frame, 0 for anything else. */
+static int l4_proto(const uint8_t *f, size_t len)
+{
+	if (len >= 14 + 20 && f[12] == 0x08 && f[13] == 0x00)
+		return f[14 + 9];
+	if (len >= 14 + 40 && f[12] == 0x86 && f[13] == 0xdd)
+		return f[14 + 6];
+	return 0;
+}
+
 static int on_sample(void *ctx, void *data, size_t size)
 {
 	struct diff_job *j = ctx;
@@ -71,6 +82,14 @@ static int on_sample(void *ctx, void *data, size_t size)
 		return 0;
 	}
 	j->seen++;
+	switch (l4_proto(s->data, s->caplen)) {
+	case 6:
+		j->tcp++;
+		break;
+	case 17:
+		j->udp++;
+		break;
+	}
 	if (a < SLUICE_NR_VERDICTS && b < SLUICE_NR_VERDICTS)
 		j->matrix[a][b]++;
 	if (a == b)
@@ -232,8 +251,8 @@ void diff__tick(struct daemon *d)
 			continue;
 		}
 		n = ring_buffer__consume(j->rb);
-		/* A full ring means frames were lost to it: sample fewer. */
-		if (n > 200 && j->every < (1 << 20)) {
+		/* A ring nearly full (it holds about 670) loses frames: sample fewer. */
+		if (n > 500 && j->every < (1 << 20)) {
 			j->every *= 2;
 			pipeline__set_knobs(&ifc->pl, -1, j->every, -1);
 		}
@@ -280,6 +299,8 @@ struct json_object *diff__json(struct daemon *d, uint32_t id, char *err, size_t 
 	json_object_object_add(o, "done", json_object_new_boolean(j->done));
 	json_object_object_add(o, "samples", json_object_new_int64(j->seen));
 	json_object_object_add(o, "differ", json_object_new_int64(j->differ));
+	json_object_object_add(o, "udp", json_object_new_int64(j->udp));
+	json_object_object_add(o, "tcp", json_object_new_int64(j->tcp));
 	json_object_object_add(o, "errors", json_object_new_int64(j->errors));
 	if (j->error[0])
 		json_object_object_add(o, "error", json_object_new_string(j->error));

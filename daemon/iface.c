@@ -428,10 +428,19 @@ static int iface_carrier(const struct cfg_iface *cfg, enum sluice_carrier *out, 
 	bool meta;
 
 	if (cfg->context == CFG_CONTEXT_PERCPU) {
+		if (probe__preempt_rt())
+			log_warn("%s: context: percpu on a PREEMPT_RT kernel: a packet preempted by another "
+				 "on its CPU may see that packet's context (docs/datapath.md)", cfg->name);
 		*out = SLUICE_CARRIER_PERCPU;
 		return 0;
 	}
 	meta = probe__xdp_meta(why, sizeof(why));
+	if (!meta && cfg->context == CFG_CONTEXT_AUTO && probe__preempt_rt()) {
+		snprintf(err, len, "%s: XDP metadata unavailable (%s) and this is a PREEMPT_RT kernel, "
+			 "where the per-CPU carrier is not safe by default; set context: percpu to run "
+			 "with it anyway (docs/datapath.md)", cfg->name, why);
+		return -ENOTSUP;
+	}
 	if (cfg->context == CFG_CONTEXT_META && !meta) {
 		snprintf(err, len, "%s: context: meta, but this kernel refuses XDP metadata (%s); use "
 			 "context: percpu or auto", cfg->name, why);
@@ -492,6 +501,44 @@ static bool matches(const struct pipeline *pl, const struct stage_src *src, int 
 
 static int start_rules(struct daemon *d, struct iface *ifc, char *err, size_t len);
 
+/*
+ * Pins of another layout (an older sluice): build the new pipeline beside
+ * them with every state map that kept its layout, put the rules in, and
+ * switch the interface to it in one step. What runs is never detached, and
+ * a failure before the switch leaves it running as it was.
+ */
+static int iface_upgrade(struct daemon *d, struct iface *ifc, const struct stage_src *src, int n,
+			 char *err, size_t len)
+{
+	const struct cfg_iface *cfg = ifc->cfg;
+	struct pipeline_err perr = {};
+	uint64_t t0 = ctl__now_ms();
+	char reset[1024];
+	int ret;
+
+	log_notice("%s: pinned by a sluice of another layout: upgrading in place to layout %d",
+		   cfg->name, SLUICE_ABI_VERSION);
+	ret = pipeline__upgrade_prepare(&ifc->pl, src, n, cfg->pipe->default_verdict, reset,
+					sizeof(reset), &perr);
+	if (!ret)
+		ret = start_rules(d, ifc, err, len);
+	else
+		snprintf(err, len, "%s: building the new layout beside the running pipeline: %s",
+			 cfg->name, perr.msg);
+	if (!ret) {
+		ret = pipeline__upgrade_switch(&ifc->pl, &perr);
+		if (ret)
+			snprintf(err, len, "%s: switching to the new layout: %s (the old pipeline still "
+				 "runs)", cfg->name, perr.msg);
+	}
+	if (!ret)
+		log_notice("%s: upgraded without a detach (link %u) in %llu ms; kept every state map but: "
+			   "%s", cfg->name, ifc->pl.link_id, (unsigned long long)(ctl__now_ms() - t0),
+			   reset[0] ? reset : "none");
+	pipeline_err__clear(&perr);
+	return ret;
+}
+
 int iface__start(struct daemon *d, struct iface *ifc, const struct cfg_iface *cfg, char *err, size_t len)
 {
 	const struct cfg_pipeline *p = cfg->pipe;
@@ -510,7 +557,20 @@ int iface__start(struct daemon *d, struct iface *ifc, const struct cfg_iface *cf
 		return n;
 	}
 
+	/* A daemon killed in the middle of an upgrade: the new layout runs, finish moving it. */
+	if (pipeline__upgrade_pending(&ifc->pl)) {
+		ret = pipeline__upgrade_resume(&ifc->pl, &perr);
+		if (ret) {
+			snprintf(err, len, "%s: finishing an interrupted upgrade: %s", cfg->name, perr.msg);
+			goto out;
+		}
+		log_notice("%s: finished an upgrade a previous run had switched to", cfg->name);
+	}
 	ret = pipeline__adopt(&ifc->pl, &perr);
+	if (ret == -EPROTONOSUPPORT) {
+		ret = iface_upgrade(d, ifc, src, n, err, len);
+		goto out;
+	}
 	if (ret == 0 && pipeline__attached(&ifc->pl)) {
 		/* Sources are not pinned: the configuration is their record. */
 		if (matches(&ifc->pl, src, n, p->default_verdict)) {

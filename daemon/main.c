@@ -35,10 +35,12 @@ static void usage(FILE *f)
 		"usage: sluiced [-d] [-c FILE]   run in the foreground\n"
 		"       sluiced -n [-c FILE]     check the configuration and exit\n"
 		"\n"
-		"  -c FILE   configuration (default %s)\n"
-		"  -n        check the configuration only: print 'configuration OK' or every error\n"
-		"  -d        debug logging\n"
-		"  -V        print the version\n",
+		"  -c, --config FILE  configuration (default %s)\n"
+		"  -n, --check        check the configuration only: print 'configuration OK'\n"
+		"                     or every error, and exit 0 or 1\n"
+		"  -d, --debug        debug logging\n"
+		"  -h, --help         this text\n"
+		"  -V, --version      print the version\n",
 		DEFAULT_CONFIG);
 }
 
@@ -183,6 +185,14 @@ static int lock_pins(const char *pin_root)
 
 int main(int argc, char **argv)
 {
+	static const struct option longopts[] = {
+		{ "config",	required_argument,	NULL, 'c' },
+		{ "check",	no_argument,		NULL, 'n' },
+		{ "debug",	no_argument,		NULL, 'd' },
+		{ "version",	no_argument,		NULL, 'V' },
+		{ "help",	no_argument,		NULL, 'h' },
+		{}
+	};
 	struct daemon d = {
 		.listen_fd = -1, .reserve_fd = -1, .config_path = DEFAULT_CONFIG,
 		.group = (gid_t)-1, .read_group = (gid_t)-1,
@@ -192,7 +202,7 @@ int main(int argc, char **argv)
 	char err[1024];
 	int opt, ret = 1;
 
-	while ((opt = getopt(argc, argv, "c:ndVh")) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:ndVh", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
 			d.config_path = optarg;
@@ -215,6 +225,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind != argc) {
+		fprintf(stderr, "sluiced: unexpected argument '%s'\n", argv[optind]);
 		usage(stderr);
 		return 2;
 	}

@@ -110,8 +110,7 @@ static struct json_object *banks_json(const struct pipeline *pl)
 		add_int(o, "gen", bk->gen);
 		if (bk->cand) {
 			add_int(o, "candidate", bk->cand);
-			add_int(o, "base_gen", bk->base_gen);
-			add_int(o, "stale", bk->base_gen != pl->gen);
+			add_int(o, "stale", bk->base != pl->changes);
 		}
 		for (int i = 0; i < bk->nr_stages; i++) {
 			struct json_object *st = json_object_new_object();
@@ -363,7 +362,7 @@ static int change_preflight(const struct daemon *d, struct iface *ifc, struct js
 static struct json_object *apply(struct daemon *d, struct change *c, uid_t uid)
 {
 	int ret = change__apply(d, c, uid);
-	struct json_object *r = change__reply(c, ret);
+	struct json_object *r = change__reply(d, c, ret);
 
 	if (!ret && c->kind == CHANGE_SWAP)
 		change__watch_stage(c->ifc, c->idx);
@@ -491,7 +490,7 @@ static struct json_object *op_txn(struct daemon *d, struct json_object *req, uid
 	uint32_t ids[SLUICE_MAX_GROUP];
 	struct pipeline_err perr = {};
 	struct change c;
-	size_t n;
+	size_t n, built = 0;
 	int ret = 0;
 
 	if (!json_object_object_get_ex(req, "parts", &parts)) {
@@ -503,36 +502,25 @@ static struct json_object *op_txn(struct daemon *d, struct json_object *req, uid
 	    n > SLUICE_MAX_GROUP)
 		return reply_err("'parts' must be an array of 1 to %d {iface, stages}", SLUICE_MAX_GROUP);
 	/* Every part is built as a candidate first: a refused one leaves all as they are. */
-	for (size_t i = 0; i < n; i++) {
-		/* Parts from i on were never built: only those before are dropped. */
-		if (txn_part(d, json_object_array_get_idx(parts, i), CHANGE_PREPARE, &c, &r)) {
-			n = i;
+	for (size_t i = 0; i < n && !r; i++) {
+		if (txn_part(d, json_object_array_get_idx(parts, i), CHANGE_PREPARE, &c, &r))
 			break;
-		}
-		for (size_t j = 0; j < i; j++)
+		for (size_t j = 0; j < built; j++)
 			if (ifcs[j] == c.ifc)
 				r = reply_err("%s is named twice", c.ifc->pl.ifname);
-		if (r) {
-			change__free(&c);
-			n = i;
-			break;
+		if (!r && (ret = change__apply(d, &c, uid)))
+			r = change__reply(d, &c, ret);
+		if (!r) {
+			ifcs[built] = c.ifc;
+			ids[built++] = c.cand;
 		}
-		ret = change__apply(d, &c, uid);
-		if (ret)
-			r = change__reply(&c, ret);
-		ifcs[i] = c.ifc;
-		ids[i] = c.cand;
 		change__free(&c);
-		if (r) {
-			n = i;
-			break;
-		}
 	}
 	if (!r && !prepare && change__apply_group(d, ifcs, ids, (int)n, uid, &perr))
 		r = reply_err("%s", perr.msg);
 	if (r) {
 		/* Drop what was built for the parts before the one that failed. */
-		for (size_t i = 0; i < n; i++)
+		for (size_t i = 0; i < built; i++)
 			pipeline__drop_candidate(&ifcs[i]->pl, ids[i], &perr);
 		return r;
 	}
@@ -760,7 +748,7 @@ static struct json_object *op_canary_start(struct daemon *d, struct json_object 
 		return r;
 	ret = change__apply(d, &c, uid);
 	if (ret) {
-		r = change__reply(&c, ret);
+		r = change__reply(d, &c, ret);
 		change__free(&c);
 		return r;
 	}
@@ -773,7 +761,7 @@ static struct json_object *op_canary_start(struct daemon *d, struct json_object 
 	start.nr_what = c.nr_what;
 	change__free(&c);
 	ret = change__apply(d, &start, uid);
-	r = change__reply(&start, ret);
+	r = change__reply(d, &start, ret);
 	if (ret) {
 		pipeline__drop_candidate(&start.ifc->pl, start.cand, &start.err);
 	} else if (json_object_object_get_ex(req, "auto", &a) && json_object_get_boolean(a)) {
@@ -1196,6 +1184,7 @@ struct json_object *ops__handle(struct daemon *d, struct json_object *req, uid_t
 	if (d->peer && d->peer->role < ctl__op_role(op))
 		return reply_err("permission denied: '%s' needs the admin role (root or control.group); "
 				 "uid %u has the %s role", op, (unsigned int)uid, ctl__role_name(d->peer->role));
+	d->req_us = sluice_now_us();
 	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
 		if (!strcmp(op, ops[i].name))
 			return ops[i].fn(d, req, uid);

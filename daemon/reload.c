@@ -9,7 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <json-c/json.h>
+#ifdef HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
 #include "sluiced.h"
 
 #define RELOAD_MAX_IFACES	64
@@ -36,7 +40,7 @@ static int collect_errors(const char *path, struct sluice_config **cfg, char *er
 	return ret;
 }
 
-int daemon__reload(struct daemon *d, struct json_object *changed, char *err, size_t len)
+static int reload(struct daemon *d, struct json_object *changed, char *err, size_t len)
 {
 	struct sluice_config *ncfg = NULL, *old = d->cfg;
 	const struct cfg_iface *next[RELOAD_MAX_IFACES];
@@ -152,5 +156,45 @@ int daemon__set_trust(const struct sluice_config *cfg)
 	if (!ret)
 		ret = trust__set_policy(&pol);
 	config__trust_policy_free(&pol);
+	return ret;
+}
+
+/*
+ * Debian 12's systemd (252) has no Type=notify-reload, but a Type=notify
+ * unit already follows RELOADING=1 ... READY=1: `systemctl reload` (whose
+ * ExecReload, sluicectl reload, waits for the reply) and a bare SIGHUP both
+ * show the unit reloading until the result is in, and STATUS= says which.
+ * MONOTONIC_USEC is what systemd 253 and later want beside RELOADING=1.
+ */
+static void notify_reloading(void)
+{
+#ifdef HAVE_SYSTEMD
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading the configuration",
+		   (unsigned long long)ts.tv_sec * 1000000ull + (unsigned long long)ts.tv_nsec / 1000);
+#endif
+}
+
+static void notify_reloaded(int ret, const char *err)
+{
+#ifdef HAVE_SYSTEMD
+	/* STATUS= is one line: the first of the errors. */
+	if (ret)
+		sd_notifyf(0, "READY=1\nSTATUS=reload failed, the running configuration stays: %.*s",
+			   (int)strcspn(err, "\n"), err);
+	else
+		sd_notify(0, "READY=1\nSTATUS=running; configuration reloaded");
+#endif
+}
+
+int daemon__reload(struct daemon *d, struct json_object *changed, char *err, size_t len)
+{
+	int ret;
+
+	notify_reloading();
+	ret = reload(d, changed, err, len);
+	notify_reloaded(ret, err);
 	return ret;
 }

@@ -92,7 +92,7 @@ void change__free(struct change *c);
 int change__alloc_src(struct change *c, const struct pipeline *pl);
 void change__name(struct change *c, const char *stage);
 int change__apply(struct daemon *d, struct change *c, uid_t uid);
-struct json_object *change__reply(const struct change *c, int ret);
+struct json_object *change__reply(const struct daemon *d, const struct change *c, int ret);
 int change__apply_group(struct daemon *d, struct iface **ifcs, const uint32_t *cands, int n,
 			uid_t uid, struct pipeline_err *err);
 /* History of a change made outside change__apply() (rule edits). */
@@ -137,6 +137,7 @@ struct daemon {
 	uint64_t changes[CHANGE_NR][2];	/* by kind: [0] applied, [1] refused */
 	uint64_t auto_rollbacks;
 	uint64_t drift_check_ms;
+	uint64_t req_us;		/* when the request being handled arrived */
 	struct diff_state *diff;	/* shadow diffs, NULL until the first */
 	volatile sig_atomic_t want_reload, want_quit;
 };

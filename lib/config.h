@@ -20,7 +20,7 @@
 /* Stage objects that ship with sluice, named by their bare name. */
 #define CONFIG_BUILTIN_STAGES	"parse", "acl", "ratelimit", "xsk", "count", "pass", "verdict"
 
-#define CONFIG_DEFAULT_STATE_DIR	"/run/sluice"
+#define CONFIG_DEFAULT_STATE_DIR	"/var/lib/sluice"
 #define CONFIG_DEFAULT_SOCKET		"/run/sluice/sluiced.sock"
 #define CONFIG_DEFAULT_SOCKET_MODE	0600
 #define CONFIG_DEFAULT_IDLE_MS		10000

@@ -138,14 +138,24 @@ static void inst_from_fd(struct stage_inst *s, int fd)
 	}
 }
 
-/* Empties a bank of everything but its source array. */
+/*
+ * A bank no generation needs any more. Its programs stay in their slots
+ * (no word names the bank, so no packet reaches them) and are kept here,
+ * so that the next generation built in it loads only what differs.
+ */
+static void bank_free(struct bank *b)
+{
+	b->state = SLUICE_BANK_FREE;
+	b->gen = b->cand = b->base = 0;
+	b->default_verdict = XDP_PASS;
+}
+
+/* Empties a bank of everything but its source array, its programs forgotten. */
 static void bank_clear(struct bank *b)
 {
 	insts_close(b->st);
-	b->state = SLUICE_BANK_FREE;
-	b->gen = b->cand = b->base_gen = 0;
+	bank_free(b);
 	b->nr_stages = 0;
-	b->default_verdict = XDP_PASS;
 }
 
 static void gen_init(struct gen *g, uint32_t n, int bank)
@@ -428,6 +438,7 @@ static int info_write(const struct pipeline *pl)
 	info->next_gen = pl->next_gen;
 	info->next_ver = pl->next_ver;
 	info->next_cand = pl->next_cand;
+	info->changes = pl->changes;
 	info->carrier = (__u8)pl->carrier;
 	info->bank = (__u8)pl->bank;
 	info->entry_flags = pl->entry_flags;
@@ -445,7 +456,7 @@ static int info_write(const struct pipeline *pl)
 		bi->state = (__u8)bk->state;
 		bi->gen = bk->gen;
 		bi->cand = bk->cand;
-		bi->base_gen = bk->base_gen;
+		bi->base = bk->base;
 		bi->default_verdict = (__u8)bk->default_verdict;
 		if (bk->state != SLUICE_BANK_FREE)
 			info_stages(bi, bk->src, bk->st, bk->nr_stages);
@@ -792,12 +803,15 @@ static int gen_pin(struct pipeline *pl, struct gen *g, struct pipeline_err *err)
 
 	bank_dir(pl, g->bank, dir, sizeof(dir));
 	ret = mkdir_p(dir);
-	/* Kept instances are pinned there already; past the end, nothing may stay. */
+	/*
+	 * Kept instances too: the bank's pins may have gone with a dropped
+	 * candidate while its programs stayed. Past the end, nothing may stay.
+	 */
 	for (int i = 0; !ret && i < SLUICE_MAX_STAGES; i++) {
 		stage_pin_name(i, name, sizeof(name));
 		if (i >= g->n)
 			unpin_at(dir, name);
-		else if (!g->reused[i])
+		else
 			ret = pin_at(g->st[i].fd, dir, name);
 	}
 	if (ret)
@@ -899,7 +913,7 @@ static void bank_make_live(struct pipeline *pl, int nb, enum sluice_bank_state o
 	/* One previous generation at a time: the one this change replaces. */
 	for (int i = 0; old_state == SLUICE_BANK_PREV && i < SLUICE_NR_BANKS; i++)
 		if (i != nb && pl->banks[i].state == SLUICE_BANK_PREV)
-			bank_clear(&pl->banks[i]);
+			bank_free(&pl->banks[i]);
 	if (pl->gen) {
 		bank_clear(o);
 		o->state = old_state;
@@ -924,7 +938,7 @@ static void bank_make_live(struct pipeline *pl, int nb, enum sluice_bank_state o
 	pl->default_verdict = b->default_verdict;
 	pl->nr_stages = b->nr_stages;
 	b->state = SLUICE_BANK_FREE;
-	b->gen = b->cand = b->base_gen = 0;
+	b->gen = b->cand = b->base = 0;
 	b->nr_stages = 0;
 	/* Per-stage rollback belongs to the generation that was swapped. */
 	insts_close(pl->prev);
@@ -1337,6 +1351,21 @@ static uint32_t running_prog(const struct pipeline *pl)
 	return pl->ifindex && !bpf_xdp_query(pl->ifindex, 0, &q) ? q.prog_id : 0;
 }
 
+/* The id of a pinned program, 0 when there is none. */
+static uint32_t pinned_prog_id(const char *dir, const char *name)
+{
+	struct bpf_prog_info pi = {};
+	__u32 len = sizeof(pi);
+	int fd = get_at(dir, name);
+	uint32_t id;
+
+	if (fd < 0)
+		return 0;
+	id = bpf_obj_get_info_by_fd(fd, &pi, &len) ? 0 : pi.id;
+	close(fd);
+	return id;
+}
+
 /* The id of the program in a prog_array slot, 0 = empty. */
 static uint32_t slot_prog_id(int progs_fd, uint32_t key)
 {
@@ -1436,6 +1465,7 @@ int pipeline__adopt(struct pipeline *pl, struct pipeline_err *err)
 	pl->next_gen = info->next_gen;
 	pl->next_ver = info->next_ver;
 	pl->next_cand = info->next_cand;
+	pl->changes = info->changes;
 	pl->progs_fd = get_at(pl->dir, SLUICE_PIN_PROGS);
 	fd = get_at(pl->dir, SLUICE_PIN_ENTRY);
 	if (pl->progs_fd < 0 || fd < 0) {
@@ -1493,7 +1523,7 @@ int pipeline__adopt(struct pipeline *pl, struct pipeline_err *err)
 		bk->state = bi->state;
 		bk->gen = bi->gen;
 		bk->cand = bi->cand;
-		bk->base_gen = bi->base_gen;
+		bk->base = bi->base;
 		bk->default_verdict = bi->default_verdict;
 		bk->nr_stages = bi->nr_stages;
 	}
@@ -1555,10 +1585,28 @@ bool pipeline__attached(const struct pipeline *pl)
 	       q.prog_id == pl->entry.prog_id;
 }
 
+/* The pin root's selector words go with its last interface. */
+static void selectors_release(const struct pipeline *pl)
+{
+	struct dirent *e;
+	DIR *d = opendir(pl->root);
+	bool others = false;
+
+	if (!d)
+		return;
+	while (!others && (e = readdir(d)))
+		others = strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
+			 strcmp(e->d_name, SLUICE_PIN_SELECTORS);
+	closedir(d);
+	if (!others)
+		unpin_at(pl->root, SLUICE_PIN_SELECTORS);
+}
+
 int pipeline__destroy(struct pipeline *pl)
 {
 	/* Unpinning the link and closing our fd detaches the program. */
 	rm_tree(pl->dir);
+	selectors_release(pl);
 	if (pl->how == SLUICE_ATTACH_LIBXDP && pl->ifindex && pl->entry.fd >= 0) {
 		LIBBPF_OPTS(bpf_xdp_attach_opts, o, .old_prog_fd = pl->entry.fd);
 		bpf_xdp_detach(pl->ifindex, XDP_FLAGS_REPLACE, &o);
@@ -1610,8 +1658,9 @@ int pipeline__swap_stage(struct pipeline *pl, int idx, const struct stage_src *s
 		inst_close(&ni);
 		return errf(err, ret, "updating slot %u: %s", key, strerror(-ret));
 	}
+	pl->last_switch_at_us = sluice_now_us();
 	pl->last_build_us = t1 - t0;
-	pl->last_switch_us = sluice_now_us() - t1;
+	pl->last_switch_us = pl->last_switch_at_us - t1;
 
 	/*
 	 * Keep the replaced version pinned: rollback is one more update. A
@@ -1624,6 +1673,7 @@ int pipeline__swap_stage(struct pipeline *pl, int idx, const struct stage_src *s
 	inst_close(&pl->prev[idx]);
 	pl->prev[idx] = pl->live[idx];
 	pl->live[idx] = ni;
+	pl->changes++;
 	pl->prev_src[idx] = pl->src[idx];
 	pl->src[idx] = *src;
 	memcpy(pl->src[idx].name, pl->prev_src[idx].name, sizeof(pl->src[idx].name));
@@ -1656,6 +1706,7 @@ int pipeline__rollback_stage(struct pipeline *pl, int idx, struct pipeline_err *
 	tmp = pl->live[idx];
 	pl->live[idx] = pl->prev[idx];
 	pl->prev[idx] = tmp;
+	pl->changes++;
 	s = pl->src[idx];
 	pl->src[idx] = pl->prev_src[idx];
 	pl->prev_src[idx] = s;
@@ -1688,13 +1739,15 @@ static int switch_to(struct pipeline *pl, int nb, struct pipeline_err *err)
 	if (ret)
 		return errf(err, ret, "recording the candidate under %s: %s", pl->dir, strerror(-ret));
 	switch_store(pl, word_of(nb, pl->banks[nb].gen));
-	pl->last_switch_us = sluice_now_us() - t1;
+	pl->last_switch_at_us = sluice_now_us();
+	pl->last_switch_us = pl->last_switch_at_us - t1;
 	/*
 	 * Packets already inside the old bank finish there; a later build may
 	 * rewrite its slots, so wait for them now.
 	 */
 	sluice_rcu_wait();
 	bank_make_live(pl, nb, SLUICE_BANK_PREV);
+	pl->changes++;
 	ret = info_write(pl);
 	if (ret)
 		return errf(err, ret, "generation %u is live, but recording it under %s failed: %s",
@@ -1722,7 +1775,7 @@ static int build_candidate(struct pipeline *pl, const struct stage_src *src, int
 	pl->last_build_us = sluice_now_us() - t0;
 	nb = g.bank;
 	bank_take(pl, &g, src, pl->default_verdict, st);
-	pl->banks[nb].base_gen = pl->gen;
+	pl->banks[nb].base = pl->changes;
 	if (st == SLUICE_BANK_PREPARED || st == SLUICE_BANK_CANARY)
 		pl->banks[nb].cand = pl->next_cand++;
 	return nb;
@@ -1774,10 +1827,10 @@ static int candidate_check(const struct pipeline *pl, uint32_t cand, struct pipe
 
 	if (b < 0)
 		return errf(err, -ENOENT, "%s has no candidate %u", pl->ifname, cand);
-	if (pl->banks[b].base_gen != pl->gen)
-		return errf(err, -ESTALE, "candidate %u of %s was prepared against generation %u; "
-			    "generation %u is live now: prepare it again", cand, pl->ifname,
-			    pl->banks[b].base_gen, pl->gen);
+	if (pl->banks[b].base != pl->changes)
+		return errf(err, -ESTALE, "candidate %u of %s is stale: what runs has changed %u "
+			    "time(s) since it was prepared (generation %u is live now): prepare it again",
+			    cand, pl->ifname, pl->changes - pl->banks[b].base, pl->gen);
 	return b;
 }
 
@@ -1808,7 +1861,7 @@ int pipeline__drop_candidate(struct pipeline *pl, uint32_t cand, struct pipeline
 		return errf(err, -ENOENT, "%s has no candidate %u", pl->ifname, cand);
 	if (pl->banks[b].state == SLUICE_BANK_CANARY)
 		return errf(err, -EBUSY, "candidate %u is a canary: abort it", cand);
-	bank_clear(&pl->banks[b]);
+	bank_free(&pl->banks[b]);
 	bank_unpin(pl, b);
 	return info_write(pl);
 }
@@ -1845,6 +1898,7 @@ int pipeline__canary_start(struct pipeline *pl, uint32_t cand, uint32_t share,
 	w.alt_gen = (__u16)pl->banks[b].gen;
 	w.share = (__u16)share;
 	switch_store(pl, w);
+	pl->last_switch_at_us = sluice_now_us();
 	return 0;
 }
 
@@ -1866,7 +1920,7 @@ int pipeline__canary_abort(struct pipeline *pl, struct pipeline_err *err)
 	switch_store(pl, word_of(pl->bank, pl->gen));
 	/* Its flows may still be inside the canary's bank. */
 	sluice_rcu_wait();
-	bank_clear(&pl->banks[b]);
+	bank_free(&pl->banks[b]);
 	bank_unpin(pl, b);
 	return info_write(pl);
 }
@@ -1952,12 +2006,15 @@ int pipeline__commit_group(struct pipeline **pls, const uint32_t *cands, int n,
 	}
 	/* The one step packets see, on every interface at once. */
 	__atomic_store_n(&sel[s], SEL_TAKEN | SEL_FLIP, __ATOMIC_RELEASE);
+	for (int i = 0; i < n; i++)
+		pls[i]->last_switch_at_us = sluice_now_us();
 	/* Each word now names its new bank itself; the selector is free again. */
 	for (int i = 0; i < n; i++)
 		switch_store(pls[i], word_of(banks[i], pls[i]->banks[banks[i]].gen));
 	sluice_rcu_wait();
 	for (int i = 0; i < n; i++) {
 		bank_make_live(pls[i], banks[i], SLUICE_BANK_PREV);
+		pls[i]->changes++;
 		info_write(pls[i]);
 	}
 	ret = 0;
@@ -2155,4 +2212,193 @@ int pipeline__test_run(const struct pipeline *pl, const void *frame, size_t len,
 out:
 	sched_setaffinity(0, sizeof(old), &old);
 	return ret;
+}
+
+/* ---- upgrades across pin layouts ---- */
+
+/*
+ * The folders an upgrade uses beside <root>/<ifname>: the new layout is
+ * built in one, the old one is moved to the other at the switch. A ':'
+ * cannot be in an interface name, so they never meet one.
+ */
+static void upgrade_dir(const struct pipeline *pl, const char *what, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/%s:%s", pl->root, pl->ifname, what);
+}
+
+/* A map pinned by the old layout that the new one can keep, as it is. */
+static bool map_carries(int fd, const struct stage_map_def *d)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return false;
+	/* A program-writable map, and the kernel's view of the flags: ignore the rdonly bits libbpf adds. */
+	return info.type == d->type && info.key_size == d->key_size && info.value_size == d->value_size &&
+	       info.max_entries == d->max_entries &&
+	       (info.map_flags & ~(BPF_F_RDONLY_PROG | BPF_F_WRONLY_PROG)) ==
+	       (d->flags & ~(BPF_F_RDONLY_PROG | BPF_F_WRONLY_PROG));
+}
+
+/*
+ * The program the interface runs now, as an fd (-errno when none), and the
+ * XDP link pinned in dir, if any.
+ */
+static int running_fd(const struct pipeline *pl, const char *dir, int *link_fd)
+{
+	struct bpf_link_info li = {};
+	__u32 len = sizeof(li), id = 0;
+	int fd;
+
+	*link_fd = get_at(dir, SLUICE_PIN_LINK);
+	if (*link_fd >= 0 && !bpf_obj_get_info_by_fd(*link_fd, &li, &len))
+		id = li.prog_id;
+	if (!id) {
+		LIBBPF_OPTS(bpf_xdp_query_opts, q);
+
+		if (pl->ifindex && !bpf_xdp_query(pl->ifindex, 0, &q))
+			id = q.prog_id;
+	}
+	if (!id)
+		return -ENOENT;
+	fd = bpf_prog_get_fd_by_id(id);
+	return fd < 0 ? -errno : fd;
+}
+
+int pipeline__upgrade_prepare(struct pipeline *pl, const struct stage_src *src, int n,
+			      int default_verdict, char *reset, size_t resetlen, struct pipeline_err *err)
+{
+	struct stage_map_def *defs = calloc(128, sizeof(*defs));
+	char ndir[PATH_MAX], omaps[PATH_MAX], nmaps[PATH_MAX], from[PATH_MAX], to[PATH_MAX];
+	size_t off = 0;
+	int nr, ret;
+
+	if (!defs)
+		return errf(err, -ENOMEM, "out of memory");
+	reset[0] = '\0';
+	upgrade_dir(pl, "new", ndir, sizeof(ndir));
+	rm_tree(ndir);
+	snprintf(nmaps, sizeof(nmaps), "%s/%s", ndir, SLUICE_PIN_MAPS);
+	snprintf(omaps, sizeof(omaps), "%s/%s/%s", pl->root, pl->ifname, SLUICE_PIN_MAPS);
+	ret = mkdir_p(nmaps);
+	if (ret) {
+		free(defs);
+		return errf(err, ret, "%s: %s", nmaps, strerror(-ret));
+	}
+	nr = stage__map_defs(src, n, (uint8_t)pl->carrier, defs, 128, err->msg, sizeof(err->msg));
+	if (nr < 0) {
+		free(defs);
+		return nr;
+	}
+	/*
+	 * State the new layout can use as it is (rules, buckets, counters,
+	 * sockets) is carried by linking its pin into the new folder; the
+	 * rest starts afresh and is named in reset.
+	 */
+	for (int i = 0; i < nr; i++) {
+		int fd = get_at(omaps, defs[i].name);
+
+		if (fd < 0)
+			continue;
+		snprintf(from, sizeof(from), "%s/%s", omaps, defs[i].name);
+		snprintf(to, sizeof(to), "%s/%s", nmaps, defs[i].name);
+		if ((!map_carries(fd, &defs[i]) || link(from, to)) && off + 1 < resetlen)
+			off += (size_t)snprintf(reset + off, resetlen - off, "%s%s", off ? ", " : "",
+						defs[i].name);
+		close(fd);
+		if (off >= resetlen)
+			off = resetlen - 1;
+	}
+	free(defs);
+	/* Until the switch, the pipeline object describes the new folder: state goes there. */
+	snprintf(pl->dir, sizeof(pl->dir), "%s", ndir);
+	return pipeline__load(pl, src, n, default_verdict, err);
+}
+
+/* Puts <ifname>:new in place of <ifname>, the old folder's link pin with it. */
+static int upgrade_move(struct pipeline *pl, struct pipeline_err *err)
+{
+	char ndir[PATH_MAX], odir[PATH_MAX], final[PATH_MAX], from[PATH_MAX], to[PATH_MAX];
+	int ret = 0;
+
+	upgrade_dir(pl, "new", ndir, sizeof(ndir));
+	upgrade_dir(pl, "old", odir, sizeof(odir));
+	snprintf(final, sizeof(final), "%s/%s", pl->root, pl->ifname);
+	snprintf(from, sizeof(from), "%s/%s", final, SLUICE_PIN_LINK);
+	snprintf(to, sizeof(to), "%s/%s", ndir, SLUICE_PIN_LINK);
+	/* The link first: a crash after it still finds it, in the folder that runs. */
+	if (!access(from, F_OK) && rename(from, to))
+		return errf(err, -errno, "moving the link pin: %s", strerror(errno));
+	rm_tree(odir);
+	if (rename(final, odir) && errno != ENOENT)
+		return errf(err, -errno, "moving %s aside: %s", final, strerror(errno));
+	if (rename(ndir, final))
+		ret = errf(err, -errno, "moving %s into place: %s", ndir, strerror(errno));
+	rm_tree(odir);
+	snprintf(pl->dir, sizeof(pl->dir), "%s", final);
+	return ret;
+}
+
+int pipeline__upgrade_switch(struct pipeline *pl, struct pipeline_err *err)
+{
+	char final[PATH_MAX];
+	int link_fd, old_fd, ret = 0;
+
+	snprintf(final, sizeof(final), "%s/%s", pl->root, pl->ifname);
+	old_fd = running_fd(pl, final, &link_fd);
+	if (old_fd < 0)
+		return errf(err, old_fd, "%s runs no XDP program to upgrade: %s", pl->ifname,
+			    strerror(-old_fd));
+	/* The one step packets see: the interface runs the new entry from here on. */
+	if (link_fd >= 0) {
+		LIBBPF_OPTS(bpf_link_update_opts, o, .flags = BPF_F_REPLACE, .old_prog_fd = old_fd);
+
+		if (bpf_link_update(link_fd, pl->entry.fd, &o))
+			ret = errf(err, -errno, "updating the XDP link of %s: %s", pl->ifname, strerror(errno));
+	} else {
+		LIBBPF_OPTS(bpf_xdp_attach_opts, o, .old_prog_fd = old_fd);
+		LIBBPF_OPTS(bpf_xdp_query_opts, q);
+		__u32 mode = !bpf_xdp_query(pl->ifindex, 0, &q) && q.attach_mode == XDP_ATTACHED_SKB ?
+			     XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
+
+		if (bpf_xdp_attach(pl->ifindex, pl->entry.fd, XDP_FLAGS_REPLACE | mode, &o))
+			ret = errf(err, -errno, "replacing the XDP program of %s: %s", pl->ifname,
+				   strerror(errno));
+		pl->how = SLUICE_ATTACH_LIBXDP;
+	}
+	close(old_fd);
+	if (ret) {
+		if (link_fd >= 0)
+			close(link_fd);
+		return ret;
+	}
+	/* Packets still in the old programs finish before the old folder goes. */
+	sluice_rcu_wait();
+	ret = upgrade_move(pl, err);
+	if (link_fd >= 0) {
+		struct bpf_link_info li = {};
+		__u32 len = sizeof(li);
+
+		pl->link_fd = link_fd;
+		if (!bpf_obj_get_info_by_fd(link_fd, &li, &len))
+			pl->link_id = li.id;
+	}
+	return ret;
+}
+
+bool pipeline__upgrade_pending(const struct pipeline *pl)
+{
+	char ndir[PATH_MAX];
+	uint32_t entry;
+
+	upgrade_dir(pl, "new", ndir, sizeof(ndir));
+	entry = pinned_prog_id(ndir, SLUICE_PIN_ENTRY);
+	return entry && entry == running_prog(pl);
+}
+
+int pipeline__upgrade_resume(struct pipeline *pl, struct pipeline_err *err)
+{
+	/* Killed after the switch: the new folder's entry runs, only the moves are left. */
+	return upgrade_move(pl, err);
 }

@@ -60,7 +60,7 @@ struct bank {
 	enum sluice_bank_state state;
 	uint32_t gen;
 	uint32_t cand;			/* candidate id, 0 = none */
-	uint32_t base_gen;		/* live generation the candidate was built against */
+	uint32_t base;			/* pl->changes when the candidate was built */
 	int default_verdict;
 	int nr_stages;
 	struct stage_src *src;		/* SLUICE_MAX_STAGES entries, on the heap */
@@ -95,12 +95,14 @@ struct pipeline {
 	enum sluice_attach how;
 	bool native;			/* what auto chose */
 	uint32_t next_ver, next_gen, next_cand;
+	uint32_t changes;		/* changes to what runs: commits, swaps, rollbacks */
 	/* State maps shared with other interfaces, pinned under shared_dir. */
 	char shared_dir[PATH_MAX];
 	char shared[SLUICE_MAX_SHARED][SLUICE_NAME_LEN];
 	int nr_shared;
 	/* Of the last swap or commit: loading and verifying, then the step packets see. */
 	uint64_t last_build_us, last_switch_us;
+	uint64_t last_switch_at_us;	/* sluice_now_us() right after that step */
 };
 
 /* A pre-flight packet: the whole candidate pipeline must give this verdict. */
@@ -156,6 +158,22 @@ int pipeline__share_maps(struct pipeline *pl, const char *pin_root, char *const 
  * take it for an empty interface: its traffic still runs through it.
  */
 int pipeline__adopt(struct pipeline *pl, struct pipeline_err *err);
+
+/*
+ * Upgrades across pin layouts, never detaching: when adoption finds pins of
+ * another layout (-EPROTONOSUPPORT), prepare builds the new pipeline beside
+ * them, in <root>/<ifname>:new, carrying every state map whose layout is
+ * unchanged (reset names those that start afresh); the caller may write
+ * state (rules) into it; switch then points the interface at the new entry
+ * with one link update (or one XDP_FLAGS_REPLACE) and puts the new folder in
+ * place. A start that finds the switch done but not the rest (pending)
+ * finishes it with resume.
+ */
+int pipeline__upgrade_prepare(struct pipeline *pl, const struct stage_src *src, int n,
+			      int default_verdict, char *reset, size_t resetlen, struct pipeline_err *err);
+int pipeline__upgrade_switch(struct pipeline *pl, struct pipeline_err *err);
+bool pipeline__upgrade_pending(const struct pipeline *pl);
+int pipeline__upgrade_resume(struct pipeline *pl, struct pipeline_err *err);
 
 /* Replaces the program in one slot of the live bank (one atomic prog_array update). */
 int pipeline__swap_stage(struct pipeline *pl, int idx, const struct stage_src *src,

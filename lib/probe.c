@@ -213,6 +213,7 @@ enum {
 	P_LIVE_FRAMES,
 	P_LOAD_BYTES,
 	P_BPF_STATS,
+	P_NOT_RT,
 	P_NR,
 };
 
@@ -240,6 +241,9 @@ static const struct probe_def {
 	[P_LOAD_BYTES] = { "xdp_load_bytes", false, "Linux >= 5.18 (bpf_xdp_load_bytes): shadow-diff "
 			   "samples of whole frames" },
 	[P_BPF_STATS] = { "bpf_stats", false, "Linux >= 5.8 (kernel.bpf_stats_enabled)" },
+	[P_NOT_RT] = { "not_preempt_rt", false, "a kernel without PREEMPT_RT, or XDP metadata: on "
+		       "PREEMPT_RT one packet's run may be preempted by another's on the same CPU, "
+		       "so the per-CPU context carrier is never chosen automatically" },
 };
 
 /* Names of the veth pair the netns child makes; its namespace is private. */
@@ -557,6 +561,21 @@ static void probe_load_bytes(struct probe_result *r)
 		    err ? strerror(-err) : "ok", ret);
 	else
 		set(r, true, "frames can be copied whole into a ring buffer (shadow-diff samples)");
+}
+
+bool probe__preempt_rt(void)
+{
+	int rt = 0;
+
+	return !read_sysctl("/sys/kernel/realtime", &rt) && rt == 1;
+}
+
+static void probe_not_rt(struct probe_result *r)
+{
+	if (probe__preempt_rt())
+		set(r, false, "PREEMPT_RT kernel: context: auto needs XDP metadata here");
+	else
+		set(r, true, "not a PREEMPT_RT kernel: a packet runs to completion on its CPU");
 }
 
 static void probe_bpf_stats(struct probe_result *r)
@@ -984,6 +1003,7 @@ int probe__run(struct probe_result **res, size_t *n)
 	probe_live_frames(&r[P_LIVE_FRAMES]);
 	probe_load_bytes(&r[P_LOAD_BYTES]);
 	probe_bpf_stats(&r[P_BPF_STATS]);
+	probe_not_rt(&r[P_NOT_RT]);
 	*res = r;
 	*n = P_NR;
 	return 0;

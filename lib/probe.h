@@ -63,6 +63,9 @@ bool probe__xdp_meta(char *why, size_t len);
 bool probe__live_frames(char *why, size_t len);
 bool probe__load_bytes(void);
 
+/* A PREEMPT_RT kernel (/sys/kernel/realtime): the per-CPU carrier is not chosen by itself. */
+bool probe__preempt_rt(void);
+
 /* The carrier context: auto picks here (enum sluice_carrier), with the reason. */
 int probe__carrier_auto(char *why, size_t len);
 

@@ -501,6 +501,57 @@ int stage__load(const struct stage_load_req *req, struct stage_inst *out, char *
 	return ret;
 }
 
+/* Adds the maps object data defines to defs, skipping names already there. */
+static int add_map_defs(const void *data, size_t size, struct stage_map_def *defs, int n, int max)
+{
+	struct bpf_object *obj = bpf_object__open_mem(data, size, NULL);
+	struct bpf_map *map;
+
+	if (!obj)
+		return -errno;
+	bpf_object__for_each_map(map, obj) {
+		int i;
+
+		if (bpf_map__is_internal(map))
+			continue;
+		for (i = 0; i < n && strcmp(defs[i].name, bpf_map__name(map)); i++)
+			;
+		if (i < n || n == max)
+			continue;
+		snprintf(defs[n].name, sizeof(defs[n].name), "%s", bpf_map__name(map));
+		defs[n].type = bpf_map__type(map);
+		defs[n].key_size = bpf_map__key_size(map);
+		defs[n].value_size = bpf_map__value_size(map);
+		defs[n].max_entries = bpf_map__max_entries(map);
+		defs[n].flags = bpf_map__map_flags(map);
+		n++;
+	}
+	bpf_object__close(obj);
+	return n;
+}
+
+int stage__map_defs(const struct stage_src *src, int nr, uint8_t carrier, struct stage_map_def *defs,
+		    int max, char *err, size_t errlen)
+{
+	const void *data;
+	void *owned;
+	size_t size;
+	int n;
+
+	data = carrier == SLUICE_CARRIER_PERCPU ? entry_percpu_bpf__elf_bytes(&size)
+						: entry_bpf__elf_bytes(&size);
+	n = add_map_defs(data, size, defs, 0, max);
+	for (int i = 0; n >= 0 && i < nr; i++) {
+		int ret = object_bytes(src[i].object, &data, &size, &owned, err, errlen);
+
+		if (ret)
+			return ret;
+		n = add_map_defs(data, size, defs, n, max);
+		free(owned);
+	}
+	return n;
+}
+
 int entry__load(const struct entry_load_req *req, struct stage_inst *out, char *err, size_t errlen,
 		char **verifier_log)
 {

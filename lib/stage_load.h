@@ -42,6 +42,19 @@ int stage__load(const struct stage_load_req *req, struct stage_inst *out, char *
 int entry__load(const struct entry_load_req *req, struct stage_inst *out, char *err, size_t errlen,
 		char **verifier_log);
 
+/* A map an object defines, as the kernel would create it. */
+struct stage_map_def {
+	char name[SLUICE_NAME_LEN];
+	uint32_t type, key_size, value_size, max_entries, flags;
+};
+
+/*
+ * The maps the entry (for carrier) and the nr stages of src define, each
+ * name once: what a pipeline of them pins under maps/. Returns how many.
+ */
+int stage__map_defs(const struct stage_src *src, int nr, uint8_t carrier, struct stage_map_def *defs,
+		    int max, char *err, size_t errlen);
+
 struct bpf_object;
 
 /* Sets an integer .rodata variable of an opened, not yet loaded object. */

@@ -23,6 +23,11 @@ PKGS=(
 	tcpreplay tshark iperf3		# capture replay and real clients in tests
 	jq python3			# reading JSON in the demo and in bats tests
 	binutils			# objdump for tools/jit-dump.sh (bpftool has no disassembler here)
+	debhelper dpkg-dev		# make deb (dpkg-buildpackage, dh)
+	systemd				# systemd-analyze: the unit is verified and its sandbox scored in tests
+	strace				# tests/netns/sandbox.bats: sluiced's system calls against the unit's filter
+	man-db				# the man pages are rendered with warnings on in tests
+	python3-yaml			# tests/netns/deploy.bats reads the Kubernetes manifests
 )
 
 missing=()

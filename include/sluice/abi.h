@@ -298,7 +298,7 @@ enum sluice_bank_state {
 struct sluice_bank_info {
 	__u32 gen;
 	__u32 cand;		/* candidate id (PREPARED, CANARY), 0 = none */
-	__u32 base_gen;		/* live generation the candidate was built against */
+	__u32 base;		/* the live pipeline's change count the candidate was built against */
 	__u8 state;		/* enum sluice_bank_state */
 	__u8 nr_stages;
 	__u8 default_verdict;
@@ -312,10 +312,12 @@ struct sluice_pipeline_info {
 	__u32 next_gen;		/* generations are numbered across banks */
 	__u32 next_ver;		/* next stage instance version */
 	__u32 next_cand;	/* next candidate id */
+	__u32 changes;		/* changes to what runs (commits, swaps, rollbacks): a candidate's base */
 	__u8 carrier;		/* enum sluice_carrier of the entry and every stage */
 	__u8 bank;		/* live bank, as last written (the switch word decides) */
 	__u8 entry_flags;	/* SLUICE_ENTRY_F_* the entry was loaded with */
 	__u8 pad;
+	__u32 pad2;
 	struct sluice_bank_info banks[SLUICE_NR_BANKS];
 };
 #define SLUICE_INFO_MAGIC	0x51c1ce03u
@@ -479,7 +481,7 @@ _Static_assert(sizeof(struct sluice_anomaly) == 32 + SLUICE_ANOMALY_SNAP, "anoma
 _Static_assert(sizeof(struct sluice_sample) == 16 + SLUICE_SAMPLE_SNAP, "sample record layout");
 _Static_assert(sizeof(struct sluice_stage_info) == 48, "stage info layout");
 _Static_assert(sizeof(struct sluice_bank_info) == 16 + 48 * SLUICE_MAX_STAGES, "bank info layout");
-_Static_assert(sizeof(struct sluice_pipeline_info) == 24 + SLUICE_NR_BANKS * sizeof(struct sluice_bank_info),
+_Static_assert(sizeof(struct sluice_pipeline_info) == 32 + SLUICE_NR_BANKS * sizeof(struct sluice_bank_info),
 	       "info layout");
 _Static_assert(SLUICE_NR_BANKS <= 8, "a bank fits meta.bank and the switch word's bytes");
 _Static_assert(SLUICE_SHARE_ONE <= SLUICE_SHARE_GROUP, "a canary share never reads as a group");

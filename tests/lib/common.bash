@@ -38,3 +38,12 @@ wait_file() {
 json_get() {
 	python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"
 }
+
+# probe_ok FEATURE: true when `sluicectl probe` finds FEATURE here (it honours
+# SLUICE_DENY_FEATURES, so a suite acting as a kernel without it skips too).
+probe_ok() {
+	"$SLUICE_BUILD/cli/sluicectl" probe -j 2>/dev/null | python3 -c '
+import json, sys
+f = {x["name"]: x["ok"] for x in json.load(sys.stdin)["features"]}
+sys.exit(0 if f.get(sys.argv[1]) else 1)' "$1"
+}

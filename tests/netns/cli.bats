@@ -78,6 +78,7 @@ teardown_file() {
 
 setup() {
 	rm -f "$STUB_DIR/requests" "$STUB_DIR/replies"
+	top=${SLUICE_TOP:-$(cd "$BATS_TEST_DIRNAME/../.." && pwd)}
 }
 
 ctl() {
@@ -158,10 +159,181 @@ replies() {
 	[ "$(last_req 'r["op"]+" "+str(r["limit"])')" = "history 5" ]
 	ctl rel >/dev/null
 	[ "$(last_req 'r["op"]')" = reload ]
-	ctl do v0 >/dev/null
+	ctl down v0 >/dev/null
 	[ "$(last_req 'r["op"]+" "+r["iface"]')" = "down v0" ]
 	ctl stage >/dev/null
 	[ "$(last_req 'r["op"]')" = stage.list ]
+}
+
+# Every object, and every verb of those that have verbs.
+all_commands() {
+	printf '%s\n' status txn stats history probe reload down version \
+		"stage list" "stage show" "stage swap" "stage rollback" \
+		"rule list" "rule add" "rule del" "config check" "xsk stats"
+}
+
+@test "OBJECT help, OBJECT VERB help and --help print usage and send nothing" {
+	local c
+	while read -r c; do
+		for h in help --help -h; do
+			run ctl $c $h
+			[ "$status" -eq 0 ] || { echo "$c $h: exit $status: $output"; false; }
+			[[ "$output" == "usage: sluicectl $c"* ]] || { echo "$c $h: $output"; false; }
+		done
+	done < <(all_commands)
+	# With arguments before it too: --help wins, anywhere after the words.
+	run ctl stats v0 --help
+	[ "$status" -eq 0 ]
+	run ctl stage swap v0 acl ./x.o --help
+	[[ "$output" == "usage: sluicectl stage swap IFACE STAGE OBJECT"* ]]
+	for o in stage rule config xsk; do
+		run ctl $o help
+		[ "$status" -eq 0 ]
+		[[ "$output" == "sluicectl $o: "* ]]
+	done
+	run ctl help stats
+	[[ "$output" == "usage: sluicectl stats [IFACE]"* ]]
+	run ctl help st sw
+	[[ "$output" == "usage: sluicectl stage swap"* ]]
+	[ ! -f "$STUB_DIR/requests" ]
+}
+
+@test "stats help asks for no interface \"help\"; down help takes nothing down" {
+	run ctl stats help
+	[ "$status" -eq 0 ]
+	run ctl down help
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"never abbreviated"* ]]
+	[ ! -f "$STUB_DIR/requests" ]
+	# The real thing still goes through, typed in full.
+	ctl down v0
+	[ "$(last_req 'r["op"]+" "+r["iface"]')" = "down v0" ]
+}
+
+@test "destructive verbs are never taken from a prefix" {
+	for w in d do dow; do
+		run ctl $w eth0
+		[ "$status" -eq 2 ]
+		[[ "$output" == *"'$w' is short for 'down', which is never abbreviated: type it in full"* ]]
+	done
+	run ctl rule d v0 7
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"'d' is short for 'del'"* ]]
+	run ctl ru de v0 7
+	[ "$status" -eq 2 ]
+	[ ! -f "$STUB_DIR/requests" ]
+	ctl rule del v0 7
+	[ "$(last_req 'r["op"]')" = rule.del ]
+}
+
+@test "errors name what was typed" {
+	run ctl status now
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"status: unexpected argument 'now'"* ]]
+	run ctl stage show v0
+	[[ "$output" == *"stage show: missing STAGE"* ]]
+	run ctl stage swap v0
+	[[ "$output" == *"stage swap: missing STAGE"* ]]
+	run ctl down
+	[[ "$output" == *"down: missing IFACE"* ]]
+	run ctl down v0 v1
+	[[ "$output" == *"down: unexpected argument 'v1'"* ]]
+	run ctl stats v0 v1
+	[[ "$output" == *"unexpected argument 'v1' after IFACE 'v0'"* ]]
+	run ctl stats -x
+	[[ "$output" == *"unknown option '-x'"* ]]
+	run ctl history lots
+	[[ "$output" == *"bad LIMIT 'lots'"* ]]
+	run ctl stage swap v0 acl acl pro
+	[[ "$output" == *"'pro' needs a value"* ]]
+	run ctl rule add v0
+	[[ "$output" == *"rule add: missing RULE"* ]]
+	run ctl stage frob
+	[[ "$output" == *"stage: unknown verb 'frob'"* ]]
+	[[ "$output" == *"Try 'sluicectl stage help'"* ]]
+	[ ! -f "$STUB_DIR/requests" ]
+}
+
+@test "-j: errors are JSON on stdout too (daemon down, usage, refused)" {
+	run bash -c "'$SLUICECTL' -s '$STUB_DIR/none.sock' -j status 2>/dev/null"
+	[ "$status" -eq 3 ]
+	echo "$output" | jq -e '.ok == false and .exit_status == 3'
+	[[ "$(echo "$output" | jq -r .error)" == "cannot reach sluiced at $STUB_DIR/none.sock: "* ]]
+	run bash -c "'$SLUICECTL' -s '$STUB_DIR/none.sock' stats -j v0 2>/dev/null"
+	[ "$status" -eq 3 ]
+	echo "$output" | jq -e '.exit_status == 3'
+	run bash -c "'$SLUICECTL' -j stage frob 2>/dev/null"
+	[ "$status" -eq 2 ]
+	echo "$output" | jq -e '.ok == false and .exit_status == 2 and (.error | test("frob"))'
+	# Without -j, stdout stays empty: the message is on stderr.
+	run bash -c "'$SLUICECTL' -s '$STUB_DIR/none.sock' status 2>/dev/null"
+	[ -z "$output" ]
+	# version is quiet about a missing daemon, in JSON as in text.
+	run bash -c "'$SLUICECTL' -s '$STUB_DIR/none.sock' -j version 2>/dev/null"
+	[ "$status" -eq 0 ]
+	echo "$output" | jq -e '.sluicectl and (has("sluiced") | not)'
+}
+
+@test "config check prints what the docs say" {
+	top=${SLUICE_TOP:-$(cd "$BATS_TEST_DIRNAME/../.." && pwd)}
+	run "$SLUICECTL" config check "$top/config/firewall.yaml"
+	[ "$status" -eq 0 ]
+	[ "$output" = "configuration OK" ]
+	tr '\n' ' ' < "$top/docs/config.md" | grep -q 'print `configuration OK`' 
+	printf 'pipelines: []\n' > "$STUB_DIR/bad.yaml"
+	run "$SLUICECTL" config check "$STUB_DIR/bad.yaml"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"bad.yaml:"* ]]
+}
+
+@test "--version and --help on every binary" {
+	local b
+	for b in cli/sluicectl daemon/sluiced tools/xsk/sluice-xsk; do
+		bin=${SLUICE_BUILD:-$top/build}/$b
+		[ -x "$bin" ] || continue
+		run "$bin" --version
+		[ "$status" -eq 0 ]
+		[[ "$output" == "$(basename "$b") "[0-9]* ]] || { echo "$b: $output"; false; }
+		run "$bin" -V
+		[ "$status" -eq 0 ]
+		run "$bin" --help
+		[ "$status" -eq 0 ]
+		[[ "${output,,}" == *"usage: "* ]]
+	done
+}
+
+@test "sluice-xsk and sluiced: long options; errors name the option as typed" {
+	local xsk=${SLUICE_BUILD:-$top/build}/tools/xsk/sluice-xsk d=${SLUICE_BUILD:-$top/build}/daemon/sluiced
+	[ -x "$xsk" ] || skip "sluice-xsk not built"
+	for opt in "-b 7x" "-b7x" "--batch 7x" "--batch=7x" "--bat 7x"; do
+		run "$xsk" -i lo $opt
+		[ "$status" -eq 2 ]
+		want=${opt%% *}; want=${want%%=*}; [ "$want" = -b7x ] && want=-b
+		[[ "$output" == *"bad $want '7x'"* ]] || { echo "$opt: $output"; false; }
+	done
+	run "$d" --check --config "$top/config/minimal.yaml"
+	[ "$status" -eq 0 ]
+	[ "$output" = "configuration OK" ]
+	run "$d" stray
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"unexpected argument 'stray'"* ]]
+}
+
+@test "man pages for every installed binary exist and render" {
+	for m in daemon/sluiced.8 cli/sluicectl.8 tools/xsk/sluice-xsk.1; do
+		[ -f "$top/$m" ]
+		run man --warnings -l "$top/$m"
+		[ "$status" -eq 0 ]
+		[[ "$output" != *"warning"* ]] || { echo "$m: $output"; false; }
+	done
+	# Every long option sluiced and sluice-xsk take is in their page.
+	for o in config check debug version help; do
+		sed 's/\\-/-/g' "$top/daemon/sluiced.8" | grep -q -- "--$o" || { echo "sluiced.8: --$o"; false; }
+	done
+	for o in $(grep -o '{ "[a-z-]*",' "$top/tools/xsk/opts.c" | cut -d'"' -f2); do
+		sed 's/\\-/-/g' "$top/tools/xsk/sluice-xsk.1" | grep -q -- "--$o" ||
+			{ echo "sluice-xsk.1: --$o"; false; }
+	done
 }
 
 @test "no daemon: exit 3 naming the socket" {

@@ -79,7 +79,7 @@ link_id() {
 # the last commit's switch-word store: the live bank back to a prepared
 # candidate (state 3) and the previous bank live (state 1), as a daemon
 # killed between the store and its info write leaves it. Offsets: struct
-# sluice_pipeline_info is 24 bytes of header, then 4 banks of 784 bytes
+# sluice_pipeline_info is 32 bytes of header, then 4 banks of 784 bytes
 # whose state byte is at 12.
 info_unswitch() {
 	local bytes
@@ -87,7 +87,7 @@ info_unswitch() {
 import json, sys
 v = [int(b, 16) for b in json.load(sys.stdin)[0]["value"]]
 for b in range(4):
-    st = 24 + b * 784 + 12
+    st = 32 + b * 784 + 12
     if v[st] == 1:
         v[st] = 3
     elif v[st] == 2:

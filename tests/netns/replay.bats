@@ -1,10 +1,10 @@
 #!/usr/bin/env bats
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #
-# Real captures through the running daemon: every capture of $SLUICE_PCAPS
-# (default ../shared/pcaps) is replayed with tcpreplay from the generator into
-# the DUT, whose pipeline is [parse, count, verdict drop] (the drop keeps the
-# DUT's stack out of it). After each file the count stage's totals per
+# Real captures through the running daemon: every capture of tests/data
+# ($SLUICE_PCAPS for another folder) is replayed with tcpreplay from the
+# generator into the DUT, whose pipeline is [parse, count, verdict drop]
+# (the drop keeps the DUT's stack out of it). After each file the count stage's totals per
 # protocol class, and its fragment count, must equal what the tshark oracle
 # (oracle/packets/FILE.csv) says of the same frames, with the exceptions
 # tests/lib/replay_oracle.py lists and explains: frames the veth cannot carry
@@ -16,13 +16,11 @@ load ../lib/common
 load ../lib/daemon
 
 # Bats 1.8 (Debian 12) fails a file whose setup_file skips: the reason is
-# kept here and every test skips on it.
+# kept here and every test skips on it. The captures are part of the
+# repository, so their absence is a failure, not a skip.
 setup_file() {
-	export PCAPS=${SLUICE_PCAPS:-$SLUICE_TOP/../shared/pcaps} REPLAY_SKIP=
-	if [ ! -d "$PCAPS/oracle/packets" ]; then
-		REPLAY_SKIP="no captures with an oracle in $PCAPS (set SLUICE_PCAPS)"
-		return 0
-	fi
+	export PCAPS=${SLUICE_PCAPS:-$SLUICE_TOP/tests/data} REPLAY_SKIP=
+	[ -d "$PCAPS/oracle/packets" ] || { echo "no captures with an oracle in $PCAPS" >&2; return 1; }
 	if ! command -v tcpreplay >/dev/null; then
 		REPLAY_SKIP="tcpreplay not installed"
 		return 0
@@ -55,10 +53,10 @@ teardown_file() {
 }
 
 @test "every capture: count-stage totals per class equal the tshark oracle" {
-	# The 59 Ethernet captures of the corpus; the raw-IP original has no
+	# The 57 Ethernet captures of tests/data; the raw-IP original has no
 	# oracle of its own (its .eth-derived copy is replayed instead).
 	run python3 "$SLUICE_TOP/tests/lib/replay_oracle.py" replay "$PCAPS" \
-		"$TOPO_GEN_NS" "$TOPO_GEN_IF" "$PIN/$TOPO_DUT_IF/maps" 59
+		"$TOPO_GEN_NS" "$TOPO_GEN_IF" "$PIN/$TOPO_DUT_IF/maps" 57
 	printf '%s\n' "$output"
 	# The totals line shows in the TAP stream even when the test passes.
 	printf '%s\n' "${lines[-1]}" >&3

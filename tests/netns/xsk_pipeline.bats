@@ -256,7 +256,7 @@ xsk_uses_pinned_map() {
 	acl0=$(stage_prog acl)
 	xsk_uses_pinned_map
 	snap before
-	rx_start --xskmap "$MAPS/sluice_xsks" --verify --meta --count "$n" -d 60
+	rx_start --xskmap "$MAPS/sluice_xsks" --verify --meta --count "$n" -d 300
 	gen -n "$n" -r "$rate" --dport "$XSK_PORT" &
 	GEN_PID=$!
 	# At most 20 rounds: on a slow machine the stream outlasts them, which is fine.

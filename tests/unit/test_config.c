@@ -85,7 +85,7 @@ static void test_valid_inline(void **state)
 	assert_null(config__pipeline(cfg, "nope"));
 	/* Every default docs/config.md promises. */
 	assert_string_equal(cfg->pin_root, SLUICE_PIN_ROOT);
-	assert_string_equal(cfg->state_dir, "/run/sluice");
+	assert_string_equal(cfg->state_dir, "/var/lib/sluice");
 	assert_string_equal(cfg->control.socket, "/run/sluice/sluiced.sock");
 	assert_int_equal(cfg->control.mode, 0600);
 	assert_null(cfg->control.group);

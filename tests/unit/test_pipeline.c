@@ -488,6 +488,12 @@ static void test_prepare_commit_and_stale(void **state)
 	assert_int_equal(run(&pl, NULL), XDP_PASS);
 	assert_int_equal(pipeline__drop_candidate(&pl, a, &err), 0);
 	assert_int_equal(pipeline__commit_prepared(&pl, a, &err), -ENOENT);
+	/* A single stage swapped after the prepare makes it stale too: it would undo the swap. */
+	assert_int_equal(pipeline__prepare(&pl, src, 2, NULL, 0, &a, &err), 0);
+	src_verdict(&src[1], "decide", XDP_TX);
+	assert_int_equal(pipeline__swap_stage(&pl, 1, &src[1], NULL, 0, &err), 0);
+	assert_int_equal(pipeline__commit_prepared(&pl, a, &err), -ESTALE);
+	assert_int_equal(run(&pl, NULL), XDP_TX);
 	pipeline__destroy(&pl);
 	pipeline__close(&pl);
 }

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
 #include "xsk_tool.h"
 
 /*
@@ -72,6 +74,7 @@ static const struct option long_opts[] = {
 	{ "pkt-size",		required_argument,	NULL, 's' },
 	{ "flow",		required_argument,	NULL, OPT_FLOW },
 	{ "help",		no_argument,		NULL, 'h' },
+	{ "version",		no_argument,		NULL, 'V' },
 	{ }
 };
 
@@ -118,7 +121,9 @@ static void usage(FILE *f)
 "      --meta          read the 32-byte sluice_meta in front of each frame\n"
 "                      (the pipeline entry ran): counts by rule, path, gen\n"
 "      --quiet         no progress line\n"
-"  -j, --json          summary as JSON on stdout\n",
+"  -j, --json          summary as JSON on stdout\n"
+"  -h, --help          this text\n"
+"  -V, --version       sluice-xsk's version\n",
 		XT_DEF_RX_RING, XT_DEF_TX_RING, XT_DEF_COMP_RING, XT_DEF_FRAMES,
 		XT_DEF_FRAME_SIZE, XT_DEF_BATCH, XT_DEF_PKT_SIZE);
 }
@@ -160,6 +165,21 @@ static int parse_u32(const char *s, const char *what, __u32 max, __u32 *out)
 	if (!err)
 		*out = (__u32)v;
 	return err;
+}
+
+/*
+ * The option the current optarg came with, as the user typed it ("-b",
+ * "--batch", "--bat"): naming a spelling the user never typed misleads.
+ */
+static const char *typed_opt(char **argv, const char *arg, char *buf, size_t len)
+{
+	const char *t = argv[optind - 1];
+
+	if (t == arg)		/* "-b 64", "--batch 64": the option is the word before */
+		return argv[optind - 2];
+	/* "-b64", "--batch=64": the same word, up to the value */
+	snprintf(buf, len, "%.*s", (int)(arg - t - (arg > t && arg[-1] == '=' && t[1] == '-')), t);
+	return buf;
 }
 
 static int add_queue(struct xt_opts *o, __u32 q)
@@ -216,6 +236,43 @@ static int check_ring(const char *name, __u32 v)
 	return -EINVAL;
 }
 
+/*
+ * --meta reads what the pipeline's entry put in XDP metadata. A pipeline
+ * that carries its context in a per-CPU map (where the kernel refuses XDP
+ * metadata, or by choice) delivers none: say so instead of counting every
+ * frame as "none". The pipeline's info sits two folders above its XSKMAP.
+ */
+static int meta_available(const char *xskmap)
+{
+	struct sluice_pipeline_info *info;
+	char path[PATH_MAX], *slash;
+	__u32 zero = 0;
+	int fd, ret = 0;
+
+	snprintf(path, sizeof(path), "%s", xskmap);
+	for (int i = 0; i < 2; i++) {
+		slash = strrchr(path, '/');
+		if (!slash)
+			return 0;
+		*slash = '\0';
+	}
+	snprintf(path + strlen(path), sizeof(path) - strlen(path), "/%s", SLUICE_PIN_INFO);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return 0;	/* not a sluice pipeline's map: nothing to say */
+	info = calloc(1, sizeof(*info));
+	if (info && !bpf_map_lookup_elem(fd, &zero, info) && info->magic == SLUICE_INFO_MAGIC &&
+	    info->carrier == SLUICE_CARRIER_PERCPU) {
+		fprintf(stderr, "sluice-xsk: --meta: this pipeline carries its per-packet context in a "
+			"per-CPU map (context: percpu), so no sluice metadata reaches AF_XDP sockets; "
+			"metadata delivery needs context: meta on a kernel that allows XDP metadata\n");
+		ret = -ENOTSUP;
+	}
+	free(info);
+	close(fd);
+	return ret;
+}
+
 static int opts_validate(struct xt_opts *o)
 {
 	int err = 0;
@@ -233,6 +290,8 @@ static int opts_validate(struct xt_opts *o)
 		fprintf(stderr, "sluice-xsk: --xskmap and --attach exclude each other\n");
 		return -EINVAL;
 	}
+	if (o->meta && o->xskmap && meta_available(o->xskmap))
+		return -ENOTSUP;
 	if (!o->nr_queues)
 		add_queue(o, 0);
 	if (!o->fill_size)
@@ -270,6 +329,7 @@ static int opts_validate(struct xt_opts *o)
 
 int xt_opts_parse(struct xt_opts *o, int argc, char **argv)
 {
+	char typed[64];
 	__u64 v;
 	int c, err = 0;
 
@@ -284,7 +344,9 @@ int xt_opts_parse(struct xt_opts *o, int argc, char **argv)
 	o->pkt_size = XT_DEF_PKT_SIZE;
 	o->need_wakeup = true;
 
-	while (!err && (c = getopt_long(argc, argv, "i:q:rtlczSb:pd:n:js:h", long_opts, NULL)) != -1) {
+	while (!err && (c = getopt_long(argc, argv, "i:q:rtlczSb:pd:n:js:hV", long_opts, NULL)) != -1) {
+		const char *opt = optarg ? typed_opt(argv, optarg, typed, sizeof(typed)) : NULL;
+
 		switch (c) {
 		case 'i':
 			o->ifname = optarg;
@@ -311,7 +373,8 @@ int xt_opts_parse(struct xt_opts *o, int argc, char **argv)
 			else
 				err = -EINVAL;
 			if (err)
-				fprintf(stderr, "sluice-xsk: unknown mode '%s'\n", optarg);
+				fprintf(stderr, "sluice-xsk: %s: unknown mode '%s' (rxdrop, txonly, l2fwd)\n",
+					opt, optarg);
 			break;
 		case 'c':
 			o->copy = XT_COPY_FORCE;
@@ -329,25 +392,25 @@ int xt_opts_parse(struct xt_opts *o, int argc, char **argv)
 			o->skb_mode = true;
 			break;
 		case OPT_RX_RING:
-			err = parse_u32(optarg, "--rx-ring", XT_MAX_RING, &o->rx_size);
+			err = parse_u32(optarg, opt, XT_MAX_RING, &o->rx_size);
 			break;
 		case OPT_TX_RING:
-			err = parse_u32(optarg, "--tx-ring", XT_MAX_RING, &o->tx_size);
+			err = parse_u32(optarg, opt, XT_MAX_RING, &o->tx_size);
 			break;
 		case OPT_FILL_RING:
-			err = parse_u32(optarg, "--fill-ring", XT_MAX_RING, &o->fill_size);
+			err = parse_u32(optarg, opt, XT_MAX_RING, &o->fill_size);
 			break;
 		case OPT_COMP_RING:
-			err = parse_u32(optarg, "--comp-ring", XT_MAX_RING, &o->comp_size);
+			err = parse_u32(optarg, opt, XT_MAX_RING, &o->comp_size);
 			break;
 		case OPT_FRAMES:
-			err = parse_u32(optarg, "--frames", XT_MAX_RING, &o->frames);
+			err = parse_u32(optarg, opt, XT_MAX_RING, &o->frames);
 			break;
 		case OPT_FRAME_SIZE:
-			err = parse_u32(optarg, "--frame-size", 4096, &o->frame_size);
+			err = parse_u32(optarg, opt, 4096, &o->frame_size);
 			break;
 		case 'b':
-			err = parse_u32(optarg, "--batch", XT_MAX_RING, &o->batch);
+			err = parse_u32(optarg, opt, XT_MAX_RING, &o->batch);
 			break;
 		case 'p':
 			o->wait = XT_WAIT_POLL;
@@ -363,13 +426,13 @@ int xt_opts_parse(struct xt_opts *o, int argc, char **argv)
 
 			o->duration = strtod(optarg, &end);
 			if (end == optarg || *end || o->duration < 0) {
-				fprintf(stderr, "sluice-xsk: bad duration '%s'\n", optarg);
+				fprintf(stderr, "sluice-xsk: bad %s '%s' (seconds)\n", opt, optarg);
 				err = -EINVAL;
 			}
 			break;
 		}
 		case 'n':
-			err = parse_u64(optarg, "--count", UINT64_MAX, &o->count);
+			err = parse_u64(optarg, opt, UINT64_MAX, &o->count);
 			break;
 		case OPT_QUIET:
 			o->quiet = true;
@@ -384,14 +447,17 @@ int xt_opts_parse(struct xt_opts *o, int argc, char **argv)
 			o->meta = true;
 			break;
 		case 's':
-			err = parse_u32(optarg, "--pkt-size", 4096, &o->pkt_size);
+			err = parse_u32(optarg, opt, 4096, &o->pkt_size);
 			break;
 		case OPT_FLOW:
-			err = parse_u64(optarg, "--flow", UINT32_MAX, &v);
+			err = parse_u64(optarg, opt, UINT32_MAX, &v);
 			o->flow = (__u32)v;
 			break;
 		case 'h':
 			usage(stdout);
+			exit(0);
+		case 'V':
+			printf("sluice-xsk %s\n", SLUICE_VERSION);
 			exit(0);
 		default:
 			usage(stderr);
