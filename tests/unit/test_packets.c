@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * Random and mutated packets through every built-in stage by
- * BPF_PROG_TEST_RUN (issue #11): frames of the repository's captures and of
+ * BPF_PROG_TEST_RUN (issue #11): frames of the repository's captures
+ * (tests/data, or $SLUICE_PCAPS) and of
  * the packet builder, each mutated (bits flipped, cut short, grown, fields
  * of every header layer set to edge values, VLAN tags inserted), and frames
  * of random bytes. Whatever comes in:
@@ -85,9 +86,7 @@ static const char *captures_dir(void)
 	if (d && *d)
 		return d;
 	snprintf(buf, sizeof(buf), "%s/tests/data", top && *top ? top : ".");
-	if (!access(buf, R_OK))
-		return buf;
-	return "../shared/pcaps";
+	return buf;
 }
 
 /* Ethernet frames of every capture (pcap or pcapng), up to a share of MAX_BASES each. */
