@@ -112,6 +112,93 @@ static int body_encode(int type, struct json_object *body, const char **str, siz
 	return 0;
 }
 
+/*
+ * The number of keys of every object of a JSON text, in document order, by
+ * a scan of the text alone: it knows strings, escapes and nesting, nothing
+ * more (json-c has already said the text is valid). -ENOMEM, or how many.
+ */
+static int text_key_counts(const char *buf, size_t len, uint32_t **counts)
+{
+	struct { bool obj, want_key; int slot; } stack[64];
+	uint32_t *c = NULL;
+	size_t cap = 0, n = 0;
+	int top = -1;
+
+	for (size_t i = 0; i < len; i++) {
+		char ch = buf[i];
+
+		if (ch == '"') {
+			if (top >= 0 && stack[top].obj && stack[top].want_key) {
+				c[stack[top].slot]++;
+				stack[top].want_key = false;
+			}
+			for (i++; i < len && buf[i] != '"'; i++)
+				if (buf[i] == '\\')
+					i++;
+		} else if (ch == '{' || ch == '[') {
+			/* Deeper than json-c's default depth (32) was refused already. */
+			if (top + 1 >= (int)(sizeof(stack) / sizeof(stack[0])))
+				break;
+			top++;
+			stack[top].obj = ch == '{';
+			stack[top].want_key = ch == '{';
+			stack[top].slot = (int)n;
+			if (ch == '{') {
+				if (n == cap) {
+					uint32_t *nc = realloc(c, (cap = cap ? 2 * cap : 16) * sizeof(*c));
+
+					if (!nc) {
+						free(c);
+						return -ENOMEM;
+					}
+					c = nc;
+				}
+				c[n++] = 0;
+			}
+		} else if (ch == '}' || ch == ']') {
+			top--;
+		} else if (ch == ',' && top >= 0 && stack[top].obj) {
+			stack[top].want_key = true;
+		}
+	}
+	*counts = c;
+	return (int)n;
+}
+
+/* Pre-order over the parsed tree: true when an object has fewer keys than its text. */
+static bool tree_lost_keys(struct json_object *o, const uint32_t *counts, int n, int *at)
+{
+	if (json_object_is_type(o, json_type_object)) {
+		if (*at >= n || counts[(*at)++] != (uint32_t)json_object_object_length(o))
+			return true;
+		json_object_object_foreach(o, k, v) {
+			(void)k;
+			if (tree_lost_keys(v, counts, n, at))
+				return true;
+		}
+	} else if (json_object_is_type(o, json_type_array)) {
+		for (size_t i = 0; i < json_object_array_length(o); i++)
+			if (tree_lost_keys(json_object_array_get_idx(o, i), counts, n, at))
+				return true;
+	}
+	return false;
+}
+
+/*
+ * A key given twice in one object: json-c keeps the last, so
+ * {"op":"status","op":"down"} would be read as "down" by us and as
+ * "status" by anything that keeps the first. Such a body is refused.
+ */
+static bool dup_keys(const char *buf, size_t len, struct json_object *obj)
+{
+	uint32_t *counts = NULL;
+	int n = text_key_counts(buf, len, &counts), at = 0;
+	bool dup = n < 0 || tree_lost_keys(obj, counts, n, &at) || at != n;
+
+	free(counts);
+	return dup;
+}
+
 static int body_decode(const char *buf, size_t len, struct json_object **out)
 {
 	struct json_tokener *tok;
@@ -135,6 +222,10 @@ static int body_decode(const char *buf, size_t len, struct json_object **out)
 			err = -EBADMSG;
 			goto out;
 		}
+	}
+	if (dup_keys(buf, json_tokener_get_parse_end(tok), obj)) {
+		err = -EBADMSG;
+		goto out;
 	}
 	*out = obj;
 	obj = NULL;

@@ -332,6 +332,11 @@ static void test_garbage_json(void **state)
 		"{} {}",		/* two documents */
 		"{'op':'status'}",	/* not strict JSON */
 		"{\"op\":\"\xff\xfe\"}",	/* not UTF-8 */
+		/* A key twice: json-c keeps the last; another reader the first. */
+		"{\"op\":\"status\",\"op\":\"down\",\"iface\":\"e\"}",
+		"{\"op\":\"txn\",\"stages\":[{\"stage\":\"a\",\"stage\":\"b\"}]}",
+		"{\"a\":{\"x\":1},\"b\":{\"y\":{\"z\":1,\"z\":2}}}",
+		"{\"op\":\"s\",\"\\u006fp\":\"down\"}",	/* the same key, escaped */
 	};
 	uint8_t buf[128], zero[SLUICE_CTL_HDR_LEN];
 	size_t i, n;
@@ -343,6 +348,9 @@ static void test_garbage_json(void **state)
 	/* Trailing white space is fine. */
 	n = frame_raw(buf, CTL_MSG_REQUEST, "{\"op\":\"status\"} \n");
 	expect_ok(buf, n, "status");
+	/* The same names in different objects, and keys inside strings, are no duplicates. */
+	n = frame_raw(buf, CTL_MSG_REQUEST, "{\"op\":\"txn\",\"x\":[{\"op\":1},{\"op\":\"{\\\",\"}],\"y\":{}}");
+	expect_ok(buf, n, "txn");
 	/* An empty body cannot be an object. */
 	hdr_raw(zero, SLUICE_CTL_MAGIC, SLUICE_CTL_VERSION, CTL_MSG_REQUEST, 0);
 	expect_both(zero, sizeof(zero), false, -EBADMSG);
