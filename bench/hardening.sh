@@ -388,7 +388,7 @@ for i in $(seq "$CRASHES"); do
 	done
 done
 echo "crash points: $ncrash, detached $detached, rules other than acknowledged $lost"
-kill "$ping_pid" 2>/dev/null; wait "$ping_pid" 2>/dev/null
+kill -INT "$ping_pid" 2>/dev/null; wait "$ping_pid" 2>/dev/null
 grep -E "packets transmitted" "$WORK/ping" | sed 's/^/ping through it all: /'
 
 echo

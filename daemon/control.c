@@ -390,8 +390,11 @@ static void handle_signals(struct daemon *d, int sfd)
 	struct signalfd_siginfo si;
 
 	while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
-		if (si.ssi_signo == SIGHUP)
+		if (si.ssi_signo == SIGHUP) {
+			/* A change like any other: who asked for it goes in the log. */
+			log_notice("SIGHUP from uid %u pid %u", si.ssi_uid, si.ssi_pid);
 			d->want_reload = 1;
+		}
 		else
 			d->want_quit = 1;
 	}
