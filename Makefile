@@ -8,7 +8,10 @@
 #   make install        the product: PREFIX=/usr/local DESTDIR= (UNITDIR, SYSCONFDIR)
 #   make install-tools  sluice-gen and sluice-xsk (DPDK, libxdp)
 #   make deb            a Debian package in $(O)/deb/ (debhelper)
-#   make bench          benchmarks that print the figures in docs/BENCHMARKS.md
+#   make bench          benchmarks that print the figures in docs/BENCHMARKS.md and draw
+#                       docs/bench/*.png
+#   make test-kernels  the tests on other kernels under qemu and on the host's
+#                       (KERNELS="6.1 host" for fewer; docs/kernels.md)
 #   make fuzz           libFuzzer targets, each run FUZZ_SECONDS (10) from tests/fuzz/corpus
 #   SANITIZE=1          build (and test) daemon, CLI and unit tests with ASan + UBSan, in build/san
 
@@ -71,9 +74,14 @@ demo:
 	@$(MAKE) all
 	@O=$(O) bash tools/demo.sh
 
+test-kernels:
+	@bash scripts/deps.sh
+	@$(MAKE) all
+	@O=$(O) tests/kernels/matrix.sh $(KERNELS)
+
 bench:
 	@$(MAKE) all
-	@O=$(O) bash bench/run.sh
+	@O=$(O) bash bench/run.sh --summary
 
 deb:
 	@O=$(O) bash scripts/deb.sh
@@ -81,4 +89,4 @@ deb:
 clean:
 	rm -rf $(O)
 
-.PHONY: all product tools install install-tools deps test fuzz demo bench deb clean
+.PHONY: all product tools install install-tools deps test test-kernels fuzz demo bench deb clean

@@ -7,7 +7,7 @@ include common.mk
 # <sluice/stage.bpf.h> and what it includes (abi.h, dispatch.bpf.h).
 HEADERS := include/sluice/stage.bpf.h include/sluice/dispatch.bpf.h include/sluice/abi.h
 DOCS := README.md docs/config.md docs/operations.md docs/deploy.md docs/stages.md \
-	docs/control.md docs/swap.md docs/probe.md
+	docs/control.md docs/swap.md docs/probe.md docs/metrics.md
 
 install:
 	install -d $(DESTDIR)$(INCLUDEDIR)/sluice $(DESTDIR)$(DOCDIR)/examples/config
@@ -16,5 +16,7 @@ install:
 	install -m 0644 examples/*.bpf.c examples/*.h examples/README.md $(DESTDIR)$(DOCDIR)/examples/
 	install -m 0644 examples/Makefile.installed $(DESTDIR)$(DOCDIR)/examples/Makefile
 	install -m 0644 config/*.yaml $(DESTDIR)$(DOCDIR)/examples/config/
+	install -d $(DESTDIR)$(DOCDIR)/examples/prometheus
+	install -m 0644 config/prometheus/*.yml $(DESTDIR)$(DOCDIR)/examples/prometheus/
 
 .PHONY: install

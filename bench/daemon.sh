@@ -53,7 +53,7 @@ topo_create "$name" >/dev/null
 } > "$work/sluiced.yaml"
 "$O/daemon/sluiced" -n -c "$work/sluiced.yaml" >/dev/null
 
-ip netns exec "$TOPO_GEN_NS" "$O/tools/gen/sluice-gen" -i "$TOPO_GEN_IF" --rate 100000 \
+ip netns exec "$TOPO_GEN_NS" "$O/tools/gen/sluice-gen" -i "$TOPO_GEN_IF" --engine auto --rate 100000 \
 	--duration $((rounds * 8 + 5)) --dst-mac "$TOPO_DUT_MAC" -q >/dev/null &
 echo "command: O=$O bench/daemon.sh${1:+ $1}"
 echo "$rounds rounds, 1,000 ACL rules, traffic at 100 kpps"

@@ -395,4 +395,9 @@ echo
 echo "$fuzz_out" | sed 's/^/hardening: /'
 echo "hardening: bad inputs: $nconf configurations, $nreq requests, $nobj objects, ${npkt:-0} packets, $ncrash crash points"
 echo "hardening: $fuzz_crashes fuzz crashes, $daemon_crashes daemon crashes, $changed changes to the live pipeline, $detached detaches, $lost rule sets other than acknowledged"
+# The machine-readable lines bench/run.sh --summary collects.
+echo "FIGURE hardening.fuzz_crashes $fuzz_crashes crashes 0 $([ "$fuzz_crashes" -eq 0 ] && echo met || echo missed)"
+echo "FIGURE hardening.daemon_crashes $daemon_crashes crashes 0 $([ "$daemon_crashes" -eq 0 ] && echo met || echo missed)"
+echo "FIGURE hardening.changes $changed changes 0 $([ "$changed" -eq 0 ] && echo met || echo missed)"
+echo "FIGURE hardening.bad_inputs $((nconf + nreq + nobj + ${npkt:-0} + ncrash)) inputs - info"
 [ "$fuzz_crashes" -eq 0 ] && [ "$daemon_crashes" -eq 0 ] && [ "$changed" -eq 0 ] && [ "$detached" -eq 0 ] && [ "$lost" -eq 0 ]

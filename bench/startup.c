@@ -173,6 +173,10 @@ int main(int argc, char **argv)
 		printf("%-44s %8.1f ms\n", "sluiced start to first packet processed", first[rounds / 2]);
 		printf("%-44s %8.1f ms\n", "restart to adopted and serving", adopt[rounds / 2]);
 		printf("%-44s %7.1f MiB (max; target < 16)\n", "daemon RSS", max / 1024.0);
+		/* For bench/run.sh --summary. */
+		printf("\nFIGURE daemon.start_to_first_packet %.1f ms - info\n", first[rounds / 2]);
+		printf("FIGURE daemon.restart_to_serving %.1f ms - info\n", adopt[rounds / 2]);
+		printf("FIGURE daemon.rss %.1f MiB <16 %s\n", max / 1024.0, max < 16 * 1024 ? "met" : "missed");
 	}
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", argv[3]);
 	return system(cmd) ? 1 : 0;

@@ -17,6 +17,13 @@
  * its slot or took the wrong path, when an operation was refused, or when
  * the traffic stopped before the last operation: those are the proof. No
  * timing is asserted.
+ *
+ * With --direct there is no daemon: swapload loads the pipeline (every -x
+ * stage's first version, in order) on the interface itself with libsluice
+ * and changes it by calling the library, which is how prepared commits
+ * (pipeline__prepare, then pipeline__commit_prepared: one store into the
+ * switch word) are timed until the daemon serves them. Run it inside the
+ * interface's network namespace (nsenter keeps the host's bpffs).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -35,6 +42,8 @@
 #include <json-c/json.h>
 #include <sluice/abi.h>
 #include "ctl.h"
+#include "pipeline.h"
+#include "probe.h"
 #include "seqcheck.h"
 
 #define MAX_TXN_STAGES		SLUICE_MAX_STAGES
@@ -49,12 +58,15 @@ struct op_stage {
 	int nobj;
 };
 
+enum op_mode { MODE_SWAP, MODE_TXN, MODE_PREPARED };
+
 struct opts {
 	const char *socket;
 	const char *pin_root;
 	const char *iface;
-	bool txn;
-	bool commit;		/* each op: a txn prepared (untimed), then committed (timed) */
+	enum op_mode mode;
+	bool direct;		/* no daemon: own the pipeline through libsluice */
+	const char *lat_file;	/* every operation's latency, us, one a line */
 	long ops;
 	int settle_ms;
 	int gap_ms;		/* pause between operations; 0 = back to back */
@@ -81,6 +93,8 @@ struct result {
 	long ops_done, ops_failed;
 	long ops_traffic;		/* completed while the generator still ran */
 	uint64_t lat_p50, lat_p90, lat_p99, lat_max, srv_p50, srv_p99;
+	uint64_t sw_p50, sw_p99, sw_max;	/* --direct: the step packets see (pipeline's switch_us) */
+	uint64_t prep_p50, prep_p99;		/* --direct prepared: building the candidate */
 };
 
 static int nr_cpus;
@@ -96,13 +110,17 @@ static uint64_t now_us(void)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: swapload -s SOCKET -i IFACE [options] -- GENERATOR [ARGS...]\n"
+		"Usage: swapload (-s SOCKET | -D) -i IFACE [options] -- GENERATOR [ARGS...]\n"
 		"  -s, --socket PATH        sluiced's control socket\n"
 		"  -i, --iface IF           interface whose pipeline ends in the seqcheck sink\n"
 		"  -r, --pin-root DIR       the daemon's pin_root (default %s)\n"
-		"  -m, --mode swap|txn|commit  one-slot swaps (default), transactions, or\n"
-		"                           transactions prepared first and then committed\n"
-		"                           (the commit is what is timed; daemon time is to the switch)\n"
+		"  -m, --mode swap|txn|prepared\n"
+		"                           one-slot swaps (default), transactions, or prepared\n"
+		"                           transactions committed in one store (timed: the commit;\n"
+		"                           the daemon's time is from the request to the switch)\n"
+		"  -D, --direct             no daemon: load the -x stages (first versions) on IFACE\n"
+		"                           and change them through libsluice (run inside its netns)\n"
+		"  -l, --lat-file FILE      write each operation's latency (us) to FILE, one a line\n"
 		"  -n, --ops N              operations to run (default 1000)\n"
 		"  -u, --until-end          with -n as the minimum, go on while the generator runs\n"
 		"  -x, --stage NAME=A[,B..] a stage to replace, taking up to 4 versions in turn\n"
@@ -150,6 +168,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "iface", required_argument, NULL, 'i' },
 		{ "pin-root", required_argument, NULL, 'r' },
 		{ "mode", required_argument, NULL, 'm' },
+		{ "direct", no_argument, NULL, 'D' },
+		{ "lat-file", required_argument, NULL, 'l' },
 		{ "ops", required_argument, NULL, 'n' },
 		{ "stage", required_argument, NULL, 'x' },
 		{ "settle-ms", required_argument, NULL, 'w' },
@@ -165,7 +185,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	o->pin_root = SLUICE_PIN_ROOT;
 	o->ops = 1000;
 	o->settle_ms = 200;
-	while ((c = getopt_long(argc, argv, "+s:i:r:m:n:x:w:g:jkuh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+s:i:r:m:n:x:w:g:jkuhDl:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			o->socket = optarg;
@@ -177,10 +197,20 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			o->pin_root = optarg;
 			break;
 		case 'm':
-			if (strcmp(optarg, "swap") && strcmp(optarg, "txn") && strcmp(optarg, "commit"))
+			if (!strcmp(optarg, "swap"))
+				o->mode = MODE_SWAP;
+			else if (!strcmp(optarg, "txn"))
+				o->mode = MODE_TXN;
+			else if (!strcmp(optarg, "prepared"))
+				o->mode = MODE_PREPARED;
+			else
 				goto bad;
-			o->commit = !strcmp(optarg, "commit");
-			o->txn = o->commit || !strcmp(optarg, "txn");
+			break;
+		case 'D':
+			o->direct = true;
+			break;
+		case 'l':
+			o->lat_file = optarg;
 			break;
 		case 'n':
 			o->ops = strtol(optarg, NULL, 0);
@@ -214,8 +244,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			goto bad;
 		}
 	}
-	if (!o->socket || !o->iface || optind >= argc || !o->nr_stages ||
-	    (!o->txn && o->nr_stages != 1))
+	if ((!o->socket && !o->direct) || !o->iface || optind >= argc || !o->nr_stages ||
+	    (!o->direct && o->mode == MODE_SWAP && o->nr_stages != 1))
 		goto bad;
 	o->gen_argv = argv + optind;
 	return 0;
@@ -310,7 +340,7 @@ static int sink_maps__reset(struct sink_maps *s)
 	return ret;
 }
 
-/* The pipeline's counters summed over every CPU and every bank. */
+/* The pipeline's counters summed over CPUs and banks: a commit moves packets to another bank. */
 static int pipe_stats_read(int fd, struct sluice_pipe_stats *sum)
 {
 	struct sluice_pipe_stats *v = calloc(nr_cpus, sizeof(*v));
@@ -402,7 +432,12 @@ static int sink_read(struct sink_maps *s, struct result *r)
 			r->unexpected += __builtin_popcountll(bits & ~in);
 		}
 	}
-	r->lost = r->sent > r->seen ? r->sent - r->seen : 0;
+	/*
+	 * Frames the generator's veth dropped (its tx_dropped: the DUT's ring
+	 * was full) never reached the DUT's XDP hook, so no stage could lose
+	 * them: what must be seen is what was delivered.
+	 */
+	r->lost = r->sent - r->gen_errors > r->seen ? r->sent - r->gen_errors - r->seen : 0;
 out:
 	free(st);
 	free(fl);
@@ -417,7 +452,7 @@ static struct json_object *op_request(const struct opts *o, long i)
 	const struct op_stage *s = &o->stages[0];
 
 	json_object_object_add(req, "iface", json_object_new_string(o->iface));
-	if (!o->txn) {
+	if (o->mode == MODE_SWAP) {
 		json_object_object_add(req, "op", json_object_new_string("stage.swap"));
 		json_object_object_add(req, "stage", json_object_new_string(s->name));
 		json_object_object_add(req, "object", json_object_new_string(s->obj[i % s->nobj]));
@@ -434,12 +469,13 @@ static struct json_object *op_request(const struct opts *o, long i)
 		json_object_array_add(list, it);
 	}
 	json_object_object_add(req, "stages", list);
-	if (o->commit)
+	/* Through the daemon, a prepared transaction is built first and committed after. */
+	if (o->mode == MODE_PREPARED)
 		json_object_object_add(req, "prepare", json_object_new_boolean(1));
 	return req;
 }
 
-/* Sends req (consumed) and checks the reply is ok; *rep (may be NULL) keeps it. */
+/* Sends req (consumed) and checks the reply is ok; *rep keeps it, *lat times it. */
 static int call(const struct opts *o, long i, struct json_object *req, uint64_t *lat,
 		struct json_object **rep)
 {
@@ -471,41 +507,36 @@ static int call(const struct opts *o, long i, struct json_object *req, uint64_t 
 		json_object_put(r);
 		return -EPERM;
 	}
-	if (rep)
-		*rep = r;
-	else
-		json_object_put(r);
+	*rep = r;
 	return 0;
 }
 
 /*
  * One operation; *lat gets send -> reply in us, *srv what the daemon says it
- * took (for a commit: from the request to the switch).
+ * took. A prepared one is prepared untimed, then its commit is timed, and
+ * the daemon's figure is from the request's arrival to the switch.
  */
 static int op_run(const struct opts *o, long i, uint64_t *lat, uint64_t *srv)
 {
-	struct json_object *rep = NULL, *req, *v;
-	int64_t cand = 0;
+	struct json_object *req = op_request(o, i), *rep = NULL, *v;
+	int64_t cand;
 	int ret;
 
-	if (o->commit) {
-		ret = call(o, i, op_request(o, i), NULL, &rep);
+	if (o->mode == MODE_PREPARED) {
+		ret = call(o, i, req, NULL, &rep);
 		if (ret)
 			return ret;
 		cand = json_object_object_get_ex(rep, "candidate", &v) ? json_object_get_int64(v) : 0;
 		json_object_put(rep);
-		rep = NULL;
 		req = json_object_new_object();
 		json_object_object_add(req, "op", json_object_new_string("commit"));
 		json_object_object_add(req, "iface", json_object_new_string(o->iface));
 		json_object_object_add(req, "candidate", json_object_new_int64(cand));
-	} else {
-		req = op_request(o, i);
 	}
 	ret = call(o, i, req, lat, &rep);
 	if (ret)
 		return ret;
-	*srv = json_object_object_get_ex(rep, o->commit ? "to_switch_us" : "duration_us", &v) ?
+	*srv = json_object_object_get_ex(rep, o->mode == MODE_PREPARED ? "to_switch_us" : "duration_us", &v) ?
 	       (uint64_t)json_object_get_int64(v) : 0;
 	json_object_put(rep);
 	return 0;
@@ -605,49 +636,194 @@ static bool result__ok(const struct result *r, long ops)
 	       !r->beyond && !r->ops_failed && r->ops_traffic >= ops;
 }
 
-/* Room for one more latency sample in each array. */
-static int lat_grow(uint64_t **lat, uint64_t **srv, long *cap, long n)
+/* Per-operation times, us: latency, what the daemon reported, the switch, the prepare. */
+struct samples {
+	uint64_t *lat, *srv, *sw, *prep;
+	long cap;
+};
+
+/* Room for one more sample in each array. */
+static int samples_grow(struct samples *sm, long n)
 {
-	uint64_t *a, *b;
-	long c = *cap;
+	uint64_t **arr[] = { &sm->lat, &sm->srv, &sm->sw, &sm->prep };
+	long c = sm->cap;
 
 	if (n < c)
 		return 0;
 	c = c ? 2 * c : 1024;
-	a = realloc(*lat, c * sizeof(*a));
-	if (!a)
-		return -ENOMEM;
-	*lat = a;
-	b = realloc(*srv, c * sizeof(*b));
-	if (!b)
-		return -ENOMEM;
-	*srv = b;
-	*cap = c;
+	for (size_t k = 0; k < sizeof(arr) / sizeof(arr[0]); k++) {
+		uint64_t *a = realloc(*arr[k], c * sizeof(*a));
+
+		if (!a)
+			return -ENOMEM;
+		memset(a + sm->cap, 0, (c - sm->cap) * sizeof(*a));
+		*arr[k] = a;
+	}
+	sm->cap = c;
 	return 0;
+}
+
+static void samples_free(struct samples *sm)
+{
+	free(sm->lat);
+	free(sm->srv);
+	free(sm->sw);
+	free(sm->prep);
+}
+
+/* One number a line, in operation order, under a '# title' line. */
+static int samples_write(const char *path, const char *title, const uint64_t *v, long n)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f) {
+		fprintf(stderr, "swapload: %s: %s\n", path, strerror(errno));
+		return -errno;
+	}
+	fprintf(f, "# %s\n", title);
+	for (long i = 0; i < n; i++)
+		fprintf(f, "%" PRIu64 "\n", v[i]);
+	return fclose(f) ? -errno : 0;
+}
+
+static const char *mode_name(const struct opts *o)
+{
+	return o->mode == MODE_SWAP ? "swap" : o->mode == MODE_TXN ? "txn" : "prepared";
+}
+
+/* ---- --direct: the pipeline through libsluice, no daemon ---- */
+
+static struct pipeline direct_pl;
+static bool direct_up;
+
+/* The stage list of operation i: each -x stage's version (i + 1) % n; i = -1: the first ones. */
+static void direct_src(const struct opts *o, long i, struct stage_src *src)
+{
+	for (int k = 0; k < o->nr_stages; k++) {
+		const struct op_stage *st = &o->stages[k];
+
+		memset(&src[k], 0, sizeof(src[k]));
+		snprintf(src[k].name, sizeof(src[k].name), "%s", st->name);
+		snprintf(src[k].object, sizeof(src[k].object), "%s", st->obj[(i + 1) % st->nobj]);
+	}
+}
+
+static int direct_setup(const struct opts *o)
+{
+	struct stage_src *src = calloc(SLUICE_MAX_STAGES, sizeof(*src));
+	struct pipeline_err err = {};
+	char why[256];
+	int ret;
+
+	if (!src)
+		return -ENOMEM;
+	ret = pipeline__init(&direct_pl, o->pin_root, o->iface);
+	if (!ret) {
+		pipeline__set_carrier(&direct_pl, probe__carrier_auto(why, sizeof(why)), 0);
+		direct_src(o, -1, src);
+		ret = pipeline__create(&direct_pl, src, o->nr_stages, XDP_PASS, &err);
+		if (ret)
+			fprintf(stderr, "swapload: loading the pipeline on %s: %s\n%s", o->iface, err.msg,
+				err.verifier_log ? err.verifier_log : "");
+	}
+	pipeline_err__clear(&err);
+	free(src);
+	if (ret) {
+		pipeline__destroy(&direct_pl);
+		pipeline__close(&direct_pl);
+		return ret;
+	}
+	direct_up = true;
+	return 0;
+}
+
+static void direct_teardown(void)
+{
+	if (!direct_up)
+		return;
+	pipeline__destroy(&direct_pl);
+	pipeline__close(&direct_pl);
+	direct_up = false;
+}
+
+/*
+ * One operation through the library: *lat the call (for a prepared one,
+ * the commit alone), *sw the step packets see as the library reports it
+ * (recording the candidate and the store, not the grace period after),
+ * *prep building and verifying the candidate.
+ */
+static int direct_op(const struct opts *o, long i, uint64_t *lat, uint64_t *sw, uint64_t *prep)
+{
+	struct stage_src *src = calloc(SLUICE_MAX_STAGES, sizeof(*src));
+	struct pipeline_err err = {};
+	uint32_t cand = 0;
+	uint64_t t0;
+	int ret, idx;
+
+	if (!src)
+		return -ENOMEM;
+	direct_src(o, i, src);
+	*prep = 0;
+	switch (o->mode) {
+	case MODE_SWAP:
+		idx = pipeline__find_stage(&direct_pl, src[0].name);
+		t0 = now_us();
+		ret = idx < 0 ? idx : pipeline__swap_stage(&direct_pl, idx, &src[0], NULL, 0, &err);
+		*lat = now_us() - t0;
+		break;
+	case MODE_TXN:
+		t0 = now_us();
+		ret = pipeline__commit(&direct_pl, src, o->nr_stages, NULL, 0, &err);
+		*lat = now_us() - t0;
+		break;
+	default:
+		t0 = now_us();
+		ret = pipeline__prepare(&direct_pl, src, o->nr_stages, NULL, 0, &cand, &err);
+		*prep = now_us() - t0;
+		t0 = now_us();
+		if (!ret)
+			ret = pipeline__commit_prepared(&direct_pl, cand, &err);
+		*lat = now_us() - t0;
+		break;
+	}
+	*sw = direct_pl.last_switch_us;
+	if (ret)
+		fprintf(stderr, "swapload: operation %ld refused: %s\n", i, err.msg);
+	pipeline_err__clear(&err);
+	free(src);
+	return ret;
 }
 
 static void result__print(const struct opts *o, const struct result *r, bool ok)
 {
-	const char *kind = o->commit ? "commit" : o->txn ? "txn" : "swap";
+	const char *kind = mode_name(o);
 
 	if (o->json) {
 		printf("{\"mode\":\"%s\",\"ops\":%ld,\"failed_ops\":%ld,\"ops_under_traffic\":%ld,"
 		       "\"lat_us\":{\"p50\":%" PRIu64 ",\"p90\":%" PRIu64 ",\"p99\":%" PRIu64
 		       ",\"max\":%" PRIu64 "},\"daemon_us\":{\"p50\":%" PRIu64 ",\"p99\":%" PRIu64 "},"
-		       "\"sent\":%" PRIu64 ",\"gen_pps\":%.0f,\"gen_errors\":%" PRIu64 ","
+		       "\"sent\":%" PRIu64 ",\"delivered\":%" PRIu64 ",\"gen_pps\":%.0f,\"gen_errors\":%" PRIu64 ","
 		       "\"seen\":%" PRIu64 ",\"lost\":%" PRIu64 ",\"duplicated\":%" PRIu64 ","
 		       "\"unexpected\":%" PRIu64 ",\"reordered\":%" PRIu64 ",\"flows\":%" PRIu64 ","
 		       "\"sink_packets\":%" PRIu64 ",\"foreign\":%" PRIu64 ",\"beyond\":%" PRIu64 ","
 		       "\"bad_path\":%" PRIu64 ",\"mixed\":%" PRIu64 ",\"pipeline_mixed\":%" PRIu64 ","
 		       "\"missed\":%" PRIu64 ",\"bad_verdict\":%" PRIu64 ",\"pipeline_packets\":%" PRIu64
-		       ",\"ok\":%s}\n",
+		       ",\"direct\":%s,\"switch_us\":{\"p50\":%" PRIu64 ",\"p99\":%" PRIu64
+		       ",\"max\":%" PRIu64 "},\"prepare_us\":{\"p50\":%" PRIu64 ",\"p99\":%" PRIu64 "},"
+		       "\"ok\":%s}\n",
 		       kind, r->ops_done, r->ops_failed, r->ops_traffic, r->lat_p50, r->lat_p90,
-		       r->lat_p99, r->lat_max, r->srv_p50, r->srv_p99, r->sent, r->gen_pps,
+		       r->lat_p99, r->lat_max, r->srv_p50, r->srv_p99, r->sent, r->sent - r->gen_errors, r->gen_pps,
 		       r->gen_errors, r->seen, r->lost, r->dups, r->unexpected, r->reorder, r->flows,
 		       r->packets, r->foreign, r->beyond, r->bad_path, r->sink_mixed, r->pipe_mixed,
-		       r->pipe_missed, r->pipe_bad_verdict, r->pipe_packets, ok ? "true" : "false");
+		       r->pipe_missed, r->pipe_bad_verdict, r->pipe_packets, o->direct ? "true" : "false",
+		       r->sw_p50, r->sw_p99, r->sw_max, r->prep_p50, r->prep_p99, ok ? "true" : "false");
 		return;
 	}
+	if (o->direct)
+		printf("%s x %ld through libsluice: the call p50 %.3f ms p99 %.3f ms; the switch p50 %.3f ms "
+		       "p99 %.3f ms max %.3f ms; preparing p50 %.3f ms p99 %.3f ms\n", kind, r->ops_done,
+		       r->lat_p50 / 1e3, r->lat_p99 / 1e3, r->sw_p50 / 1e3, r->sw_p99 / 1e3,
+		       r->sw_max / 1e3, r->prep_p50 / 1e3, r->prep_p99 / 1e3);
 	printf("%s x %ld (%ld refused, %ld under traffic), command-to-live (send -> reply):\n"
 	       "  p50 %.3f ms  p90 %.3f ms  p99 %.3f ms  max %.3f ms  (daemon: p50 %.3f ms, p99 %.3f ms)\n",
 	       kind, r->ops_done, r->ops_failed, r->ops_traffic, r->lat_p50 / 1e3,
@@ -687,14 +863,24 @@ static int wait_traffic(int pipe_fd, const struct sluice_pipe_stats *base, pid_t
 	return -ETIMEDOUT;
 }
 
+static void percentiles(uint64_t *v, long n, uint64_t *p50, uint64_t *p90, uint64_t *p99, uint64_t *max)
+{
+	qsort(v, n, sizeof(*v), cmp_u64);
+	*p50 = pct(v, n, 50);
+	if (p90)
+		*p90 = pct(v, n, 90);
+	*p99 = pct(v, n, 99);
+	if (max)
+		*max = n ? v[n - 1] : 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct sluice_pipe_stats base, end;
 	struct sink_maps sink = { .stats_fd = -1, .flows_fd = -1, .seen_fd = -1 };
-	uint64_t *lat = NULL, *srv = NULL;
+	struct samples sm = {};
 	struct result r = {};
 	struct opts o = {};
-	long cap = 0;
 	int pipe_fd = -1, gen_fd = -1, ret = 2;
 	pid_t gen = -1;
 	bool ok;
@@ -706,6 +892,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "swapload: cannot count CPUs\n");
 		return 2;
 	}
+	if (o.direct && direct_setup(&o))
+		goto out;
 	if (sink_maps__open(&o, &sink))
 		goto out;
 	pipe_fd = map_open(&o, SLUICE_MAP_PIPE_STATS);
@@ -727,11 +915,18 @@ int main(int argc, char **argv)
 	}
 
 	for (long i = 0; i < o.ops || (o.until_end && gen_running(gen)); i++) {
-		if (lat_grow(&lat, &srv, &cap, r.ops_done)) {
+		long n = r.ops_done;
+		int err;
+
+		if (samples_grow(&sm, n)) {
 			ret = 2;
 			goto out;
 		}
-		if (op_run(&o, i, &lat[r.ops_done], &srv[r.ops_done])) {
+		if (o.direct)
+			err = direct_op(&o, i, &sm.lat[n], &sm.sw[n], &sm.prep[n]);
+		else
+			err = op_run(&o, i, &sm.lat[n], &sm.srv[n]);
+		if (err) {
 			r.ops_failed++;
 			break;
 		}
@@ -764,14 +959,26 @@ int main(int argc, char **argv)
 	r.pipe_missed = end.missed - base.missed;
 	r.pipe_bad_verdict = end.bad_verdict - base.bad_verdict;
 
-	qsort(lat, r.ops_done, sizeof(*lat), cmp_u64);
-	qsort(srv, r.ops_done, sizeof(*srv), cmp_u64);
-	r.lat_p50 = pct(lat, r.ops_done, 50);
-	r.lat_p90 = pct(lat, r.ops_done, 90);
-	r.lat_p99 = pct(lat, r.ops_done, 99);
-	r.lat_max = r.ops_done ? lat[r.ops_done - 1] : 0;
-	r.srv_p50 = pct(srv, r.ops_done, 50);
-	r.srv_p99 = pct(srv, r.ops_done, 99);
+	if (o.lat_file) {
+		char path[PATH_MAX], title[128];
+
+		snprintf(title, sizeof(title), "%s%s, %s", mode_name(&o), o.direct ? " (libsluice)" : "",
+			 o.direct ? "the call" : "command to live (send -> reply)");
+		ret = samples_write(o.lat_file, title, sm.lat, r.ops_done);
+		if (!ret && o.direct) {
+			snprintf(path, sizeof(path), "%s.switch", o.lat_file);
+			snprintf(title, sizeof(title), "%s (libsluice), the switch", mode_name(&o));
+			ret = samples_write(path, title, sm.sw, r.ops_done);
+		}
+		if (ret) {
+			ret = 2;
+			goto out;
+		}
+	}
+	percentiles(sm.lat, r.ops_done, &r.lat_p50, &r.lat_p90, &r.lat_p99, &r.lat_max);
+	percentiles(sm.srv, r.ops_done, &r.srv_p50, NULL, &r.srv_p99, NULL);
+	percentiles(sm.sw, r.ops_done, &r.sw_p50, NULL, &r.sw_p99, &r.sw_max);
+	percentiles(sm.prep, r.ops_done, &r.prep_p50, NULL, &r.prep_p99, NULL);
 
 	ok = result__ok(&r, o.ops);
 	result__print(&o, &r, ok);
@@ -786,7 +993,7 @@ out:
 	if (pipe_fd >= 0)
 		close(pipe_fd);
 	sink_maps__close(&sink);
-	free(lat);
-	free(srv);
+	direct_teardown();
+	samples_free(&sm);
 	return ret;
 }

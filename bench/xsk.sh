@@ -15,6 +15,8 @@
 #  3. sluice-xsk (bare) against dpdk-testpmd's net_af_xdp vdev in rxonly mode,
 #     the medians of as many windows each (ratio target >= 1.0); skipped when
 #     dpdk-testpmd is not installed.
+#  4. umem sweep: bare and pipeline rxdrop rates against the umem size (rx
+#     ring = fill ring = frames), drawn into docs/bench/xsk.png.
 #
 # Usage: bench/xsk.sh [--quick] [-d SECONDS] [-r ROUNDS] [--rings "N ..."]
 #   --quick         1 s windows, 3 rounds (CI); default 3 s, 5 rounds
@@ -25,6 +27,9 @@
 #   XSK_WRAP="..."  command prefix for the receiver (e.g. "taskset -c 1")
 #   GEN_WRAP="..."  command prefix for the generator (e.g. "taskset -c 0")
 #   XSK_LOAD=F      share of the measured pipeline rate for step 2
+#   UMEM="N ..."    step 4's sizes (default 2048 4096 8192 16384 32768 65536;
+#                   --quick: 2048 8192 65536, one round each)
+#   PLOTS=DIR       where xsk.png goes (default docs/bench)
 #   O=DIR           build folder (default build/)
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -42,9 +47,14 @@ PORT=5000
 secs=3
 rounds=5
 rings=
+quick=
+umem_sizes=${UMEM:-2048 4096 8192 16384 32768 65536}
+umem_rounds=3
+PLOTS=${PLOTS:-$top/docs/bench}
+args="$*"
 while [ $# -gt 0 ]; do
 	case $1 in
-	--quick) secs=1; rounds=3 ;;
+	--quick) secs=1; rounds=3; quick=1; umem_sizes=${UMEM:-2048 8192 65536}; umem_rounds=1 ;;
 	-d) secs=$2; shift ;;
 	-r) rounds=$2; shift ;;
 	--rings) rings=$2; shift ;;
@@ -88,7 +98,7 @@ die() {
 gen_start() {
 	local d=$1
 	shift
-	"${gen_wrap[@]}" ip netns exec "$TOPO_GEN_NS" "$GEN" -i "$TOPO_GEN_IF" --dport "$PORT" -d "$d" -q -j "$@" \
+	"${gen_wrap[@]}" ip netns exec "$TOPO_GEN_NS" "$GEN" -i "$TOPO_GEN_IF" --engine auto --dport "$PORT" -d "$d" -q -j "$@" \
 		> "$tmp/gen.json" 2>&1 &
 	gen_pid=$!
 }
@@ -210,10 +220,13 @@ paced_run() {
 		sleep 0.1
 	done
 	grep -q ' ready$' "$out.err" || { cat "$out.err" >&2; die "sluice-xsk did not get ready"; }
-	"${gen_wrap[@]}" ip netns exec "$TOPO_GEN_NS" "$GEN" -i "$TOPO_GEN_IF" --dport "$PORT" -n "$count" -r "$rate" -q -j \
+	"${gen_wrap[@]}" ip netns exec "$TOPO_GEN_NS" "$GEN" -i "$TOPO_GEN_IF" --engine auto --dport "$PORT" -n "$count" -r "$rate" -q -j \
 		> "$out.gen" || die "paced generator failed"
 	sleep 0.5
-	kill -INT "$rx_pid"
+	# A receiver already gone timed out first: the sender was slower than its window.
+	paced_short=
+	kill -0 "$rx_pid" 2>/dev/null || paced_short=1
+	kill -INT "$rx_pid" 2>/dev/null
 	wait "$rx_pid" || { cat "$out.err" >&2; die "paced receiver failed"; }
 	rx_pid=
 }
@@ -293,6 +306,12 @@ printf '%-34s %8s Mpps  (rounds: %s; %s socket drops)\n' "pipeline parse,acl,xsk
 printf '%-34s %8s Mpps  (rounds: %s; %s socket drops)\n' "bare redirect (--attach)" \
 	"$bare_med" "${bare_mpps[*]}" "$bare_drops"
 python3 -c "r = $pipe_med / $bare_med if $bare_med else float('inf'); print(f'ratio pipeline / bare: {r:.2f} (target >= 0.85)')"
+figures=$(python3 -c "
+p, b = $pipe_med, $bare_med
+r = p / b if b else 0
+print(f'FIGURE xsk.pipeline_mpps {p:.3f} Mpps - info')
+print(f'FIGURE xsk.bare_mpps {b:.3f} Mpps - info')
+print(f'FIGURE xsk.pipeline_over_bare {r:.3f} ratio >=0.85 ' + ('met' if r >= 0.85 else 'missed'))")
 # The generator shares the CPUs: if it sent barely more than was received,
 # it, not the receive path, set the pace.
 printf '# generator sent %s Mpps (pipeline rounds) and %s Mpps (bare rounds), medians; veth drops %d / %d\n' \
@@ -303,11 +322,49 @@ printf 'ring sizing at %d pps (%s x pipeline median): sent %d, veth drops %d, re
 echo "# sluiced:     nsenter --net=/run/netns/DUT $SLUICED -c CONFIG   (parse, acl: xsk proto udp dport $PORT, xsk)"
 echo "# pipeline:    nsenter --net=/run/netns/DUT $pipe_cmd"
 echo "# bare:        nsenter --net=/run/netns/DUT $bare_cmd"
-echo "# generator:   ip netns exec GEN $GEN -i $TOPO_GEN_IF --dport $PORT -d SECONDS   (paced: -n $((rate * secs * 2)) -r $rate)"
+echo "# generator:   ip netns exec GEN $GEN -i $TOPO_GEN_IF --engine auto --dport $PORT -d SECONDS   (paced: -n $((rate * secs * 2)) -r $rate)"
+lost=$((paced_sent - paced_rx))
+if [ -n "$paced_short" ]; then
+	# Frames sent after the receiver's window closed say nothing about its rings.
+	echo "# the paced sender ran longer than the receiver's $((secs * 2 + 30)) s window: 'lost' counts frames sent after it closed, not ring sizing"
+	figures+=$'\n'"FIGURE xsk.ring_lost $lost frames <=0 info"
+else
+	figures+=$'\n'"FIGURE xsk.ring_lost $lost frames <=0 $([ "$lost" -le 0 ] && echo met || echo missed)"
+fi
+
+# --- 4. umem sweep: bare and through the pipeline, rx ring = fill ring = frames.
+echo "# umem sweep: $umem_rounds round(s) of ${secs}s per size and path, medians"
+printf '%8s %9s %12s %12s %14s\n' frames "umem MiB" "bare Mpps" "pipeline Mpps" "generator Mpps"
+echo "# frames bare-mpps pipeline-mpps generator-mpps (sluice-xsk rxdrop, rx ring = fill ring = frames)" > "$tmp/umem.dat"
+for n in $umem_sizes; do
+	b=() p=() g=()
+	for ((r = 0; r < umem_rounds; r++)); do
+		rx_run "$tmp/umem.bare.$n.$r.json" --attach --frames "$n" --rx-ring "$n"
+		read -r mpps _ _ _ _ < <(rx_summary "$tmp/umem.bare.$n.$r.json")
+		b+=("$mpps")
+		read -r mpps _ < <(gen_summary "$tmp/umem.bare.$n.$r.json.gen")
+		g+=("$mpps")
+		daemon_up
+		rx_run "$tmp/umem.pipe.$n.$r.json" --xskmap "$xskmap" --frames "$n" --rx-ring "$n"
+		daemon_down
+		read -r mpps _ _ _ _ < <(rx_summary "$tmp/umem.pipe.$n.$r.json")
+		p+=("$mpps")
+		read -r mpps _ < <(gen_summary "$tmp/umem.pipe.$n.$r.json.gen")
+		g+=("$mpps")
+	done
+	bm=$(median "${b[@]}")
+	pm=$(median "${p[@]}")
+	gm=$(median "${g[@]}")
+	printf '%8d %9d %12s %12s %14s\n' "$n" $((n * 2048 >> 20)) "$bm" "$pm" "$gm"
+	echo "$n $bm $pm $gm" >> "$tmp/umem.dat"
+	figures+=$'\n'"FIGURE xsk.umem_$n.bare_mpps $bm Mpps - info"$'\n'"FIGURE xsk.umem_$n.pipeline_mpps $pm Mpps - info"
+done
+bash "$top/bench/plot.sh" xsk "$tmp/umem.dat" "$PLOTS/xsk.png" "bench/xsk.sh $args (UMEM=\"$umem_sizes\")"
 
 # --- 3. sluice-xsk vs dpdk-testpmd rxonly.
 if ! command -v "$TESTPMD" > /dev/null; then
 	echo "# $TESTPMD not found: sluice-xsk vs testpmd skipped"
+	printf '\n%s\n' "$figures"
 	exit 0
 fi
 xsk_mpps=$(median "${bare_mpps[@]}")
@@ -366,3 +423,9 @@ printf '%-34s %8s Mpps  (median of the bare rounds above)\n' "sluice-xsk rxdrop"
 printf '%-34s %8s Mpps  (rounds: %s)\n' "dpdk-testpmd af_xdp rxonly" "$pmd_mpps" "${pmd_rates[*]}"
 python3 -c "r = $xsk_mpps / $pmd_mpps if $pmd_mpps else float('inf'); print(f'ratio sluice-xsk / testpmd: {r:.2f} (target >= 1.0)')"
 echo "# dpdk-testpmd: ip netns exec DUT $pmd_cmd   (start; sleep ${secs}; stop; one process a round)"
+figures+=$'\n'$(python3 -c "
+x, t = $xsk_mpps, $pmd_mpps
+r = x / t if t else 0
+print(f'FIGURE xsk.testpmd_mpps {t:.3f} Mpps - info')
+print(f'FIGURE xsk.sluice_xsk_over_testpmd {r:.3f} ratio >=1.0 ' + ('met' if r >= 1.0 else 'missed'))")
+printf '\n%s\n' "$figures"

@@ -32,14 +32,23 @@
 		     : "r0", "r1", "r2", "r3", "r4", "r5")
 
 /*
+ * What a tail call into an empty slot falls through to. Not const: read at
+ * run time, so the verifier cannot know it. Kernels before 6.18 take a
+ * subprogram's fall-through value as its only return value and prune the
+ * caller's branches on it: every packet would count as missed and the
+ * stages' verdicts would be lost.
+ */
+volatile int sluice_missed_sentinel = SLUICE_RET_MISSED;
+
+/*
  * The tail call replaces this frame, so the stage chain's verdict is what
  * this call returns to sluice_entry_prog(). clang 14 assumes the helper call
- * returns normally and folds the result to the constant below, losing that
+ * returns normally and folds the result to the value it read, losing that
  * verdict: the empty asm makes the value opaque to it.
  */
 static __noinline int sluice_dispatch(struct xdp_md *ctx, __u32 bank)
 {
-	int ret = SLUICE_RET_MISSED;
+	int ret;
 
 	if (bank == 0)
 		sluice_tail_call_bank(ctx, 0);
@@ -49,6 +58,7 @@ static __noinline int sluice_dispatch(struct xdp_md *ctx, __u32 bank)
 		sluice_tail_call_bank(ctx, 2);
 	else
 		sluice_tail_call_bank(ctx, 3);
+	ret = sluice_missed_sentinel;
 #ifndef SLUICE_NO_RETURN_BARRIER
 	asm volatile("" : "+r"(ret));
 #endif
@@ -90,6 +100,13 @@ int sluice_entry_prog(struct xdp_md *ctx)
 		sluice_entry_sample(ctx, bank);
 
 	ret = sluice_dispatch(ctx, bank);
+	/*
+	 * bank lived on the stack across the call: verifiers before 6.18 lose
+	 * its bound there, so bound it again (the asm keeps clang from
+	 * dropping a mask it knows is redundant).
+	 */
+	asm volatile("" : "+r"(bank));
+	bank &= SLUICE_NR_BANKS - 1;
 
 	/* The stages may have moved the frame: find the context again. */
 	m = sluice_entry_ctx(ctx);

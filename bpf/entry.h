@@ -64,10 +64,13 @@ struct {
 	__uint(max_entries, 1024 * 1024);
 } sluice_samples SEC(".maps");
 
-/* The recorder's budget on this CPU: [0] start of the second, [1] records in it. */
+/*
+ * The recorder's budget on this CPU, per reason (a flood of one kind must
+ * not hide another): [2r] start of the second, [2r + 1] records in it.
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 2);
+	__uint(max_entries, 2 * (SLUICE_AN_SAMPLE + 1));
 	__type(key, __u32);
 	__type(value, __u64);
 } sluice_record_budget SEC(".maps");
@@ -230,6 +233,33 @@ static __always_inline struct sluice_meta *sluice_entry_begin(struct xdp_md *ctx
 }
 
 /*
+ * counters[ret]++ for a verdict in range, with constant offsets: verifiers
+ * before 6.18 may keep the bound a range check put on one copy of a
+ * register from the copy the compiler indexes with (seen on 6.1).
+ */
+static __always_inline void sluice_count_verdict(__u64 *counters, int ret)
+{
+	switch (ret) {
+	case XDP_ABORTED:
+		counters[XDP_ABORTED]++;
+		break;
+	case XDP_DROP:
+		counters[XDP_DROP]++;
+		break;
+	case XDP_PASS:
+		counters[XDP_PASS]++;
+		break;
+	case XDP_TX:
+		counters[XDP_TX]++;
+		break;
+	case XDP_REDIRECT:
+		counters[XDP_REDIRECT]++;
+		break;
+	}
+}
+_Static_assert(SLUICE_NR_VERDICTS == XDP_REDIRECT + 1, "sluice_count_verdict counts every verdict");
+
+/*
  * Counts the packet for the last slot that ran, which is all user space needs
  * to know how many entered each slot: a packet that ended at slot j went
  * through every slot before it. A miss is also counted for the empty slot,
@@ -255,8 +285,8 @@ static __always_inline void sluice_entry_count_slots(struct xdp_md *ctx, const s
 		return;
 	st->packets++;
 	st->bytes += ctx->data_end - ctx->data;
-	if (!missed && ret >= 0 && ret < SLUICE_NR_VERDICTS)
-		st->verdict[ret]++;
+	if (!missed)
+		sluice_count_verdict(st->verdict, ret);
 }
 
 /* Counts the final verdict for the pipeline; returns it. */
@@ -267,8 +297,7 @@ static __always_inline int sluice_entry_end(struct xdp_md *ctx, struct sluice_pi
 		ps->mixed++;
 	ps->packets++;
 	ps->bytes += ctx->data_end - ctx->data;
-	if (ret >= 0 && ret < SLUICE_NR_VERDICTS)
-		ps->verdict[ret]++;
+	sluice_count_verdict(ps->verdict, ret);
 	return ret;
 }
 
@@ -285,10 +314,10 @@ static __always_inline void sluice_time_start(void)
 	tm->pos = SLUICE_MAX_STAGES;
 }
 
-/* Whether this CPU may write one more record this second. */
-static __always_inline bool sluice_record_allowed(void)
+/* Whether this CPU may write one more record of this reason this second. */
+static __always_inline bool sluice_record_allowed(__u32 reason)
 {
-	__u32 k0 = 0, k1 = 1;
+	__u32 k0 = 2 * (reason & 7), k1 = k0 + 1;
 	__u64 *start = bpf_map_lookup_elem(&sluice_record_budget, &k0);
 	__u64 *n = bpf_map_lookup_elem(&sluice_record_budget, &k1);
 	__u64 now;
@@ -319,7 +348,7 @@ static __always_inline void sluice_entry_record(struct xdp_md *ctx, struct sluic
 	struct sluice_anomaly *rec;
 	__u32 cap = 0;
 
-	if (!sluice_record_allowed())
+	if (!sluice_record_allowed(reason))
 		return;
 	rec = bpf_ringbuf_reserve(&sluice_anomalies, sizeof(*rec), 0);
 	if (!rec)
@@ -359,7 +388,7 @@ static __always_inline void sluice_entry_record(struct xdp_md *ctx, struct sluic
 static __always_inline void sluice_entry_sample(struct xdp_md *ctx, __u32 bank)
 {
 	struct sluice_sample *s;
-	__u64 len = ctx->data_end - ctx->data;
+	__u64 len = ctx->data_end - ctx->data, n;
 
 	if (!(sluice_entry.flags & SLUICE_ENTRY_F_SAMPLER))
 		return;
@@ -372,9 +401,14 @@ static __always_inline void sluice_entry_sample(struct xdp_md *ctx, __u32 bank)
 	s->bank = bank;
 	if (len > SLUICE_SAMPLE_SNAP)
 		len = SLUICE_SAMPLE_SNAP;
-	/* The helper's size must be bounded where the verifier sees it: check it here, as is. */
-	asm volatile("" : "+r"(len));
-	if (len < 1 || len > SLUICE_SAMPLE_SNAP || bpf_xdp_load_bytes(ctx, 0, s->data, len)) {
+	/*
+	 * The helper's size must be bounded where the verifier sees it, and
+	 * at least 1: as one less than it, checked as is (verifiers before
+	 * 6.18 learn no lower bound from a test against 0), then plus one.
+	 */
+	n = len - 1;
+	asm volatile("" : "+r"(n));
+	if (n >= SLUICE_SAMPLE_SNAP || bpf_xdp_load_bytes(ctx, 0, s->data, n + 1)) {
 		bpf_ringbuf_discard(s, 0);
 		return;
 	}

@@ -18,10 +18,22 @@ static struct json_object *iface_req(const char *op, const char *iface)
 	return req;
 }
 
+static void print_warning(struct json_object *reply)
+{
+	if (jget(reply, "warning"))
+		fprintf(stderr, "sluicectl: warning: %s\n", jstr(reply, "warning"));
+}
+
 static void print_add(struct json_object *req, struct json_object *reply)
 {
 	if (jget(reply, "id"))
 		printf("rule %s\n", jstr(reply, "id"));
+	print_warning(reply);
+}
+
+static void print_del(struct json_object *req, struct json_object *reply)
+{
+	print_warning(reply);
 }
 
 /* rule add IFACE [before ID] RULE... */
@@ -68,7 +80,7 @@ static int rule_del(int argc, char **argv)
 		return cli_usage_error("rule del: bad rule id '%s'", argv[2]);
 	req = iface_req("rule.del", argv[1]);
 	json_object_object_add(req, "id", json_object_new_int64(id));
-	return cli_do(req, NULL);
+	return cli_do(req, print_del);
 }
 
 static void print_list(struct json_object *req, struct json_object *reply)

@@ -124,5 +124,7 @@ int cmd_stats(int argc, char **argv);
 int cmd_probe(int argc, char **argv);
 extern const struct cli_cmd cli_config_cmds[];
 extern const struct cli_cmd cli_xsk_cmds[];
+int cmd_anomalies(int argc, char **argv);
+int cmd_observe(int argc, char **argv);
 
 #endif

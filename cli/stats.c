@@ -15,7 +15,8 @@
 #include "sluicectl.h"
 
 /* Numbers that name something rather than count it: copied, never rated. */
-static const char *const identity_keys[] = { "slot", "ifindex", "gen", "prog_id", "ver", "id" };
+static const char *const identity_keys[] = { "slot", "ifindex", "gen", "prog_id", "ver", "id",
+					      "time_sample" };
 static bool rating;
 
 static bool is_identity(const char *key)
@@ -80,6 +81,93 @@ static struct json_object *rates(struct json_object *prev, struct json_object *c
 	}
 }
 
+/*
+ * The q-quantile of a log2 histogram (bucket b: [2^b, 2^(b+1)) ns), linear
+ * inside its bucket; the last bucket is open, so an answer there is its
+ * lower bound and *open is set. Counts may be rates (-w): only ratios matter.
+ */
+static double log2_quantile(struct json_object *buckets, double q, bool *open)
+{
+	size_t n = jlen(buckets);
+	double total = 0, want, cum = 0;
+
+	*open = false;
+	for (size_t b = 0; b < n; b++)
+		total += json_object_get_double(json_object_array_get_idx(buckets, b));
+	if (total <= 0)
+		return -1;
+	want = q * total;
+	for (size_t b = 0; b < n; b++) {
+		double c = json_object_get_double(json_object_array_get_idx(buckets, b));
+		double lo = (double)(1ull << b);
+
+		if (c > 0 && cum + c >= want) {
+			if (b == n - 1) {
+				*open = true;
+				return lo;
+			}
+			return lo + lo * (want - cum) / c;
+		}
+		cum += c;
+	}
+	return -1;
+}
+
+static const char *fmt_ns(double ns, bool open, char *buf, size_t len)
+{
+	const char *gt = open ? ">=" : "";
+
+	if (ns < 0)
+		snprintf(buf, len, "-");
+	else if (ns < 10000)
+		snprintf(buf, len, "%s%.0f ns", gt, ns);
+	else if (ns < 1e7)
+		snprintf(buf, len, "%s%.1f us", gt, ns / 1e3);
+	else
+		snprintf(buf, len, "%s%.1f ms", gt, ns / 1e6);
+	return buf;
+}
+
+static void print_time_row(const char *slot, const char *name, struct json_object *t)
+{
+	struct json_object *bk = jget(t, "buckets");
+	double count = json_object_get_double(jget(t, "count"));
+	double sum = json_object_get_double(jget(t, "sum_ns"));
+	char b[4][32];
+	bool o50, o99;
+	double p50 = log2_quantile(bk, 0.50, &o50), p99 = log2_quantile(bk, 0.99, &o99);
+
+	printf("  %-4s %-16s %-12s %-10s %-10s %-10s\n", slot, name, jnum(t, "count", b[0], 32),
+	       fmt_ns(count > 0 ? sum / count : -1, false, b[1], 32), fmt_ns(p50, o50, b[2], 32),
+	       fmt_ns(p99, o99, b[3], 32));
+}
+
+/* Stage time: a row per stage from its log2 histogram, when timing is on or has counted. */
+static void print_timing(struct json_object *obs)
+{
+	struct json_object *st = jget(obs, "stage_time"), *entry = jget(obs, "entry_time");
+	double every = json_object_get_double(jget(obs, "time_sample"));
+	double any = entry ? json_object_get_double(jget(entry, "count")) : 0;
+
+	for (size_t j = 0; j < jlen(st); j++)
+		any += json_object_get_double(jget(json_object_array_get_idx(st, j), "count"));
+	if (!every && any <= 0)
+		return;
+	if (every)
+		printf("  stage time, 1 packet in %.0f timed:\n", every);
+	else
+		printf("  stage time (timing now off):\n");
+	printf("  %-4s %-16s %-12s %-10s %-10s %-10s\n", "SLOT", "STAGE", rating ? "TIMED/S" : "TIMED",
+	       "MEAN", "P50", "P99");
+	if (entry)
+		print_time_row("-", "(entry)", entry);
+	for (size_t j = 0; j < jlen(st); j++) {
+		struct json_object *t = json_object_array_get_idx(st, j);
+
+		print_time_row(jstr(t, "slot"), jstr(t, "name"), t);
+	}
+}
+
 static void print_stats(struct json_object *req, struct json_object *reply)
 {
 	struct json_object *ifs = jget(reply, "interfaces"), *ifc, *p, *stages, *s, *v;
@@ -115,6 +203,12 @@ static void print_stats(struct json_object *req, struct json_object *reply)
 				printf(" %-9s", jnum(v, cli_verdicts[k], b[5], 32));
 			printf("\n");
 		}
+		p = jget(ifc, "observe");
+		if (p && json_object_get_double(jget(p, "anomalies")) > 0)
+			printf("  anomalies%s %s (sluicectl anomalies %s)\n", rating ? "/s" : "",
+			       jnum(p, "anomalies", b[0], 32), jstr(ifc, "name"));
+		if (p)
+			print_timing(p);
 	}
 }
 

@@ -52,7 +52,7 @@ struct capture_queue {
 	bool started;
 	struct capture_queue_stats st;	/* written by the thread only */
 	/* meta.rule (ACL position + 1, 0 = none) -> frames; written by the thread only */
-	__u64 by_rule[SLUICE_ACL_MAX_RULES + 1];
+	__u64 by_rule[SLUICE_ACL_POSITIONS + 1];
 	struct capture_flow flows[CAPTURE_FLOWS];	/* the thread's own */
 };
 
@@ -136,7 +136,7 @@ static void frame_meta(struct capture_queue *q, void *p)
 	 * later frame in this umem frame without any does not inherit it.
 	 */
 	memset(p, 0, sizeof(m));
-	bump(&q->by_rule[m.rule <= SLUICE_ACL_MAX_RULES ? m.rule : 0], 1);
+	bump(&q->by_rule[m.rule <= SLUICE_ACL_POSITIONS ? m.rule : 0], 1);
 }
 
 static void frame_handle(void *arg, void *frame, __u32 len)
@@ -389,7 +389,7 @@ static struct json_object *by_rule_json(const __u64 *n, int rules_fd)
 	struct sluice_acl_rule r;
 	__u32 pos;
 
-	for (__u32 i = 0; i <= SLUICE_ACL_MAX_RULES; i++) {
+	for (__u32 i = 0; i <= SLUICE_ACL_POSITIONS; i++) {
 		if (!n[i])
 			continue;
 		e = json_object_new_object();
@@ -411,7 +411,7 @@ struct json_object *capture__json(struct daemon *d, const struct capture *c)
 	struct capture_queue_stats s, t = {};
 	struct iface *ifc = daemon__iface(d, c->ifname);
 	int rules_fd = ifc ? pipeline__map_fd(&ifc->pl, ACL_MAP_RULES) : -1;
-	__u64 *rules = calloc(SLUICE_ACL_MAX_RULES + 1, sizeof(*rules)), *qr;
+	__u64 *rules = calloc(SLUICE_ACL_POSITIONS + 1, sizeof(*rules)), *qr;
 
 	json_object_object_add(o, "interface", json_object_new_string(c->ifname));
 	for (int i = 0; i < c->nr_queues; i++) {
@@ -423,8 +423,8 @@ struct json_object *capture__json(struct daemon *d, const struct capture *c)
 		json_object_object_add(e, "xdp_mode",
 				       json_object_new_string(s.zerocopy ? "zerocopy" : "copy"));
 		counters_json(e, &s);
-		qr = calloc(SLUICE_ACL_MAX_RULES + 1, sizeof(*qr));
-		for (__u32 k = 0; qr && k <= SLUICE_ACL_MAX_RULES; k++) {
+		qr = calloc(SLUICE_ACL_POSITIONS + 1, sizeof(*qr));
+		for (__u32 k = 0; qr && k <= SLUICE_ACL_POSITIONS; k++) {
 			qr[k] = load(&c->q[i].by_rule[k]);
 			if (rules)
 				rules[k] += qr[k];

@@ -213,6 +213,9 @@ int change__apply(struct daemon *d, struct change *c, uid_t uid)
 	c->build_us = pl->last_build_us;
 	c->switch_us = pl->last_switch_us;
 	d->changes[c->kind][ret ? 1 : 0]++;
+	/* A watch's decision to undo, by interface, for sluice_auto_rollbacks_total. */
+	if (c->auto_reason && c->kind != CHANGE_CANARY_PROMOTE)
+		metrics__count_auto_rollback(pl->ifname, !ret);
 	if (!ret && c->kind != CHANGE_PREPARE && c->kind != CHANGE_DROP)
 		d->swaps++;
 	history__add(d->hist, history_entry(c, uid, ret));

@@ -413,7 +413,8 @@ int control__loop(struct daemon *d)
 		int timeout = TICK_MS;
 
 		free(pfd);
-		pfd = calloc(n, sizeof(*pfd));
+		/* One more at pfd[n]: the fds of events.c (anomaly rings, metrics requests). */
+		pfd = calloc(n + 1, sizeof(*pfd));
 		if (!pfd)
 			return -ENOMEM;
 		pfd[0] = (struct pollfd){ .fd = sfd, .events = POLLIN };
@@ -423,17 +424,24 @@ int control__loop(struct daemon *d)
 				.fd = d->clients[i].conn.fd,
 				.events = POLLIN | (ctl_conn__want_write(&d->clients[i].conn) ? POLLOUT : 0),
 			};
-		if (poll(pfd, n, timeout) < 0 && errno != EINTR)
+		pfd[n] = (struct pollfd){ .fd = events__fd(d), .events = POLLIN };
+		if (poll(pfd, n + 1, timeout) < 0 && errno != EINTR)
 			break;
 		if (pfd[0].revents)
 			handle_signals(d, sfd);
+		if (pfd[n].revents & POLLIN)
+			events__dispatch(d);
 		if (d->want_reload) {
 			char err[4096];
 
 			d->want_reload = 0;
 			log_notice("SIGHUP: reloading %s", d->config_path);
-			if (daemon__reload(d, NULL, err, sizeof(err)))
+			if (daemon__reload(d, NULL, err, sizeof(err))) {
 				log_err("reload failed, the running configuration stays: %s", err);
+				observe__reloaded(d, false);
+			} else {
+				observe__reloaded(d, true);
+			}
 		}
 		if (pfd[1].revents & POLLIN)
 			client_accept(d);
@@ -462,7 +470,6 @@ int control__loop(struct daemon *d)
 			}
 		}
 		daemon__watch_tick(d);
-		metrics__refresh(d, false);
 	}
 	free(pfd);
 	close(sfd);

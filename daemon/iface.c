@@ -84,26 +84,13 @@ static int rules_copy(const struct acl_rule_spec *src, size_t n, struct acl_rule
 	if (!r)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
-		r[i] = src[i];
-		r[i].src = r[i].dst = NULL;
-		if (src[i].nr_src) {
-			r[i].src = malloc(src[i].nr_src * sizeof(*r[i].src));
-			if (!r[i].src)
-				goto nomem;
-			memcpy(r[i].src, src[i].src, src[i].nr_src * sizeof(*r[i].src));
-		}
-		if (src[i].nr_dst) {
-			r[i].dst = malloc(src[i].nr_dst * sizeof(*r[i].dst));
-			if (!r[i].dst)
-				goto nomem;
-			memcpy(r[i].dst, src[i].dst, src[i].nr_dst * sizeof(*r[i].dst));
+		if (acl_rule_spec_copy(&r[i], &src[i])) {
+			rules_free(r, i);
+			return -ENOMEM;
 		}
 	}
 	*out = r;
 	return 0;
-nomem:
-	rules_free(r, n);
-	return -ENOMEM;
 }
 
 /*
@@ -302,6 +289,7 @@ static int saved_rules(const struct daemon *d, const struct iface *ifc, struct a
 int iface__set_rules(struct iface *ifc, const struct acl_rule_spec *rules, size_t n, char *err,
 		     size_t len)
 {
+	char warn[256];
 	struct acl_maps maps;
 	struct acl_rule_spec *copy;
 	char dir[PATH_MAX];
@@ -337,7 +325,24 @@ int iface__set_rules(struct iface *ifc, const struct acl_rule_spec *rules, size_
 	rules_free(ifc->rules, ifc->nr_rules);
 	ifc->rules = copy;
 	ifc->nr_rules = n;
+	if (iface__vlan_warning(ifc, warn, sizeof(warn)))
+		log_warn("%s", warn);
 	return 0;
+}
+
+const char *iface__vlan_warning(const struct iface *ifc, char *buf, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < ifc->nr_rules; i++)
+		if (ifc->rules[i].has & ACL_HAS_VLAN)
+			break;
+	if (i == ifc->nr_rules || acl_iface_rxvlan(ifc->pl.ifname) != 1)
+		return NULL;
+	snprintf(buf, len, "%s: rx VLAN offload is on, so the NIC strips VLAN tags before XDP "
+		 "and rules naming vlan match nothing; turn it off: ethtool -K %s rxvlan off",
+		 ifc->pl.ifname, ifc->pl.ifname);
+	return buf;
 }
 
 static struct acl_rule_spec *cfg_rules(const struct cfg_pipeline *p, size_t *n)

@@ -197,7 +197,6 @@ int main(int argc, char **argv)
 		.listen_fd = -1, .reserve_fd = -1, .config_path = DEFAULT_CONFIG,
 		.group = (gid_t)-1, .read_group = (gid_t)-1,
 	};
-	struct metrics *metrics = NULL;
 	bool check = false, debug = false;
 	char err[1024];
 	int opt, ret = 1;
@@ -275,6 +274,18 @@ int main(int argc, char **argv)
 	if (control__check_path(&d))
 		goto out;
 	d.hist = history__new(d.cfg->state_dir, 0);
+	if (events__init(&d)) {
+		log_err("epoll: %s", strerror(errno));
+		goto out;
+	}
+	/*
+	 * The metrics listener before any interface: a port it cannot bind
+	 * refuses the start before anything is attached. Scrapes wait for the
+	 * event loop's first snapshot; libmicrohttpd's thread starts after the
+	 * capabilities are dropped (metrics__serve).
+	 */
+	if (metrics__start(&d, &d.metrics))
+		goto out;
 
 	d.ifs = calloc(d.cfg->nr_ifaces ? d.cfg->nr_ifaces : 1, sizeof(*d.ifs));
 	if (!d.ifs)
@@ -291,7 +302,7 @@ int main(int argc, char **argv)
 		log_err("%s", err);
 		goto out;
 	}
-	if (control__listen(&d) || metrics__listen(&d, &metrics))
+	if (control__listen(&d))
 		goto out;
 	/* Setup is done: from here only what changing a pipeline needs, in every thread. */
 	if (caps__drop(d.cfg, err, sizeof(err))) {
@@ -303,9 +314,12 @@ int main(int argc, char **argv)
 		log_err("%s", err);
 		goto out;
 	}
-	if (metrics__start(&d, metrics))
+	if (metrics__serve(&d, d.metrics))
 		goto out;
-	metrics = NULL;
+	/* The recorder and timing as configured; a log per interface drains its ring. */
+	metrics__config_loaded(d.config_path, true, false);
+	observe__apply_cfg(&d);
+	observe__sync(&d);
 	log_notice("ready: %zu interface(s), control socket %s, %llu ms after start", d.nr_ifs,
 		   d.cfg->control.socket, (unsigned long long)(ctl__now_ms() - d.start_ms));
 #ifdef HAVE_SYSTEMD
@@ -314,7 +328,8 @@ int main(int argc, char **argv)
 	ret = control__loop(&d) ? 1 : 0;
 	log_notice("exiting; pipelines stay attached and pinned under %s", d.cfg->pin_root);
 out:
-	metrics__stop(metrics ? metrics : d.metrics);
+	metrics__stop(&d, d.metrics);
+	observe__free(&d);
 	capture__stop(d.capture);
 	if (d.listen_fd >= 0) {
 		close(d.listen_fd);
@@ -330,6 +345,7 @@ out:
 	free(d.ifs);
 	diff__free(&d);
 	history__free(d.hist);
+	events__free(&d);
 	config__free(d.cfg);
 	return ret;
 }

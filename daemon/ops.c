@@ -943,6 +943,7 @@ static struct json_object *op_rule_list(struct daemon *d, struct json_object *re
 static struct json_object *rules_commit(struct daemon *d, struct iface *ifc, struct acl_rule_spec *v,
 					size_t n, const char *op, uid_t uid, const char *what)
 {
+	struct json_object *r;
 	char err[512] = "";
 	uint64_t t0 = sluice_now_us();
 	int ret;
@@ -956,7 +957,10 @@ static struct json_object *rules_commit(struct daemon *d, struct iface *ifc, str
 	if (iface__save_rules(d, ifc))
 		log_warn("%s: could not save the live rules in %s", ifc->pl.ifname, d->cfg->state_dir);
 	log_notice("%s: %s %s", ifc->pl.ifname, op, what);
-	return reply_ok();
+	r = reply_ok();
+	if (iface__vlan_warning(ifc, err, sizeof(err)))
+		add_str(r, "warning", err);
+	return r;
 }
 
 static struct json_object *op_rule_add(struct daemon *d, struct json_object *req, uid_t uid)
@@ -1045,7 +1049,7 @@ static struct json_object *op_rule_del(struct daemon *d, struct json_object *req
 	return r;
 }
 
-static struct json_object *stats_json(struct iface *ifc)
+static struct json_object *stats_json(struct daemon *d, struct iface *ifc)
 {
 	struct sluice_slot_stats slots[SLUICE_MAX_STAGES];
 	struct sluice_pipe_stats ps;
@@ -1068,6 +1072,7 @@ static struct json_object *stats_json(struct iface *ifc)
 		json_object_array_add(a, s);
 	}
 	json_object_object_add(o, "stages", a);
+	json_object_object_add(o, "observe", observe__stats_json(d, ifc));
 	return o;
 }
 
@@ -1082,7 +1087,7 @@ static struct json_object *op_stats(struct daemon *d, struct json_object *req, u
 	a = json_object_new_array();
 	for (size_t i = 0; i < d->nr_ifs; i++)
 		if (!name || !strcmp(name, d->ifs[i].pl.ifname))
-			json_object_array_add(a, stats_json(&d->ifs[i]));
+			json_object_array_add(a, stats_json(d, &d->ifs[i]));
 	json_object_object_add(r, "interfaces", a);
 	return r;
 }
@@ -1104,9 +1109,11 @@ static struct json_object *op_reload(struct daemon *d, struct json_object *req, 
 	char err[4096];
 
 	if (daemon__reload(d, changed, err, sizeof(err))) {
+		observe__reloaded(d, false);
 		json_object_put(changed);
 		return reply_err("%s", err);
 	}
+	observe__reloaded(d, true);
 	r = reply_ok();
 	json_object_object_add(r, "changed", changed);
 	return r;
@@ -1127,6 +1134,7 @@ static struct json_object *op_down(struct daemon *d, struct json_object *req, ui
 	memmove(ifc, ifc + 1, (d->nr_ifs - i - 1) * sizeof(*ifc));
 	d->nr_ifs--;
 	pthread_mutex_unlock(&d->lock);
+	observe__sync(d);
 	log_notice("%s: pipeline detached and unpinned (until the next reload or restart)", name);
 	return reply_ok();
 }
@@ -1171,6 +1179,8 @@ static const struct op {
 	{ "reload", op_reload },
 	{ "down", op_down },
 	{ "xsk.stats", op_xsk_stats },
+	{ "anomalies", observe__op_anomalies },
+	{ "observe", observe__op_observe },
 };
 
 struct json_object *ops__handle(struct daemon *d, struct json_object *req, uid_t uid)

@@ -104,8 +104,10 @@ void change__watch_commit(struct iface *ifc, const struct change *c);
 void change__watch_canary(struct iface *ifc, const struct cfg_auto_rollback *policy);
 
 struct capture;
+struct events;
 struct history;
 struct metrics;
+struct observe;
 struct daemon;
 struct diff_state;
 
@@ -130,6 +132,8 @@ struct daemon {
 	struct history *hist;
 	struct metrics *metrics;
 	struct capture *capture;	/* the xsk section's sockets, NULL without one */
+	struct events *events;		/* fds the event loop watches besides its sockets */
+	struct observe *observe;	/* anomaly logs of the interfaces */
 	/* The metrics thread reads what the main thread changes. */
 	pthread_mutex_t lock;
 	uint64_t start_ms;
@@ -176,6 +180,12 @@ void iface__undo_free(struct iface_undo *u);
 int iface__save_rules(const struct daemon *d, const struct iface *ifc);
 int iface__set_rules(struct iface *ifc, const struct acl_rule_spec *rules, size_t n, char *err,
 		     size_t len);
+/*
+ * Rules with a vlan field see no tag on a NIC that strips it before XDP (rx
+ * VLAN offload, `ethtool -k IFACE` rx-vlan-offload): a message saying so in
+ * buf, or NULL when the rules name no VLAN or the offload is off.
+ */
+const char *iface__vlan_warning(const struct iface *ifc, char *buf, size_t len);
 int iface__preflight(const struct cfg_pipeline *p, const char *const *stages, size_t nr_stages,
 		     struct preflight_pkt **pf, size_t *nr_pf);
 void iface__free_preflight(struct preflight_pkt *pf, size_t n);
@@ -212,14 +222,55 @@ void history__free(struct history *h);
 void history__add(struct history *h, struct json_object *entry);	/* takes the reference */
 struct json_object *history__list(struct history *h, size_t limit);
 
-/* metrics.c: Prometheus text on HTTP, in libmicrohttpd's thread. */
-/* 0 with *m NULL when the configuration has no endpoint; an error when it cannot listen. */
-int metrics__listen(struct daemon *d, struct metrics **m);
-/* Serves what metrics__listen() bound (NULL: nothing), in libmicrohttpd's thread. */
-int metrics__start(struct daemon *d, struct metrics *m);
-void metrics__stop(struct metrics *m);
+/*
+ * metrics.c: Prometheus text on HTTP. libmicrohttpd's thread serves a
+ * snapshot that the event loop renders on its request, so it never reads a
+ * pipeline or takes the daemon's lock. *out stays NULL without metrics.listen;
+ * a listener that cannot bind is an error.
+ */
+int metrics__start(struct daemon *d, struct metrics **out);
+/* Starts libmicrohttpd's thread on what metrics__start() bound: after the capabilities go. */
+int metrics__serve(struct daemon *d, struct metrics *m);
+void metrics__stop(struct daemon *d, struct metrics *m);
 char *metrics__render(struct daemon *d);
-/* Renders the snapshot HTTP clients get: once a second, or now. Main thread only. */
-void metrics__refresh(struct daemon *d, bool now);
+/* An automatic rollback or canary abort of ifname (change.c), for metrics, by result. */
+void metrics__count_auto_rollback(const char *ifname, bool ok);
+/*
+ * A configuration load at start or by a reload: counts reloads by result;
+ * when ok, hashes the file and notes the time.
+ */
+void metrics__config_loaded(const char *path, bool ok, bool reload);
+
+/* events.c: more fds for the event loop, each with a handler run in its thread. */
+typedef void (*events_fn)(struct daemon *d, void *ctx);
+int events__init(struct daemon *d);
+int events__fd(const struct daemon *d);
+int events__add(struct daemon *d, int fd, events_fn fn, void *ctx);
+void events__del(struct daemon *d, int fd);
+void events__dispatch(struct daemon *d);
+void events__free(struct daemon *d);
+
+/* observe.c: anomaly logs, the recorder and timing knobs, stage time. */
+#define OBSERVE_NR_REASONS	(SLUICE_AN_SAMPLE + 1)	/* index 0: a reason this daemon does not know */
+#define OBSERVE_NR_SLOTS	(SLUICE_MAX_STAGES + 1)	/* index SLUICE_MAX_STAGES: no stage */
+#define OBSERVE_NR_TIMES	(SLUICE_MAX_STAGES + 1)	/* index SLUICE_MAX_STAGES: the entry */
+int observe__sync(struct daemon *d);		/* a log per interface, opened or closed to match */
+void observe__free(struct daemon *d);
+int observe__apply_cfg(struct daemon *d);	/* each interface's knobs from its observe: */
+void observe__reloaded(struct daemon *d, bool ok);	/* after a reload, from either path */
+/* record: 0/1, -1 leaves it; time_sample: 1 in N (a power of two), 0 off, -1 leaves it. */
+int observe__set(struct iface *ifc, int record, int64_t time_sample);
+void observe__get(const struct iface *ifc, bool *record, uint64_t *time_sample);
+int observe__stage_time(const struct pipeline *pl, struct sluice_stage_time *t);	/* OBSERVE_NR_TIMES */
+int observe__counts(struct daemon *d, const char *ifname, const uint64_t **count);
+const char *observe__reason_name(int reason);
+const char *observe__stage_name(const struct pipeline *pl, int bank, int slot);
+/* Records after seq `after`, oldest first, at most limit; NULL: no such interface. */
+struct json_object *observe__anomalies_json(struct daemon *d, const char *ifname, uint64_t after,
+					    size_t limit);
+/* The ops "anomalies" and "observe" (docs/control.md), and the stats op's "observe" field. */
+struct json_object *observe__op_anomalies(struct daemon *d, struct json_object *req, uid_t uid);
+struct json_object *observe__op_observe(struct daemon *d, struct json_object *req, uid_t uid);
+struct json_object *observe__stats_json(struct daemon *d, const struct iface *ifc);
 
 #endif

@@ -679,14 +679,38 @@ static bool prefixes_have(const struct acl_prefix *v, size_t n, int family)
 	return false;
 }
 
+/*
+ * Fields added for firewall users take the text syntax of `sluicectl rule
+ * add` (acl_rule_set()), so the two can never disagree.
+ */
+static void rule_set_text(struct parser *p, yaml_node_t *v, const char *path, const char *key,
+			  struct acl_rule_spec *r)
+{
+	char err[160];
+
+	if (v->type != YAML_SCALAR_NODE) {
+		err_type(p, v, path, "a scalar in the syntax of `sluicectl rule add`");
+		return;
+	}
+	if (acl_rule_set(r, key, scalar(v), err, sizeof(err)))
+		err_node(p, v, path, "%s", err);
+}
+
 static void rule_parse(struct parser *p, yaml_node_t *n, const char *path, struct acl_rule_spec *r,
 		       yaml_node_t **idn)
 {
+	static const char *const text_keys[] = {
+		"src_mac", "dst_mac", "vlan", "icmp_type", "icmp_code",
+	};
 	struct field f[] = {
 		{ "id", true }, { "action", true }, { "proto" }, { "src" }, { "dst" },
 		{ "sport" }, { "dport" }, { "tcp_flags" }, { "family" },
+		{ "src_mac" }, { "dst_mac" }, { "vlan" }, { "arp_sender" }, { "arp_target" },
+		{ "icmp_type" }, { "icmp_code" }, { "nd_target" },
 	};
-	char sub[PATH_LEN];
+	size_t errs = p->nr_errs;
+	const char *bad_key;
+	char sub[PATH_LEN], why[160];
 	yaml_node_t *v;
 	int64_t i64;
 	int e;
@@ -701,8 +725,12 @@ static void rule_parse(struct parser *p, yaml_node_t *n, const char *path, struc
 	}
 	if ((v = FIELD(f, "action")) && GET_ENUM(p, v, SUB("action"), "action", acl_actions, &e))
 		r->action = e;
-	if ((v = FIELD(f, "proto")))
-		get_proto(p, v, SUB("proto"), &r->proto);
+	if ((v = FIELD(f, "proto"))) {
+		if (v->type == YAML_SCALAR_NODE && !strcasecmp(scalar(v), "arp"))
+			r->arp = true;
+		else
+			get_proto(p, v, SUB("proto"), &r->proto);
+	}
 	if ((v = FIELD(f, "family"))) {
 		static const struct name_val fam[] = { { "4", AF_INET }, { "6", AF_INET6 }, { "any", 0 } };
 
@@ -713,10 +741,20 @@ static void rule_parse(struct parser *p, yaml_node_t *n, const char *path, struc
 		get_prefixes(p, v, SUB("src"), &r->src, &r->nr_src);
 	if ((v = FIELD(f, "dst")))
 		get_prefixes(p, v, SUB("dst"), &r->dst, &r->nr_dst);
+	if ((v = FIELD(f, "arp_sender")))
+		get_prefixes(p, v, SUB("arp_sender"), &r->arp_sender, &r->nr_arp_sender);
+	if ((v = FIELD(f, "arp_target")))
+		get_prefixes(p, v, SUB("arp_target"), &r->arp_target, &r->nr_arp_target);
+	if ((v = FIELD(f, "nd_target")))
+		get_prefixes(p, v, SUB("nd_target"), &r->nd_target, &r->nr_nd_target);
 	if ((v = FIELD(f, "sport")))
 		get_ports(p, v, SUB("sport"), &r->sport_lo, &r->sport_hi);
 	if ((v = FIELD(f, "dport")))
 		get_ports(p, v, SUB("dport"), &r->dport_lo, &r->dport_hi);
+	/* After proto: ICMP names resolve in its family. */
+	for (size_t i = 0; i < sizeof(text_keys) / sizeof(text_keys[0]); i++)
+		if ((v = FIELD(f, text_keys[i])))
+			rule_set_text(p, v, SUB(text_keys[i]), text_keys[i], r);
 	if ((v = FIELD(f, "tcp_flags")) &&
 	    get_tcp_flags(p, v, SUB("tcp_flags"), &r->tcp_flags_value, &r->tcp_flags_mask) &&
 	    r->proto != IPPROTO_TCP)
@@ -739,6 +777,24 @@ static void rule_parse(struct parser *p, yaml_node_t *n, const char *path, struc
 	if (!e && (r->nr_src || r->nr_dst))
 		err_node(p, n, path, "rule %u can never match: its prefixes share no address family%s",
 			 r->id, r->family ? " with its family" : "");
+	/*
+	 * What the checks above do not cover (the fields of ARP, ICMP, ND,
+	 * MAC and VLAN rules together), as the stage's compiler checks it,
+	 * pointed at the key at fault.
+	 */
+	if (p->nr_errs == errs && acl_rule_check_key(r, why, sizeof(why), &bad_key)) {
+		const char *msg = why;
+		size_t d = strspn(why + 5, "0123456789");
+
+		/* "rule N: " says what the path says already */
+		if (!strncmp(why, "rule ", 5) && d && !strncmp(why + 5 + d, ": ", 2))
+			msg = why + 5 + d + 2;
+		v = bad_key ? FIELD(f, bad_key) : NULL;
+		if (v)
+			err_node(p, v, SUB(bad_key), "%s", msg);
+		else
+			err_node(p, n, path, "%s", msg);
+	}
 #undef SUB
 }
 
@@ -1379,11 +1435,39 @@ static bool pipelines_named(const struct sluice_config *cfg)
 	return cfg->nr_pipelines > 0;
 }
 
+/* ---- observe ---- */
+
+/* The largest sample interval: the entry's time_shift is a byte, 2^30 is plenty. */
+#define OBSERVE_MAX_SAMPLE	(1u << 30)
+
+static void observe_parse(struct parser *p, yaml_node_t *n, const char *path, struct cfg_observe *o)
+{
+	struct field f[] = { { "record" }, { "keep" }, { "time_sample" } };
+	char sub[PATH_LEN];
+	yaml_node_t *v;
+
+	if (!fields_get(p, n, path, f, sizeof(f) / sizeof(f[0])))
+		return;
+#define SUB(key) subpath(sub, "%s.%s", path, key)
+	if ((v = FIELD(f, "record")) && !parse_bool(v, &o->record))
+		err_type(p, v, SUB("record"), "true or false");
+	if ((v = FIELD(f, "keep")))
+		get_u32(p, v, SUB("keep"), 1, 65536, &o->keep);
+	if ((v = FIELD(f, "time_sample")) &&
+	    get_u32(p, v, SUB("time_sample"), 0, OBSERVE_MAX_SAMPLE, &o->time_sample) &&
+	    (o->time_sample == 1 || (o->time_sample & (o->time_sample - 1)))) {
+		err_node(p, v, sub, "%u: time 1 packet in a power of two from 2 to %u, or 0 for off",
+			 o->time_sample, OBSERVE_MAX_SAMPLE);
+		o->time_sample = 0;
+	}
+#undef SUB
+}
+
 static void iface_parse(struct parser *p, yaml_node_t *n, const char *path, struct cfg_iface *ifc,
 			struct sluice_config *cfg)
 {
 	struct field f[] = { { "name", true }, { "pipeline", true }, { "mode" }, { "attach" }, { "shared_maps" },
-			     { "context" } };
+			     { "context" }, { "observe" } };
 	char sub[PATH_LEN];
 	yaml_node_t *v;
 	size_t i;
@@ -1391,6 +1475,7 @@ static void iface_parse(struct parser *p, yaml_node_t *n, const char *path, stru
 
 	ifc->line = (int)n->start_mark.line + 1;
 	ifc->col = (int)n->start_mark.column + 1;
+	ifc->observe.keep = CONFIG_OBSERVE_KEEP;
 	if (!fields_get(p, n, path, f, sizeof(f) / sizeof(f[0])))
 		return;
 #define SUB(key) subpath(sub, "%s.%s", path, key)
@@ -1425,6 +1510,8 @@ static void iface_parse(struct parser *p, yaml_node_t *n, const char *path, stru
 		ifc->attach = e;
 	if ((v = FIELD(f, "context")) && GET_ENUM(p, v, SUB("context"), "context carrier", contexts, &e))
 		ifc->context = e;
+	if ((v = FIELD(f, "observe")))
+		observe_parse(p, v, SUB("observe"), &ifc->observe);
 	if ((v = FIELD(f, "shared_maps"))) {
 		if (v->type != YAML_SEQUENCE_NODE) {
 			err_type(p, v, SUB("shared_maps"), "a list of map names");

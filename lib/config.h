@@ -103,6 +103,17 @@ enum cfg_context {
 	CFG_CONTEXT_PERCPU,
 };
 
+/*
+ * Per interface: what the entry records and times (docs/metrics.md). Applied
+ * at start and at every reload; `sluicectl observe` changes it until then.
+ */
+#define CONFIG_OBSERVE_KEEP	1024	/* anomalies kept in memory by default */
+struct cfg_observe {
+	bool record;		/* anomaly recorder on */
+	uint32_t keep;		/* anomalies the daemon keeps in memory, 1..65536 */
+	uint32_t time_sample;	/* time 1 packet in this many (a power of two), 0 = off */
+};
+
 struct cfg_iface {
 	char *name;
 	char *pipeline;
@@ -112,6 +123,7 @@ struct cfg_iface {
 	enum cfg_context context;
 	char **shared_maps;	/* pinned under <pin_root>/shared/<map> */
 	size_t nr_shared_maps;
+	struct cfg_observe observe;
 	int line, col;
 };
 

@@ -719,6 +719,7 @@ enum field_type {
 	F_STR,		/* a string, 1..4095 bytes, no NUL */
 	F_U32,		/* an integer 0..2^32-1 */
 	F_ID,		/* an integer 1..2^32-1 (candidates) */
+	F_U64,		/* an integer 0..2^63-2 */
 	F_COUNT,	/* an integer 1..1000000 */
 	F_NUM,		/* a number, integer or not (its range is the op's) */
 	F_BOOL,		/* true or false */
@@ -793,6 +794,10 @@ static const struct op_spec {
 	/* A shadow diff loads code; its status shows the frames that differed. */
 	{ "stage.diff", CTL_ROLE_ADMIN, { STAGE_CODE, { "samples", F_COUNT }, { "seconds", F_COUNT } } },
 	{ "diff.status", CTL_ROLE_ADMIN, { { "id", F_ID, true } } },
+	/* The anomaly recorder's records are packets; observe turns it on and off. */
+	{ "anomalies", CTL_ROLE_ADMIN, { { "iface", F_STR, true }, { "after", F_U64 }, { "limit", F_U64 } } },
+	{ "observe", CTL_ROLE_ADMIN, { { "iface", F_STR, true }, { "record", F_BOOL },
+				       { "time_sample", F_U64 } } },
 	{ "rule.add", CTL_ROLE_ADMIN, { { "iface", F_STR, true }, { "rule", F_STR, true },
 					{ "before", F_U32 } } },
 	{ "rule.del", CTL_ROLE_ADMIN, { { "iface", F_STR, true }, { "id", F_U32, true } } },
@@ -874,6 +879,7 @@ static int check_one(struct json_object *v, const struct field_spec *f, const ch
 		[F_STR] = "a non-empty string without NUL, under 4096 bytes",
 		[F_U32] = "an integer 0..4294967295",
 		[F_ID] = "an integer 1..4294967295",
+		[F_U64] = "a non-negative integer",
 		[F_COUNT] = "an integer 1..1000000",
 		[F_NUM] = "a number",
 		[F_BOOL] = "true or false",
@@ -889,6 +895,9 @@ static int check_one(struct json_object *v, const struct field_spec *f, const ch
 		break;
 	case F_ID:
 		ret = int_in(v, 1, UINT32_MAX);
+		break;
+	case F_U64:
+		ret = int_in(v, 0, INT64_MAX - 1);
 		break;
 	case F_COUNT:
 		ret = int_in(v, 1, 1000000);

@@ -20,6 +20,8 @@ PKGS=(
 	libcap-dev			# sluiced drops the capabilities it does not need after setup
 	dpdk dpdk-dev			# the packet generator's DPDK engine, testpmd baseline
 	iproute2 ethtool iputils-ping	# namespaces, veth and a real client in tests
+	iputils-arping			# a real ARP client for the ACL's ARP and MAC rules (tests/netns/acl_fields.bats)
+	xdp-tools			# xdp-filter, the peer bench/acl.sh measures the ACL against
 	tcpreplay tshark iperf3		# capture replay and real clients in tests
 	jq python3			# reading JSON in the demo and in bats tests
 	binutils			# objdump for tools/jit-dump.sh (bpftool has no disassembler here)
@@ -28,6 +30,10 @@ PKGS=(
 	strace				# tests/netns/sandbox.bats: sluiced's system calls against the unit's filter
 	man-db				# the man pages are rendered with warnings on in tests
 	python3-yaml			# tests/netns/deploy.bats reads the Kubernetes manifests
+	prometheus			# promtool checks the metrics and alert rules; tests scrape with a real server
+	qemu-system-x86			# the kernel matrix boots Debian's 5.10/6.1/6.12 kernels (tests/kernels)
+	busybox-static kmod cpio	# its initramfs (busybox), modules of the unpacked kernel (depmod, modprobe -d)
+	gnuplot-nox			# the benchmark plots in docs/bench (bench/plot.sh)
 )
 
 missing=()
@@ -47,3 +53,7 @@ apt-get update -qq
 # tshark asks whether non-root users may capture; the answer does not matter here.
 echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# The package enables a server on :9090; the tests start their own on loopback.
+if [[ " ${missing[*]} " == *" prometheus "* ]] && [ -d /run/systemd/system ]; then
+	systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+fi

@@ -91,6 +91,14 @@ for t in "$top"/tests/netns/*.bats; do
 	count_tap "$(basename "$t")" < <(cd "$top" && timeout 900 bats --tap "$t" 2>&1)
 done
 
+# One kernel of the matrix under qemu (docs/kernels.md); a skip
+# naming the reason where qemu or the kernel package cannot be had.
+if [ -z "$filter" ] || [[ kernels == *"$filter"* ]]; then
+	echo "# kernels: ${SLUICE_CI_KERNEL:=6.18}"
+	count_tap kernels < <(cd "$top" && SLUICE_KERNEL_TIMEOUT=420 timeout 480 \
+		tests/kernels/matrix.sh -t "$SLUICE_CI_KERNEL" 2>&1)
+fi
+
 if [ ${#failures[@]} -gt 0 ]; then
 	echo "# failures:"
 	printf '#   %s\n' "${failures[@]}"

@@ -233,7 +233,7 @@ heading "Traffic: $rate packets/s of UDP for $traffic_s s" \
 	"Two flows (dport 2000 and 2001) from one source. Every stage counts what it" \
 	"sees, so a packet that went missing would show as a gap between counters."
 # ip netns exec: the generator reads the namespace's /sys/class/net.
-ip netns exec "$TOPO_GEN_NS" "$GEN" -i "$TOPO_GEN_IF" --dst-mac "$TOPO_DUT_MAC" \
+ip netns exec "$TOPO_GEN_NS" "$GEN" -i "$TOPO_GEN_IF" --engine auto --dst-mac "$TOPO_DUT_MAC" \
 	--src "$TOPO_GEN_IP" --dst 10.0.0.2 --sport 1000 --dport 2000-2001 \
 	-r "$rate" -d "$traffic_s" -q -j > "$tmp/gen.json" 2> "$tmp/gen.log" &
 gen_pid=$!

@@ -239,7 +239,7 @@ struct sluice_stage_time {
  * buffer. Samples for a shadow diff go through the same ring.
  */
 #define SLUICE_ANOMALY_SNAP	128
-#define SLUICE_ANOMALY_PER_SEC	64	/* records per CPU per second, at most */
+#define SLUICE_ANOMALY_PER_SEC	64	/* records per CPU, reason and second, at most */
 enum sluice_anomaly_reason {
 	SLUICE_AN_ABORTED = 1,	/* the last stage returned XDP_ABORTED */
 	SLUICE_AN_MISSED,	/* a tail call found slot `slot` empty */
@@ -322,15 +322,95 @@ struct sluice_pipeline_info {
 };
 #define SLUICE_INFO_MAGIC	0x51c1ce03u
 
-/* ACL (bpf/acl.bpf.c). Keys of the LPM tries. */
-#define SLUICE_ACL_MAX_RULES	1024
+/*
+ * ACL (bpf/acl.h, lib/acl.c). Ordered rules, first match wins; a rule sits at
+ * a position and positions increase with rule order. There are twice as many
+ * positions as rules, so a rule can always move to make room for another
+ * without waiting for a position to free up. What packets read is chosen by
+ * one summary (struct sluice_acl_summary) among SLUICE_ACL_SLOTS, selected by
+ * sluice_acl_ctl.sel: userspace fills an idle slot and then stores sel, so a
+ * packet sees the old summary or the new one, whole.
+ */
+#define SLUICE_ACL_MAX_RULES	1024	/* rules in a set */
+#define SLUICE_ACL_POSITIONS	2048
 #define SLUICE_ACL_MAX_PREFIXES	131072
+#define SLUICE_ACL_SMALL_MAX	16	/* entries a small rule set compiles into, at most */
+#define SLUICE_ACL_SLOTS	4	/* summaries: the live one, the next, retired ones */
 
 enum sluice_acl_action {
 	SLUICE_ACL_PASS = 0,
 	SLUICE_ACL_DROP,
 	SLUICE_ACL_XSK,		/* mark for the xsk stage */
 	SLUICE_ACL_COUNT,	/* count and go on to the next rule */
+};
+
+/* How packets are matched (sluice_acl_summary.mode). */
+enum sluice_acl_mode {
+	SLUICE_ACL_MODE_EMPTY = 0,	/* no rule: default_action, nothing read */
+	SLUICE_ACL_MODE_SMALL,		/* a linear scan of summary.small[]: key, ports, IP addresses */
+	SLUICE_ACL_MODE_BITMAP,		/* trie lookups, then a scan of candidate positions */
+	SLUICE_ACL_MODE_SMALL_FULL,	/* the scan, with MAC, VLAN, ARP addresses, ND targets too */
+};
+
+/* Kinds of frame: one per frame, a set per rule. */
+enum {
+	SLUICE_ACL_K_IP4	= 1 << 0,	/* IPv4 with both addresses in the frame */
+	SLUICE_ACL_K_IP6	= 1 << 1,	/* IPv6 with both addresses in the frame */
+	SLUICE_ACL_K_ARP	= 1 << 2,	/* ethertype ARP */
+	SLUICE_ACL_K_OTHER	= 1 << 3,	/* anything else, an IP header cut short included */
+};
+
+/*
+ * What a rule tests (sluice_acl_match.need). A frame gets the same bits for
+ * the headers it has (ports only for a TCP, UDP or SCTP header in the frame,
+ * ICMP fields only for an ICMP header, ...), so a rule needing a header the
+ * frame lacks cannot match. The summary's fields are the union over its
+ * rules: the frame fields the stage reads at all.
+ */
+enum {
+	SLUICE_ACL_N_PROTO	= 1 << 0,
+	SLUICE_ACL_N_PORTS	= 1 << 1,	/* sport or dport range */
+	SLUICE_ACL_N_TCP_FLAGS	= 1 << 2,
+	SLUICE_ACL_N_ICMP_TYPE	= 1 << 3,
+	SLUICE_ACL_N_ICMP_CODE	= 1 << 4,
+	SLUICE_ACL_N_SRC_MAC	= 1 << 5,
+	SLUICE_ACL_N_DST_MAC	= 1 << 6,
+	SLUICE_ACL_N_VLAN	= 1 << 7,	/* the outer tag */
+	SLUICE_ACL_N_VLAN_INNER	= 1 << 8,	/* the second tag */
+	SLUICE_ACL_N_ND		= 1 << 9,	/* an ICMPv6 NS or NA with its target in the frame */
+	/* Prefixes: in the tries for the bitmap mode, in the entry for the small one. */
+	SLUICE_ACL_N_SRC	= 1 << 10,	/* IP source or ARP sender address */
+	SLUICE_ACL_N_DST	= 1 << 11,	/* IP destination or ARP target address */
+	SLUICE_ACL_N_ND_TARGET	= 1 << 12,
+};
+/* What the key does not cover: tested behind one test of need. */
+#define SLUICE_ACL_N_SLOW	(SLUICE_ACL_N_SRC_MAC | SLUICE_ACL_N_DST_MAC | SLUICE_ACL_N_VLAN | \
+				 SLUICE_ACL_N_VLAN_INNER | SLUICE_ACL_N_SRC | SLUICE_ACL_N_DST | \
+				 SLUICE_ACL_N_ND_TARGET)
+/* Of which the small mode's inline scan reads none (SLUICE_ACL_MODE_SMALL_FULL does). */
+#define SLUICE_ACL_N_FULL	(SLUICE_ACL_N_SRC_MAC | SLUICE_ACL_N_DST_MAC | SLUICE_ACL_N_VLAN | \
+				 SLUICE_ACL_N_VLAN_INNER | SLUICE_ACL_N_ND_TARGET)
+
+/*
+ * A frame's key, and a match's key_mask and key_val: the match holds when
+ * (key & key_mask) == key_val. Its kind, the headers it has (need bits),
+ * protocol, TCP flags, ICMP type and code, in one 64-bit test.
+ */
+#define SLUICE_ACL_KEY_KIND(k)		((__u64)(k))		/* bits 0-3 */
+#define SLUICE_ACL_KEY_HAVE(n)		((__u64)(n) << 4)	/* bits 4-16 */
+#define SLUICE_ACL_KEY_PROTO(p)		((__u64)(p) << 24)
+#define SLUICE_ACL_KEY_TCP_FLAGS(f)	((__u64)(f) << 32)
+#define SLUICE_ACL_KEY_ICMP_TYPE(t)	((__u64)(t) << 40)
+#define SLUICE_ACL_KEY_ICMP_CODE(c)	((__u64)(c) << 48)
+
+/* The LPM tries, by index (bit i of sluice_acl_summary.tries). */
+enum sluice_acl_trie {
+	SLUICE_ACL_T_SRC4 = 0,	/* IPv4 source and ARP sender */
+	SLUICE_ACL_T_DST4,	/* IPv4 destination and ARP target */
+	SLUICE_ACL_T_SRC6,
+	SLUICE_ACL_T_DST6,
+	SLUICE_ACL_T_ND6,	/* ICMPv6 neighbour discovery target */
+	SLUICE_ACL_NR_TRIES,
 };
 
 struct sluice_lpm4_key {
@@ -344,29 +424,112 @@ struct sluice_lpm6_key {
 };
 
 /*
- * A rule is the first of the ordered rules whose fields all match. Prefix
- * matches go through LPM tries whose values are bitmaps of the rules that
- * name a containing prefix; rules with no prefix are in the "any" bitmap.
+ * Full-length prefixes (hosts) are not in the tries but in two hash maps,
+ * by trie and address: one hash lookup instead of a walk down a trie of
+ * many hosts. A miss falls back to the trie, which holds the shorter ones.
  */
-#define SLUICE_ACL_WORDS	(SLUICE_ACL_MAX_RULES / 64)
+struct sluice_acl_host4_key {
+	__u32 trie;		/* enum sluice_acl_trie */
+	__u32 addr;		/* network order */
+};
+
+struct sluice_acl_host6_key {
+	__u32 trie;
+	__u8 addr[16];
+};
+
+/*
+ * A set of rule positions. A trie maps a prefix to the rules whose prefix
+ * on its side contains it (own and enclosing prefixes, precomputed by
+ * lib/acl.c), so one longest-prefix lookup gives every rule that matches
+ * the address. Every trie holds a /0 key, so every lookup finds an entry.
+ */
+#define SLUICE_ACL_WORDS	(SLUICE_ACL_POSITIONS / 64)
 struct sluice_acl_bitmap {
 	__u64 w[SLUICE_ACL_WORDS];
-	/* bit i set when w[i] is not 0: the scan jumps over empty words */
+	/* bit i set when w[i] may be non-zero: the scan jumps over empty words */
 	__u32 words;
 	__u32 pad;
 };
 
-struct sluice_acl_rule {
-	__u16 sport_lo, sport_hi;	/* host order, inclusive */
-	__u16 dport_lo, dport_hi;
-	__u8 proto;			/* 0 = any */
-	__u8 tcp_flags_mask;		/* match when (flags & mask) == value */
-	__u8 tcp_flags_value;
+/*
+ * What a rule tests, but for its prefixes. Port and VLAN ranges are LO and
+ * HI - LO, tested as (v - lo) <= span in 16 bits (any: 0 and 65535). MAC
+ * addresses are the 6 bytes as in the frame, in the low-addressed bytes of a
+ * zeroed __u64 (memcpy), so the stage compares them as loaded.
+ */
+struct sluice_acl_match {
+	__u64 key_mask, key_val;	/* see SLUICE_ACL_KEY_* */
+	__u16 sport_lo, sport_span;
+	__u16 dport_lo, dport_span;
+	__u32 need;			/* SLUICE_ACL_N_* */
 	__u8 action;			/* enum sluice_acl_action */
-	__u8 family;			/* 0 = any, 4, 6 */
-	__u8 has_src, has_dst;		/* rule names a prefix */
-	__u8 pad;
+	__u8 pad[3];
+	__u16 vlan_lo, vlan_span;	/* with N_VLAN */
+	__u16 ivlan_lo, ivlan_span;	/* with N_VLAN_INNER */
+	__u64 src_mac, src_mac_mask;	/* with N_SRC_MAC: (mac & mask) == value */
+	__u64 dst_mac, dst_mac_mask;
+};
+
+/* sluice_acl_rules[position]: the bitmap mode's rules. */
+struct sluice_acl_rule {
+	struct sluice_acl_match m;
 	__u32 id;			/* user-visible rule id */
+	__u32 pad;
+};
+
+/*
+ * One entry of a small rule set: a rule with at most one prefix per
+ * address, tested in place. A rule naming several prefixes takes one entry
+ * per combination; the compiler keeps them disjoint, so a count rule counts
+ * a packet once. Addresses as in the frame, IPv4 in the first 4 bytes.
+ */
+enum { SLUICE_ACL_A_SRC = 0, SLUICE_ACL_A_DST, SLUICE_ACL_A_ND, SLUICE_ACL_NR_ADDRS };
+struct sluice_acl_small {
+	struct sluice_acl_match m;
+	__u32 pos;			/* the rule's position: hits, meta.rule */
+	__u32 pad;
+	__u64 addr[SLUICE_ACL_NR_ADDRS][2];	/* with N_SRC, N_DST, N_ND_TARGET */
+	__u64 mask[SLUICE_ACL_NR_ADDRS][2];
+};
+
+/*
+ * A filter of the hosts each trie's side names, in the summary: bit
+ * sluice_acl_host_bit(address) set for every host. A frame whose address
+ * has its bit clear is no host, and skips the host map.
+ */
+#define SLUICE_ACL_HOST_BITS	1024
+static inline __u32 sluice_acl_host_bit4(__u32 addr)	/* addr as loaded from the frame */
+{
+	return (__u32)(addr * 0x9e3779b1u) >> 22;
+}
+
+static inline __u32 sluice_acl_host_bit6(__u64 a0, __u64 a1)
+{
+	return (__u32)(((a0 ^ a1) * 0x9e3779b97f4a7c15ull) >> 54);
+}
+
+/* What packets read, in one of sluice_acl_sum's slots. */
+struct sluice_acl_summary {
+	__u32 mode;			/* enum sluice_acl_mode */
+	__u32 fields;			/* SLUICE_ACL_N_* some rule needs */
+	__u32 tries;			/* bit t: some rule names a prefix shorter than a host in trie t */
+	__u32 hosts;			/* bit t: some rule names a host in trie t's side */
+	__u32 nr_small;			/* entries of small[] in use */
+	__u32 pad[3];
+	__u64 host_bits[SLUICE_ACL_NR_TRIES][SLUICE_ACL_HOST_BITS / 64];
+	struct sluice_acl_bitmap live;	/* positions of the rule set */
+	/* per trie: live rules that may match its kinds of frame and name no prefix in it */
+	struct sluice_acl_bitmap any[SLUICE_ACL_NR_TRIES];
+	struct sluice_acl_bitmap other;	/* live rules that may match SLUICE_ACL_K_OTHER frames */
+	struct sluice_acl_small small[SLUICE_ACL_SMALL_MAX];
+};
+
+/* sluice_acl_ctl[0]: written through mmap, so a store of sel is one atomic store. */
+struct sluice_acl_ctl {
+	__u32 sel;			/* the summary slot packets read */
+	__u32 pad;
+	__u64 gen;			/* bumped by every update: tells a writer its mirror is current */
 };
 
 /* Per-rule hits (sluice_acl_hits, per-CPU). */
@@ -375,7 +538,11 @@ struct sluice_acl_hits {
 	__u64 bytes;
 };
 
-/* Rate limiter (bpf/ratelimit.bpf.c): one bucket per source address. */
+/*
+ * Rate limiter (bpf/ratelimit.bpf.c): one bucket per source address, IPv4
+ * sources in sluice_rl_buckets4 keyed by the address (__u32, network
+ * order), IPv6 and non-IP (family 0, one bucket) in sluice_rl_buckets.
+ */
 struct sluice_rl_key {
 	__u8 family;
 	__u8 pad[3];
@@ -384,7 +551,16 @@ struct sluice_rl_key {
 
 struct sluice_rl_bucket {
 	__u64 tokens;		/* in nanopackets: rate * ns / 1e9 avoids division */
-	__u64 last_ns;
+	__u64 last_ns;		/* bpf_ktime_get_ns() the tokens were refilled up to */
+	__u64 last_jiffies;	/* bpf_jiffies64() of that refill: none again in the same tick */
+};
+
+/* Keys of sluice_rl_stats (per-CPU packet counts). */
+enum {
+	SLUICE_RL_STAT_WITHIN = 0,	/* admitted */
+	SLUICE_RL_STAT_OVER,		/* over rate */
+	SLUICE_RL_STAT_CLOCK,		/* packets that read the clock (a refill) */
+	SLUICE_RL_NR_STATS,
 };
 
 /* Counting stage (bpf/count.bpf.c): [proto class][verdict so far]. */
@@ -485,12 +661,23 @@ _Static_assert(sizeof(struct sluice_pipeline_info) == 32 + SLUICE_NR_BANKS * siz
 	       "info layout");
 _Static_assert(SLUICE_NR_BANKS <= 8, "a bank fits meta.bank and the switch word's bytes");
 _Static_assert(SLUICE_SHARE_ONE <= SLUICE_SHARE_GROUP, "a canary share never reads as a group");
-_Static_assert(sizeof(struct sluice_acl_rule) == 20, "acl rule layout");
+_Static_assert(sizeof(struct sluice_acl_match) == 72, "acl match layout");
+_Static_assert(sizeof(struct sluice_acl_rule) == 80, "acl rule layout");
+_Static_assert(sizeof(struct sluice_acl_small) == 176, "acl small entry layout");
+_Static_assert(sizeof(struct sluice_acl_summary) ==
+	       32 + SLUICE_ACL_NR_TRIES * SLUICE_ACL_HOST_BITS / 8 + (2 + SLUICE_ACL_NR_TRIES) * sizeof(struct sluice_acl_bitmap) +
+	       SLUICE_ACL_SMALL_MAX * sizeof(struct sluice_acl_small), "acl summary layout");
+_Static_assert(sizeof(struct sluice_acl_ctl) == 16, "acl ctl layout");
+_Static_assert(sizeof(struct sluice_acl_host4_key) == 8, "acl host4 key layout");
+_Static_assert(sizeof(struct sluice_acl_host6_key) == 20, "acl host6 key layout");
+_Static_assert((SLUICE_ACL_SLOTS & (SLUICE_ACL_SLOTS - 1)) == 0, "acl slots: a power of 2");
 _Static_assert(sizeof(struct sluice_acl_hits) == 16, "acl hits layout");
-_Static_assert(sizeof(struct sluice_acl_bitmap) == SLUICE_ACL_MAX_RULES / 8 + 8, "acl bitmap layout");
+_Static_assert(sizeof(struct sluice_acl_bitmap) == SLUICE_ACL_POSITIONS / 8 + 8, "acl bitmap layout");
+_Static_assert(SLUICE_ACL_POSITIONS >= 2 * SLUICE_ACL_MAX_RULES, "acl: room to move any rule");
+_Static_assert(SLUICE_ACL_N_ND_TARGET < (1 << 13), "acl: need bits fit the key's 13");
 _Static_assert(SLUICE_ACL_WORDS <= 32, "acl bitmap words is a 32-bit mask");
 _Static_assert(sizeof(struct sluice_rl_key) == 20, "rl key layout");
-_Static_assert(sizeof(struct sluice_rl_bucket) == 16, "rl bucket layout");
+_Static_assert(sizeof(struct sluice_rl_bucket) == 24, "rl bucket layout");
 _Static_assert(sizeof(struct sluice_count) == 32, "count layout");
 _Static_assert(SLUICE_MAX_STAGES <= 16, "meta.path is a 16-bit mask");
 _Static_assert(SLUICE_MAX_STAGES < SLUICE_SLOT_NONE, "meta.last is a byte");

@@ -37,7 +37,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    r.dport_lo != again.dport_lo || r.dport_hi != again.dport_hi ||
 	    r.sport_lo != again.sport_lo || r.sport_hi != again.sport_hi || r.proto != again.proto ||
 	    r.action != again.action || r.id != again.id || r.family != again.family ||
-	    r.tcp_flags_mask != again.tcp_flags_mask || r.tcp_flags_value != again.tcp_flags_value) {
+	    r.tcp_flags_mask != again.tcp_flags_mask || r.tcp_flags_value != again.tcp_flags_value ||
+	    r.has != again.has || r.vlan_lo != again.vlan_lo || r.vlan_hi != again.vlan_hi) {
 		fprintf(stderr, "\"%s\" changed meaning: \"%s\" -> \"%s\"\n", text, out, out2 ? out2 : "?");
 		abort();
 	}

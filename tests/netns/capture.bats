@@ -64,7 +64,7 @@ teardown_file() {
 
 # gen N DPORT: a paced single-flow burst from the generator namespace.
 gen() {
-	ip netns exec "$TOPO_GEN_NS" "$GEN" -i "$TOPO_GEN_IF" -q -j -n "$1" -r 50000 --dport "$2" \
+	ip netns exec "$TOPO_GEN_NS" "$GEN" -i "$TOPO_GEN_IF" --engine auto -q -j -n "$1" -r 50000 --dport "$2" \
 		> "$WORK/gen.json"
 	python3 -c 'import json,sys; g=json.load(open(sys.argv[1])); assert g["sent"] == int(sys.argv[2]) and g["errors"] == 0, g' \
 		"$WORK/gen.json" "$1"

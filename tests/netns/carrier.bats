@@ -71,7 +71,7 @@ write_config() {
 burst() {
 	local n=$1
 	shift
-	ip netns exec "$TOPO_GEN_NS" "$GEN" -i "$TOPO_GEN_IF" --dst-mac "$TOPO_DUT_MAC" -q -j \
+	ip netns exec "$TOPO_GEN_NS" "$GEN" -i "$TOPO_GEN_IF" --engine auto --dst-mac "$TOPO_DUT_MAC" -q -j \
 		--count "$n" --rate 20000 "$@" > "$WORK/gen.json"
 }
 
@@ -94,7 +94,7 @@ burst() {
 	for kind in "swap 200 -x a=pass,count" "txn 40 -x a=count,pass -x parse=parse"; do
 		set -- $kind
 		"$SWAPLOAD" -s "$SOCK" -r "$PIN" -i "$D1" -j -m "$1" -n "$2" "${@:3}" -- \
-			ip netns exec "$TOPO_GEN_NS" "$GEN" -i "$NAME-g1" --dst-mac "$mac" --rate 100000 \
+			ip netns exec "$TOPO_GEN_NS" "$GEN" -i "$NAME-g1" --engine auto --dst-mac "$mac" --rate 100000 \
 			--duration 15 -q -j > "$WORK/result.json" || true
 		cat "$WORK/result.json" >&2
 		python3 - "$WORK/result.json" "$2" <<-'EOF'
@@ -102,7 +102,7 @@ burst() {
 		r = json.load(open(sys.argv[1]))
 		bad = [k for k in ("lost", "duplicated", "unexpected", "mixed", "pipeline_mixed", "missed", "bad_path")
 		       if r[k]]
-		if not r["ok"] or r["ops_under_traffic"] < int(sys.argv[2]) or r["seen"] != r["sent"] or bad:
+		if not r["ok"] or r["ops_under_traffic"] < int(sys.argv[2]) or r["seen"] != r["delivered"] or bad:
 		    sys.exit("proof failed: %s" % (bad or r))
 		EOF
 	done

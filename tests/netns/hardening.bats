@@ -82,7 +82,7 @@ log_wait() {
 	local hosts rule before after
 	hosts=$(python3 -c 'print(",".join("10.0.%d.%d" % (i // 10, 100 + i) for i in range(80)))')
 	run ctl rule add "$TOPO_DUT_IF" id 77 drop proto tcp src "$hosts" dport 22
-	[ "$status" -eq 0 ]
+	[ "$status" -eq 0 ] || { echo "$output"; tail -5 "$WORK/log"; ctl rule list "$TOPO_DUT_IF"; false; }
 	before=$(ctl_json '[x["text"] for x in r["rules"] if x["id"] == 77][0]' rule list "$TOPO_DUT_IF")
 	[[ "$before" == *"10.0.7.179/32 dport 22" ]]
 	grep -q "10.0.7.179/32 dport 22$" "$WORK/state/$TOPO_DUT_IF.rules"

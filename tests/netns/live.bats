@@ -126,7 +126,7 @@ mac() {
 send() {
 	local gif=$1 dif=$2
 	shift 2
-	ip netns exec "$TOPO-gen" "$GEN" -i "$gif" --dst-mac "$(mac "$dif")" -q -j "$@" > "$WORK/gen.json"
+	ip netns exec "$TOPO-gen" "$GEN" -i "$gif" --engine auto --dst-mac "$(mac "$dif")" -q -j "$@" > "$WORK/gen.json"
 }
 
 # sides: "live canary both" flow counts from the sides sink, given the two banks.
@@ -153,15 +153,15 @@ sides_reset() {
 @test "1,000 prepared commits under traffic: every packet seen once, 0 lost, 0 mixed, 0 missed" {
 	local gen0 r
 	gen0=$(st 'r["gen"]')
-	"$SWAPLOAD" -s "$WORK/sock" -r "$PIN_ROOT" -i "$D0" -j -m commit -n 1000 -x a=pass,count -- \
-		ip netns exec "$TOPO-gen" "$GEN" -i "$TOPO-g0" --dst-mac "$(mac "$D0")" \
+	"$SWAPLOAD" -s "$WORK/sock" -r "$PIN_ROOT" -i "$D0" -j -m prepared -n 1000 -x a=pass,count -- \
+		ip netns exec "$TOPO-gen" "$GEN" -i "$TOPO-g0" --engine auto --dst-mac "$(mac "$D0")" \
 		--rate "$RATE" --duration "$COMMIT_SECS" -q -j > "$WORK/result.json" || true
 	cat "$WORK/result.json" >&2
 	python3 - "$WORK/result.json" <<-'EOF'
 	import json, sys
 	r = json.load(open(sys.argv[1]))
 	want = {"ok": r["ok"] is True, "ops >= 1000": r["ops_under_traffic"] >= 1000,
-	        "none refused": r["failed_ops"] == 0, "seen == sent > 0": r["seen"] == r["sent"] > 0}
+	        "none refused": r["failed_ops"] == 0, "seen == delivered > 0": r["seen"] == r["delivered"] > 0}
 	for k in ("lost", "duplicated", "unexpected", "mixed", "pipeline_mixed", "missed", "bad_path"):
 	    want[k + " == 0"] = r[k] == 0
 	bad = [k for k, v in want.items() if not v]
@@ -284,7 +284,7 @@ assert sorted(x["iface"] for x in e[-2:]) == sorted(sys.argv[1:]), e' "$D0" "$D1
 	# 300 UDP and 700 TCP frames, slowly enough that every one is sampled.
 	send "$TOPO-g1" "$D1" --count 300 --rate 150 --sport 21000 &
 	GEN_PID=$!
-	ip netns exec "$TOPO-gen" "$GEN" -i "$TOPO-g1" --dst-mac "$(mac "$D1")" -q -j --count 700 \
+	ip netns exec "$TOPO-gen" "$GEN" -i "$TOPO-g1" --engine auto --dst-mac "$(mac "$D1")" -q -j --count 700 \
 		--rate 350 --proto tcp --sport 21001 > "$WORK/gen2.json"
 	wait "$GEN_PID"
 	GEN_PID=

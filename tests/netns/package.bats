@@ -42,7 +42,8 @@ teardown_file() {
 		usr/share/man/man8/sluicectl.8 usr/share/bash-completion/completions/sluicectl \
 		usr/include/sluice/stage.bpf.h usr/include/sluice/abi.h \
 		usr/include/sluice/dispatch.bpf.h usr/share/doc/sluice/examples/ttl_guard.bpf.c \
-		usr/share/doc/sluice/examples/Makefile usr/share/doc/sluice/examples/config/firewall.yaml; do
+		usr/share/doc/sluice/examples/Makefile usr/share/doc/sluice/examples/config/firewall.yaml \
+		usr/share/doc/sluice/examples/prometheus/sluice-rules.yml usr/share/doc/sluice/metrics.md; do
 		grep -qx "./$f" files || { echo "missing: $f"; false; }
 	done
 	[ "$(grep -c '^./usr/lib/sluice/stages/.*\.bpf\.o$' files)" -eq 7 ]

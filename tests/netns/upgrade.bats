@@ -103,11 +103,11 @@ count_packets() {
 	link0=$(link_id)
 	start_listener
 	# Eight seconds of two flows, one the ACL passes, one it drops.
-	ip netns exec "$TOPO_GEN_NS" "$GEN" -i "$TOPO_GEN_IF" --dst-mac "$TOPO_DUT_MAC" \
+	ip netns exec "$TOPO_GEN_NS" "$GEN" -i "$TOPO_GEN_IF" --engine auto --dst-mac "$TOPO_DUT_MAC" \
 		--src "$TOPO_GEN_IP" --dst "$TOPO_DUT_IP" --dport 7000 --rate 2000 --duration 8 -q -j \
 		> "$WORK/gen.json" &
 	gen_pid=$!
-	ip netns exec "$TOPO_GEN_NS" "$GEN" -i "$TOPO_GEN_IF" --dst-mac "$TOPO_DUT_MAC" \
+	ip netns exec "$TOPO_GEN_NS" "$GEN" -i "$TOPO_GEN_IF" --engine auto --dst-mac "$TOPO_DUT_MAC" \
 		--src "$TOPO_GEN_IP" --dst "$TOPO_DUT_IP" --dport 7001 --rate 2000 --duration 8 -q -j \
 		> "$WORK/gen2.json" &
 	gen2_pid=$!

@@ -89,7 +89,7 @@ PY
 	wait_xdp
 	# Paced: the generator's XDP_TX has no backpressure, and a veth that
 	# overflows drops before the socket; the rate is not what is tested.
-	ip netns exec "$TOPO_GEN_NS" "$GEN" -i "$TOPO_GEN_IF" -n "$BURST" -r 200000 -q
+	ip netns exec "$TOPO_GEN_NS" "$GEN" -i "$TOPO_GEN_IF" --engine auto -n "$BURST" -r 200000 -q
 	rx_wait
 	check_burst "$BURST"
 	# The tool removed its program at exit.
@@ -132,7 +132,7 @@ PY
 	bpftool prog loadall "$REDIRECT_OBJ" "$PIN/progs" type xdp pinmaps "$PIN/maps"
 	in_ns "$TOPO_DUT_NS" ip link set dev "$TOPO_DUT_IF" xdpdrv pinned "$PIN/progs/xsk_redirect"
 	rx_start --xskmap "$PIN/maps/xsks" --verify --count "$BURST" -d 30
-	ip netns exec "$TOPO_GEN_NS" "$GEN" -i "$TOPO_GEN_IF" -n "$BURST" -r 200000 -q
+	ip netns exec "$TOPO_GEN_NS" "$GEN" -i "$TOPO_GEN_IF" --engine auto -n "$BURST" -r 200000 -q
 	rx_wait
 	check_burst "$BURST"
 	[ "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["source"])' "$TMP/rx.json")" = xskmap ]

@@ -146,7 +146,7 @@ delta() {
 
 # gen ARGS...: sluice-gen from the generator namespace, summary in $WORK/gen.json.
 gen() {
-	ip netns exec "$TOPO_GEN_NS" "$GEN" -i "$TOPO_GEN_IF" -q -j "$@" > "$WORK/gen.json"
+	ip netns exec "$TOPO_GEN_NS" "$GEN" -i "$TOPO_GEN_IF" --engine auto -q -j "$@" > "$WORK/gen.json"
 }
 
 # gen_check N: the generator sent exactly N frames and the veth took them all.
@@ -201,9 +201,11 @@ check_rx() {
 	want("meta.by_rule keys", len(m["by_rule"]), 1)
 	pos = int(next(iter(m["by_rule"]))) - 1
 	r = rules.get(pos, {})
+	# struct sluice_acl_rule: the match in "m", a port range as lo and span
+	rm = r.get("m", {})
 	want("rule at meta.rule - 1: id", r.get("id"), xsk_id)
-	want("rule at meta.rule - 1: action", r.get("action"), xsk_action)
-	want("rule at meta.rule - 1: dport", (r.get("dport_lo"), r.get("dport_hi")), (port, port))
+	want("rule at meta.rule - 1: action", rm.get("action"), xsk_action)
+	want("rule at meta.rule - 1: dport", (rm.get("dport_lo"), rm.get("dport_span")), (port, 0))
 	if errs:
 	    print("\n".join(errs), file=sys.stderr)
 	    sys.exit(1)

@@ -8,6 +8,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
@@ -22,6 +23,8 @@ struct xdp_run {
 
 /* Runs a frame through an XDP program with no metadata in front of it. */
 int xdp_run(int prog_fd, const void *frame, size_t len, struct xdp_run *res);
+/* True where BPF_PROG_TEST_RUN refuses an xdp_md context (as 5.10 does). */
+bool xdp_ctx_refused(void);
 
 /*
  * Runs a frame with meta in front (as the entry would have reserved it), the

@@ -2,17 +2,21 @@
 /*
  * The acl stage and its compiler: rule text round trips, first match wins
  * over nested IPv4 and IPv6 prefixes, port ranges and TCP flags, count
- * rules count and go on, per-rule hits are exact, a replaced rule set takes
- * effect with hits following rule ids (in both update modes), and 100,000
- * prefixes load and match.
+ * rules count and go on, per-rule hits are exact; every field added for
+ * firewall users (MAC, VLAN, ARP, ICMP type and code, ND target, IPv4-mapped
+ * IPv6) matches, misses, and misses on frames without its header or with it
+ * cut short, through the real parse stage; all of it in both matching modes
+ * (the small table and the tries). Updates: a replaced rule set takes effect
+ * with hits following rule ids, one-rule changes write only that rule, and
+ * at every step of an update a packet is judged by the old set or the new
+ * one; 100,000 prefixes load, match, and change one rule at a time.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <malloc.h>
-#include <unistd.h>
 #include <time.h>
+#include <unistd.h>
 #include <arpa/inet.h>
 #include <linux/if_ether.h>
 #include <bpf/bpf.h>
@@ -21,6 +25,7 @@
 #include "pkt.h"
 #include "acl.h"
 #include "acl.skel.h"
+#include "parse.skel.h"
 
 /* What sluice_next() returns when the next slot is empty: "the stage went on". */
 #define CONT	SLUICE_RET_MISSED
@@ -52,9 +57,10 @@ static int fixture_load(struct fixture *f, __u32 default_action)
 }
 
 /* Rules from text, as `sluicectl rule add` would give them. */
-static int apply_text(struct fixture *f, const char *const *text, size_t n)
+static int apply_text_info(struct fixture *f, const char *const *text, size_t n,
+			   struct acl_apply_info *info)
 {
-	struct acl_rule_spec *rules = calloc(n, sizeof(*rules));
+	struct acl_rule_spec *rules = calloc(n ? n : 1, sizeof(*rules));
 	char err[128] = "";
 	size_t i;
 	int ret;
@@ -66,11 +72,16 @@ static int apply_text(struct fixture *f, const char *const *text, size_t n)
 			print_error("rule \"%s\": %s\n", text[i], err);
 		assert_int_equal(ret, 0);
 	}
-	ret = acl__apply(&f->maps, rules, n);
+	ret = acl__apply_info(&f->maps, rules, n, info);
 	for (i = 0; i < n; i++)
 		acl_rule_spec_free(&rules[i]);
 	free(rules);
 	return ret;
+}
+
+static int apply_text(struct fixture *f, const char *const *text, size_t n)
+{
+	return apply_text_info(f, text, n, NULL);
 }
 
 struct pk {
@@ -160,12 +171,64 @@ static void test_parse_format(void **state)
 		{ "count id 9", "count id 9" },
 		{ "drop id 1 proto 47", "drop id 1 proto gre" },
 		{ "drop id 2 proto tcp flags none/rst", "drop id 2 proto tcp flags none/rst" },
+		/* MAC: exact, a mask as a MAC or as a number of bits, printed as a MAC */
+		{ "drop id 3 src_mac 02:00:00:00:00:01", "drop id 3 src_mac 02:00:00:00:00:01" },
+		{ "drop id 3 dst_mac 33:33:0:0:0:0/ff:ff:0:0:0:0",
+		  "drop id 3 dst_mac 33:33:00:00:00:00/ff:ff:00:00:00:00" },
+		{ "drop id 3 src_mac 02:AB:00:00:00:00/24", "drop id 3 src_mac 02:ab:00:00:00:00/ff:ff:ff:00:00:00" },
+		{ "drop id 3 src_mac 02:00:00:00:00:01/48", "drop id 3 src_mac 02:00:00:00:00:01" },
+		/* VLAN: outer, range, any, outer:inner */
+		{ "drop id 4 vlan 100", "drop id 4 vlan 100" },
+		{ "drop id 4 vlan 100-199", "drop id 4 vlan 100-199" },
+		{ "drop id 4 vlan 0-4095", "drop id 4 vlan any" },
+		{ "drop id 4 vlan any:200", "drop id 4 vlan any:200" },
+		{ "drop id 4 vlan 5:10-20", "drop id 4 vlan 5:10-20" },
+		/* ARP */
+		{ "drop id 5 proto arp", "drop id 5 proto arp" },
+		{ "drop id 5 arp_target 10.0.0.1 proto arp arp_sender 192.0.2.0/24,198.51.100.1",
+		  "drop id 5 proto arp arp_sender 192.0.2.0/24,198.51.100.1/32 arp_target 10.0.0.1/32" },
+		/* ICMP names per family: echo-request is 8 in ICMP, 128 in ICMPv6 */
+		{ "drop id 6 icmp_type echo-request proto icmp", "drop id 6 proto icmp icmp_type echo-request" },
+		{ "drop id 6 proto icmp icmp_type 8", "drop id 6 proto icmp icmp_type echo-request" },
+		{ "drop id 6 proto icmpv6 icmp_type echo-request", "drop id 6 proto icmpv6 icmp_type echo-request" },
+		{ "drop id 6 proto icmpv6 icmp_type 128", "drop id 6 proto icmpv6 icmp_type echo-request" },
+		{ "drop id 6 proto icmp icmp_type 200", "drop id 6 proto icmp icmp_type 200" },
+		{ "drop id 6 proto icmp icmp_type destination-unreachable icmp_code port-unreachable",
+		  "drop id 6 proto icmp icmp_type destination-unreachable icmp_code port-unreachable" },
+		{ "drop id 6 proto icmpv6 icmp_type 1 icmp_code port-unreachable",
+		  "drop id 6 proto icmpv6 icmp_type destination-unreachable icmp_code port-unreachable" },
+		{ "drop id 6 proto icmp icmp_code port-unreachable", "drop id 6 proto icmp icmp_code 3" },
+		{ "drop id 6 proto icmp icmp_type echo-request icmp_code 0",
+		  "drop id 6 proto icmp icmp_type echo-request icmp_code 0" },
+		/* ND targets, IPv4-mapped IPv6 as written */
+		{ "drop id 7 proto icmpv6 nd_target 2001:db8::/64,fe80::1",
+		  "drop id 7 proto icmpv6 nd_target 2001:db8::/64,fe80::1/128" },
+		{ "drop id 7 proto icmpv6 icmp_type nd-neighbor-solicit nd_target 2001:db8::1",
+		  "drop id 7 proto icmpv6 icmp_type nd-neighbor-solicit nd_target 2001:db8::1/128" },
+		{ "drop id 8 src ::ffff:10.0.0.0/104", "drop id 8 src ::ffff:10.0.0.0/104" },
 	};
 	static const char *const bad[] = {
 		"", "proto tcp", "drop pass", "drop src 10.0.0.1/8", "drop src 10.0.0.0/33",
 		"drop dport 5-4", "drop proto icmp dport 22", "drop flags syn", "drop proto tcp flags syn/ack",
 		"drop family 4 src 2001:db8::/32", "drop src 10.0.0.0/8 dst 2001:db8::/32", "drop id",
 		"drop bogus 1", "drop id 99999999999",
+		/* MAC */
+		"drop src_mac 02:00:00:00:00", "drop src_mac 02:00:00:00:00:01:02", "drop src_mac 0g:00:00:00:00:01",
+		"drop src_mac 02:00:00:00:00:01/ff:ff:ff:00:00:00", "drop src_mac 02:00:00:00:00:00/0",
+		"drop dst_mac 02:00:00:00:00:00/49",
+		/* VLAN */
+		"drop vlan 4096", "drop vlan 200-100", "drop vlan 1:4096", "drop vlan x", "drop vlan 1:2:3",
+		/* ARP */
+		"drop arp_sender 10.0.0.1", "drop proto arp arp_sender 2001:db8::1", "drop proto arp src 10.0.0.1",
+		"drop proto arp dport 22", "drop proto arp family 4", "drop proto udp arp_target 10.0.0.1",
+		/* ICMP */
+		"drop icmp_type 8", "drop proto udp icmp_type 8", "drop icmp_type echo-request",
+		"drop proto icmp icmp_type bogus", "drop proto icmp icmp_type 256", "drop proto icmp icmp_code x",
+		"drop proto icmp family 6", "drop proto icmpv6 icmp_type nd-neighbor-solicit family 4",
+		/* ND */
+		"drop nd_target 2001:db8::1", "drop proto icmpv6 nd_target 10.0.0.1",
+		"drop proto icmpv6 icmp_type echo-request nd_target 2001:db8::1",
+		"drop proto icmp nd_target 2001:db8::1",
 	};
 	struct acl_rule_spec r, again;
 	char buf[256], err[128];
@@ -319,20 +382,30 @@ static void check_hits(struct fixture *f, struct id_hits *want, size_t nr_want, 
 	}
 }
 
+/* Both matching modes: the small table (the default for a set this size) and the tries. */
+static const size_t modes[] = { SLUICE_ACL_SMALL_MAX, 0 };
+#define FOR_MODES(m) for (size_t m = 0; m < sizeof(modes) / sizeof(modes[0]); m++)
+
 static void test_first_match_prefixes_ports_flags_hits(void **state)
 {
+	FOR_MODES(mode) {
 	struct id_hits hits[32] = {};
 	size_t nr_hits = 0;
 	struct fixture f;
+	struct acl_apply_info info;
 
 	require_bpf();
+	acl__set_small_max(modes[mode]);
 	assert_int_equal(fixture_load(&f, XDP_PASS), 0);
-	assert_int_equal(apply_text(&f, rules1, sizeof(rules1) / sizeof(rules1[0])), 0);
+	assert_int_equal(apply_text_info(&f, rules1, sizeof(rules1) / sizeof(rules1[0]), &info), 0);
+	assert_int_equal(info.mode, modes[mode] ? SLUICE_ACL_MODE_SMALL : SLUICE_ACL_MODE_BITMAP);
 	run_cases(&f, cases1, sizeof(cases1) / sizeof(cases1[0]), hits, &nr_hits);
 	/* Twice: counters add up exactly. */
 	run_cases(&f, cases1, sizeof(cases1) / sizeof(cases1[0]), hits, &nr_hits);
 	check_hits(&f, hits, nr_hits, sizeof(rules1) / sizeof(rules1[0]));
 	acl_bpf__destroy(f.skel);
+	}
+	acl__set_small_max(SLUICE_ACL_SMALL_MAX);
 }
 
 static void test_default_drop_and_empty_set(void **state)
@@ -361,13 +434,13 @@ static void test_default_drop_and_empty_set(void **state)
 
 /*
  * Candidates spread over the bitmap words. Rules without a source prefix
- * (70, 134 and the packet's) put words 1, 2 and 14 in the source side's
- * words mask; the filler rules have no destination prefix, so the
- * destination side names words 0-14. Words 1 and 2 are thus "maybe" in
- * both masks yet hold no common rule, one after the other; the packet's
- * rules sit at 900 (count) and 950 (pass) in word 14, and position 192 has
- * a rule only its prefix keeps from matching. The scan must jump to word 14
- * and decide exactly as a rule-by-rule scan would.
+ * (70, 134, the count and the pass rule) put their words in the source
+ * side's words mask; the filler rules have no destination prefix, so the
+ * destination side names nearly every word. The words of 70 and 134 are
+ * thus "maybe" in both masks yet hold no common candidate; the packet's
+ * rules are the count at 900 and the pass at 950, and rule 192 would match
+ * but for its prefix. The scan must jump over the empty words and decide
+ * exactly as a rule-by-rule scan would.
  */
 static void test_sparse_words(void **state)
 {
@@ -409,9 +482,10 @@ static void test_sparse_words(void **state)
 }
 
 /*
- * A new set replaces the old: removed prefixes stop matching, moved rules
- * keep their hits by id. Then a set too big to sit beside the old one
- * (the blanking update) gives the same result.
+ * A new set replaces the old: removed prefixes stop matching, rules that
+ * stay keep their hits by id, a changed rule takes its id's hits along.
+ * Then 1,000 rules, reversed: every rule but one moves, in one switch, with
+ * no window where packets match nothing.
  */
 static void test_replace(void **state)
 {
@@ -431,13 +505,17 @@ static void test_replace(void **state)
 	static const struct acl_case case4 = {
 		"rule 4 before the replace", { AF_INET, "172.16.0.1", "192.168.5.5", IPPROTO_UDP, 1500, 7 },
 		CONT, 4, true, { 4 } };
+
+	FOR_MODES(mode) {
 	struct id_hits hits[32] = {}, keep[32] = {};
 	size_t nr_hits = 0, nr_keep = 0, i;
+	struct acl_apply_info info;
 	struct acl_rule_spec *big;
 	struct fixture f;
 	char text[64], err[64];
 
 	require_bpf();
+	acl__set_small_max(modes[mode]);
 	assert_int_equal(fixture_load(&f, XDP_PASS), 0);
 	assert_int_equal(apply_text(&f, rules1, sizeof(rules1) / sizeof(rules1[0])), 0);
 	run_cases(&f, &case4, 1, hits, &nr_hits);
@@ -446,19 +524,24 @@ static void test_replace(void **state)
 	for (i = 0; i < nr_hits; i++)
 		if (hits[i].id == 3 || hits[i].id == 4)
 			keep[nr_keep++] = hits[i];
-	assert_int_equal(apply_text(&f, rules2, 3), 0);
+	assert_int_equal(apply_text_info(&f, rules2, 3, &info), 0);
+	/* 3 is the same rule, moved before 4's new self: one of them stays put. */
+	assert_int_equal(info.kept + info.placed, 3);
+	assert_int_equal(info.retired, sizeof(rules1) / sizeof(rules1[0]) - info.kept);
+	assert_false(info.blanked);
 	run_cases(&f, cases2, 3, keep, &nr_keep);
 	check_hits(&f, keep, nr_keep, 3);
 
-	/* 1000 rules cannot sit beside 3 + 1000: the second big apply blanks first. */
 	big = calloc(1000, sizeof(*big));
 	assert_non_null(big);
 	for (i = 0; i < 1000; i++) {
 		snprintf(text, sizeof(text), "drop id %zu src 10.%zu.%zu.0/24", 1000 + i, i / 256, i % 256);
 		assert_int_equal(acl_rule_parse(text, &big[i], err, sizeof(err)), 0);
 	}
-	assert_int_equal(acl__apply(&f.maps, big, 1000), 0);
-	/* Reverse the order and ids: every position gets a different rule. */
+	assert_int_equal(acl__apply_info(&f.maps, big, 1000, &info), 0);
+	assert_int_equal(info.placed, 1000);
+	assert_int_equal(info.mode, SLUICE_ACL_MODE_BITMAP);
+	/* Reverse the order and give the last a new id: every rule changes place. */
 	for (i = 0; i < 500; i++) {
 		struct acl_rule_spec t = big[i];
 
@@ -466,23 +549,26 @@ static void test_replace(void **state)
 		big[999 - i] = t;
 	}
 	big[0].id = 5;
-	assert_int_equal(acl__apply(&f.maps, big, 1000), 0);
+	assert_int_equal(acl__apply_info(&f.maps, big, 1000, &info), 0);
+	assert_false(info.blanked);
+	assert_int_equal(info.kept + info.moved, 999);
+	assert_true(info.moved >= 998);
 	{
 		/* 10.3.231.0/24 was rule 999, now first, with id 5. */
 		static const struct pk p = { AF_INET, "10.3.231.7", "1.1.1.1", IPPROTO_UDP, 1, 2 };
 		static const struct pk q = { AF_INET, "10.0.0.7", "1.1.1.1", IPPROTO_UDP, 1, 2 };
 		static const struct pk miss = { AF_INET, "10.4.0.7", "1.1.1.1", IPPROTO_UDP, 1, 2 };
-		struct xdp_run r;
+		struct xdp_run r, r2;
 		int len;
 
 		r = run_pk(&f, &p, &len);
 		assert_int_equal(r.retval, XDP_DROP);
 		assert_int_equal(rule_id(&f, r.meta.rule), 5);
-		assert_int_equal(r.meta.rule, 1);
-		r = run_pk(&f, &q, &len);
-		assert_int_equal(r.retval, XDP_DROP);
-		assert_int_equal(rule_id(&f, r.meta.rule), 1000);
-		assert_int_equal(r.meta.rule, 1000);
+		r2 = run_pk(&f, &q, &len);
+		assert_int_equal(r2.retval, XDP_DROP);
+		assert_int_equal(rule_id(&f, r2.meta.rule), 1000);
+		/* Positions follow rule order. */
+		assert_true(r.meta.rule < r2.meta.rule);
 		r = run_pk(&f, &miss, &len);
 		assert_int_equal(r.retval, CONT);
 	}
@@ -490,6 +576,542 @@ static void test_replace(void **state)
 		acl_rule_spec_free(&big[i]);
 	free(big);
 	acl_bpf__destroy(f.skel);
+	}
+	acl__set_small_max(SLUICE_ACL_SMALL_MAX);
+}
+
+/*
+ * A count rule naming a prefix and one inside it counts a packet once: the
+ * small table holds one entry per prefix, and the inner one is dropped.
+ */
+static void test_count_once(void **state)
+{
+	static const char *const rules[] = {
+		"count id 1 src 10.1.0.0/16,10.0.0.0/8,10.1.2.0/24 dst 1.1.1.1,1.1.0.0/16",
+		"count id 2 src 10.1.2.3,2001:db8::1",
+	};
+	static const struct pk p = { AF_INET, "10.1.2.3", "1.1.1.1", IPPROTO_UDP, 1, 2 };
+
+	FOR_MODES(mode) {
+	struct acl_rule_hits got[4], dflt;
+	struct acl_apply_info info;
+	struct fixture f;
+	struct xdp_run r;
+	int len;
+
+	require_bpf();
+	acl__set_small_max(modes[mode]);
+	assert_int_equal(fixture_load(&f, XDP_PASS), 0);
+	assert_int_equal(apply_text_info(&f, rules, 2, &info), 0);
+	assert_int_equal(info.mode, modes[mode] ? SLUICE_ACL_MODE_SMALL : SLUICE_ACL_MODE_BITMAP);
+	r = run_pk(&f, &p, &len);
+	assert_int_equal(r.retval, CONT);
+	assert_int_equal(acl__read_hits(&f.maps, got, 4, &dflt), 2);
+	assert_int_equal(got[0].packets, 1);
+	assert_int_equal(got[1].packets, 1);
+	assert_int_equal(dflt.packets, 1);
+	acl_bpf__destroy(f.skel);
+	}
+}
+
+/* Rules naming no prefix at all: no lookup in either mode, the same verdicts. */
+static void test_no_prefix(void **state)
+{
+	static const char *const rules[] = {
+		"drop id 1 proto udp dport 53", "pass id 2 family 6 proto udp", "count id 3 proto tcp",
+		"xsk id 4 proto udp",
+	};
+	static const struct acl_case cases[] = {
+		{ "v4 udp 53", { AF_INET, "10.0.0.1", "10.0.0.2", IPPROTO_UDP, 1, 53 }, XDP_DROP, 1, false, { 1 } },
+		{ "v4 udp 54", { AF_INET, "10.0.0.1", "10.0.0.2", IPPROTO_UDP, 1, 54 }, CONT, 4, true, { 4 } },
+		{ "v6 udp 53", { AF_INET6, "2001:db8::1", "2001:db8::2", IPPROTO_UDP, 1, 53 }, XDP_DROP, 1, false,
+		  { 1 } },
+		{ "v6 udp 54", { AF_INET6, "2001:db8::1", "2001:db8::2", IPPROTO_UDP, 1, 54 }, CONT, 2, false,
+		  { 2 } },
+		{ "v4 tcp", { AF_INET, "10.0.0.1", "10.0.0.2", IPPROTO_TCP, 1, 80 }, CONT, -1, false, { 3, -1 } },
+		{ "ARP", { 0 }, CONT, -1, false, { -1 } },
+	};
+
+	FOR_MODES(mode) {
+	struct id_hits hits[8] = {};
+	struct acl_apply_info info;
+	size_t nr_hits = 0;
+	struct fixture f;
+
+	require_bpf();
+	acl__set_small_max(modes[mode]);
+	assert_int_equal(fixture_load(&f, XDP_PASS), 0);
+	assert_int_equal(apply_text_info(&f, rules, 4, &info), 0);
+	assert_int_equal(info.mode, modes[mode] ? SLUICE_ACL_MODE_SMALL : SLUICE_ACL_MODE_BITMAP);
+	run_cases(&f, cases, sizeof(cases) / sizeof(cases[0]), hits, &nr_hits);
+	check_hits(&f, hits, nr_hits, 4);
+	acl_bpf__destroy(f.skel);
+	}
+}
+
+/* ---- updates: one rule at a time, and old-or-new at every step ---- */
+
+struct probe {
+	struct pk pk;
+	uint32_t verdict;	/* under the set it belongs to */
+	long id;
+};
+
+struct step_check {
+	struct fixture *f;
+	const struct probe *old, *new;
+	size_t n;
+	int written, switched;
+};
+
+static void probes_check(struct fixture *f, const struct probe *want, size_t n, const char *when)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct xdp_run r;
+		int len;
+
+		r = run_pk(f, &want[i].pk, &len);
+		if (r.retval != want[i].verdict || rule_id(f, r.meta.rule) != want[i].id)
+			fail_msg("%s, probe %zu (%s): verdict %u rule %ld, want %u and %ld", when, i,
+				 want[i].pk.src, r.retval, rule_id(f, r.meta.rule), want[i].verdict,
+				 want[i].id);
+	}
+}
+
+/* Before the switch packets see the old set, after it the new one: never a mix. */
+static void step_hook(const char *step, void *arg)
+{
+	struct step_check *c = arg;
+
+	if (!strcmp(step, "written")) {
+		probes_check(c->f, c->old, c->n, "written, old set live");
+		c->written++;
+	} else if (!strcmp(step, "switched")) {
+		probes_check(c->f, c->new, c->n, "switched, new set live");
+		c->switched++;
+	}
+}
+
+static int apply_checked(struct fixture *f, const char *const *text, size_t n, const struct probe *old,
+			 const struct probe *new, size_t nr_probes, struct acl_apply_info *info)
+{
+	struct step_check c = { .f = f, .old = old, .new = new, .n = nr_probes };
+	int ret;
+
+	acl__set_step_hook(step_hook, &c);
+	ret = apply_text_info(f, text, n, info);
+	acl__set_step_hook(NULL, NULL);
+	assert_int_equal(c.written, 1);
+	assert_int_equal(c.switched, 1);
+	probes_check(f, new, nr_probes, "after the update");
+	return ret;
+}
+
+#define PROBE(src, v, id) { { AF_INET, src, "1.1.1.1", IPPROTO_UDP, 1, 2 }, v, id }
+
+/*
+ * Inserting before a rule, deleting one, swapping two: at every step of
+ * each update the probes get the old set's verdicts, then the new set's.
+ * In the tries mode, where packets read positions and trie bits, and with
+ * rules in front so that the inserts must move rules out of the way.
+ */
+static void test_two_phase(void **state)
+{
+	static const char *base[] = {
+		"drop id 1 src 10.1.0.0/16", "pass id 2 src 10.0.0.0/8",
+	};
+	static const char *ins[] = {
+		"pass id 3 src 10.1.2.0/24", "drop id 1 src 10.1.0.0/16", "pass id 2 src 10.0.0.0/8",
+	};
+	static const char *swapped[] = {
+		"pass id 2 src 10.0.0.0/8", "pass id 3 src 10.1.2.0/24", "drop id 1 src 10.1.0.0/16",
+	};
+	static const char *deleted[] = {
+		"pass id 2 src 10.0.0.0/8", "pass id 3 src 10.1.2.0/24",
+	};
+	/* A host (in the tries mode, in the host map) inside prefixes of the trie, before and after them. */
+	static const char *host_first[] = {
+		"drop id 5 src 10.1.2.3", "pass id 2 src 10.0.0.0/8", "pass id 3 src 10.1.2.0/24",
+	};
+	static const char *host_last[] = {
+		"pass id 3 src 10.1.2.0/24", "drop id 5 src 10.1.2.3", "pass id 2 src 10.0.0.0/8",
+	};
+	static const struct probe p_base[] = {
+		PROBE("10.1.2.3", XDP_DROP, 1), PROBE("10.2.0.1", CONT, 2), PROBE("11.0.0.1", CONT, -1),
+	};
+	static const struct probe p_ins[] = {
+		PROBE("10.1.2.3", CONT, 3), PROBE("10.2.0.1", CONT, 2), PROBE("11.0.0.1", CONT, -1),
+	};
+	static const struct probe p_swapped[] = {
+		PROBE("10.1.2.3", CONT, 2), PROBE("10.2.0.1", CONT, 2), PROBE("11.0.0.1", CONT, -1),
+	};
+	static const struct probe p_deleted[] = {
+		PROBE("10.1.2.3", CONT, 2), PROBE("10.2.0.1", CONT, 2), PROBE("11.0.0.1", CONT, -1),
+	};
+	static const struct probe p_host_first[] = {
+		PROBE("10.1.2.3", XDP_DROP, 5), PROBE("10.1.2.4", CONT, 2), PROBE("11.0.0.1", CONT, -1),
+	};
+	static const struct probe p_host_last[] = {
+		PROBE("10.1.2.3", CONT, 3), PROBE("10.1.2.4", CONT, 3), PROBE("11.0.0.1", CONT, -1),
+	};
+
+	FOR_MODES(mode) {
+	struct acl_apply_info info;
+	struct fixture f;
+	const size_t np = 3;
+
+	require_bpf();
+	acl__set_small_max(modes[mode]);
+	assert_int_equal(fixture_load(&f, XDP_PASS), 0);
+	assert_int_equal(apply_text(&f, base, 2), 0);
+	probes_check(&f, p_base, np, "base");
+	assert_int_equal(apply_checked(&f, ins, 3, p_base, p_ins, np, &info), 0);
+	assert_int_equal(info.placed, 1);
+	assert_int_equal(info.kept, 2);
+	assert_int_equal(apply_checked(&f, swapped, 3, p_ins, p_swapped, np, &info), 0);
+	assert_true(info.moved >= 1);
+	assert_int_equal(apply_checked(&f, deleted, 2, p_swapped, p_deleted, np, &info), 0);
+	assert_int_equal(info.retired, 1);
+	assert_int_equal(info.placed, 0);
+	assert_int_equal(apply_checked(&f, host_first, 3, p_deleted, p_host_first, np, &info), 0);
+	assert_int_equal(info.placed, 1);
+	assert_int_equal(apply_checked(&f, host_last, 3, p_host_first, p_host_last, np, &info), 0);
+	acl_bpf__destroy(f.skel);
+	}
+	acl__set_small_max(SLUICE_ACL_SMALL_MAX);
+}
+
+/*
+ * 1,000 rules: inserting again and again before the same rule uses up the
+ * gap there, and then rules move to make room, still in one switch, still
+ * old-or-new for the probes. Adding and deleting one rule writes only it.
+ */
+static void test_one_rule_changes(void **state)
+{
+	enum { N = 1000, INSERTS = 6 };
+	static char text[N + INSERTS + 1][64];
+	const char *v[N + INSERTS + 1];
+	struct probe old[INSERTS + 2], new[INSERTS + 2];
+	struct acl_apply_info info;
+	struct fixture f;
+	size_t n = N, i, at = 500;
+
+	require_bpf();
+	assert_int_equal(fixture_load(&f, XDP_PASS), 0);
+	for (i = 0; i < N; i++) {
+		snprintf(text[i], sizeof(text[i]), "drop id %zu src 10.%zu.%zu.1", i + 1, i / 256, i % 256);
+		v[i] = text[i];
+	}
+	assert_int_equal(apply_text_info(&f, v, N, &info), 0);
+	assert_int_equal(info.placed, N);
+	/* Re-applied as it is: nothing to write. */
+	assert_int_equal(apply_text_info(&f, v, N, &info), 0);
+	assert_int_equal(info.kept, N);
+	assert_int_equal(info.keys_written, 0);
+
+	/* Insert passes before rule 501, each for a source rule 501 also drops. */
+	for (int k = 0; k < INSERTS; k++) {
+		size_t np = 0;
+
+		snprintf(text[N + k], sizeof(text[N + k]), "pass id %d src 10.%zu.%zu.0/24", 5000 + k,
+			 at / 256, at % 256);
+		memmove(&v[at + 1], &v[at], (n - at) * sizeof(v[0]));
+		v[at] = text[N + k];
+		n++;
+		/* The probe: rule 501's address; before, the last insert (or 501) decides. */
+		old[np] = (struct probe)PROBE("10.1.244.1", k ? CONT : XDP_DROP, k ? 5000 + k - 1 : 501);
+		new[np++] = (struct probe)PROBE("10.1.244.1", CONT, 5000 + k);
+		old[np] = (struct probe)PROBE("10.0.0.1", XDP_DROP, 1);
+		new[np] = old[np];
+		np++;
+		old[np] = (struct probe)PROBE("10.3.231.1", XDP_DROP, 1000);
+		new[np] = old[np];
+		np++;
+		assert_int_equal(apply_checked(&f, v, n, old, new, np, &info), 0);
+		assert_false(info.blanked);
+		assert_int_equal(info.placed, 1 + info.moved);
+		assert_int_equal(info.kept, n - 1 - info.moved);
+	}
+	/* Past the first insert or two the gap is gone: rules moved for the later ones. */
+	assert_true(info.moved > 0 || n > N);
+
+	/* One rule at the end, with one new prefix: one trie key; then away again. */
+	snprintf(text[N + INSERTS], sizeof(text[N + INSERTS]), "drop id 9000 src 192.0.2.9");
+	v[n] = text[N + INSERTS];
+	assert_int_equal(apply_text_info(&f, v, n + 1, &info), 0);
+	assert_int_equal(info.placed, 1);
+	assert_int_equal(info.moved, 0);
+	assert_int_equal(info.keys_written, 1);
+	assert_int_equal(apply_text_info(&f, v, n, &info), 0);
+	assert_int_equal(info.retired, 1);
+	assert_int_equal(info.placed, 0);
+	/* A deletion does not wait to clear its key: the next update, once it is due, does. */
+	assert_int_equal(info.keys_written, 0);
+	usleep(2000);
+	assert_int_equal(apply_text_info(&f, v, n, &info), 0);
+	assert_int_equal(info.kept, n);
+	assert_int_equal(info.keys_written, 1);
+
+	/* Another process's mirror: the generation moved on, so the maps are read back first. */
+	{
+		struct sluice_acl_ctl ctl;
+		__u32 zero = 0;
+
+		assert_int_equal(bpf_map_lookup_elem(f.maps.ctl, &zero, &ctl), 0);
+		ctl.gen += 7;
+		assert_int_equal(bpf_map_update_elem(f.maps.ctl, &zero, &ctl, BPF_ANY), 0);
+		assert_int_equal(apply_text_info(&f, v, n, &info), 0);
+		assert_true(info.rebuilt);
+		assert_int_equal(info.kept, n);
+		assert_int_equal(info.keys_written, 0);
+		probes_check(&f, new, 3, "after reading the maps back");
+	}
+	acl_bpf__destroy(f.skel);
+}
+
+/* ---- the fields firewall users expect, through the real parse stage ---- */
+
+static const char *const rules_ext[] = {
+	"drop id 1 src_mac 02:aa:00:00:00:01",
+	"drop id 2 dst_mac 02:bb:00:00:00:00/ff:ff:00:00:00:00",
+	"drop id 3 vlan 100",
+	"drop id 4 vlan any:200",
+	"drop id 5 vlan 300-310:400",
+	"drop id 6 proto arp arp_sender 192.0.2.0/24",
+	"drop id 7 proto arp arp_target 198.51.100.7",
+	"drop id 8 proto icmp icmp_type echo-request",
+	"drop id 9 proto icmpv6 icmp_type echo-request",
+	"drop id 10 proto icmp icmp_type destination-unreachable icmp_code port-unreachable",
+	"drop id 11 proto icmpv6 nd_target 2001:db8::7,2001:db8:1::/64",
+	"drop id 12 src ::ffff:10.1.0.0/112",
+	"pass id 13 proto arp",
+	"count id 14",
+};
+
+/* A frame the way a test case wants it; defaults are pkt_spec_default()'s. */
+struct fr {
+	int kind;			/* 0 IPv4, 6 IPv6, 'a' ARP */
+	const char *src_mac, *dst_mac;
+	int vlans;
+	uint16_t vlan[2];
+	uint8_t proto;			/* 0: UDP */
+	uint8_t type, code;		/* ICMP */
+	const char *src, *dst;		/* IP, or ARP sender and target */
+	const char *nd_target;		/* with type 135/136: written at the ICMPv6 header + 8 */
+	uint16_t frag;			/* IPv4 frag_off field (host order) */
+	int cut;			/* > 0: the frame is cut to this many bytes */
+};
+
+static void mac_parse(const char *s, uint8_t *mac)
+{
+	unsigned int b[6];
+
+	assert_int_equal(sscanf(s, "%x:%x:%x:%x:%x:%x", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5]), 6);
+	for (int i = 0; i < 6; i++)
+		mac[i] = (uint8_t)b[i];
+}
+
+static int fr_build(const struct fr *x, uint8_t *buf, size_t size)
+{
+	struct pkt_spec s;
+	int len, l2;
+
+	pkt_spec_default(&s);
+	if (x->src_mac)
+		mac_parse(x->src_mac, s.src_mac);
+	if (x->dst_mac)
+		mac_parse(x->dst_mac, s.dst_mac);
+	s.vlans = x->vlans;
+	s.vlan_id[0] = x->vlan[0];
+	s.vlan_id[1] = x->vlan[1];
+	l2 = ETH_HLEN + 4 * x->vlans;
+	if (x->kind == 'a') {
+		/* Ethernet/IPv4 ARP request: htype 1, ptype 0x0800, hlen 6, plen 4, op 1. */
+		static const uint8_t fixed[8] = { 0, 1, 8, 0, 6, 4, 0, 1 };
+		uint8_t *a;
+
+		s.family = AF_INET;
+		s.proto = IPPROTO_UDP;
+		len = pkt_build(&s, buf, size);
+		assert_true(len > 0);
+		buf[l2 - 2] = ETH_P_ARP >> 8;
+		buf[l2 - 1] = ETH_P_ARP & 0xff;
+		a = buf + l2;
+		memset(a, 0, 28);
+		memcpy(a, fixed, 8);
+		memcpy(a + 8, s.src_mac, 6);
+		assert_int_equal(inet_pton(AF_INET, x->src ? x->src : "10.0.0.1", a + 14), 1);
+		assert_int_equal(inet_pton(AF_INET, x->dst ? x->dst : "10.0.0.2", a + 24), 1);
+		len = l2 + 28 > 60 ? l2 + 28 : 60;
+	} else {
+		s.family = x->kind == 6 ? AF_INET6 : AF_INET;
+		s.proto = x->proto ? x->proto : IPPROTO_UDP;
+		if (s.family == AF_INET6) {
+			assert_int_equal(inet_pton(AF_INET6, x->src ? x->src : "2001:db8:ff::1", &s.src6), 1);
+			assert_int_equal(inet_pton(AF_INET6, x->dst ? x->dst : "2001:db8:ff::2", &s.dst6), 1);
+		} else {
+			if (x->src)
+				assert_int_equal(inet_pton(AF_INET, x->src, &s.src4), 1);
+			if (x->dst)
+				assert_int_equal(inet_pton(AF_INET, x->dst, &s.dst4), 1);
+		}
+		if (s.proto == IPPROTO_ICMP || s.proto == IPPROTO_ICMPV6) {
+			s.sport = x->type;
+			s.dport = x->code;
+		}
+		s.frame_len = 96;
+		len = pkt_build(&s, buf, size);
+		assert_true(len > 0);
+		if (x->nd_target)
+			assert_int_equal(inet_pton(AF_INET6, x->nd_target, buf + l2 + 40 + 8), 1);
+		if (x->frag) {
+			buf[l2 + 6] = (uint8_t)(x->frag >> 8);
+			buf[l2 + 7] = (uint8_t)x->frag;
+		}
+	}
+	if (x->cut > 0)
+		len = x->cut;
+	return len;
+}
+
+struct ext_case {
+	const char *what;
+	struct fr fr;
+	uint32_t verdict;
+	long id;			/* deciding rule, -1 = none */
+};
+
+#define IP_MF		0x2000
+#define FRAG_LATER	0x0005		/* offset 40 bytes, no MF */
+
+static const struct ext_case cases_ext[] = {
+	/* MAC: every frame has both; a tag in between changes nothing */
+	{ "src_mac matches", { .src_mac = "02:aa:00:00:00:01" }, XDP_DROP, 1 },
+	{ "src_mac misses", { .src_mac = "02:aa:00:00:00:02" }, CONT, -1 },
+	{ "dst_mac under its mask", { .dst_mac = "02:bb:12:34:56:78" }, XDP_DROP, 2 },
+	{ "dst_mac outside its mask", { .dst_mac = "02:bc:12:34:56:78" }, CONT, -1 },
+	{ "src_mac on a VLAN-tagged frame", { .src_mac = "02:aa:00:00:00:01", .vlans = 1, .vlan = { 7 } },
+	  XDP_DROP, 1 },
+	{ "src_mac on an ARP frame", { .kind = 'a', .src_mac = "02:aa:00:00:00:01" }, XDP_DROP, 1 },
+	/* VLAN */
+	{ "vlan 100", { .vlans = 1, .vlan = { 100 } }, XDP_DROP, 3 },
+	{ "vlan 101", { .vlans = 1, .vlan = { 101 } }, CONT, -1 },
+	{ "vlan rule, untagged frame", { .vlans = 0 }, CONT, -1 },
+	{ "vlan 100 outer, any inner", { .vlans = 2, .vlan = { 100, 5 } }, XDP_DROP, 3 },
+	{ "inner 200 under any outer", { .vlans = 2, .vlan = { 7, 200 } }, XDP_DROP, 4 },
+	{ "inner rule, one tag of 200", { .vlans = 1, .vlan = { 200 } }, CONT, -1 },
+	{ "inner rule, second tag cut off", { .vlans = 2, .vlan = { 7, 200 }, .cut = 20 }, CONT, -1 },
+	{ "vlan 305:400", { .vlans = 2, .vlan = { 305, 400 } }, XDP_DROP, 5 },
+	{ "vlan 305:401", { .vlans = 2, .vlan = { 305, 401 } }, CONT, -1 },
+	{ "vlan 311:400", { .vlans = 2, .vlan = { 311, 400 } }, CONT, -1 },
+	/* ARP */
+	{ "arp_sender in its /24", { .kind = 'a', .src = "192.0.2.5" }, XDP_DROP, 6 },
+	{ "arp_target", { .kind = 'a', .src = "192.0.3.5", .dst = "198.51.100.7" }, XDP_DROP, 7 },
+	{ "ARP matching neither: proto arp", { .kind = 'a', .src = "192.0.3.5" }, CONT, 13 },
+	{ "ARP cut before its addresses: proto arp only",
+	  { .kind = 'a', .src = "192.0.2.5", .cut = ETH_HLEN + 20 }, CONT, 13 },
+	{ "ARP behind a VLAN tag", { .kind = 'a', .src = "192.0.2.5", .vlans = 1, .vlan = { 9 } },
+	  XDP_DROP, 6 },
+	{ "arp_sender's address as an IPv4 source", { .src = "192.0.2.5" }, CONT, -1 },
+	/* ICMP */
+	{ "ICMP echo-request (8)", { .proto = IPPROTO_ICMP, .type = 8 }, XDP_DROP, 8 },
+	{ "ICMP echo-reply", { .proto = IPPROTO_ICMP, .type = 0 }, CONT, -1 },
+	{ "ICMPv6 echo-request (128)", { .kind = 6, .proto = IPPROTO_ICMPV6, .type = 128 }, XDP_DROP, 9 },
+	{ "ICMPv6 type 8 is not echo-request", { .kind = 6, .proto = IPPROTO_ICMPV6, .type = 8 }, CONT, -1 },
+	{ "ICMP type and code", { .proto = IPPROTO_ICMP, .type = 3, .code = 3 }, XDP_DROP, 10 },
+	{ "ICMP type, other code", { .proto = IPPROTO_ICMP, .type = 3, .code = 1 }, CONT, -1 },
+	{ "ICMP header cut short", { .proto = IPPROTO_ICMP, .type = 8, .cut = ETH_HLEN + 20 + 2 }, CONT, -1 },
+	{ "ICMP first fragment", { .proto = IPPROTO_ICMP, .type = 8, .frag = IP_MF }, XDP_DROP, 8 },
+	{ "ICMP later fragment: no header", { .proto = IPPROTO_ICMP, .type = 8, .frag = FRAG_LATER }, CONT, -1 },
+	{ "ICMP type rule on UDP", { .proto = IPPROTO_UDP }, CONT, -1 },
+	/* ND */
+	{ "NS target", { .kind = 6, .proto = IPPROTO_ICMPV6, .type = 135, .nd_target = "2001:db8::7" },
+	  XDP_DROP, 11 },
+	{ "NA target in a /64", { .kind = 6, .proto = IPPROTO_ICMPV6, .type = 136, .nd_target = "2001:db8:1::9" },
+	  XDP_DROP, 11 },
+	{ "NS, other target", { .kind = 6, .proto = IPPROTO_ICMPV6, .type = 135, .nd_target = "2001:db8::8" },
+	  CONT, -1 },
+	{ "router solicitation: no target", { .kind = 6, .proto = IPPROTO_ICMPV6, .type = 133,
+	  .nd_target = "2001:db8::7" }, CONT, -1 },
+	{ "NS cut inside its target", { .kind = 6, .proto = IPPROTO_ICMPV6, .type = 135,
+	  .nd_target = "2001:db8::7", .cut = ETH_HLEN + 40 + 8 + 10 }, CONT, -1 },
+	/* IPv4-mapped IPv6: IPv6 frames only */
+	{ "IPv6 from ::ffff:10.1.2.3", { .kind = 6, .src = "::ffff:10.1.2.3" }, XDP_DROP, 12 },
+	{ "IPv4 from 10.1.2.3", { .src = "10.1.2.3" }, CONT, -1 },
+};
+
+struct parse_fx {
+	struct parse_bpf *skel;
+	int prog;
+};
+
+/* The parse stage, last in its pipeline: it leaves its metadata and passes. */
+static void parse_load(struct parse_fx *p)
+{
+	p->skel = parse_bpf__open();
+	assert_non_null(p->skel);
+	p->skel->rodata->sluice_cfg.next = SLUICE_SLOT_END;
+	assert_int_equal(parse_bpf__load(p->skel), 0);
+	p->prog = bpf_program__fd(p->skel->progs.sluice_parse);
+}
+
+/* The frame through parse, then through the acl stage with parse's metadata. */
+static struct xdp_run run_parsed(struct fixture *f, struct parse_fx *p, const uint8_t *buf, int len)
+{
+	struct xdp_run pr, r;
+
+	assert_int_equal(xdp_run_meta(p->prog, buf, (size_t)len, NULL, &pr), 0);
+	assert_int_equal(pr.retval, XDP_PASS);
+	assert_int_equal(xdp_run_meta(f->prog, buf, (size_t)len, &pr.meta, &r), 0);
+	return r;
+}
+
+static void test_fields(void **state)
+{
+	const size_t nr_rules = sizeof(rules_ext) / sizeof(rules_ext[0]);
+	const size_t nr_cases = sizeof(cases_ext) / sizeof(cases_ext[0]);
+
+	FOR_MODES(mode) {
+	struct id_hits hits[32] = {};
+	struct acl_apply_info info;
+	struct parse_fx p;
+	struct fixture f;
+	size_t nr_hits = 0;
+	uint8_t buf[256];
+
+	require_bpf();
+	acl__set_small_max(modes[mode]);
+	assert_int_equal(fixture_load(&f, XDP_PASS), 0);
+	parse_load(&p);
+	assert_int_equal(apply_text_info(&f, rules_ext, nr_rules, &info), 0);
+	assert_int_equal(info.mode, modes[mode] ? SLUICE_ACL_MODE_SMALL_FULL : SLUICE_ACL_MODE_BITMAP);
+	for (int round = 0; round < 2; round++) {
+		for (size_t i = 0; i < nr_cases; i++) {
+			const struct ext_case *c = &cases_ext[i];
+			int len = fr_build(&c->fr, buf, sizeof(buf));
+			struct xdp_run r = run_parsed(&f, &p, buf, len);
+			struct id_hits *h;
+
+			if (r.retval != c->verdict || rule_id(&f, r.meta.rule) != c->id)
+				fail_msg("%s (%s): verdict %u rule %ld, want %u and %ld", c->what,
+					 modes[mode] ? "small" : "tries", r.retval, rule_id(&f, r.meta.rule),
+					 c->verdict, c->id);
+			/* Rule 14, last and naming nothing, counts what no other rule decided. */
+			if (c->id < 0) {
+				h = id_hits_of(hits, &nr_hits, 14);
+				h->packets++;
+				h->bytes += (uint64_t)len;
+			}
+			h = id_hits_of(hits, &nr_hits, c->id);
+			h->packets++;
+			h->bytes += (uint64_t)len;
+		}
+	}
+	check_hits(&f, hits, nr_hits, nr_rules);
+	parse_bpf__destroy(p.skel);
+	acl_bpf__destroy(f.skel);
+	}
+	acl__set_small_max(SLUICE_ACL_SMALL_MAX);
 }
 
 static double now_s(void)
@@ -500,32 +1122,22 @@ static double now_s(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* 100,000 /32 prefixes over 100 rules: rule k holds addresses i with i % 100 == k. */
-static void test_100k_prefixes(void **state)
+/* 100 rules of 1,000 /32 each: rule k holds 10.0.0.0 + (i * 3 + base) with i % 100 == k, then a /8. */
+static void rules_100k(struct acl_rule_spec *rules, uint32_t base, enum sluice_acl_action action)
 {
 	enum { NR_RULES = 100, NR_PFX = 100000 };
-	struct acl_rule_spec rules[NR_RULES + 1] = {};
-	struct fixture f;
-	struct xdp_run r;
-	uint8_t buf[128];
-	struct sluice_meta m;
-	double t0;
 	size_t i, k;
-	int len;
 
-	require_bpf();
-	assert_int_equal(fixture_load(&f, XDP_PASS), 0);
 	for (k = 0; k < NR_RULES; k++) {
-		rules[k].id = (uint32_t)k;
-		rules[k].action = SLUICE_ACL_DROP;
-		rules[k].sport_hi = rules[k].dport_hi = 65535;
+		rules[k] = (struct acl_rule_spec){ .id = (uint32_t)k, .action = action,
+			.sport_hi = 65535, .dport_hi = 65535 };
 		rules[k].src = calloc(NR_PFX / NR_RULES, sizeof(struct acl_prefix));
 		assert_non_null(rules[k].src);
 	}
 	for (i = 0; i < NR_PFX; i++) {
 		struct acl_rule_spec *rl = &rules[i % NR_RULES];
 		struct acl_prefix *p = &rl->src[rl->nr_src++];
-		uint32_t a = htonl(0x0a000000u + (uint32_t)i * 3);
+		uint32_t a = htonl(0x0a000000u + (uint32_t)i * 3 + base);
 
 		p->family = AF_INET;
 		p->len = 32;
@@ -538,37 +1150,106 @@ static void test_100k_prefixes(void **state)
 	assert_non_null(rules[NR_RULES].src);
 	assert_int_equal(acl_prefix_parse("10.0.0.0/8", rules[NR_RULES].src), 0);
 	rules[NR_RULES].nr_src = 1;
+}
 
-	t0 = now_s();
-	assert_int_equal(acl__apply(&f.maps, rules, NR_RULES + 1), 0);
-	print_message("# acl: %d prefixes in %d rules applied in %.0f ms\n", NR_PFX + 1, NR_RULES + 1,
-		      (now_s() - t0) * 1e3);
-	for (i = 0; i < NR_PFX; i += 997) {
+/* Address i of rules_100k(base) decides by rule i % 100; the next one by the /8. */
+static void check_100k(struct fixture *f, uint32_t base, uint32_t verdict)
+{
+	struct sluice_meta m;
+	struct xdp_run r;
+	uint8_t buf[128];
+	int len;
+
+	for (size_t i = 0; i < 100000; i += 997) {
 		struct pk p = { AF_INET, NULL, "1.1.1.1", IPPROTO_UDP, 1, 2 };
 		char src[INET_ADDRSTRLEN];
-		uint32_t a = htonl(0x0a000000u + (uint32_t)i * 3);
+		uint32_t a = htonl(0x0a000000u + (uint32_t)i * 3 + base);
 
 		inet_ntop(AF_INET, &a, src, sizeof(src));
 		p.src = src;
 		len = pk_build(&p, buf, sizeof(buf), &m);
-		assert_int_equal(xdp_run_meta(f.prog, buf, len, &m, &r), 0);
-		assert_int_equal(r.retval, XDP_DROP);
-		assert_int_equal(rule_id(&f, r.meta.rule), i % NR_RULES);
-		/* The address after it is in no /32: the /8 passes it. */
-		a = htonl(0x0a000000u + (uint32_t)i * 3 + 1);
+		assert_int_equal(xdp_run_meta(f->prog, buf, len, &m, &r), 0);
+		assert_int_equal(r.retval, verdict);
+		assert_int_equal(rule_id(f, r.meta.rule), i % 100);
+		a = htonl(0x0a000000u + (uint32_t)i * 3 + (base + 1) % 3);
 		inet_ntop(AF_INET, &a, src, sizeof(src));
 		len = pk_build(&p, buf, sizeof(buf), &m);
-		assert_int_equal(xdp_run_meta(f.prog, buf, len, &m, &r), 0);
+		assert_int_equal(xdp_run_meta(f->prog, buf, len, &m, &r), 0);
 		assert_int_equal(r.retval, CONT);
-		assert_int_equal(rule_id(&f, r.meta.rule), 1000);
+		assert_int_equal(rule_id(f, r.meta.rule), 1000);
 	}
-	/* Reapplying the same set walks the full two-phase update over 100k keys. */
+}
+
+/*
+ * 100,000 prefixes: they load and match; applied again, nothing is written;
+ * one rule added and removed writes its own key only; a different 100,000
+ * cannot sit beside them in the tries, so that one update blanks first.
+ */
+static void test_100k_prefixes(void **state)
+{
+	enum { NR = 101 };
+	struct acl_rule_spec rules[NR + 1] = {}, other[NR] = {};
+	struct acl_apply_info info;
+	struct fixture f;
+	char err[64];
+	double t0;
+	size_t k;
+
+	require_bpf();
+	assert_int_equal(fixture_load(&f, XDP_PASS), 0);
+	rules_100k(rules, 0, SLUICE_ACL_DROP);
 	t0 = now_s();
-	assert_int_equal(acl__apply(&f.maps, rules, NR_RULES + 1), 0);
+	assert_int_equal(acl__apply_info(&f.maps, rules, NR, &info), 0);
+	print_message("# acl: 100001 prefixes in 101 rules applied in %.0f ms\n", (now_s() - t0) * 1e3);
+	assert_int_equal(info.mode, SLUICE_ACL_MODE_BITMAP);
+	check_100k(&f, 0, XDP_DROP);
+
+	t0 = now_s();
+	assert_int_equal(acl__apply_info(&f.maps, rules, NR, &info), 0);
 	print_message("# acl: same set re-applied in %.0f ms\n", (now_s() - t0) * 1e3);
-	for (k = 0; k <= NR_RULES; k++)
+	assert_int_equal(info.kept, NR);
+	assert_int_equal(info.keys_written, 0);
+
+	assert_int_equal(acl_rule_parse("drop id 5000 src 192.0.2.1", &rules[NR], err, sizeof(err)), 0);
+	t0 = now_s();
+	assert_int_equal(acl__apply_info(&f.maps, rules, NR + 1, &info), 0);
+	print_message("# acl: one rule added in %.1f ms\n", (now_s() - t0) * 1e3);
+	assert_int_equal(info.placed, 1);
+	assert_int_equal(info.keys_written, 1);
+	t0 = now_s();
+	/* And away again: its one key goes, at the next update. */
+	assert_int_equal(acl__apply_info(&f.maps, rules, NR, &info), 0);
+	print_message("# acl: one rule deleted in %.1f ms\n", (now_s() - t0) * 1e3);
+	assert_int_equal(info.retired, 1);
+	assert_int_equal(info.keys_written, 0);
+	check_100k(&f, 0, XDP_DROP);
+
+	rules_100k(other, 1, SLUICE_ACL_XSK);
+	assert_int_equal(acl__apply_info(&f.maps, other, NR, &info), 0);
+	assert_true(info.blanked);
+	check_100k(&f, 1, CONT);
+
+	for (k = 0; k <= NR; k++)
 		acl_rule_spec_free(&rules[k]);
+	for (k = 0; k < NR; k++)
+		acl_rule_spec_free(&other[k]);
 	acl_bpf__destroy(f.skel);
+}
+
+/* The offload query: loopback strips nothing; a missing interface is an error, not "off". */
+static void test_rxvlan(void **state)
+{
+	assert_int_equal(acl_iface_rxvlan("lo"), 0);
+	assert_int_equal(acl_iface_rxvlan("sluice-none0"), -ENODEV);
+	assert_int_equal(acl_iface_rxvlan("a-name-longer-than-ifnamsiz"), -EINVAL);
+}
+
+/* A test that failed inside an update must not leave its hook or mode to the next. */
+static int reset(void **state)
+{
+	acl__set_step_hook(NULL, NULL);
+	acl__set_small_max(SLUICE_ACL_SMALL_MAX);
+	return 0;
 }
 
 /*
@@ -609,59 +1290,22 @@ static void test_long_rule_text(void **state)
 	acl_rule_spec_free(&again);
 }
 
-/*
- * acl__apply() failing while it reads the old rules' counters frees what it
- * allocated for them: 2,000 failed applies may not grow the heap by their
- * per-CPU buffers (a leak of ncpu * 16 bytes each, over 60 KiB here).
- */
-static void test_failed_apply_leaks_nothing(void **state)
-{
-	struct sluice_acl_bitmap live = {};
-	struct acl_rule_spec rule;
-	struct fixture f;
-	struct acl_maps broken;
-	struct mallinfo2 before, after;
-	char err[128];
-	__u32 key0 = 0;
-	int i, hash;
-
-	require_bpf();
-	assert_int_equal(fixture_load(&f, XDP_PASS), 0);
-	/* One live rule, in a rules map where it cannot be found. */
-	live.w[0] = 1;
-	live.words = 1;
-	assert_int_equal(bpf_map_update_elem(f.maps.live, &key0, &live, BPF_ANY), 0);
-	hash = bpf_map_create(BPF_MAP_TYPE_HASH, NULL, sizeof(__u32), sizeof(struct sluice_acl_rule), 1,
-			      NULL);
-	assert_true(hash >= 0);
-	broken = f.maps;
-	broken.rules = hash;
-	assert_int_equal(acl_rule_parse("drop id 1 proto udp", &rule, err, sizeof(err)), 0);
-	assert_int_not_equal(acl__apply(&broken, &rule, 1), 0);
-	before = mallinfo2();
-	for (i = 0; i < 2000; i++)
-		assert_int_not_equal(acl__apply(&broken, &rule, 1), 0);
-	after = mallinfo2();
-	print_message("# heap in use grew by %zd bytes over 2000 failed applies\n",
-		      (ssize_t)(after.uordblks - before.uordblks));
-	/* Under ASan mallinfo2 reads 0: LeakSanitizer checks this instead. */
-	assert_true((ssize_t)(after.uordblks - before.uordblks) < 16384);
-	acl_rule_spec_free(&rule);
-	close(hash);
-	acl_bpf__destroy(f.skel);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse_format),
-		cmocka_unit_test(test_first_match_prefixes_ports_flags_hits),
-		cmocka_unit_test(test_default_drop_and_empty_set),
-		cmocka_unit_test(test_sparse_words),
-		cmocka_unit_test(test_replace),
-		cmocka_unit_test(test_100k_prefixes),
+		cmocka_unit_test_teardown(test_parse_format, reset),
+		cmocka_unit_test_teardown(test_first_match_prefixes_ports_flags_hits, reset),
+		cmocka_unit_test_teardown(test_default_drop_and_empty_set, reset),
+		cmocka_unit_test_teardown(test_fields, reset),
+		cmocka_unit_test_teardown(test_sparse_words, reset),
+		cmocka_unit_test_teardown(test_count_once, reset),
+		cmocka_unit_test_teardown(test_no_prefix, reset),
+		cmocka_unit_test_teardown(test_replace, reset),
+		cmocka_unit_test_teardown(test_two_phase, reset),
+		cmocka_unit_test_teardown(test_one_rule_changes, reset),
+		cmocka_unit_test_teardown(test_100k_prefixes, reset),
+		cmocka_unit_test_teardown(test_rxvlan, reset),
 		cmocka_unit_test(test_long_rule_text),
-		cmocka_unit_test(test_failed_apply_leaks_nothing),
 	};
 
 	libbpf_set_print(NULL);

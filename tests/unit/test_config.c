@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include "harness.h"
 #include "config.h"
+#include "acl.h"
 
 #define NAME "t.yaml"
 
@@ -422,6 +423,114 @@ static void test_err_bad_verdict(void **state)
 	"      - name: acl\n"		/* 6 */ \
 	"        object: acl\n"		/* 7 */ \
 	"        rules:\n"		/* 8 */
+
+/*
+ * The fields added for firewall users, in YAML, give the very rules
+ * `sluicectl rule add` gives for the same text (the config reads their
+ * values with the text parser), ICMP names resolving in the rule's proto.
+ */
+static void test_acl_fields(void **state)
+{
+	static const char *const want[] = {
+		"drop id 1 src_mac 02:aa:00:00:00:01 dst_mac 33:33:00:00:00:00/ff:ff:00:00:00:00",
+		"drop id 2 vlan 100-199",
+		"drop id 3 vlan any:200",
+		"drop id 4 proto arp arp_sender 192.0.2.0/24 arp_target 198.51.100.7/32,198.51.100.9/32",
+		"drop id 5 proto icmp icmp_type echo-request",
+		"drop id 6 proto icmpv6 icmp_type echo-request",
+		"drop id 7 proto icmp icmp_type destination-unreachable icmp_code port-unreachable",
+		"drop id 8 proto icmpv6 nd_target 2001:db8::/64",
+		"drop id 9 src ::ffff:10.0.0.0/104",
+	};
+	const char *text = ACL_HEAD
+		"          - { id: 1, action: drop, src_mac: 02:aa:00:00:00:01, dst_mac: 33:33:0:0:0:0/16 }\n"
+		"          - { id: 2, action: drop, vlan: 100-199 }\n"
+		"          - { id: 3, action: drop, vlan: \"any:200\" }\n"
+		"          - { id: 4, action: drop, proto: arp, arp_sender: 192.0.2.0/24,\n"
+		"              arp_target: [198.51.100.7, 198.51.100.9] }\n"
+		"          - { id: 5, action: drop, proto: icmp, icmp_type: echo-request }\n"
+		"          - { id: 6, action: drop, proto: icmpv6, icmp_type: echo-request }\n"
+		"          - { id: 7, action: drop, proto: icmp, icmp_type: 3, icmp_code: port-unreachable }\n"
+		"          - { id: 8, action: drop, proto: icmpv6, nd_target: \"2001:db8::/64\" }\n"
+		"          - { id: 9, action: drop, src: \"::ffff:10.0.0.0/104\" }\n"
+		IFACES;
+	struct config_errors errs = {};
+	struct sluice_config *cfg;
+	const struct cfg_stage *acl;
+	char buf[256], err[128];
+
+	if (config__parse_string(text, NAME, &cfg, &errs))
+		dump(&errs);
+	assert_int_equal(errs.n, 0);
+	acl = stage(cfg, "fw", "acl");
+	assert_int_equal(acl->nr_rules, sizeof(want) / sizeof(want[0]));
+	for (size_t i = 0; i < acl->nr_rules; i++) {
+		struct acl_rule_spec r;
+
+		assert_true(acl_rule_format(&acl->rules[i], buf, sizeof(buf)) > 0);
+		assert_string_equal(buf, want[i]);
+		/* And the text parses back to the same rule. */
+		assert_int_equal(acl_rule_parse(buf, &r, err, sizeof(err)), 0);
+		assert_true(acl_rule_format(&r, buf, sizeof(buf)) > 0);
+		assert_string_equal(buf, want[i]);
+		acl_rule_spec_free(&r);
+	}
+	assert_int_equal(acl->rules[5].icmp_type, 128);
+	assert_int_equal(acl->rules[4].icmp_type, 8);
+	config__free(cfg);
+}
+
+static void test_err_acl_fields(void **state)
+{
+	expect_one(ACL_HEAD
+		   "          - { id: 1, action: drop, src_mac: 02:aa:00:00:00 }\n"
+		   IFACES,
+		   9, 45, "pipelines[0].stages[1].rules[0].src_mac", "bad MAC address");
+	expect_one(ACL_HEAD
+		   "          - { id: 1, action: drop, dst_mac: 02:aa:00:00:00:01/ff:00:00:00:00:00 }\n"
+		   IFACES,
+		   9, 45, "pipelines[0].stages[1].rules[0].dst_mac", "bits set outside its mask");
+	expect_one(ACL_HEAD
+		   "          - { id: 1, action: drop, vlan: 4096 }\n"
+		   IFACES,
+		   9, 42, "pipelines[0].stages[1].rules[0].vlan", "bad vlan \"4096\"");
+	expect_one(ACL_HEAD
+		   "          - { id: 1, action: drop, arp_sender: 10.0.0.1 }\n"
+		   IFACES,
+		   9, 48, "pipelines[0].stages[1].rules[0].arp_sender", "arp_sender needs proto arp");
+	expect_one(ACL_HEAD
+		   "          - { id: 1, action: drop, proto: arp, arp_target: \"2001:db8::1\" }\n"
+		   IFACES,
+		   9, 60, "pipelines[0].stages[1].rules[0].arp_target", "takes IPv4 prefixes");
+	expect_one(ACL_HEAD
+		   "          - { id: 1, action: drop, proto: arp, src: 10.0.0.1 }\n"
+		   IFACES,
+		   9, 53, "pipelines[0].stages[1].rules[0].src", "proto arp matches addresses with");
+	expect_one(ACL_HEAD
+		   "          - { id: 1, action: drop, proto: udp, icmp_type: 8 }\n"
+		   IFACES,
+		   9, 59, "pipelines[0].stages[1].rules[0].icmp_type", "icmp_type needs proto icmp or icmpv6");
+	expect_one(ACL_HEAD
+		   "          - { id: 1, action: drop, proto: icmp, icmp_type: nd-neighbor-solicit }\n"
+		   IFACES,
+		   9, 60, "pipelines[0].stages[1].rules[0].icmp_type", "unknown ICMP type \"nd-neighbor-solicit\"");
+	expect_one(ACL_HEAD
+		   "          - { id: 1, action: drop, proto: icmpv6, icmp_code: frag-needed }\n"
+		   IFACES,
+		   9, 62, "pipelines[0].stages[1].rules[0].icmp_code", "unknown ICMPv6 code \"frag-needed\"");
+	expect_one(ACL_HEAD
+		   "          - { id: 1, action: drop, nd_target: \"2001:db8::1\" }\n"
+		   IFACES,
+		   9, 47, "pipelines[0].stages[1].rules[0].nd_target", "nd_target needs proto icmpv6");
+	expect_one(ACL_HEAD
+		   "          - { id: 1, action: drop, proto: icmpv6, icmp_type: 128, nd_target: \"::1\" }\n"
+		   IFACES,
+		   9, 62, "pipelines[0].stages[1].rules[0].icmp_type", "nd_target matches only");
+	expect_one(ACL_HEAD
+		   "          - { id: 1, action: drop, proto: icmpv6, nd_target: [\"::1\", 10.0.0.1] }\n"
+		   IFACES,
+		   9, 62, "pipelines[0].stages[1].rules[0].nd_target", "nd_target takes IPv6 prefixes");
+}
 
 static void test_err_acl_rules(void **state)
 {
@@ -951,6 +1060,32 @@ static void test_error_cap(void **state)
 	free(text);
 }
 
+/* observe: off by default; record, keep and a power-of-two time sample, each checked. */
+static void test_observe(void **state)
+{
+	struct sluice_config *cfg = parse_ok(PIPE_HEAD IFACES);
+
+	assert_false(cfg->ifaces[0].observe.record);
+	assert_int_equal(cfg->ifaces[0].observe.keep, CONFIG_OBSERVE_KEEP);
+	assert_int_equal(cfg->ifaces[0].observe.time_sample, 0);
+	config__free(cfg);
+	cfg = parse_ok(PIPE_HEAD IFACES "    observe: { record: on, keep: 10, time_sample: 64 }\n");
+	assert_true(cfg->ifaces[0].observe.record);
+	assert_int_equal(cfg->ifaces[0].observe.keep, 10);
+	assert_int_equal(cfg->ifaces[0].observe.time_sample, 64);
+	config__free(cfg);
+	expect_one(PIPE_HEAD IFACES "    observe: { time_sample: 48 }\n", 9, 29,
+		   "interfaces[0].observe.time_sample", "power of two");
+	expect_one(PIPE_HEAD IFACES "    observe: { time_sample: 1 }\n", 9, 29,
+		   "interfaces[0].observe.time_sample", "power of two");
+	expect_one(PIPE_HEAD IFACES "    observe: { keep: 0 }\n", 9, 22, "interfaces[0].observe.keep",
+		   "out of range");
+	expect_one(PIPE_HEAD IFACES "    observe: { record: 2 }\n", 9, 24, "interfaces[0].observe.record",
+		   "true or false");
+	expect_one(PIPE_HEAD IFACES "    observe: { recrd: on }\n", 9, 16, "interfaces[0].observe.recrd",
+		   "allowed: record, keep, time_sample");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -972,6 +1107,8 @@ int main(void)
 		cmocka_unit_test(test_err_object_missing),
 		cmocka_unit_test(test_err_bad_verdict),
 		cmocka_unit_test(test_err_acl_rules),
+		cmocka_unit_test(test_acl_fields),
+		cmocka_unit_test(test_err_acl_fields),
 		cmocka_unit_test(test_err_duplicate_rule_id),
 		cmocka_unit_test(test_err_too_many_stages),
 		cmocka_unit_test(test_err_too_many_tail_calls),
@@ -992,6 +1129,7 @@ int main(void)
 		cmocka_unit_test(test_too_many_tests),
 		cmocka_unit_test(test_trust),
 		cmocka_unit_test(test_error_cap),
+		cmocka_unit_test(test_observe),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

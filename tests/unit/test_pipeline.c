@@ -67,9 +67,14 @@ static uint32_t run(struct pipeline *pl, struct sluice_meta *m)
 {
 	uint8_t buf[256];
 	uint32_t v = 0xdead;
-	int len = frame(buf);
+	int len = frame(buf), err;
 
-	assert_int_equal(pipeline__test_run(pl, buf, len, &v, m), 0);
+	err = pipeline__test_run(pl, buf, len, &v, m);
+
+	/* It reads the metadata back through an xdp_md context, which 5.10 refuses. */
+	if (err == -EINVAL && xdp_ctx_refused())
+		skip();
+	assert_int_equal(err, 0);
 	return v;
 }
 

@@ -3,8 +3,9 @@
  * The ratelimit stage: a source gets exactly `burst` packets, then its
  * over-rate verdict, while other sources (IPv4 and IPv6) keep their own
  * buckets; the bucket refills at rate_pps; over_action XDP_PASS marks and
- * goes on. Refill assertions leave 100 ms of slack, so a slow machine
- * cannot make them flaky.
+ * goes on; the clock is read once a tick for a bucket that has tokens, and
+ * always for one that has none. Refill assertions leave 100 ms of slack, so
+ * a slow machine cannot make them flaky.
  */
 #include <errno.h>
 #include <string.h>
@@ -76,9 +77,10 @@ static void test_burst_then_drop(void **state)
 {
 	/* rate 0: no refill at all, so the count is exact whatever the timing. */
 	struct ratelimit_bpf *s;
-	struct sluice_rl_key k = { .family = 4 };
+	struct sluice_rl_key k = { .family = 6 };
 	struct sluice_rl_bucket b;
 	struct xdp_run r;
+	__u32 k4;
 	int i;
 
 	require_bpf();
@@ -88,8 +90,9 @@ static void test_burst_then_drop(void **state)
 		assert_int_equal(r.retval, CONT);
 		assert_false(r.meta.flags & SLUICE_PKT_OVERLIMIT);
 	}
-	inet_pton(AF_INET, "10.0.0.1", k.addr);
-	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(s->maps.sluice_rl_buckets), &k, &b), 0);
+	/* IPv4 sources are keyed by the address alone, in their own map. */
+	inet_pton(AF_INET, "10.0.0.1", &k4);
+	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(s->maps.sluice_rl_buckets4), &k4, &b), 0);
 	assert_int_equal(b.tokens, 0);
 	r = send_from(s, "10.0.0.1");
 	assert_int_equal(r.retval, XDP_DROP);
@@ -99,13 +102,11 @@ static void test_burst_then_drop(void **state)
 	assert_int_equal(r.retval, CONT);
 	r = send_from(s, "fd00::1");
 	assert_int_equal(r.retval, CONT);
-	k.family = 6;
-	memset(k.addr, 0, sizeof(k.addr));
 	inet_pton(AF_INET6, "fd00::1", k.addr);
 	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(s->maps.sluice_rl_buckets), &k, &b), 0);
 	assert_int_equal(b.tokens, 4 * NSEC);
-	assert_int_equal(stat(s, 0), 7);
-	assert_int_equal(stat(s, 1), 1);
+	assert_int_equal(stat(s, SLUICE_RL_STAT_WITHIN), 7);
+	assert_int_equal(stat(s, SLUICE_RL_STAT_OVER), 1);
 	ratelimit_bpf__destroy(s);
 }
 
@@ -151,7 +152,101 @@ static void test_over_action_pass_marks(void **state)
 	r = send_from(s, "10.0.0.1");
 	assert_int_equal(r.retval, CONT);
 	assert_true(r.meta.flags & SLUICE_PKT_OVERLIMIT);
-	assert_int_equal(stat(s, 1), 1);
+	assert_int_equal(stat(s, SLUICE_RL_STAT_OVER), 1);
+	ratelimit_bpf__destroy(s);
+}
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/*
+ * n back-to-back runs of one UDP packet from 10.0.0.1 in one test run, the
+ * metadata as parse writes it in front; every run must go on.
+ */
+static void send_burst(struct ratelimit_bpf *s, int n)
+{
+	uint8_t in[256], out[512];
+	struct sluice_meta *m = (struct sluice_meta *)in;
+	struct pkt_spec p;
+	struct xdp_md ctx = { .data = sizeof(*m) }, ctx_out = {};
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in, .data_out = out,
+		    .data_size_out = sizeof(out), .ctx_in = &ctx, .ctx_size_in = sizeof(ctx),
+		    .ctx_out = &ctx_out, .ctx_size_out = sizeof(ctx_out), .repeat = n);
+	int len;
+
+	pkt_spec_default(&p);
+	len = pkt_build(&p, in + sizeof(*m), sizeof(in) - sizeof(*m));
+	assert_true(len > 0);
+	meta_init(m, 0);
+	m->flags = SLUICE_PKT_PARSED;
+	m->l3_off = ETH_HLEN;
+	m->l3_proto = ETH_P_IP;
+	m->l4_proto = IPPROTO_UDP;
+	ctx.data_end = sizeof(*m) + (uint32_t)len;
+	opts.data_size_in = ctx.data_end;
+	assert_int_equal(bpf_prog_test_run_opts(bpf_program__fd(s->progs.sluice_ratelimit), &opts), 0);
+	assert_int_equal(opts.retval, CONT);
+}
+
+static void test_clock_once_a_tick(void **state)
+{
+	/*
+	 * A bucket that has tokens admits without the clock within the tick of
+	 * its last refill: 10,000 packets in one test run read it once for the
+	 * new bucket and once per tick after. HZ is at most 1000, so at most one
+	 * tick a millisecond; the elapsed time bounds the ticks, however slow
+	 * the machine.
+	 */
+	struct ratelimit_bpf *s;
+	uint64_t t0, us, reads;
+
+	require_bpf();
+	s = load(1000000000, 1000000000, XDP_DROP);
+	t0 = now_us();
+	send_burst(s, 10000);
+	us = now_us() - t0;
+	reads = stat(s, SLUICE_RL_STAT_CLOCK);
+	assert_int_equal(stat(s, SLUICE_RL_STAT_WITHIN), 10000);
+	assert_true(reads >= 1);
+	if (reads > 2 + us / 1000)
+		fail_msg("%llu clock reads for 10000 packets in %llu us", (unsigned long long)reads,
+			 (unsigned long long)us);
+	ratelimit_bpf__destroy(s);
+}
+
+static void sleep_us(long us)
+{
+	struct timespec ts = { us / 1000000, (us % 1000000) * 1000L };
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+static void test_empty_bucket_reads_clock(void **state)
+{
+	/*
+	 * 1,000,000 pps with a burst of 1: a token a microsecond, but the bucket
+	 * holds one. A packet 200 us after the one that emptied it must pass
+	 * even within the same tick: an empty bucket refills from the clock,
+	 * not at the next tick. 20 pairs; most fall within one tick (>= 1 ms).
+	 */
+	struct ratelimit_bpf *s;
+	char src[32];
+
+	require_bpf();
+	s = load(1000000, 1, XDP_DROP);
+	for (int i = 0; i < 20; i++) {
+		snprintf(src, sizeof(src), "10.0.1.%d", i + 1);
+		assert_int_equal(send_from(s, src).retval, CONT);
+		sleep_us(200);
+		assert_int_equal(send_from(s, src).retval, CONT);
+	}
+	assert_int_equal(stat(s, SLUICE_RL_STAT_OVER), 0);
 	ratelimit_bpf__destroy(s);
 }
 
@@ -161,6 +256,8 @@ int main(void)
 		cmocka_unit_test(test_burst_then_drop),
 		cmocka_unit_test(test_refill),
 		cmocka_unit_test(test_over_action_pass_marks),
+		cmocka_unit_test(test_clock_once_a_tick),
+		cmocka_unit_test(test_empty_bucket_reads_clock),
 	};
 
 	libbpf_set_print(NULL);

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <stdarg.h>
 #include <unistd.h>
@@ -17,6 +18,7 @@
 #include <rte_mbuf.h>
 #include <rte_cycles.h>
 #include <rte_lcore.h>
+#include "probe.h"
 #include "gen.h"
 
 #define GEN_DPDK_BURST		64
@@ -151,50 +153,94 @@ static int gen_dpdk_loop(const struct gen_opts *o, const struct gen_traffic *t,
 	return 0;
 }
 
-int gen_dpdk_run(const struct gen_opts *o, const struct gen_traffic *t, struct gen_stats *st)
-{
-	struct rte_eth_stats stats = {};
+struct gen_dpdk {
+	const struct gen_opts *o;
+	const struct gen_traffic *t;
 	struct rte_mempool *pool;
-	uint64_t start, sent = 0;
 	uint16_t port;
+	bool eal, started;
+};
+
+static int gen_dpdk_open(const struct gen_opts *o, const struct gen_traffic *t, void **priv,
+			 char *why, size_t len)
+{
+	struct gen_dpdk *d;
 	int err;
 
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	*priv = d;
+	d->o = o;
+	d->t = t;
+	/* The af_xdp vdev opens an AF_XDP socket: refused with the feature. */
+	if (strcmp(o->vdev_type, "af_packet") && probe__denied("af_xdp")) {
+		snprintf(why, len, "AF_XDP socket on %s: %s (SLUICE_DENY_FEATURES names af_xdp)",
+			 o->ifname, strerror(EAFNOSUPPORT));
+		return -EAFNOSUPPORT;
+	}
 	err = gen_dpdk_eal_init(o);
 	if (err) {
-		fprintf(stderr, "sluice-gen: EAL init: %s\n", rte_strerror(-err));
+		snprintf(why, len, "EAL init: %s", rte_strerror(-err));
 		return err;
 	}
+	d->eal = true;
 	if (!rte_eth_dev_count_avail()) {
-		fprintf(stderr, "sluice-gen: vdev on %s did not probe\n", o->ifname);
-		err = -ENODEV;
-		goto out_eal;
+		snprintf(why, len, "the %s vdev on %s did not probe", o->vdev_type, o->ifname);
+		return -ENODEV;
 	}
-	port = (uint16_t)rte_eth_find_next_owned_by(0, RTE_ETH_DEV_NO_OWNER);
-	pool = rte_pktmbuf_pool_create("sluice_gen", GEN_DPDK_MBUFS, GEN_DPDK_CACHE, 0,
-				       RTE_MBUF_DEFAULT_BUF_SIZE, rte_socket_id());
-	if (!pool) {
-		err = -rte_errno;
-		fprintf(stderr, "sluice-gen: mbuf pool: %s\n", rte_strerror(rte_errno));
-		goto out_eal;
+	d->port = (uint16_t)rte_eth_find_next_owned_by(0, RTE_ETH_DEV_NO_OWNER);
+	d->pool = rte_pktmbuf_pool_create("sluice_gen", GEN_DPDK_MBUFS, GEN_DPDK_CACHE, 0,
+					  RTE_MBUF_DEFAULT_BUF_SIZE, rte_socket_id());
+	if (!d->pool) {
+		snprintf(why, len, "mbuf pool: %s", rte_strerror(rte_errno));
+		return -rte_errno;
 	}
-	err = gen_dpdk_port_init(port, pool);
+	err = gen_dpdk_port_init(d->port, d->pool);
 	if (err) {
-		fprintf(stderr, "sluice-gen: port setup on %s: %s\n", o->ifname, rte_strerror(-err));
-		goto out_pool;
+		snprintf(why, len, "port setup on %s: %s", o->ifname, rte_strerror(-err));
+		return err;
 	}
+	d->started = true;
+	return 0;
+}
+
+static int gen_dpdk_run(void *priv, struct gen_stats *st)
+{
+	struct gen_dpdk *d = priv;
+	struct rte_eth_stats stats = {};
+	uint64_t start, sent = 0;
+	int err;
 
 	start = gen_now_ns();
-	err = gen_dpdk_loop(o, t, port, pool, &sent);
+	err = gen_dpdk_loop(d->o, d->t, d->port, d->pool, &sent);
 	st->seconds = (double)(gen_now_ns() - start) / 1e9;
 	st->sent = sent;
-	if (!rte_eth_stats_get(port, &stats))
+	if (!rte_eth_stats_get(d->port, &stats))
 		st->errors = stats.oerrors;
-
-	rte_eth_dev_stop(port);
-	rte_eth_dev_close(port);
-out_pool:
-	rte_mempool_free(pool);
-out_eal:
-	rte_eal_cleanup();
 	return err;
 }
+
+static void gen_dpdk_close(void *priv)
+{
+	struct gen_dpdk *d = priv;
+
+	if (!d)
+		return;
+	if (d->started) {
+		rte_eth_dev_stop(d->port);
+		rte_eth_dev_close(d->port);
+	}
+	rte_mempool_free(d->pool);
+	if (d->eal)
+		rte_eal_cleanup();
+	free(d);
+}
+
+const struct gen_engine gen_engine_dpdk = {
+	.name = "dpdk",
+	.what = "DPDK vdev",
+	.open = gen_dpdk_open,
+	.run = gen_dpdk_run,
+	.close = gen_dpdk_close,
+};
