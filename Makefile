@@ -12,10 +12,19 @@
 #                       docs/bench/*.png
 #   make test-kernels  the tests on other kernels under qemu and on the host's
 #                       (KERNELS="6.1 host" for fewer; docs/kernels.md)
+#   make fuzz           libFuzzer targets, each run FUZZ_SECONDS (10) from tests/fuzz/corpus
+#   SANITIZE=1          build (and test) daemon, CLI and unit tests with ASan + UBSan, in build/san
 
+# A sanitized build lives apart: its objects must not mix with the normal ones.
+ifeq ($(SANITIZE),1)
+O ?= $(CURDIR)/build/san
+endif
 O ?= $(CURDIR)/build
 override O := $(abspath $(O))
-export O V PREFIX DESTDIR UNITDIR SYSCONFDIR
+FUZZ_SECONDS ?= 10
+# The short run of every fuzz target that `make test` includes.
+TEST_FUZZ_SECONDS ?= 3
+export O V PREFIX DESTDIR UNITDIR SYSCONFDIR SANITIZE
 ifneq ($(V),1)
 MAKEFLAGS += --no-print-directory --silent
 endif
@@ -52,7 +61,13 @@ deps:
 test:
 	@bash scripts/deps.sh
 	@$(MAKE) all
-	@O=$(O) tests/run.sh $(T)
+	@$(MAKE) -C tests/fuzz all
+	@O=$(O) FUZZ_SECONDS=$(TEST_FUZZ_SECONDS) tests/run.sh $(T)
+
+fuzz:
+	@$(MAKE) all
+	@$(MAKE) -C tests/fuzz all
+	@O=$(O) bash tests/fuzz/run.sh $(FUZZ_SECONDS)
 
 demo:
 	@bash scripts/deps.sh
@@ -74,4 +89,4 @@ deb:
 clean:
 	rm -rf $(O)
 
-.PHONY: all product tools install install-tools deps test test-kernels demo bench deb clean
+.PHONY: all product tools install install-tools deps test test-kernels fuzz demo bench deb clean

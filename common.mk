@@ -38,7 +38,28 @@ CPPFLAGS += -I$(TOPDIR)/include -I$(TOPDIR)/lib -I$(O)/bpf -D_GNU_SOURCE \
 	-DSLUICE_STAGEDIR='"$(STAGEDIR)"' -DSLUICE_BUILD_STAGEDIR='"$(O)/bpf"'
 DEPFLAGS = -MMD -MP
 LIBSLUICE := $(O)/lib/libsluice.a
-LDLIBS_SLUICE := $(LIBSLUICE) -lxdp -lbpf -lelf -lz -ljson-c
+# make SANITIZE=1: AddressSanitizer and UndefinedBehaviorSanitizer in the
+# daemon, the CLI, the unit tests and the library they share; any finding
+# ends the program. The traffic tools and benchmarks stay as they are (their
+# tests measure rates, and DPDK leaks at exit) and link a plain copy of the
+# library, libsluice-plain.a.
+SAN_CFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+CFLAGS_PLAIN := $(CFLAGS)
+ifeq ($(SANITIZE),1)
+ifneq ($(filter $(SUBDIR),lib daemon cli tests/unit),)
+CFLAGS += $(SAN_CFLAGS)
+else
+LIBSLUICE := $(O)/lib/libsluice-plain.a
+endif
+endif
+LDLIBS_SLUICE := $(LIBSLUICE) -lxdp -lbpf -lelf -lz -ljson-c -lnettle
+# The daemon's own libraries (daemon/, and what links daemon/libsluiced.a).
+LIBSLUICED := $(O)/daemon/libsluiced.a
+LDLIBS_SLUICED := -lyaml -lpcap -lmicrohttpd -lpthread -lcap
+ifneq ($(shell pkg-config --exists libsystemd && echo y),)
+CPPFLAGS += -DHAVE_SYSTEMD
+LDLIBS_SLUICED += -lsystemd
+endif
 
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Wno-unused-function \
 	-I$(TOPDIR)/include -I/usr/include/$(MULTIARCH)

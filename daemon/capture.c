@@ -249,20 +249,8 @@ int capture__start(struct daemon *d, struct capture **out, char *err, size_t len
 			goto out_cap;
 		q->st.zerocopy = q->sock.zerocopy;
 	}
-	for (i = 0; i < c->nr_queues; i++) {
-		ret = -pthread_create(&c->q[i].thread, NULL, queue_run, &c->q[i]);
-		if (ret) {
-			snprintf(err, len, "xsk: thread of queue %u: %s", c->q[i].queue_id,
-				 strerror(-ret));
-			goto out_cap;
-		}
-		c->q[i].started = true;
-	}
 	/* The sockets hold their XSKMAP entries; the pin holds the map. */
 	close(map_fd);
-	log_notice("xsk: capturing on %s, %d queue(s), %s mode, rx ring %u, %u frames of %u bytes",
-		   c->ifname, c->nr_queues, c->nr_queues && c->q[0].sock.zerocopy ? "zero-copy" : "copy",
-		   cx->rx_ring, cx->frames, cx->frame_size);
 	*out = c;
 	return 0;
 
@@ -271,6 +259,31 @@ out_cap:
 out_map:
 	close(map_fd);
 	return ret;
+}
+
+/*
+ * The receive threads, started apart from the sockets: the sockets need
+ * CAP_NET_RAW and CAP_IPC_LOCK, the threads (which read what the network
+ * sends) get only what the daemon keeps once it has dropped those.
+ */
+int capture__run(struct capture *c, char *err, size_t len)
+{
+	int ret;
+
+	if (!c)
+		return 0;
+	for (int i = 0; i < c->nr_queues; i++) {
+		ret = -pthread_create(&c->q[i].thread, NULL, queue_run, &c->q[i]);
+		if (ret) {
+			snprintf(err, len, "xsk: thread of queue %u: %s", c->q[i].queue_id,
+				 strerror(-ret));
+			return ret;
+		}
+		c->q[i].started = true;
+	}
+	log_notice("xsk: capturing on %s, %d queue(s), %s mode", c->ifname, c->nr_queues,
+		   c->nr_queues && c->q[0].sock.zerocopy ? "zero-copy" : "copy");
+	return 0;
 }
 
 void capture__stop(struct capture *c)

@@ -32,10 +32,12 @@ struct capture_queue_stats {
 
 /*
  * Opens one socket per configured queue into the capture interface's pinned
- * XSKMAP (the pipeline must be attached) and starts the receive threads.
+ * XSKMAP (the pipeline must be attached); capture__run() starts the threads.
  * *out stays NULL without an xsk section.
  */
 int capture__start(struct daemon *d, struct capture **out, char *err, size_t len);
+/* Starts the receive threads of what capture__start() opened; NULL is no capture. */
+int capture__run(struct capture *c, char *err, size_t len);
 /* Stops and joins the threads, closes the sockets (their XSKMAP entries go). */
 void capture__stop(struct capture *c);
 

@@ -2,10 +2,15 @@
 /*
  * What changed, when and by whom: the last entries in memory for `sluicectl
  * history`, and every entry appended to state_dir/history.jsonl so the record
- * outlives the daemon.
+ * outlives the daemon. The file is capped: past HISTORY_MAX_BYTES it becomes
+ * history.jsonl.1 (replacing the one before) and a new one starts, so the
+ * record takes at most twice that, in a tmpfs state folder too.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <unistd.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <json-c/json.h>
@@ -17,20 +22,54 @@ struct history {
 	struct json_object *ring[HISTORY_KEEP];
 	size_t next, count;
 	FILE *log;
+	char path[4096];
+	size_t max_bytes;
+	size_t bytes;		/* in the current file */
 };
 
-struct history *history__new(const char *state_dir)
+static FILE *history_open(struct history *h)
+{
+	struct stat st;
+	FILE *f;
+	int fd;
+
+	fd = open(h->path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		log_warn("history: cannot append to %s: %s", h->path, strerror(errno));
+		return NULL;
+	}
+	f = fdopen(fd, "a");
+	if (!f) {
+		close(fd);
+		return NULL;
+	}
+	h->bytes = fstat(fd, &st) ? 0 : (size_t)st.st_size;
+	return f;
+}
+
+struct history *history__new(const char *state_dir, size_t max_bytes)
 {
 	struct history *h = calloc(1, sizeof(*h));
-	char path[4096];
 
 	if (!h)
 		return NULL;
-	snprintf(path, sizeof(path), "%s/history.jsonl", state_dir);
-	h->log = fopen(path, "ae");
-	if (!h->log)
-		log_warn("history: cannot append to %s: %s", path, strerror(errno));
+	snprintf(h->path, sizeof(h->path), "%s/history.jsonl", state_dir);
+	h->max_bytes = max_bytes ? max_bytes : HISTORY_MAX_BYTES;
+	h->log = history_open(h);
 	return h;
+}
+
+/* The current file becomes .1 and a fresh one starts. */
+static void history_rotate(struct history *h)
+{
+	char old[sizeof(h->path) + 2];
+
+	fclose(h->log);
+	h->log = NULL;
+	snprintf(old, sizeof(old), "%s.1", h->path);
+	if (rename(h->path, old))
+		log_warn("history: cannot rotate %s: %s", h->path, strerror(errno));
+	h->log = history_open(h);
 }
 
 void history__free(struct history *h)
@@ -51,8 +90,16 @@ void history__add(struct history *h, struct json_object *entry)
 		return;
 	}
 	if (h->log) {
-		fprintf(h->log, "%s\n", json_object_to_json_string_ext(entry, JSON_C_TO_STRING_PLAIN));
-		fflush(h->log);
+		size_t len;
+		const char *line = json_object_to_json_string_length(entry, JSON_C_TO_STRING_PLAIN, &len);
+
+		if (h->bytes && h->bytes + len + 1 > h->max_bytes)
+			history_rotate(h);
+		if (h->log) {
+			fprintf(h->log, "%s\n", line);
+			fflush(h->log);
+			h->bytes += len + 1;
+		}
 	}
 	json_object_put(h->ring[h->next]);
 	h->ring[h->next] = entry;

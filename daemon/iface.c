@@ -5,6 +5,7 @@
  * the ACL rules of the interface in the acl stage's maps.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,22 +93,29 @@ static int rules_copy(const struct acl_rule_spec *src, size_t n, struct acl_rule
 	return 0;
 }
 
-/* A fingerprint of a rule set: FNV-1a over the rules as text. */
-static uint64_t rules_hash(const struct acl_rule_spec *r, size_t n)
+/*
+ * A fingerprint of a rule set: FNV-1a over the rules as text, all of it
+ * (a rule has no length limit). Returns 0 when a rule cannot be printed.
+ */
+static int rules_hash(const struct acl_rule_spec *r, size_t n, uint64_t *hash)
 {
 	uint64_t h = 0xcbf29ce484222325ull;
-	char text[1024];
 
 	for (size_t i = 0; i < n; i++) {
-		acl_rule_format(&r[i], text, sizeof(text));
+		char *text = acl_rule_text(&r[i]);
+
+		if (!text)
+			return -ENOMEM;
 		for (const char *p = text; *p; p++) {
 			h ^= (uint8_t)*p;
 			h *= 0x100000001b3ull;
 		}
 		h ^= '\n';
 		h *= 0x100000001b3ull;
+		free(text);
 	}
-	return h;
+	*hash = h;
+	return 0;
 }
 
 static void rules_path(const struct daemon *d, const struct iface *ifc, char *buf, size_t len)
@@ -115,70 +123,146 @@ static void rules_path(const struct daemon *d, const struct iface *ifc, char *bu
 	snprintf(buf, len, "%s/%s.rules", d->cfg->state_dir, ifc->pl.ifname);
 }
 
+static int write_all(int fd, const char *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, buf, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* fsync of the folder holding path: makes a rename into it durable. */
+static int fsync_parent(const char *path)
+{
+	char dir[PATH_MAX], *slash;
+	int fd, ret = 0;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (!slash)
+		return -EINVAL;
+	*slash = '\0';
+	fd = open(dir[0] ? dir : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd))
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
 /*
  * The live rule set, as text, so that rules added or removed with sluicectl
  * survive a restart of the daemon. The first line names the configuration's
- * rules they grew from: when those change, the configuration wins.
+ * rules they grew from: when those change, the configuration wins (see
+ * docs/config.md, "Rules changed with sluicectl"). Written whole to a
+ * temporary file, fsynced, renamed over the old one and the folder fsynced:
+ * a crash leaves the old set or the new one, never a mix or a cut rule.
  */
 int iface__save_rules(const struct daemon *d, const struct iface *ifc)
 {
-	char path[PATH_MAX], tmp[PATH_MAX + 8], text[1024];
+	char path[PATH_MAX], tmp[PATH_MAX + 8], head[256];
+	const struct acl_rule_spec *cfg;
 	size_t nr_cfg;
-	const struct acl_rule_spec *cfg = cfg_rules(ifc->cfg->pipe, &nr_cfg);
-	FILE *f;
+	uint64_t h;
+	int fd, ret;
 
+	cfg = cfg_rules(ifc->cfg->pipe, &nr_cfg);
+	ret = rules_hash(cfg, nr_cfg, &h);
+	if (ret)
+		return ret;
 	rules_path(d, ifc, path, sizeof(path));
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	f = fopen(tmp, "we");
-	if (!f)
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
 		return -errno;
-	fprintf(f, "# sluiced live ACL rules of %s; config rules %016llx\n", ifc->pl.ifname,
-		(unsigned long long)rules_hash(cfg, nr_cfg));
-	for (size_t i = 0; i < ifc->nr_rules; i++) {
-		acl_rule_format(&ifc->rules[i], text, sizeof(text));
-		fprintf(f, "%s\n", text);
+	snprintf(head, sizeof(head), "# sluiced live ACL rules of %s; config rules %016llx\n",
+		 ifc->pl.ifname, (unsigned long long)h);
+	ret = write_all(fd, head, strlen(head));
+	for (size_t i = 0; !ret && i < ifc->nr_rules; i++) {
+		char *text = acl_rule_text(&ifc->rules[i]);
+
+		if (!text) {
+			ret = -ENOMEM;
+			break;
+		}
+		ret = write_all(fd, text, strlen(text));
+		if (!ret)
+			ret = write_all(fd, "\n", 1);
+		free(text);
 	}
-	if (fclose(f) || rename(tmp, path)) {
+	if (!ret && fsync(fd))
+		ret = -errno;
+	if (close(fd) && !ret)
+		ret = -errno;
+	if (!ret && rename(tmp, path))
+		ret = -errno;
+	if (ret) {
 		unlink(tmp);
-		return -errno;
+		return ret;
 	}
-	return 0;
+	return fsync_parent(path);
 }
 
 /* The saved rule set, when it grew from the configuration's current rules. */
 static int saved_rules(const struct daemon *d, const struct iface *ifc, struct acl_rule_spec **out,
 		       size_t *n)
 {
-	char path[PATH_MAX], line[1024], err[256];
+	char path[PATH_MAX], err[256];
 	unsigned long long want;
 	struct acl_rule_spec *v = NULL;
-	size_t nr_cfg, cnt = 0;
+	size_t nr_cfg, cnt = 0, cap = 0;
 	const struct acl_rule_spec *cfg = cfg_rules(ifc->cfg->pipe, &nr_cfg);
-	int ret = 0;
+	char *line = NULL;
+	size_t line_cap = 0;
+	ssize_t len;
+	uint64_t h;
+	int fd, ret = 0;
 	FILE *f;
 
 	rules_path(d, ifc, path, sizeof(path));
-	f = fopen(path, "re");
-	if (!f)
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
 		return -ENOENT;
-	if (!fgets(line, sizeof(line), f) || !strstr(line, "config rules ") ||
-	    sscanf(strstr(line, "config rules ") + 13, "%llx", &want) != 1 ||
-	    want != rules_hash(cfg, nr_cfg)) {
+	f = fdopen(fd, "r");
+	if (!f) {
+		close(fd);
+		return -ENOMEM;
+	}
+	if (rules_hash(cfg, nr_cfg, &h) || getline(&line, &line_cap, f) < 0 ||
+	    !strstr(line, "config rules ") ||
+	    sscanf(strstr(line, "config rules ") + 13, "%llx", &want) != 1 || want != h) {
+		free(line);
 		fclose(f);
 		return -ESTALE;
 	}
-	while (fgets(line, sizeof(line), f)) {
-		struct acl_rule_spec *nv;
-
-		line[strcspn(line, "\n")] = '\0';
+	while ((len = getline(&line, &line_cap, f)) >= 0) {
+		if (len > 0 && line[len - 1] == '\n')
+			line[--len] = '\0';
 		if (!line[0])
 			continue;
-		nv = realloc(v, (cnt + 1) * sizeof(*v));
-		if (!nv) {
-			ret = -ENOMEM;
+		if (cnt == SLUICE_ACL_MAX_RULES) {
+			log_warn("%s: %s: ignoring the saved rules: more than %d", ifc->pl.ifname, path,
+				 SLUICE_ACL_MAX_RULES);
+			ret = -E2BIG;
 			break;
 		}
-		v = nv;
+		if (cnt == cap) {
+			struct acl_rule_spec *nv = realloc(v, (cap = cap ? 2 * cap : 16) * sizeof(*v));
+
+			if (!nv) {
+				ret = -ENOMEM;
+				break;
+			}
+			v = nv;
+		}
 		memset(&v[cnt], 0, sizeof(v[cnt]));
 		ret = acl_rule_parse(line, &v[cnt], err, sizeof(err));
 		if (ret) {
@@ -187,6 +271,7 @@ static int saved_rules(const struct daemon *d, const struct iface *ifc, struct a
 		}
 		cnt++;
 	}
+	free(line);
 	fclose(f);
 	if (ret) {
 		rules_free(v, cnt);
@@ -532,8 +617,15 @@ int iface__start(struct daemon *d, struct iface *ifc, const struct cfg_iface *cf
 		ret = pipeline__load(&ifc->pl, src, n, p->default_verdict, &perr);
 		if (ret) {
 			snprintf(err, len, "%s: %s", cfg->name, perr.msg);
-			if (perr.verifier_log)
-				log_err("%s: verifier log:\n%s", cfg->name, perr.verifier_log);
+			if (perr.verifier_log) {
+				/* One log line per verifier line: log lines never hold a newline. */
+				char *save, *ln;
+
+				log_err("%s: verifier log:", cfg->name);
+				for (ln = strtok_r(perr.verifier_log, "\n", &save); ln;
+				     ln = strtok_r(NULL, "\n", &save))
+					log_err("%s:   %s", cfg->name, ln);
+			}
 			goto out;
 		}
 		/* Rules go in before the first packet, like every stage. */
@@ -583,45 +675,124 @@ static int start_rules(struct daemon *d, struct iface *ifc, char *err, size_t le
 	return ret;
 }
 
+/* Whether two rule sets print the same, rule by rule. */
+static bool rules_same(const struct acl_rule_spec *a, size_t na, const struct acl_rule_spec *b,
+		       size_t nb)
+{
+	uint64_t ha, hb;
+
+	if (na != nb)
+		return false;
+	return !rules_hash(a, na, &ha) && !rules_hash(b, nb, &hb) && ha == hb;
+}
+
 /*
- * Brings a running interface to a new configuration: a transaction when the
- * code changes, rules only when only they do.
+ * Brings a running interface to a new configuration without switching
+ * ifc->cfg: a transaction when the code changes, then the rules. What it
+ * changed is recorded in u, so iface__undo() can put it back when this or
+ * another interface of the same reload fails. Rules follow the documented
+ * policy: when the configuration's rules for the interface are unchanged,
+ * the live set (with its sluicectl edits) stays; when they changed, the
+ * configuration's replace it.
  */
-int iface__apply(struct daemon *d, struct iface *ifc, const struct cfg_iface *cfg, bool *changed,
-		 char *err, size_t len)
+int iface__apply(struct daemon *d, struct iface *ifc, const struct cfg_iface *cfg,
+		 struct iface_undo *u, bool *changed, char *err, size_t len)
 {
 	const struct cfg_pipeline *p = cfg->pipe;
 	struct stage_src src[SLUICE_MAX_STAGES];
 	struct pipeline_err perr = {};
 	struct preflight_pkt *pf = NULL;
-	struct acl_rule_spec *rules;
-	size_t nr_pf = 0, nr_rules;
+	const struct acl_rule_spec *rules, *old_cfg_rules;
+	size_t nr_pf = 0, nr_rules, nr_old_cfg;
 	int n, ret;
 
+	memset(u, 0, sizeof(*u));
 	*changed = false;
 	n = iface__src_from_cfg(p, src);
-	if (n < 0)
+	if (n < 0) {
+		snprintf(err, len, "%s: too many parameters", cfg->name);
 		return n;
-	if (!matches(&ifc->pl, src, n, p->default_verdict)) {
-		ret = iface__preflight(p, NULL, 0, &pf, &nr_pf);
+	}
+	rules = cfg_rules(p, &nr_rules);
+	old_cfg_rules = cfg_rules(ifc->cfg->pipe, &nr_old_cfg);
+	if (rules_same(rules, nr_rules, old_cfg_rules, nr_old_cfg)) {
+		rules = ifc->rules;
+		nr_rules = ifc->nr_rules;
+	}
+	/* Every rule is checked before anything changes. */
+	for (size_t i = 0; i < nr_rules; i++) {
+		ret = acl_rule_check(&rules[i], err, len);
 		if (ret)
 			return ret;
+	}
+	if (!matches(&ifc->pl, src, n, p->default_verdict)) {
+		ret = iface__preflight(p, NULL, 0, &pf, &nr_pf);
+		if (ret) {
+			snprintf(err, len, "%s: building pre-flight packets: %s", cfg->name, strerror(-ret));
+			return ret;
+		}
+		memcpy(u->src, ifc->pl.src, sizeof(u->src));
+		u->nr_stages = ifc->pl.nr_stages;
+		u->default_verdict = ifc->pl.default_verdict;
 		ifc->pl.default_verdict = p->default_verdict;
 		ret = pipeline__commit(&ifc->pl, src, n, pf, nr_pf, &perr);
 		iface__free_preflight(pf, nr_pf);
 		if (ret) {
+			/* Nothing is live: the verdict the entry was built with stays. */
+			ifc->pl.default_verdict = u->default_verdict;
 			snprintf(err, len, "%s: %s", cfg->name, perr.msg);
 			pipeline_err__clear(&perr);
 			return ret;
 		}
+		u->committed = true;
 		*changed = true;
 	}
-	ifc->cfg = cfg;
-	rules = cfg_rules(p, &nr_rules);
+	if (rules != ifc->rules) {
+		ret = rules_copy(ifc->rules, ifc->nr_rules, &u->rules);
+		if (ret) {
+			snprintf(err, len, "%s: out of memory", cfg->name);
+			goto undo;
+		}
+		u->nr_rules = ifc->nr_rules;
+		u->rules_set = true;
+	}
+	/* Always written: a new generation may bring a fresh acl stage. */
 	ret = iface__set_rules(ifc, rules, nr_rules, err, len);
-	if (!ret)
-		iface__save_rules(d, ifc);
+	if (ret)
+		goto undo;
+	return 0;
+undo:
+	iface__undo(ifc, u);
 	return ret;
+}
+
+/* Puts back what iface__apply() changed; logs what it could not. */
+void iface__undo(struct iface *ifc, struct iface_undo *u)
+{
+	struct pipeline_err perr = {};
+	char err[512];
+
+	if (u->rules_set) {
+		if (iface__set_rules(ifc, u->rules, u->nr_rules, err, sizeof(err)))
+			log_err("%s: could not restore the previous ACL rules: %s", ifc->pl.ifname, err);
+	}
+	if (u->committed) {
+		int verdict = ifc->pl.default_verdict;
+
+		ifc->pl.default_verdict = u->default_verdict;
+		if (pipeline__commit(&ifc->pl, u->src, u->nr_stages, NULL, 0, &perr)) {
+			ifc->pl.default_verdict = verdict;
+			log_err("%s: could not restore the previous pipeline: %s", ifc->pl.ifname, perr.msg);
+		}
+		pipeline_err__clear(&perr);
+	}
+	iface__undo_free(u);
+}
+
+void iface__undo_free(struct iface_undo *u)
+{
+	rules_free(u->rules, u->nr_rules);
+	memset(u, 0, sizeof(*u));
 }
 
 void iface__free(struct iface *ifc)

@@ -15,6 +15,7 @@
 #include <syslog.h>
 #include <unistd.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <linux/magic.h>
@@ -56,16 +57,29 @@ static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap
 	return 0;
 }
 
+/*
+ * Parses the file, then checks what a start would meet on this host (groups,
+ * bpffs, interfaces): every error and warning on stderr, in file order.
+ */
 static int load_config(const char *path, struct sluice_config **cfg)
 {
-	struct config_errors errs = {};
+	struct config_errors errs = {}, warns = {};
 	int ret = config__load(path, cfg, &errs);
 
+	if (!ret)
+		ret = config__check_env(*cfg, &errs, &warns);
 	for (size_t i = 0; i < errs.n; i++)
 		fprintf(stderr, "%s\n", errs.v[i].msg);
+	for (size_t i = 0; i < warns.n; i++)
+		fprintf(stderr, "%s\n", warns.v[i].msg);
 	if (ret && !errs.n)
 		fprintf(stderr, "%s: %s\n", path, strerror(-ret));
+	if (ret) {
+		config__free(*cfg);
+		*cfg = NULL;
+	}
 	config_errors__free(&errs);
+	config_errors__free(&warns);
 	return ret;
 }
 
@@ -128,6 +142,47 @@ static int lock_state(const char *dir)
 	return 0;
 }
 
+/*
+ * Every descriptor the hard limit allows: objects, pins, clients and the
+ * metrics port all draw on it, and running out is what a flood aims at.
+ */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur >= rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl))
+		log_warn("cannot raise the descriptor limit: %s", strerror(errno));
+}
+
+/*
+ * And one daemon per pin root: two with different state folders would still
+ * fight over the same pins. The lock is on the folder itself (flock works on
+ * bpffs like anywhere), held for the life of the daemon.
+ */
+static int lock_pins(const char *pin_root)
+{
+	int fd;
+
+	if (mkdir(pin_root, 0700) && errno != EEXIST) {
+		log_err("pin root %s: %s", pin_root, strerror(errno));
+		return -errno;
+	}
+	fd = open(pin_root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		log_err("pin root %s: %s", pin_root, strerror(errno));
+		return -errno;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		log_err("another sluiced is running with pin root %s", pin_root);
+		close(fd);
+		return -EBUSY;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -138,7 +193,10 @@ int main(int argc, char **argv)
 		{ "help",	no_argument,		NULL, 'h' },
 		{}
 	};
-	struct daemon d = { .listen_fd = -1, .config_path = DEFAULT_CONFIG };
+	struct daemon d = {
+		.listen_fd = -1, .reserve_fd = -1, .config_path = DEFAULT_CONFIG,
+		.group = (gid_t)-1, .read_group = (gid_t)-1,
+	};
 	bool check = false, debug = false;
 	char err[1024];
 	int opt, ret = 1;
@@ -180,6 +238,7 @@ int main(int argc, char **argv)
 
 	control__block_signals();
 	log_init(debug ? LOG_DEBUG : d.cfg->log_level, getenv("JOURNAL_STREAM") != NULL);
+	raise_nofile();
 	libbpf_set_print(libbpf_log);
 	d.start_ms = ctl__now_ms();
 	pthread_mutex_init(&d.lock, NULL);
@@ -197,13 +256,24 @@ int main(int argc, char **argv)
 		log_err("this kernel cannot run sluice: %s", err);
 		goto out;
 	}
-	if (mkdir(d.cfg->state_dir, 0755) && errno != EEXIST) {
+	if (mkdir(d.cfg->state_dir, 0700) && errno != EEXIST) {
 		log_err("state directory %s: %s", d.cfg->state_dir, strerror(errno));
 		goto out;
 	}
-	if (lock_state(d.cfg->state_dir))
+	if (lock_state(d.cfg->state_dir) || lock_pins(d.cfg->pin_root))
 		goto out;
-	d.hist = history__new(d.cfg->state_dir);
+	if (daemon__set_trust(d.cfg)) {
+		log_err("out of memory");
+		goto out;
+	}
+	/*
+	 * A socket path that is no stale socket, or another daemon's, refuses
+	 * the start before anything is attached. The socket itself comes once
+	 * the pipelines run: scripts take its presence for readiness.
+	 */
+	if (control__check_path(&d))
+		goto out;
+	d.hist = history__new(d.cfg->state_dir, 0);
 	if (events__init(&d)) {
 		log_err("epoll: %s", strerror(errno));
 		goto out;
@@ -211,7 +281,8 @@ int main(int argc, char **argv)
 	/*
 	 * The metrics listener before any interface: a port it cannot bind
 	 * refuses the start before anything is attached. Scrapes wait for the
-	 * event loop's first snapshot.
+	 * event loop's first snapshot; libmicrohttpd's thread starts after the
+	 * capabilities are dropped (metrics__serve).
 	 */
 	if (metrics__start(&d, &d.metrics))
 		goto out;
@@ -233,6 +304,18 @@ int main(int argc, char **argv)
 	}
 	if (control__listen(&d))
 		goto out;
+	/* Setup is done: from here only what changing a pipeline needs, in every thread. */
+	if (caps__drop(d.cfg, err, sizeof(err))) {
+		log_err("%s", err);
+		goto out;
+	}
+	log_notice("capabilities held: %s", err);
+	if (capture__run(d.capture, err, sizeof(err))) {
+		log_err("%s", err);
+		goto out;
+	}
+	if (metrics__serve(&d, d.metrics))
+		goto out;
 	/* The recorder and timing as configured; a log per interface drains its ring. */
 	metrics__config_loaded(d.config_path, true, false);
 	observe__apply_cfg(&d);
@@ -252,6 +335,8 @@ out:
 		close(d.listen_fd);
 		unlink(d.cfg->control.socket);
 	}
+	if (d.reserve_fd >= 0)
+		close(d.reserve_fd);
 	for (size_t i = 0; i < d.nr_clients; i++)
 		ctl_conn__close(&d.clients[i].conn);
 	free(d.clients);

@@ -8,6 +8,13 @@
  * The loop renders between requests, where no swap or reload can be half
  * done, so no lock is held across a render and a slow scraper cannot stall
  * a swap. Several scrapes waiting at once share one render.
+ *
+ * No client of this port can starve the daemon: libmicrohttpd (poll, not
+ * select) holds at most METRICS_MAX_CONNS connections, a quarter of the
+ * descriptors under a low limit, METRICS_PER_IP from one address, each for
+ * METRICS_TIMEOUT_S and METRICS_MEM bytes. Its thread starts after the
+ * daemon dropped its capabilities (metrics__serve), so it holds only what
+ * the daemon keeps.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,7 +26,9 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <microhttpd.h>
@@ -28,9 +37,14 @@
 
 /* How long a scrape waits for the loop before it gets the last snapshot. */
 #define SNAPSHOT_WAIT_MS	5000
+#define METRICS_MAX_CONNS	32
+#define METRICS_PER_IP		4
+#define METRICS_TIMEOUT_S	5
+#define METRICS_MEM		32768
 
 struct metrics {
 	struct MHD_Daemon *mhd;
+	int fd;				/* the listening socket, until libmicrohttpd has it */
 	int efd;			/* the HTTP thread's "render one" to the loop */
 	pthread_mutex_t mu;		/* guards what follows */
 	pthread_cond_t cv;
@@ -788,6 +802,12 @@ static int listen_socket(const struct sockaddr_storage *addr, socklen_t len)
 	fd = socket(addr->ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -errno;
+	/* ":PORT" is every address, IPv6 and IPv4 alike. */
+	if (addr->ss_family == AF_INET6) {
+		int off = 0;
+
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off));
+	}
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (bind(fd, (const struct sockaddr *)addr, len) || listen(fd, 64)) {
 		int err = -errno;
@@ -811,6 +831,7 @@ int metrics__start(struct daemon *d, struct metrics **out)
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		return -ENOMEM;
+	m->fd = -1;
 	pthread_mutex_init(&m->mu, NULL);
 	pthread_cond_init(&m->cv, NULL);
 	m->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -827,16 +848,8 @@ int metrics__start(struct daemon *d, struct metrics **out)
 		log_err("metrics: cannot listen on %s: %s", d->cfg->metrics.listen, strerror(-ret));
 		goto err_events;
 	}
-	m->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-				  serve, m, MHD_OPTION_LISTEN_SOCKET, fd,
-				  MHD_OPTION_CONNECTION_TIMEOUT, 5u, MHD_OPTION_END);
-	if (!m->mhd) {
-		ret = -EIO;
-		close(fd);
-		log_err("metrics: cannot serve on %s", d->cfg->metrics.listen);
-		goto err_events;
-	}
-	log_info("metrics on http://%s/metrics", d->cfg->metrics.listen);
+	/* Served once the daemon holds only what it keeps: metrics__serve(). */
+	m->fd = fd;
 	*out = m;
 	return 0;
 err_events:
@@ -850,6 +863,46 @@ err:
 	return ret;
 }
 
+/*
+ * How many connections the HTTP side may hold: a quarter of the descriptors
+ * (main() raised the soft limit to the hard one), at most METRICS_MAX_CONNS,
+ * so the rest stays for the control path and the swaps.
+ */
+static unsigned int metrics_conn_limit(void)
+{
+	struct rlimit rl;
+	rlim_t cur;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		return 4;
+	cur = rl.rlim_cur == RLIM_INFINITY ? 4 * METRICS_MAX_CONNS : rl.rlim_cur;
+	return cur / 4 > METRICS_MAX_CONNS ? METRICS_MAX_CONNS : cur / 4 ? (unsigned int)(cur / 4) : 1;
+}
+
+int metrics__serve(struct daemon *d, struct metrics *m)
+{
+	unsigned int limit = metrics_conn_limit();
+
+	if (!m)
+		return 0;
+	m->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG,
+				  0, NULL, NULL, serve, m,
+				  MHD_OPTION_LISTEN_SOCKET, m->fd,
+				  MHD_OPTION_CONNECTION_LIMIT, limit,
+				  MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)METRICS_PER_IP,
+				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)METRICS_TIMEOUT_S,
+				  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)METRICS_MEM,
+				  MHD_OPTION_END);
+	if (!m->mhd) {
+		log_err("metrics: cannot serve on %s", d->cfg->metrics.listen);
+		return -EIO;
+	}
+	m->fd = -1;	/* libmicrohttpd's now */
+	log_info("metrics on http://%s/metrics (at most %u connections, %d per address)",
+		 d->cfg->metrics.listen, limit, METRICS_PER_IP);
+	return 0;
+}
+
 void metrics__stop(struct daemon *d, struct metrics *m)
 {
 	if (!m)
@@ -858,7 +911,10 @@ void metrics__stop(struct daemon *d, struct metrics *m)
 	m->stopping = true;
 	pthread_cond_broadcast(&m->cv);
 	pthread_mutex_unlock(&m->mu);
-	MHD_stop_daemon(m->mhd);
+	if (m->mhd)
+		MHD_stop_daemon(m->mhd);
+	if (m->fd >= 0)
+		close(m->fd);
 	events__del(d, m->efd);
 	close(m->efd);
 	free(m->text);

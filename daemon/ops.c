@@ -16,6 +16,7 @@
 #include "clock.h"
 #include "ctl.h"
 #include "pcap_read.h"
+#include "trust.h"
 #include "sluiced.h"
 
 #define PCAP_MAX_PACKETS	4096
@@ -244,10 +245,21 @@ static struct json_object *op_stage_show(struct daemon *d, struct json_object *r
 	return r;
 }
 
-/* Fills src from a request's object/program/params over the current source. */
-static int src_from_req(const struct stage_src *cur, struct json_object *req, struct stage_src *src,
-			char *err, size_t len)
+/* The client whose request is served, as the trust policy sees it (root for the daemon's own). */
+static struct trust_peer trust_peer_of(const struct daemon *d)
 {
+	struct trust_peer p = { .uid = 0 };
+
+	if (d->peer)
+		p = (struct trust_peer){ d->peer->uid, d->peer->gid, d->peer->groups, d->peer->nr_groups };
+	return p;
+}
+
+/* Fills src from a request's object/program/params over the current source. */
+static int src_from_req(const struct daemon *d, const struct stage_src *cur, struct json_object *req,
+			struct stage_src *src, char *err, size_t len)
+{
+	struct trust_peer peer = trust_peer_of(d);
 	const char *object = str_arg(req, "object"), *program = str_arg(req, "program");
 	struct json_object *params;
 
@@ -259,6 +271,9 @@ static int src_from_req(const struct stage_src *cur, struct json_object *req, st
 		snprintf(err, len, "object '%s' is neither a built-in stage nor an absolute path", object);
 		return -EINVAL;
 	}
+	/* As the client could read it, under the trust policy: the refusal names the rule. */
+	if (object[0] == '/' && trust__check(object, TRUST_OBJECT, &peer, err, len))
+		return -EPERM;
 	*src = *cur;
 	/* The parameters belong to the code they were written for. */
 	if (strcmp(cur->object, object))
@@ -276,6 +291,9 @@ static int src_from_req(const struct stage_src *cur, struct json_object *req, st
 				snprintf(err, len, "parameter '%s' must be an integer", k);
 				return -EINVAL;
 			}
+			/* A built-in's parameters are known here: never cut to 32 bits at load. */
+			if (config__builtin_param_check(src->object, k, json_object_get_int64(v), err, len))
+				return -EINVAL;
 			if (stage_src__set_param(src, k, json_object_get_int64(v))) {
 				snprintf(err, len, "too many parameters");
 				return -E2BIG;
@@ -286,15 +304,16 @@ static int src_from_req(const struct stage_src *cur, struct json_object *req, st
 }
 
 /* Packets of a pcap file as pre-flight packets that must all get one verdict. */
-static int pcap_preflight(const char *path, int expect, struct preflight_pkt **pf, size_t *n,
-			  char *err, size_t len)
+static int pcap_preflight(const struct daemon *d, const char *path, int expect,
+			  struct preflight_pkt **pf, size_t *n, char *err, size_t len)
 {
+	struct trust_peer peer = trust_peer_of(d);
 	struct frame *frames;
 	struct preflight_pkt *v;
 	size_t nf;
 	int ret;
 
-	ret = pcap__read_frames(path, PCAP_MAX_PACKETS, &frames, &nf, err, len);
+	ret = pcap__read_frames(path, &peer, PCAP_MAX_PACKETS, &frames, &nf, err, len);
 	if (ret)
 		return ret;
 	v = realloc(*pf, (*n + nf + 1) * sizeof(*v));
@@ -315,7 +334,8 @@ static int pcap_preflight(const char *path, int expect, struct preflight_pkt **p
 }
 
 /* Pre-flight packets for a change of the named stages: the config's tests, a pcap. */
-static int change_preflight(struct iface *ifc, struct json_object *req, struct change *c, char *err,
+static int change_preflight(const struct daemon *d, struct iface *ifc, struct json_object *req,
+			    struct change *c, char *err,
 			    size_t len)
 {
 	const char *pcap = str_arg(req, "pcap"), *expect = str_arg(req, "expect");
@@ -335,7 +355,7 @@ static int change_preflight(struct iface *ifc, struct json_object *req, struct c
 		snprintf(err, len, "'pcap' needs 'expect': aborted, drop, pass, tx or redirect");
 		return -EINVAL;
 	}
-	return pcap_preflight(pcap, ev, &c->pf, &c->nr_pf, err, len);
+	return pcap_preflight(d, pcap, ev, &c->pf, &c->nr_pf, err, len);
 }
 
 /* Applies c and renders the reply; c is freed. */
@@ -369,8 +389,8 @@ static struct json_object *op_stage_swap(struct daemon *d, struct json_object *r
 	if (!c.src)
 		return reply_err("out of memory");
 	change__name(&c, ifc->pl.src[idx].name);
-	if (src_from_req(&ifc->pl.src[idx], req, c.src, err, sizeof(err)) ||
-	    change_preflight(ifc, req, &c, err, sizeof(err))) {
+	if (src_from_req(d, &ifc->pl.src[idx], req, c.src, err, sizeof(err)) ||
+	    change_preflight(d, ifc, req, &c, err, sizeof(err))) {
 		change__free(&c);
 		return reply_err("%s", err);
 	}
@@ -397,7 +417,8 @@ static struct json_object *op_stage_rollback(struct daemon *d, struct json_objec
  * Parses {stage, object, program?, params?} items into a copy of the live
  * sources: what a transaction, a prepared candidate or a canary builds.
  */
-static int change_stages(struct iface *ifc, struct json_object *list, struct change *c, char *err,
+static int change_stages(const struct daemon *d, struct iface *ifc, struct json_object *list,
+			 struct change *c, char *err,
 			 size_t len)
 {
 	size_t n;
@@ -424,7 +445,7 @@ static int change_stages(struct iface *ifc, struct json_object *list, struct cha
 				return -EINVAL;
 			}
 		}
-		if (src_from_req(&ifc->pl.src[idx], it, &c->src[idx], err, len))
+		if (src_from_req(d, &ifc->pl.src[idx], it, &c->src[idx], err, len))
 			return -EINVAL;
 		change__name(c, ifc->pl.src[idx].name);
 	}
@@ -446,8 +467,8 @@ static int txn_part(struct daemon *d, struct json_object *part, enum change_kind
 	}
 	change__init(c, kind, ifc);
 	json_object_object_get_ex(part, "stages", &list);
-	if (change_stages(ifc, list, c, err, sizeof(err)) ||
-	    change_preflight(ifc, part, c, err, sizeof(err))) {
+	if (change_stages(d, ifc, list, c, err, sizeof(err)) ||
+	    change_preflight(d, ifc, part, c, err, sizeof(err))) {
 		snprintf(msg, sizeof(msg), "%s: %s", name, err);
 		*r = reply_err("%s", msg);
 		change__free(c);
@@ -534,8 +555,8 @@ static struct json_object *op_stage_prepare(struct daemon *d, struct json_object
 		return reply_err("out of memory");
 	}
 	change__name(&c, ifc->pl.src[idx].name);
-	if (src_from_req(&ifc->pl.src[idx], req, &c.src[idx], err, sizeof(err)) ||
-	    change_preflight(ifc, req, &c, err, sizeof(err))) {
+	if (src_from_req(d, &ifc->pl.src[idx], req, &c.src[idx], err, sizeof(err)) ||
+	    change_preflight(d, ifc, req, &c, err, sizeof(err))) {
 		change__free(&c);
 		return reply_err("%s", err);
 	}
@@ -783,7 +804,7 @@ static struct json_object *op_stage_diff(struct daemon *d, struct json_object *r
 		return r;
 	if (u32_arg(req, "samples", 1000, 1000000, &samples, err, sizeof(err)) ||
 	    u32_arg(req, "seconds", 10, 3600, &seconds, err, sizeof(err)) ||
-	    src_from_req(&ifc->pl.src[idx], req, &src, err, sizeof(err)) ||
+	    src_from_req(d, &ifc->pl.src[idx], req, &src, err, sizeof(err)) ||
 	    diff__start(d, ifc, idx, &src, samples, seconds, &id, err, sizeof(err)))
 		return reply_err("%s", err);
 	log_notice("%s: shadow diff %u started by uid %u", ifc->pl.ifname, id, (unsigned int)uid);
@@ -876,7 +897,7 @@ static struct json_object *rules_json(struct iface *ifc)
 	for (size_t i = 0; i < ifc->nr_rules; i++) {
 		struct json_object *o = json_object_new_object();
 		uint64_t packets = 0, bytes = 0;
-		char text[1024];
+		char *text;
 
 		/* Hits follow rules by id, whatever their position. */
 		for (size_t h = 0; h < nr_hits && h < ifc->nr_rules; h++) {
@@ -885,9 +906,10 @@ static struct json_object *rules_json(struct iface *ifc)
 				bytes = hits[h].bytes;
 			}
 		}
-		acl_rule_format(&ifc->rules[i], text, sizeof(text));
+		text = acl_rule_text(&ifc->rules[i]);
 		add_int(o, "id", ifc->rules[i].id);
 		add_str(o, "text", text);
+		free(text);
 		add_int(o, "packets", (int64_t)packets);
 		add_int(o, "bytes", (int64_t)bytes);
 		json_object_array_add(a, o);
@@ -1164,9 +1186,14 @@ static const struct op {
 struct json_object *ops__handle(struct daemon *d, struct json_object *req, uid_t uid)
 {
 	const char *op = str_arg(req, "op");
+	char why[512];
 
-	if (!op)
-		return reply_err("a request needs a string 'op'");
+	/* Every field of its exact type and range before any op reads one. */
+	if (ctl__request_check(req, why, sizeof(why)))
+		return reply_err("%s", why);
+	if (d->peer && d->peer->role < ctl__op_role(op))
+		return reply_err("permission denied: '%s' needs the admin role (root or control.group); "
+				 "uid %u has the %s role", op, (unsigned int)uid, ctl__role_name(d->peer->role));
 	d->req_us = sluice_now_us();
 	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
 		if (!strcmp(op, ops[i].name))

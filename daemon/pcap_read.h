@@ -8,6 +8,8 @@
 #define SLUICED_PCAP_READ_H
 
 #include <stddef.h>
+#include <stdio.h>
+#include "trust.h"
 
 struct frame {
 	void *data;
@@ -15,8 +17,11 @@ struct frame {
 };
 
 /* Reads up to max Ethernet frames; *frames is malloc'd, free with frames__free(). */
-int pcap__read_frames(const char *path, size_t max, struct frame **frames, size_t *n, char *err,
-		      size_t len);
+int pcap__read_frames(const char *path, const struct trust_peer *peer, size_t max,
+		      struct frame **frames, size_t *n, char *err, size_t len);
+/* The same from an open stream, which it closes (the fuzz target reads memory). */
+int pcap__read_stream(FILE *f, const char *path, size_t max, struct frame **frames, size_t *n,
+		      char *err, size_t len);
 void frames__free(struct frame *f, size_t n);
 
 #endif

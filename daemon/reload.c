@@ -2,7 +2,8 @@
 /*
  * Reload: parse the new file, bring each interface to it transactionally,
  * and when anything fails put every interface already changed back and keep
- * the old configuration, as relayd does.
+ * the old configuration, as relayd does. The old configuration is freed only
+ * once nothing points into it any more.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -15,11 +16,20 @@
 #endif
 #include "sluiced.h"
 
+#define RELOAD_MAX_IFACES	64
+
 static int collect_errors(const char *path, struct sluice_config **cfg, char *err, size_t len)
 {
 	struct config_errors errs = {};
 	size_t off = 0;
 	int ret = config__load(path, cfg, &errs);
+
+	/* What a start would refuse on this host, a reload refuses too. */
+	if (!ret && config__check_env(*cfg, &errs, NULL)) {
+		config__free(*cfg);
+		*cfg = NULL;
+		ret = -EINVAL;
+	}
 
 	err[0] = '\0';
 	for (size_t i = 0; i < errs.n && off < len; i++)
@@ -33,63 +43,120 @@ static int collect_errors(const char *path, struct sluice_config **cfg, char *er
 static int reload(struct daemon *d, struct json_object *changed, char *err, size_t len)
 {
 	struct sluice_config *ncfg = NULL, *old = d->cfg;
-	const struct cfg_iface *prev[64];
-	bool done[64] = {}, ch;
-	size_t i;
+	const struct cfg_iface *next[RELOAD_MAX_IFACES];
+	struct iface_undo *undo = NULL;
+	bool ch[RELOAD_MAX_IFACES] = {};
+	size_t i, done = 0;
+	bool trust_set = false;
 	int ret;
 
 	ret = collect_errors(d->config_path, &ncfg, err, len);
 	if (ret)
 		return ret;
-	if (strcmp(ncfg->pin_root, old->pin_root) || strcmp(ncfg->control.socket, old->control.socket)) {
-		snprintf(err, len, "pin_root and control.socket cannot change on reload: restart sluiced");
-		config__free(ncfg);
-		return -EINVAL;
+	if (strcmp(ncfg->pin_root, old->pin_root) || strcmp(ncfg->control.socket, old->control.socket) ||
+	    strcmp(ncfg->state_dir, old->state_dir)) {
+		snprintf(err, len, "pin_root, state_dir and control.socket cannot change on reload: "
+			 "restart sluiced");
+		ret = -EINVAL;
+		goto out;
 	}
-	if (ncfg->nr_ifaces > 64 || d->nr_ifs > 64) {
-		snprintf(err, len, "reload handles at most 64 interfaces");
-		config__free(ncfg);
-		return -E2BIG;
+	if (ncfg->nr_ifaces > RELOAD_MAX_IFACES || d->nr_ifs > RELOAD_MAX_IFACES) {
+		snprintf(err, len, "reload handles at most %d interfaces", RELOAD_MAX_IFACES);
+		ret = -E2BIG;
+		goto out;
 	}
 	for (i = 0; i < ncfg->nr_ifaces; i++) {
 		if (!daemon__iface(d, ncfg->ifaces[i].name)) {
 			snprintf(err, len, "%s: adding an interface needs a restart (it would attach XDP)",
 				 ncfg->ifaces[i].name);
-			config__free(ncfg);
-			return -EINVAL;
+			ret = -EINVAL;
+			goto out;
 		}
 	}
+	/*
+	 * An interface the file no longer names keeps running: a reload never
+	 * detaches. Its pipeline would be described by a configuration that
+	 * is gone, so the reload is refused instead.
+	 */
+	for (i = 0; i < d->nr_ifs; i++) {
+		size_t j;
 
+		for (j = 0; j < ncfg->nr_ifaces; j++)
+			if (!strcmp(ncfg->ifaces[j].name, d->ifs[i].pl.ifname))
+				break;
+		if (j == ncfg->nr_ifaces) {
+			snprintf(err, len, "%s: the file no longer names this interface; a reload never "
+				 "detaches: `sluicectl down %s` first, or restart sluiced",
+				 d->ifs[i].pl.ifname, d->ifs[i].pl.ifname);
+			ret = -EINVAL;
+			goto out;
+		}
+		next[i] = &ncfg->ifaces[j];
+	}
+	/* The new file's objects load under the new file's trust policy. */
+	ret = daemon__set_trust(ncfg);
+	if (ret) {
+		snprintf(err, len, "out of memory");
+		goto out;
+	}
+	trust_set = true;
+	undo = calloc(d->nr_ifs ? d->nr_ifs : 1, sizeof(*undo));
+	if (!undo) {
+		snprintf(err, len, "out of memory");
+		ret = -ENOMEM;
+		goto out;
+	}
+
+	/*
+	 * All or nothing: each interface is brought to the new file in turn;
+	 * when one fails, what it and those before it changed is put back, and
+	 * every interface keeps describing itself with the old configuration.
+	 */
 	pthread_mutex_lock(&d->lock);
-	for (i = 0; i < d->nr_ifs; i++)
-		prev[i] = d->ifs[i].cfg;
-	for (i = 0; i < ncfg->nr_ifaces; i++) {
-		struct iface *ifc = daemon__iface(d, ncfg->ifaces[i].name);
-
-		ret = iface__apply(d, ifc, &ncfg->ifaces[i], &ch, err, len);
+	for (i = 0; i < d->nr_ifs; i++) {
+		ret = iface__apply(d, &d->ifs[i], next[i], &undo[i], &ch[i], err, len);
 		if (ret)
 			break;
-		done[ifc - d->ifs] = true;
-		if (ch && changed)
-			json_object_array_add(changed, json_object_new_string(ifc->pl.ifname));
+		done++;
 	}
 	if (ret) {
-		char ignored[512];
-
-		/* Put back what changed, from the old configuration. */
-		for (size_t j = 0; j < d->nr_ifs; j++)
-			if (done[j] && iface__apply(d, &d->ifs[j], prev[j], &ch, ignored, sizeof(ignored)))
-				log_err("%s: could not restore the previous pipeline: %s",
-					d->ifs[j].pl.ifname, ignored);
+		while (done--)
+			iface__undo(&d->ifs[done], &undo[done]);
 		pthread_mutex_unlock(&d->lock);
-		config__free(ncfg);
-		return ret;
+		goto out;
+	}
+	for (i = 0; i < d->nr_ifs; i++) {
+		d->ifs[i].cfg = next[i];
+		iface__undo_free(&undo[i]);
+		if (ch[i] && changed)
+			json_object_array_add(changed, json_object_new_string(d->ifs[i].pl.ifname));
 	}
 	d->cfg = ncfg;
+	ncfg = NULL;
 	pthread_mutex_unlock(&d->lock);
+	for (i = 0; i < d->nr_ifs; i++)
+		if (iface__save_rules(d, &d->ifs[i]))
+			log_warn("%s: could not save the live rules in %s", d->ifs[i].pl.ifname,
+				 d->cfg->state_dir);
 	config__free(old);
 	log_notice("configuration reloaded from %s", d->config_path);
-	return 0;
+out:
+	if (ret && trust_set && daemon__set_trust(old))
+		log_err("could not restore the trust policy of the running configuration");
+	free(undo);
+	config__free(ncfg);
+	return ret;
+}
+
+int daemon__set_trust(const struct sluice_config *cfg)
+{
+	struct trust_policy pol;
+	int ret = config__trust_policy(cfg, &pol);
+
+	if (!ret)
+		ret = trust__set_policy(&pol);
+	config__trust_policy_free(&pol);
+	return ret;
 }
 
 /*

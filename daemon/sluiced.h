@@ -113,8 +113,7 @@ struct diff_state;
 
 struct client {
 	struct ctl_conn conn;
-	uid_t uid;		/* SO_PEERCRED at accept */
-	bool denied;		/* neither root nor in the socket's group */
+	struct ctl_peer peer;	/* SO_PEERCRED, SO_PEERGROUPS and role, at accept */
 };
 
 struct daemon {
@@ -125,7 +124,11 @@ struct daemon {
 	int listen_fd;
 	struct client *clients;
 	size_t nr_clients, cap_clients;
-	gid_t group;			/* control socket group, (gid_t)-1 = root only */
+	gid_t group;			/* control socket group (admin), (gid_t)-1 = root only */
+	gid_t read_group;		/* control.read_group, (gid_t)-1 = none */
+	int reserve_fd;			/* spare descriptor: accept() at EMFILE to say no */
+	/* The client whose request is being served, for ops that open its paths. */
+	const struct ctl_peer *peer;
 	struct history *hist;
 	struct metrics *metrics;
 	struct capture *capture;	/* the xsk section's sockets, NULL without one */
@@ -143,9 +146,14 @@ struct daemon {
 	volatile sig_atomic_t want_reload, want_quit;
 };
 
+/* caps.c: what the daemon keeps after setup (docs/security.md). */
+int caps__drop(const struct sluice_config *cfg, char *held, size_t len);
+
 /* log.c: stderr with sd-daemon level prefixes when journald reads it. */
 void log_init(int level, bool journal);
 void log_msg(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Copies in with control characters as \n, \t, \xNN; returns the length. */
+size_t log_escape(char *out, size_t len, const char *in);
 #define log_err(...)	log_msg(3, __VA_ARGS__)
 #define log_warn(...)	log_msg(4, __VA_ARGS__)
 #define log_notice(...)	log_msg(5, __VA_ARGS__)
@@ -155,8 +163,20 @@ void log_msg(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)
 /* iface.c: configuration to running pipelines. */
 int iface__src_from_cfg(const struct cfg_pipeline *p, struct stage_src *src);
 int iface__start(struct daemon *d, struct iface *ifc, const struct cfg_iface *cfg, char *err, size_t len);
-int iface__apply(struct daemon *d, struct iface *ifc, const struct cfg_iface *cfg, bool *changed,
-		 char *err, size_t len);
+/* What iface__apply() changed, so that a failed reload can put it back. */
+struct iface_undo {
+	bool committed;			/* a new generation went live: src is the old code */
+	struct stage_src src[SLUICE_MAX_STAGES];
+	int nr_stages;
+	int default_verdict;
+	bool rules_set;			/* the rule set changed: rules is the old one */
+	struct acl_rule_spec *rules;
+	size_t nr_rules;
+};
+int iface__apply(struct daemon *d, struct iface *ifc, const struct cfg_iface *cfg,
+		 struct iface_undo *u, bool *changed, char *err, size_t len);
+void iface__undo(struct iface *ifc, struct iface_undo *u);
+void iface__undo_free(struct iface_undo *u);
 int iface__save_rules(const struct daemon *d, const struct iface *ifc);
 int iface__set_rules(struct iface *ifc, const struct acl_rule_spec *rules, size_t n, char *err,
 		     size_t len);
@@ -177,6 +197,8 @@ void iface__free(struct iface *ifc);
 /* ops.c: one handler per control request. */
 struct json_object *ops__handle(struct daemon *d, struct json_object *req, uid_t uid);
 int daemon__reload(struct daemon *d, struct json_object *changed, char *err, size_t len);
+/* Makes cfg's trust policy the process's (lib/trust.h). */
+int daemon__set_trust(const struct sluice_config *cfg);
 void daemon__watch_tick(struct daemon *d);
 
 /* diff.c: shadow diffs of a candidate stage against sampled live frames. */
@@ -188,11 +210,14 @@ void diff__free(struct daemon *d);
 
 /* control.c: the socket and the event loop. */
 void control__block_signals(void);
+/* Before anything is attached: the socket path is free, or a stale socket. */
+int control__check_path(struct daemon *d);
 int control__listen(struct daemon *d);
 int control__loop(struct daemon *d);
 
 /* history.c: every change, in memory and appended to state_dir/history.jsonl. */
-struct history *history__new(const char *state_dir);
+#define HISTORY_MAX_BYTES	(1u << 20)	/* then history.jsonl.1 and a new file */
+struct history *history__new(const char *state_dir, size_t max_bytes);	/* 0: the default */
 void history__free(struct history *h);
 void history__add(struct history *h, struct json_object *entry);	/* takes the reference */
 struct json_object *history__list(struct history *h, size_t limit);
@@ -204,6 +229,8 @@ struct json_object *history__list(struct history *h, size_t limit);
  * a listener that cannot bind is an error.
  */
 int metrics__start(struct daemon *d, struct metrics **out);
+/* Starts libmicrohttpd's thread on what metrics__start() bound: after the capabilities go. */
+int metrics__serve(struct daemon *d, struct metrics *m);
 void metrics__stop(struct daemon *d, struct metrics *m);
 char *metrics__render(struct daemon *d);
 /* An automatic rollback or canary abort of ifname (change.c), for metrics, by result. */

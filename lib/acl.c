@@ -872,7 +872,8 @@ static void format_icmp(char *buf, size_t len, size_t *off, const struct acl_rul
 	}
 }
 
-int acl_rule_format(const struct acl_rule_spec *r, char *buf, size_t len)
+/* Formats into buf[len] (len may be 0); *need gets the length of the whole text. */
+static int rule_format(const struct acl_rule_spec *r, char *buf, size_t len, size_t *need)
 {
 	size_t off = 0, i;
 
@@ -923,9 +924,33 @@ int acl_rule_format(const struct acl_rule_spec *r, char *buf, size_t len)
 	format_prefixes(buf, len, &off, "arp_target", r->arp_target, r->nr_arp_target);
 	format_icmp(buf, len, &off, r);
 	format_prefixes(buf, len, &off, "nd_target", r->nd_target, r->nr_nd_target);
+	*need = off;
 	if (off >= len)
 		return -ENOSPC;
 	return (int)off;
+}
+
+int acl_rule_format(const struct acl_rule_spec *r, char *buf, size_t len)
+{
+	size_t need;
+
+	return rule_format(r, buf, len, &need);
+}
+
+char *acl_rule_text(const struct acl_rule_spec *r)
+{
+	size_t need;
+	char *buf;
+
+	/* Measure first: a rule of many prefixes has no fixed bound. */
+	if (rule_format(r, NULL, 0, &need) != -ENOSPC)
+		return NULL;
+	buf = malloc(need + 1);
+	if (buf && rule_format(r, buf, need + 1, &need) < 0) {
+		free(buf);
+		buf = NULL;
+	}
+	return buf;
 }
 
 /* ---- maps ---- */

@@ -73,8 +73,13 @@ int acl_rule_parse(const char *text, struct acl_rule_spec *rule, char *err, size
  */
 int acl_rule_set(struct acl_rule_spec *rule, const char *key, const char *value, char *err,
 		 size_t errlen);
-/* Prints a rule back in the syntax acl_rule_parse() reads. */
+/*
+ * Prints a rule back in the syntax acl_rule_parse() reads: the length, or
+ * -ENOSPC when it does not fit (buf then holds a cut rule: never store it).
+ */
 int acl_rule_format(const struct acl_rule_spec *rule, char *buf, size_t len);
+/* The whole text of a rule, however long (caller frees); NULL on error. */
+char *acl_rule_text(const struct acl_rule_spec *rule);
 int acl_prefix_parse(const char *text, struct acl_prefix *p);
 void acl_rule_spec_free(struct acl_rule_spec *rule);
 /* A deep copy (dst's own lists are not freed first). */

@@ -7,6 +7,7 @@
  * the user reads them top to bottom.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
@@ -19,6 +20,10 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <net/if.h>
+#include <pwd.h>
+#include <grp.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
 #include <netinet/in.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -31,12 +36,20 @@
 
 static const char *const builtin_stages[] = { CONFIG_BUILTIN_STAGES };
 
+/* Rule ids seen in the pipeline being parsed: open addressing, id -> line. */
+struct id_set {
+	struct { uint32_t id; int line; bool used; } *v;
+	size_t cap, nr;
+};
+
 struct parser {
 	const char *file;	/* name in messages */
 	char *dir;		/* base of relative object paths */
 	yaml_document_t doc;
 	struct config_errors *errs;
-	size_t nr_errs;		/* errors this parse added */
+	size_t nr_errs;		/* errors this parse found */
+	size_t cap_errs;	/* room in errs->v */
+	struct id_set ids;
 	bool nomem;
 };
 
@@ -53,8 +66,12 @@ static void err_add(struct parser *p, int line, int col, const char *path, const
 	char *body = NULL, *msg = NULL;
 	int ret;
 
-	p->nr_errs++;
-	if (!p->errs)
+	/*
+	 * A file that is wrong everywhere (an alias repeats one mistake a
+	 * million times) gets its first CONFIG_MAX_ERRORS errors and a count:
+	 * the list is for a human, and building it must stay cheap.
+	 */
+	if (++p->nr_errs > CONFIG_MAX_ERRORS || !p->errs)
 		return;
 	if (vasprintf(&body, fmt, ap) < 0)
 		goto nomem;
@@ -67,12 +84,18 @@ static void err_add(struct parser *p, int line, int col, const char *path, const
 	free(body);
 	if (ret < 0)
 		goto nomem;
-	v = realloc(p->errs->v, (p->errs->n + 1) * sizeof(*v));
-	if (!v) {
-		free(msg);
-		goto nomem;
+	if (p->errs->n + 1 > p->cap_errs) {
+		size_t cap = p->errs->n + 16;
+
+		v = realloc(p->errs->v, cap * sizeof(*v));
+		if (!v) {
+			free(msg);
+			goto nomem;
+		}
+		p->errs->v = v;
+		p->cap_errs = cap;
 	}
-	p->errs->v = v;
+	v = p->errs->v;
 	v[p->errs->n++] = (struct config_error){ .msg = msg, .line = line, .col = col };
 	return;
 nomem:
@@ -914,6 +937,79 @@ static void rollback_parse(struct parser *p, yaml_node_t *n, const char *path, s
 #undef SUB
 }
 
+/*
+ * The parameters of the built-in stages: their .rodata variables (bpf/STAGE.h),
+ * each a __u32, and the values that mean something to the stage. A value
+ * outside would be cut to 32 bits at load, or mean nothing.
+ */
+enum bp_kind { BP_BOOL, BP_U32, BP_VERDICT };
+
+static const struct builtin_param {
+	const char *stage, *name;
+	enum bp_kind kind;
+	int64_t min, max;
+} builtin_params[] = {
+	{ "parse", "drop_malformed", BP_BOOL, 0, 1 },
+	{ "acl", "default_action", BP_VERDICT, XDP_ABORTED, XDP_TX },
+	{ "ratelimit", "rate_pps", BP_U32, 0, UINT32_MAX },
+	{ "ratelimit", "burst", BP_U32, 0, UINT32_MAX },
+	{ "ratelimit", "over_action", BP_VERDICT, XDP_ABORTED, XDP_TX },
+	{ "xsk", "all", BP_BOOL, 0, 1 },
+	{ "xsk", "fallback", BP_VERDICT, XDP_DROP, XDP_TX },
+	{ "verdict", "verdict", BP_VERDICT, XDP_ABORTED, XDP_REDIRECT },
+};
+
+static void verdict_names(int64_t min, int64_t max, char *buf, size_t len)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (int64_t v = min; v <= max && off < len; v++)
+		off += (size_t)snprintf(buf + off, len - off, "%s%s", off ? ", " : "",
+					config__verdict_name((int)v));
+}
+
+int config__builtin_param_check(const char *object, const char *name, int64_t value, char *err,
+				size_t len)
+{
+	char names[PATH_LEN] = "";
+	bool stage_known = false;
+	size_t i;
+
+	for (i = 0; i < sizeof(builtin_stages) / sizeof(builtin_stages[0]); i++)
+		stage_known |= streq(builtin_stages[i], object);
+	if (!stage_known)
+		return 0;	/* a user object: its variables are known at load */
+	for (i = 0; i < sizeof(builtin_params) / sizeof(builtin_params[0]); i++) {
+		const struct builtin_param *bp = &builtin_params[i];
+
+		if (!streq(bp->stage, object))
+			continue;
+		if (!streq(bp->name, name)) {
+			snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s",
+				 *names ? ", " : "", bp->name);
+			continue;
+		}
+		if (value >= bp->min && value <= bp->max)
+			return 0;
+		if (bp->kind == BP_BOOL) {
+			snprintf(err, len, "%lld is no boolean: use true or false", (long long)value);
+		} else if (bp->kind == BP_VERDICT) {
+			char vn[PATH_LEN];
+
+			verdict_names(bp->min, bp->max, vn, sizeof(vn));
+			snprintf(err, len, "%lld is no verdict %s takes; use %s", (long long)value, name, vn);
+		} else {
+			snprintf(err, len, "%lld is out of range [%lld, %lld] (a 32-bit variable)",
+				 (long long)value, (long long)bp->min, (long long)bp->max);
+		}
+		return -ERANGE;
+	}
+	snprintf(err, len, "built-in stage \"%s\" has no parameter \"%s\"; %s%s", object, name,
+		 *names ? "its parameters: " : "it takes none", names);
+	return -ENOENT;
+}
+
 static void params_parse(struct parser *p, yaml_node_t *n, const char *path, struct cfg_stage *st)
 {
 	yaml_node_pair_t *pair;
@@ -979,6 +1075,15 @@ static void params_parse(struct parser *p, yaml_node_t *n, const char *path, str
 			}
 			prm->value = verdicts[e].val;
 		}
+		if (st->builtin) {
+			char why[PATH_LEN];
+			int r = config__builtin_param_check(st->object, name, prm->value, why, sizeof(why));
+
+			if (r) {
+				err_node(p, r == -ENOENT ? k : v, sub, "%s", why);
+				continue;
+			}
+		}
 		prm->name = xstrdup(p, name);
 		prm->line = (int)k->start_mark.line + 1;
 		prm->col = (int)k->start_mark.column + 1;
@@ -996,11 +1101,57 @@ static bool is_builtin(const char *name)
 	return false;
 }
 
-static void object_resolve(struct parser *p, yaml_node_t *n, const char *path, struct cfg_stage *st)
+/* An absolute path from a configuration's relative one, folded lexically (symlinks are refused anyway). */
+static char *abs_path(struct parser *p, const char *obj)
 {
-	char *full = NULL, *real;
+	char cwd[PATH_MAX], *full = NULL, *out, *q, *end;
+	size_t l;
+
+	if (obj[0] == '/') {
+		full = strdup(obj);
+	} else if (p->dir[0] == '/') {
+		if (asprintf(&full, "%s/%s", p->dir, obj) < 0)
+			full = NULL;
+	} else if (getcwd(cwd, sizeof(cwd))) {
+		if (asprintf(&full, "%s/%s/%s", cwd, p->dir, obj) < 0)
+			full = NULL;
+	}
+	if (!full) {
+		p->nomem = true;
+		return NULL;
+	}
+	/* Drop "." and empty components, fold "..". */
+	out = full;
+	for (q = full; *q;) {
+		while (*q == '/')
+			q++;
+		end = strchrnul(q, '/');
+		l = (size_t)(end - q);
+		if (!l || (l == 1 && q[0] == '.')) {
+		} else if (l == 2 && q[0] == '.' && q[1] == '.') {
+			while (out > full && *--out != '/')
+				;
+		} else {
+			*out++ = '/';
+			memmove(out, q, l);
+			out += l;
+		}
+		q = end;
+	}
+	if (out == full)
+		*out++ = '/';
+	*out = '\0';
+	return full;
+}
+
+static void object_resolve(struct parser *p, yaml_node_t *n, const char *path, struct cfg_stage *st,
+			   const struct sluice_config *cfg)
+{
+	struct trust_policy pol = { .owner = cfg->trust.owner, .stage_dir = cfg->trust.stage_dir };
+	struct trust_pin pin;
+	char *full, why[1024];
 	const char *obj;
-	struct stat sb;
+	int fd;
 
 	if (!get_str(p, n, path, &st->object))
 		return;
@@ -1009,59 +1160,96 @@ static void object_resolve(struct parser *p, yaml_node_t *n, const char *path, s
 		st->builtin = true;
 		return;
 	}
-	if (obj[0] == '/')
-		full = xstrdup(p, obj);
-	else if (asprintf(&full, "%s/%s", p->dir, obj) < 0)
-		full = NULL, p->nomem = true;
+	full = abs_path(p, obj);
 	if (!full)
 		return;
-	if (stat(full, &sb) || !S_ISREG(sb.st_mode)) {
+	if (st->has_sha256) {
+		pin.path = full;
+		memcpy(pin.sha256, st->sha256, sizeof(pin.sha256));
+		pol.pins = &pin;
+		pol.nr_pins = 1;
+	}
+	/* What sluiced will open, checked the way it will open it. */
+	fd = trust__open_with(&pol, full, TRUST_OBJECT, NULL, why, sizeof(why));
+	if (fd == -ENOENT) {
 		char names[PATH_LEN] = "";
 		size_t i;
 
 		for (i = 0; i < sizeof(builtin_stages) / sizeof(builtin_stages[0]); i++)
 			snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s", i ? " " : "",
 				 builtin_stages[i]);
-		err_node(p, n, path, "object \"%s\" is not a built-in stage (%s) and %s %s", obj, names, full,
-			 stat(full, &sb) ? "does not exist" : "is not a regular file");
+		err_node(p, n, path, "object \"%s\" is not a built-in stage (%s) and %s does not exist", obj,
+			 names, full);
 		free(full);
 		return;
 	}
-	real = realpath(full, NULL);
-	free(full);
-	if (!real) {
-		p->nomem = true;
+	if (fd < 0 || trust__check_elf(fd, full, why, sizeof(why)) == -EBADMSG) {
+		err_node(p, n, path, "%s", why);
+		if (fd >= 0)
+			close(fd);
+		free(full);
 		return;
 	}
+	close(fd);
 	free(st->object);
-	st->object = real;
+	st->object = full;
+}
+
+/* Rule ids name rules in counters and commands: unique across the pipeline. */
+/* Adds id to the set; 0, or the line it was first seen at. */
+static int id_set_add(struct parser *p, uint32_t id, int line)
+{
+	struct id_set *s = &p->ids;
+	size_t i;
+
+	if (2 * (s->nr + 1) > s->cap) {
+		struct id_set n = { .cap = s->cap ? 2 * s->cap : 64 };
+
+		n.v = calloc(n.cap, sizeof(*n.v));
+		if (!n.v) {
+			p->nomem = true;
+			return 0;
+		}
+		for (i = 0; i < s->cap; i++) {
+			size_t j;
+
+			if (!s->v[i].used)
+				continue;
+			for (j = (s->v[i].id * 2654435761u) & (n.cap - 1); n.v[j].used; j = (j + 1) & (n.cap - 1))
+				;
+			n.v[j] = s->v[i];
+			n.nr++;
+		}
+		free(s->v);
+		*s = n;
+	}
+	for (i = (id * 2654435761u) & (s->cap - 1); s->v[i].used; i = (i + 1) & (s->cap - 1))
+		if (s->v[i].id == id)
+			return s->v[i].line;
+	s->v[i].used = true;
+	s->v[i].id = id;
+	s->v[i].line = line;
+	s->nr++;
+	return 0;
 }
 
 /* Rule ids name rules in counters and commands: unique across the pipeline. */
 static void rule_check_id(struct parser *p, yaml_node_t *idn, const char *path,
 			  const struct cfg_pipeline *pl, const struct cfg_stage *st, size_t idx)
 {
-	uint32_t id = st->rules[idx].id;
-	const struct cfg_stage *s;
-	size_t r;
+	int first = id_set_add(p, st->rules[idx].id, st->rule_lines[idx]);
 
-	for (s = pl->stages; s <= st; s++) {
-		for (r = 0; r < (s == st ? idx : s->nr_rules); r++) {
-			if (s->rules[r].id == id) {
-				err_node(p, idn, path, "duplicate rule id %u in pipeline \"%s\" (first at line %d)",
-					 id, pl->name ? pl->name : "?", s->rule_lines[r]);
-				return;
-			}
-		}
-	}
+	if (first)
+		err_node(p, idn, path, "duplicate rule id %u in pipeline \"%s\" (first at line %d)",
+			 st->rules[idx].id, pl->name ? pl->name : "?", first);
 }
 
 static void stage_parse(struct parser *p, yaml_node_t *n, const char *path, struct cfg_stage *st,
-			struct cfg_pipeline *pl)
+			struct cfg_pipeline *pl, const struct sluice_config *cfg)
 {
 	struct field f[] = {
 		{ "name", true }, { "object", true }, { "program" }, { "tail_calls" }, { "params" },
-		{ "rules" }, { "tests" }, { "auto_rollback" },
+		{ "rules" }, { "tests" }, { "auto_rollback" }, { "sha256" },
 	};
 	char sub[PATH_LEN];
 	yaml_node_t *v;
@@ -1081,8 +1269,18 @@ static void stage_parse(struct parser *p, yaml_node_t *n, const char *path, stru
 			}
 		}
 	}
-	if ((v = FIELD(f, "object")))
-		object_resolve(p, v, SUB("object"), st);
+	if ((v = FIELD(f, "sha256"))) {
+		if (v->type != YAML_SCALAR_NODE || trust__sha256_parse(scalar(v), st->sha256))
+			err_type(p, v, SUB("sha256"), "64 hex digits of the object's SHA-256");
+		else
+			st->has_sha256 = true;
+	}
+	if ((v = FIELD(f, "object"))) {
+		object_resolve(p, v, SUB("object"), st, cfg);
+		if (st->builtin && st->has_sha256)
+			err_node(p, FIELD(f, "sha256"), SUB("sha256"),
+				 "built-in stage \"%s\" is part of sluiced: sha256 pins a file", st->object);
+	}
 	if ((v = FIELD(f, "program")) && get_str(p, v, SUB("program"), &st->program) &&
 	    (strlen(st->program) >= STAGE_PROG_LEN || !*st->program))
 		err_node(p, v, sub, "program names are 1 to %d bytes", STAGE_PROG_LEN - 1);
@@ -1118,6 +1316,9 @@ static void stage_parse(struct parser *p, yaml_node_t *n, const char *path, stru
 	if ((v = FIELD(f, "tests"))) {
 		if (v->type != YAML_SEQUENCE_NODE) {
 			err_type(p, v, SUB("tests"), "a list of tests");
+		} else if (seq_len(v) > CONFIG_MAX_TESTS) {
+			err_node(p, v, SUB("tests"), "%zu pre-flight tests, more than %d", seq_len(v),
+				 CONFIG_MAX_TESTS);
 		} else {
 			st->tests = xcalloc(p, seq_len(v), sizeof(*st->tests));
 			for (i = 0; st->tests && i < seq_len(v); i++) {
@@ -1144,6 +1345,9 @@ static void pipeline_parse(struct parser *p, yaml_node_t *n, const char *path, s
 	pl->line = (int)n->start_mark.line + 1;
 	pl->col = (int)n->start_mark.column + 1;
 	pl->default_verdict = XDP_PASS;
+	/* Rule ids are unique per pipeline: a fresh set for each. */
+	free(p->ids.v);
+	memset(&p->ids, 0, sizeof(p->ids));
 	if (!fields_get(p, n, path, f, 3))
 		return;
 #define SUB(key) subpath(sub, "%s.%s", path, key)
@@ -1177,7 +1381,7 @@ static void pipeline_parse(struct parser *p, yaml_node_t *n, const char *path, s
 		char ssub[PATH_LEN];
 
 		subpath(ssub, "%s[%zu]", sub, i);
-		stage_parse(p, seq_at(p, v, i), ssub, &pl->stages[i], pl);
+		stage_parse(p, seq_at(p, v, i), ssub, &pl->stages[i], pl, cfg);
 		pl->nr_stages++;
 		/* The entry's call into the stage, then what the stage declares. */
 		calls += 1 + pl->stages[i].tail_calls;
@@ -1422,10 +1626,10 @@ static const struct name_val log_levels[] = {
 
 static void control_parse(struct parser *p, yaml_node_t *n, struct sluice_config *cfg)
 {
-	struct field f[] = { { "socket" }, { "mode" }, { "group" } };
+	struct field f[] = { { "socket" }, { "mode" }, { "group" }, { "read_group" }, { "idle_timeout_ms" } };
 	yaml_node_t *v;
 
-	if (!fields_get(p, n, "control", f, 3))
+	if (!fields_get(p, n, "control", f, 5))
 		return;
 	if ((v = FIELD(f, "socket")) && get_str(p, v, "control.socket", &cfg->control.socket) &&
 	    (cfg->control.socket[0] != '/' ||
@@ -1451,8 +1655,17 @@ static void control_parse(struct parser *p, yaml_node_t *n, struct sluice_config
 				err_node(p, v, "control.mode", "mode 0660 needs control.group");
 		}
 	}
-	if ((v = FIELD(f, "group")))
-		get_str(p, v, "control.group", &cfg->control.group);
+	if ((v = FIELD(f, "group")) && get_str(p, v, "control.group", &cfg->control.group))
+		cfg->control.group_pos = (struct cfg_pos){ (int)v->start_mark.line + 1,
+							   (int)v->start_mark.column + 1 };
+	if ((v = FIELD(f, "idle_timeout_ms")))
+		get_u32(p, v, "control.idle_timeout_ms", 100, 3600 * 1000, &cfg->control.idle_timeout_ms);
+	if ((v = FIELD(f, "read_group")) && get_str(p, v, "control.read_group", &cfg->control.read_group)) {
+		cfg->control.read_group_pos = (struct cfg_pos){ (int)v->start_mark.line + 1,
+								(int)v->start_mark.column + 1 };
+		if (cfg->control.group && !strcmp(cfg->control.group, cfg->control.read_group))
+			err_node(p, v, "control.read_group", "the same group as control.group, which administers");
+	}
 }
 
 static void metrics_parse(struct parser *p, yaml_node_t *n, struct sluice_config *cfg)
@@ -1479,6 +1692,14 @@ static void metrics_parse(struct parser *p, yaml_node_t *n, struct sluice_config
 	port = strtol(colon + 1, &end, 10);
 	if (!colon[1] || *end || errno || port < 1 || port > 65535)
 		goto bad;
+	/* ":PORT": every address, IPv6 and IPv4 (a dual-stack socket). */
+	if (!host[0]) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_addr = in6addr_any;
+		sin6->sin6_port = htons((uint16_t)port);
+		cfg->metrics.addrlen = sizeof(*sin6);
+		return;
+	}
 	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
 		host[strlen(host) - 1] = 0;
 		if (inet_pton(AF_INET6, host + 1, &sin6->sin6_addr) != 1)
@@ -1495,9 +1716,48 @@ static void metrics_parse(struct parser *p, yaml_node_t *n, struct sluice_config
 	cfg->metrics.addrlen = sizeof(*sin);
 	return;
 bad:
-	err_type(p, v, "metrics.listen", "ADDRESS:PORT such as 127.0.0.1:9469 or [::1]:9469");
+	err_type(p, v, "metrics.listen", "ADDRESS:PORT such as 127.0.0.1:9469, [::1]:9469 or :9469 (every address)");
 	free(cfg->metrics.listen);
 	cfg->metrics.listen = NULL;
+}
+
+static void trust_parse(struct parser *p, yaml_node_t *n, struct sluice_config *cfg)
+{
+	struct field f[] = { { "owner" }, { "stage_dir" } };
+	struct trust_policy pol = { .owner = (uid_t)-1 };
+	yaml_node_t *v;
+	char why[1024];
+	int64_t uid;
+
+	if (!fields_get(p, n, "trust", f, 2))
+		return;
+	if ((v = FIELD(f, "owner")) && get_str(p, v, "trust.owner", &cfg->trust.owner_name)) {
+		struct passwd *pw = getpwnam(cfg->trust.owner_name);
+
+		if (pw)
+			cfg->trust.owner = pw->pw_uid;
+		else if (parse_int(v, &uid) && uid > 0 && uid < UINT32_MAX)
+			cfg->trust.owner = (uid_t)uid;
+		else
+			err_node(p, v, "trust.owner", "no user \"%s\" on this system", cfg->trust.owner_name);
+	}
+	pol.owner = cfg->trust.owner;
+	if ((v = FIELD(f, "stage_dir")) && get_str(p, v, "trust.stage_dir", &cfg->trust.stage_dir)) {
+		int fd;
+
+		/* The folder itself passes the rules a folder on an object's path must. */
+		if (cfg->trust.stage_dir[0] != '/') {
+			err_node(p, v, "trust.stage_dir", "must be an absolute path");
+			return;
+		}
+		fd = trust__open_with(&pol, cfg->trust.stage_dir, TRUST_PCAP, NULL, why, sizeof(why));
+		if (fd >= 0) {
+			close(fd);
+			err_node(p, v, "trust.stage_dir", "%s is a file, not a folder", cfg->trust.stage_dir);
+		} else if (fd != -EISDIR && !strstr(why, "(regular-file)")) {
+			err_node(p, v, "trust.stage_dir", "%s", why);
+		}
+	}
 }
 
 static int config_defaults(struct sluice_config *cfg)
@@ -1506,7 +1766,9 @@ static int config_defaults(struct sluice_config *cfg)
 	cfg->state_dir = strdup(CONFIG_DEFAULT_STATE_DIR);
 	cfg->control.socket = strdup(CONFIG_DEFAULT_SOCKET);
 	cfg->control.mode = CONFIG_DEFAULT_SOCKET_MODE;
+	cfg->control.idle_timeout_ms = CONFIG_DEFAULT_IDLE_MS;
 	cfg->log_level = LOG_INFO;
+	cfg->trust.owner = (uid_t)-1;
 	/* docs/afxdp.md "Defaults and why": measured with bench/xsk.sh --rings */
 	cfg->xsk.rx_ring = 8192;
 	cfg->xsk.fill_ring = 8192;
@@ -1522,7 +1784,7 @@ static void root_parse(struct parser *p, yaml_node_t *root, struct sluice_config
 {
 	struct field f[] = {
 		{ "pin_root" }, { "state_dir" }, { "log_level" }, { "control" }, { "metrics" },
-		{ "pipelines", true }, { "interfaces", true }, { "xsk" },
+		{ "pipelines", true }, { "interfaces", true }, { "xsk" }, { "trust" },
 	};
 	yaml_node_t *v;
 	char sub[PATH_LEN];
@@ -1530,9 +1792,11 @@ static void root_parse(struct parser *p, yaml_node_t *root, struct sluice_config
 
 	if (!fields_get(p, root, "", f, sizeof(f) / sizeof(f[0])))
 		return;
-	if ((v = FIELD(f, "pin_root")) && get_str(p, v, "pin_root", &cfg->pin_root) &&
-	    cfg->pin_root[0] != '/')
-		err_node(p, v, "pin_root", "must be an absolute path");
+	if ((v = FIELD(f, "pin_root")) && get_str(p, v, "pin_root", &cfg->pin_root)) {
+		cfg->pin_root_pos = (struct cfg_pos){ (int)v->start_mark.line + 1, (int)v->start_mark.column + 1 };
+		if (cfg->pin_root[0] != '/')
+			err_node(p, v, "pin_root", "must be an absolute path");
+	}
 	if ((v = FIELD(f, "state_dir")) && get_str(p, v, "state_dir", &cfg->state_dir) &&
 	    cfg->state_dir[0] != '/')
 		err_node(p, v, "state_dir", "must be an absolute path");
@@ -1542,6 +1806,9 @@ static void root_parse(struct parser *p, yaml_node_t *root, struct sluice_config
 		control_parse(p, v, cfg);
 	if ((v = FIELD(f, "metrics")))
 		metrics_parse(p, v, cfg);
+	/* Before the pipelines: their objects are checked under it. */
+	if ((v = FIELD(f, "trust")))
+		trust_parse(p, v, cfg);
 	if ((v = FIELD(f, "pipelines"))) {
 		if (v->type != YAML_SEQUENCE_NODE) {
 			err_type(p, v, "pipelines", "a list of pipelines");
@@ -1619,6 +1886,8 @@ static void check_one_document(struct parser *p, yaml_parser_t *yp)
 	yaml_document_delete(&next);
 }
 
+static uint64_t expanded_nodes(yaml_document_t *doc);
+
 static int parse_yaml(yaml_parser_t *yp, const char *name, struct sluice_config **cfgp,
 		      struct config_errors *errs)
 {
@@ -1655,6 +1924,12 @@ static int parse_yaml(yaml_parser_t *yp, const char *name, struct sluice_config 
 	}
 
 	check_one_document(&p, yp);
+	if (expanded_nodes(&p.doc) > CONFIG_MAX_NODES) {
+		err_at(&p, 1, 1, NULL, "with its aliases expanded, the configuration has more than %u "
+		       "nodes: YAML aliases may share, not multiply", CONFIG_MAX_NODES);
+		err = -EINVAL;
+		goto out_doc;
+	}
 	cfg = calloc(1, sizeof(*cfg));
 	if (!cfg || !(cfg->file = strdup(name)) || config_defaults(cfg)) {
 		err = -ENOMEM;
@@ -1676,55 +1951,230 @@ out_doc:
 	yaml_document_delete(&p.doc);
 out_dir:
 	free(p.dir);
+	free(p.ids.v);
 	if (errs && errs->n > first)
 		errors_sort(errs->v + first, errs->n - first);
+	if (p.nr_errs > CONFIG_MAX_ERRORS) {
+		size_t more = p.nr_errs - CONFIG_MAX_ERRORS;
+
+		p.nr_errs = 0;
+		err_at(&p, 0, 0, NULL, "and %zu more errors", more);
+	}
 	*cfgp = cfg;
+	return err;
+}
+
+/*
+ * How deep flow collections nest ("[[[...": libyaml's scanner takes time
+ * quadratic in it), found by a lexical pass that skips quoted scalars and
+ * comments. Returns 0, or the 1-based line and column of the opening
+ * bracket past CONFIG_MAX_DEPTH.
+ */
+static int flow_depth_ok(const char *s, size_t len, int *line, int *col)
+{
+	int depth = 0, l = 1, c = 0;
+	bool sq = false, dq = false, comment = false, prev_space = true;
+
+	for (size_t i = 0; i < len; i++) {
+		char ch = s[i];
+
+		c++;
+		if (ch == '\n') {
+			l++;
+			c = 0;
+			comment = false;
+			prev_space = true;
+			continue;
+		}
+		if (comment)
+			continue;
+		if (dq) {
+			if (ch == '\\' && i + 1 < len)
+				i++, c++;
+			else if (ch == '"')
+				dq = false;
+			continue;
+		}
+		if (sq) {
+			if (ch == '\'')
+				sq = false;	/* '' is an escaped quote: it reopens at once */
+			continue;
+		}
+		if (ch == '#' && prev_space) {
+			comment = true;
+			continue;
+		}
+		prev_space = ch == ' ' || ch == '\t';
+		if (ch == '"')
+			dq = true;
+		else if (ch == '\'')
+			sq = true;
+		else if (ch == '[' || ch == '{') {
+			if (++depth > CONFIG_MAX_DEPTH) {
+				*line = l;
+				*col = c;
+				return -1;
+			}
+		} else if ((ch == ']' || ch == '}') && depth) {
+			depth--;
+		}
+	}
+	return 0;
+}
+
+/*
+ * The number of nodes the document has once every alias is expanded, which
+ * is what walking it costs: aliases of aliases grow it exponentially (a 17
+ * KB file took 14.6 s and 1.6 GB). Memoised per node, so counting is linear
+ * in the document; saturates just above CONFIG_MAX_NODES.
+ */
+static uint64_t expanded_nodes(yaml_document_t *doc)
+{
+	size_t nr = (size_t)(doc->nodes.top - doc->nodes.start), top = 0;
+	uint64_t *size = calloc(nr + 1, sizeof(*size)), total = 0;
+	size_t *cursor = calloc(nr + 1, sizeof(*cursor));
+	uint8_t *state = calloc(nr + 1, 1);	/* 0 new, 1 on the stack, 2 counted */
+	int *stack = calloc(nr + 1, sizeof(*stack));
+
+	if (!nr)
+		goto out;
+	if (!size || !cursor || !state || !stack) {
+		total = CONFIG_MAX_NODES + 1;
+		goto out;
+	}
+	stack[top++] = 1;	/* the root */
+	state[1] = 1;
+	size[1] = 1;
+	while (top) {
+		int id = stack[top - 1], c;
+		yaml_node_t *n = yaml_document_get_node(doc, id);
+		size_t kids = n->type == YAML_SEQUENCE_NODE ?
+			      (size_t)(n->data.sequence.items.top - n->data.sequence.items.start) :
+			      n->type == YAML_MAPPING_NODE ?
+			      2 * (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start) : 0;
+
+		if (cursor[id] < kids) {
+			size_t k = cursor[id]++;
+
+			if (n->type == YAML_SEQUENCE_NODE)
+				c = n->data.sequence.items.start[k];
+			else if (k % 2)
+				c = n->data.mapping.pairs.start[k / 2].value;
+			else
+				c = n->data.mapping.pairs.start[k / 2].key;
+			if (c < 1 || (size_t)c > nr || state[c] == 1) {
+				/* An alias of a node that contains it: it never ends. */
+				size[id] = CONFIG_MAX_NODES + 1;
+			} else if (state[c] == 2) {
+				size[id] += size[c];
+			} else {
+				state[c] = 1;
+				size[c] = 1;
+				stack[top++] = c;
+			}
+			if (size[id] > CONFIG_MAX_NODES)
+				size[id] = CONFIG_MAX_NODES + 1;
+			continue;
+		}
+		state[id] = 2;
+		if (--top) {
+			int parent = stack[top - 1];
+
+			size[parent] += size[id];
+			if (size[parent] > CONFIG_MAX_NODES)
+				size[parent] = CONFIG_MAX_NODES + 1;
+		}
+	}
+	total = size[1];
+out:
+	free(size);
+	free(cursor);
+	free(state);
+	free(stack);
+	return total;
+}
+
+static int parse_buffer(const char *text, size_t len, const char *name, struct sluice_config **cfg,
+			struct config_errors *errs)
+{
+	struct parser p = { .file = name, .errs = errs };
+	yaml_parser_t yp;
+	int err, line, col;
+
+	*cfg = NULL;
+	if (len > CONFIG_MAX_BYTES) {
+		err_at(&p, 0, 0, NULL, "%zu bytes, more than the %u a configuration may have", len,
+		       CONFIG_MAX_BYTES);
+		return -EFBIG;
+	}
+	if (flow_depth_ok(text, len, &line, &col)) {
+		err_at(&p, line, col, NULL, "[ and { nest more than %d deep", CONFIG_MAX_DEPTH);
+		return -EINVAL;
+	}
+	if (!yaml_parser_initialize(&yp))
+		return -ENOMEM;
+	yaml_parser_set_input_string(&yp, (const unsigned char *)text, len);
+	err = parse_yaml(&yp, name, cfg, errs);
+	yaml_parser_delete(&yp);
 	return err;
 }
 
 int config__parse_string(const char *text, const char *name, struct sluice_config **cfg,
 			 struct config_errors *errs)
 {
-	yaml_parser_t yp;
-	int err;
-
 	if (!text || !cfg)
 		return -EINVAL;
-	if (!yaml_parser_initialize(&yp))
-		return -ENOMEM;
-	yaml_parser_set_input_string(&yp, (const unsigned char *)text, strlen(text));
-	err = parse_yaml(&yp, name ? name : "<string>", cfg, errs);
-	yaml_parser_delete(&yp);
-	return err;
+	return parse_buffer(text, strlen(text), name ? name : "<string>", cfg, errs);
 }
 
 int config__load(const char *path, struct sluice_config **cfg, struct config_errors *errs)
 {
-	yaml_parser_t yp;
-	FILE *f;
-	int err;
+	struct parser p = { .file = path, .errs = errs };
+	struct stat st;
+	char *buf = NULL;
+	size_t off = 0;
+	int fd, err;
 
 	if (!path || !cfg)
 		return -EINVAL;
 	*cfg = NULL;
-	f = fopen(path, "r");
-	if (!f) {
+	/* Never a FIFO or a device: the configuration is a file, read whole, within a limit. */
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0) {
 		err = -errno;
-		if (errs) {
-			struct parser p = { .file = path, .errs = errs };
-
-			err_at(&p, 0, 0, NULL, "cannot open: %s", strerror(-err));
-		}
+		err_at(&p, 0, 0, NULL, "cannot open: %s", strerror(-err));
 		return err;
 	}
-	if (!yaml_parser_initialize(&yp)) {
-		fclose(f);
-		return -ENOMEM;
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		err_at(&p, 0, 0, NULL, "not a regular file");
+		err = -EINVAL;
+		goto out;
 	}
-	yaml_parser_set_input_file(&yp, f);
-	err = parse_yaml(&yp, path, cfg, errs);
-	yaml_parser_delete(&yp);
-	fclose(f);
+	if ((uint64_t)st.st_size > CONFIG_MAX_BYTES) {
+		err_at(&p, 0, 0, NULL, "%lld bytes, more than the %u a configuration may have",
+		       (long long)st.st_size, CONFIG_MAX_BYTES);
+		err = -EFBIG;
+		goto out;
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf) {
+		err = -ENOMEM;
+		goto out;
+	}
+	while (off < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + off, (size_t)st.st_size - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		off += (size_t)n;
+	}
+	buf[off] = '\0';
+	err = parse_buffer(buf, off, path, cfg, errs);
+out:
+	free(buf);
+	close(fd);
 	return err;
 }
 
@@ -1771,10 +2221,106 @@ void config__free(struct sluice_config *cfg)
 	free(cfg->metrics.listen);
 	free(cfg->control.socket);
 	free(cfg->control.group);
+	free(cfg->control.read_group);
 	free(cfg->state_dir);
 	free(cfg->pin_root);
+	free(cfg->trust.owner_name);
+	free(cfg->trust.stage_dir);
 	free(cfg->file);
 	free(cfg);
+}
+
+/* The folder nearest to path that exists (path itself if it does). */
+static void nearest_existing(const char *path, char *out, size_t len)
+{
+	struct stat st;
+	char *slash;
+
+	snprintf(out, len, "%s", path);
+	while (stat(out, &st)) {
+		slash = strrchr(out, '/');
+		if (!slash || slash == out) {
+			snprintf(out, len, "/");
+			return;
+		}
+		*slash = '\0';
+	}
+}
+
+int config__check_env(const struct sluice_config *cfg, struct config_errors *errs,
+		      struct config_errors *warns)
+{
+	struct parser p = { .file = cfg->file, .errs = errs };
+	struct parser w = { .file = cfg->file, .errs = warns };
+	char near[PATH_MAX];
+	struct statfs sf;
+	struct stat st;
+
+	if (cfg->control.group && !getgrnam(cfg->control.group))
+		err_at(&p, cfg->control.group_pos.line, cfg->control.group_pos.col, "control.group",
+		       "no group \"%s\" on this host", cfg->control.group);
+	if (cfg->control.read_group && !getgrnam(cfg->control.read_group))
+		err_at(&p, cfg->control.read_group_pos.line, cfg->control.read_group_pos.col,
+		       "control.read_group", "no group \"%s\" on this host", cfg->control.read_group);
+	/* Pins live on a bpffs: anywhere else bpf_obj_pin() fails at the first stage. */
+	nearest_existing(cfg->pin_root, near, sizeof(near));
+	if (statfs(near, &sf) || sf.f_type != BPF_FS_MAGIC) {
+		bool mounts = !strncmp(cfg->pin_root, "/sys/fs/bpf", 11) &&
+			      (cfg->pin_root[11] == '/' || !cfg->pin_root[11]) &&
+			      !stat("/sys/fs/bpf", &st) && S_ISDIR(st.st_mode) &&
+			      (!strcmp(near, "/sys/fs/bpf") || strncmp(near, "/sys/fs/bpf/", 12));
+
+		/* sluiced mounts a bpffs on /sys/fs/bpf where there is none. */
+		if (!mounts)
+			err_at(&p, cfg->pin_root_pos.line, cfg->pin_root_pos.col, "pin_root",
+			       "%s is not on a bpffs (%s is on a file system of type 0x%lx); mount one: "
+			       "mount -t bpf bpf %s", cfg->pin_root, near, (unsigned long)sf.f_type, near);
+	}
+	for (size_t i = 0; i < cfg->nr_ifaces; i++) {
+		if (!if_nametoindex(cfg->ifaces[i].name))
+			err_at(&w, cfg->ifaces[i].line, cfg->ifaces[i].col, "interfaces",
+			       "warning: no interface \"%s\" here (yet): sluiced would not start without it",
+			       cfg->ifaces[i].name);
+	}
+	if (errs && p.nr_errs)
+		errors_sort(errs->v + errs->n - p.nr_errs, p.nr_errs);
+	return p.nr_errs ? -EINVAL : 0;
+}
+
+int config__trust_policy(const struct sluice_config *cfg, struct trust_policy *pol)
+{
+	size_t n = 0, i, j;
+
+	memset(pol, 0, sizeof(*pol));
+	pol->owner = cfg->trust.owner;
+	pol->stage_dir = cfg->trust.stage_dir;
+	for (i = 0; i < cfg->nr_pipelines; i++)
+		for (j = 0; j < cfg->pipelines[i].nr_stages; j++)
+			n += cfg->pipelines[i].stages[j].has_sha256;
+	if (!n)
+		return 0;
+	pol->pins = calloc(n, sizeof(*pol->pins));
+	if (!pol->pins)
+		return -ENOMEM;
+	for (i = 0; i < cfg->nr_pipelines; i++) {
+		for (j = 0; j < cfg->pipelines[i].nr_stages; j++) {
+			const struct cfg_stage *st = &cfg->pipelines[i].stages[j];
+
+			if (!st->has_sha256)
+				continue;
+			pol->pins[pol->nr_pins].path = st->object;
+			memcpy(pol->pins[pol->nr_pins].sha256, st->sha256, TRUST_SHA256_LEN);
+			pol->nr_pins++;
+		}
+	}
+	return 0;
+}
+
+void config__trust_policy_free(struct trust_policy *pol)
+{
+	free(pol->pins);
+	memset(pol, 0, sizeof(*pol));
+	pol->owner = (uid_t)-1;
 }
 
 void config_errors__free(struct config_errors *errs)

@@ -15,6 +15,7 @@
 #include <sluice/abi.h>
 #include "acl.h"
 #include "pkt.h"
+#include "trust.h"
 
 /* Stage objects that ship with sluice, named by their bare name. */
 #define CONFIG_BUILTIN_STAGES	"parse", "acl", "ratelimit", "xsk", "count", "pass", "verdict"
@@ -22,7 +23,19 @@
 #define CONFIG_DEFAULT_STATE_DIR	"/var/lib/sluice"
 #define CONFIG_DEFAULT_SOCKET		"/run/sluice/sluiced.sock"
 #define CONFIG_DEFAULT_SOCKET_MODE	0600
+#define CONFIG_DEFAULT_IDLE_MS		10000
 #define CONFIG_NAME_MAX			31	/* pipeline and stage names */
+
+/*
+ * What a configuration may cost to read: its size, how deep [ and { nest,
+ * and its node count with YAML aliases expanded. 100,000 prefixes take
+ * about 2 MB and 100,000 nodes, far inside each.
+ */
+#define CONFIG_MAX_BYTES	(16u << 20)
+#define CONFIG_MAX_DEPTH	64
+#define CONFIG_MAX_NODES	1000000u
+#define CONFIG_MAX_TESTS	256		/* pre-flight packets per stage */
+#define CONFIG_MAX_ERRORS	100		/* reported; the rest are counted */
 
 struct cfg_param {
 	char *name;		/* a .rodata variable of the stage object */
@@ -59,6 +72,8 @@ struct cfg_stage {
 	struct cfg_test *tests;
 	size_t nr_tests;
 	struct cfg_auto_rollback auto_rollback;
+	bool has_sha256;	/* the file's content is pinned */
+	uint8_t sha256[TRUST_SHA256_LEN];
 	int line, col;
 };
 
@@ -131,15 +146,24 @@ struct cfg_xsk {
 	int line, col;
 };
 
+/* Where a key's value starts in the file, for messages that come later. */
+struct cfg_pos {
+	int line, col;
+};
+
 struct sluice_config {
 	char *file;		/* as given to config__load() */
 	char *pin_root;
+	struct cfg_pos pin_root_pos;
 	char *state_dir;
 	int log_level;		/* syslog priority: LOG_DEBUG .. LOG_ERR */
 	struct {
 		char *socket;
 		unsigned int mode;	/* 0600 or 0660 */
-		char *group;		/* NULL: leave the socket's group alone */
+		char *group;		/* admin group; NULL: leave the socket's group alone */
+		char *read_group;	/* may only read (docs/control.md "Roles"); NULL: none */
+		uint32_t idle_timeout_ms;	/* an idle connection is closed after this */
+		struct cfg_pos group_pos, read_group_pos;
 	} control;
 	struct {
 		char *listen;	/* NULL: no metrics endpoint */
@@ -151,6 +175,11 @@ struct sluice_config {
 	struct cfg_iface *ifaces;
 	size_t nr_ifaces;
 	struct cfg_xsk xsk;
+	struct {
+		uid_t owner;	/* trusted besides root; (uid_t)-1: none */
+		char *owner_name;
+		char *stage_dir;	/* NULL: objects anywhere the other rules allow */
+	} trust;
 };
 
 struct config_error {
@@ -185,6 +214,32 @@ const struct cfg_pipeline *config__pipeline(const struct sluice_config *cfg, con
  * not code, so changing them needs no new program. Returns 1 or 0.
  */
 int config__stage_equal(const struct cfg_stage *a, const struct cfg_stage *b);
+
+/*
+ * What would make a start fail on this host, which parsing does not look
+ * at: control.group and control.read_group must exist, pin_root must be on
+ * a bpffs (or under /sys/fs/bpf, which sluiced mounts). errs gets those; a
+ * missing interface goes to warns (if not NULL), since interfaces come and
+ * go. Both use the file:line:col form. Returns -EINVAL when errs grew.
+ */
+int config__check_env(const struct sluice_config *cfg, struct config_errors *errs,
+		      struct config_errors *warns);
+
+/*
+ * The trust policy a configuration asks for (lib/trust.h): its owner and
+ * stage folder, and a pin for every stage object with a sha256. pol borrows
+ * strings from cfg; free it with config__trust_policy_free().
+ */
+int config__trust_policy(const struct sluice_config *cfg, struct trust_policy *pol);
+void config__trust_policy_free(struct trust_policy *pol);
+
+/*
+ * A parameter of a built-in stage: 0 when object is a built-in that has it
+ * and value means something to it (or object is no built-in); -ENOENT for a
+ * name it does not have, -ERANGE for a value out of range, err saying which.
+ */
+int config__builtin_param_check(const char *object, const char *name, int64_t value, char *err,
+				size_t len);
 
 /* "pass" for XDP_PASS etc.; NULL for a value that is no XDP action. */
 const char *config__verdict_name(int verdict);

@@ -5,7 +5,9 @@
  * honour their timeout whatever the fd's O_NONBLOCK state is.
  */
 #include <errno.h>
+#include <math.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -110,6 +112,93 @@ static int body_encode(int type, struct json_object *body, const char **str, siz
 	return 0;
 }
 
+/*
+ * The number of keys of every object of a JSON text, in document order, by
+ * a scan of the text alone: it knows strings, escapes and nesting, nothing
+ * more (json-c has already said the text is valid). -ENOMEM, or how many.
+ */
+static int text_key_counts(const char *buf, size_t len, uint32_t **counts)
+{
+	struct { bool obj, want_key; int slot; } stack[64];
+	uint32_t *c = NULL;
+	size_t cap = 0, n = 0;
+	int top = -1;
+
+	for (size_t i = 0; i < len; i++) {
+		char ch = buf[i];
+
+		if (ch == '"') {
+			if (top >= 0 && stack[top].obj && stack[top].want_key) {
+				c[stack[top].slot]++;
+				stack[top].want_key = false;
+			}
+			for (i++; i < len && buf[i] != '"'; i++)
+				if (buf[i] == '\\')
+					i++;
+		} else if (ch == '{' || ch == '[') {
+			/* Deeper than json-c's default depth (32) was refused already. */
+			if (top + 1 >= (int)(sizeof(stack) / sizeof(stack[0])))
+				break;
+			top++;
+			stack[top].obj = ch == '{';
+			stack[top].want_key = ch == '{';
+			stack[top].slot = (int)n;
+			if (ch == '{') {
+				if (n == cap) {
+					uint32_t *nc = realloc(c, (cap = cap ? 2 * cap : 16) * sizeof(*c));
+
+					if (!nc) {
+						free(c);
+						return -ENOMEM;
+					}
+					c = nc;
+				}
+				c[n++] = 0;
+			}
+		} else if (ch == '}' || ch == ']') {
+			top--;
+		} else if (ch == ',' && top >= 0 && stack[top].obj) {
+			stack[top].want_key = true;
+		}
+	}
+	*counts = c;
+	return (int)n;
+}
+
+/* Pre-order over the parsed tree: true when an object has fewer keys than its text. */
+static bool tree_lost_keys(struct json_object *o, const uint32_t *counts, int n, int *at)
+{
+	if (json_object_is_type(o, json_type_object)) {
+		if (*at >= n || counts[(*at)++] != (uint32_t)json_object_object_length(o))
+			return true;
+		json_object_object_foreach(o, k, v) {
+			(void)k;
+			if (tree_lost_keys(v, counts, n, at))
+				return true;
+		}
+	} else if (json_object_is_type(o, json_type_array)) {
+		for (size_t i = 0; i < json_object_array_length(o); i++)
+			if (tree_lost_keys(json_object_array_get_idx(o, i), counts, n, at))
+				return true;
+	}
+	return false;
+}
+
+/*
+ * A key given twice in one object: json-c keeps the last, so
+ * {"op":"status","op":"down"} would be read as "down" by us and as
+ * "status" by anything that keeps the first. Such a body is refused.
+ */
+static bool dup_keys(const char *buf, size_t len, struct json_object *obj)
+{
+	uint32_t *counts = NULL;
+	int n = text_key_counts(buf, len, &counts), at = 0;
+	bool dup = n < 0 || tree_lost_keys(obj, counts, n, &at) || at != n;
+
+	free(counts);
+	return dup;
+}
+
 static int body_decode(const char *buf, size_t len, struct json_object **out)
 {
 	struct json_tokener *tok;
@@ -133,6 +222,10 @@ static int body_decode(const char *buf, size_t len, struct json_object **out)
 			err = -EBADMSG;
 			goto out;
 		}
+	}
+	if (dup_keys(buf, json_tokener_get_parse_end(tok), obj)) {
+		err = -EBADMSG;
+		goto out;
 	}
 	*out = obj;
 	obj = NULL;
@@ -347,11 +440,20 @@ static void conn_arm(struct ctl_conn *c)
 		c->deadline = ctl__now_ms() + c->timeout_ms;
 }
 
-/* Idle again: nothing half-read, nothing unwritten. */
+void ctl_conn__set_idle(struct ctl_conn *c, int idle_ms)
+{
+	c->idle_ms = idle_ms > 0 ? idle_ms : 0;
+	c->idle_deadline = c->idle_ms ? ctl__now_ms() + (uint64_t)c->idle_ms : 0;
+}
+
+/* Idle again: nothing half-read, nothing unwritten; the idle limit starts over. */
 static void conn_settle(struct ctl_conn *c)
 {
-	if (!c->hdr_len && c->tx_off == c->tx_len)
+	if (!c->hdr_len && c->tx_off == c->tx_len) {
 		c->deadline = 0;
+		if (c->idle_ms)
+			c->idle_deadline = ctl__now_ms() + (uint64_t)c->idle_ms;
+	}
 }
 
 /* recv() into buf: > 0 bytes, 0 would block, or a negative errno. */
@@ -495,7 +597,12 @@ bool ctl_conn__want_write(const struct ctl_conn *c)
 
 bool ctl_conn__expired(const struct ctl_conn *c, uint64_t now_ms)
 {
-	return c->deadline && now_ms >= c->deadline;
+	if (c->deadline)
+		return now_ms >= c->deadline;
+	/* A request taken but not answered yet is not idle. */
+	if (c->msg)
+		return false;
+	return c->idle_deadline && now_ms >= c->idle_deadline;
 }
 
 int ctl__peer_allowed(int fd, gid_t group)
@@ -538,4 +645,349 @@ out:
 	if (groups != stack)
 		free(groups);
 	return err;
+}
+
+int ctl__peer_get(int fd, struct ctl_peer *p)
+{
+	socklen_t len = sizeof(struct ucred);
+	struct ucred cr;
+	gid_t stack[64];
+
+	memset(p, 0, sizeof(*p));
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len))
+		return -errno;
+	p->pid = cr.pid;
+	p->uid = cr.uid;
+	p->gid = cr.gid;
+	len = sizeof(stack);
+	if (!getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, stack, &len)) {
+		p->groups = malloc(len ? len : 1);
+		if (!p->groups)
+			return -ENOMEM;
+		memcpy(p->groups, stack, len);
+	} else {
+		if (errno != ERANGE)
+			return -errno;
+		p->groups = malloc(len);
+		if (!p->groups)
+			return -ENOMEM;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, p->groups, &len)) {
+			ctl_peer__free(p);
+			return -errno;
+		}
+	}
+	p->nr_groups = len / sizeof(gid_t);
+	return 0;
+}
+
+void ctl_peer__free(struct ctl_peer *p)
+{
+	free(p->groups);
+	p->groups = NULL;
+	p->nr_groups = 0;
+}
+
+static bool peer_in(const struct ctl_peer *p, gid_t g)
+{
+	if (g == (gid_t)-1)
+		return false;
+	if (p->gid == g)
+		return true;
+	for (size_t i = 0; i < p->nr_groups; i++)
+		if (p->groups[i] == g)
+			return true;
+	return false;
+}
+
+enum ctl_role ctl__peer_role(const struct ctl_peer *p, gid_t admin_group, gid_t read_group)
+{
+	if (p->uid == 0 || peer_in(p, admin_group))
+		return CTL_ROLE_ADMIN;
+	if (peer_in(p, read_group))
+		return CTL_ROLE_READ;
+	return CTL_ROLE_NONE;
+}
+
+const char *ctl__role_name(enum ctl_role r)
+{
+	return r == CTL_ROLE_ADMIN ? "admin" : r == CTL_ROLE_READ ? "read" : "none";
+}
+
+/* ---- request fields ---- */
+
+enum field_type {
+	F_STR,		/* a string, 1..4095 bytes, no NUL */
+	F_U32,		/* an integer 0..2^32-1 */
+	F_ID,		/* an integer 1..2^32-1 (candidates) */
+	F_U64,		/* an integer 0..2^63-2 */
+	F_COUNT,	/* an integer 1..1000000 */
+	F_NUM,		/* a number, integer or not (its range is the op's) */
+	F_BOOL,		/* true or false */
+	F_PARAMS,	/* an object of up to 16 integers */
+	F_LIST,		/* an array of 1..16 objects, each checked against sub */
+};
+
+struct field_spec {
+	const char *key;
+	enum field_type type;
+	bool required;
+	const struct field_spec *sub;	/* F_LIST: the fields of each item */
+};
+
+#define CTL_MAX_FIELDS	12
+
+/* {stage, object, program?, params?}: one stage of a transaction or canary. */
+static const struct field_spec stage_item[CTL_MAX_FIELDS] = {
+	{ "stage", F_STR, true }, { "object", F_STR, true }, { "program", F_STR }, { "params", F_PARAMS },
+};
+
+/* One interface's part of a transaction: {iface, stages, pcap?, expect?, force?}. */
+static const struct field_spec txn_part[CTL_MAX_FIELDS] = {
+	{ "iface", F_STR, true }, { "stages", F_LIST, true, stage_item }, { "pcap", F_STR },
+	{ "expect", F_STR }, { "force", F_BOOL },
+};
+
+/* One interface's part of a commit: {iface, candidate?}. */
+static const struct field_spec commit_part[CTL_MAX_FIELDS] = {
+	{ "iface", F_STR, true }, { "candidate", F_ID },
+};
+
+#define STAGE_CODE \
+	{ "iface", F_STR, true }, { "stage", F_STR, true }, { "object", F_STR, true }, \
+	{ "program", F_STR }, { "params", F_PARAMS }
+#define PREFLIGHT { "pcap", F_STR }, { "expect", F_STR }, { "force", F_BOOL }
+#define IFACE_ONLY { { "iface", F_STR, true } }
+
+/*
+ * Every op and its fields (docs/control.md), and the least role it needs:
+ * read for what only shows state (no packet bytes), admin for the rest.
+ */
+static const struct op_spec {
+	const char *op;
+	enum ctl_role role;
+	struct field_spec f[CTL_MAX_FIELDS];
+} op_specs[] = {
+	{ "status", CTL_ROLE_READ, {} },
+	{ "stage.list", CTL_ROLE_READ, { { "iface", F_STR } } },
+	{ "stage.show", CTL_ROLE_READ, { { "iface", F_STR, true }, { "stage", F_STR, true } } },
+	{ "stats", CTL_ROLE_READ, { { "iface", F_STR } } },
+	{ "history", CTL_ROLE_READ, { { "limit", F_COUNT } } },
+	{ "rule.list", CTL_ROLE_READ, IFACE_ONLY },
+	{ "xsk.stats", CTL_ROLE_READ, {} },
+	{ "canary.status", CTL_ROLE_READ, IFACE_ONLY },
+	{ "stage.swap", CTL_ROLE_ADMIN, { STAGE_CODE, PREFLIGHT } },
+	{ "stage.prepare", CTL_ROLE_ADMIN, { STAGE_CODE, PREFLIGHT } },
+	{ "stage.rollback", CTL_ROLE_ADMIN, { { "iface", F_STR, true }, { "stage", F_STR, true } } },
+	{ "txn", CTL_ROLE_ADMIN, { { "iface", F_STR }, { "stages", F_LIST, false, stage_item },
+				   { "parts", F_LIST, false, txn_part }, { "prepare", F_BOOL }, PREFLIGHT } },
+	{ "commit", CTL_ROLE_ADMIN, { { "iface", F_STR }, { "candidate", F_ID },
+				      { "parts", F_LIST, false, commit_part } } },
+	{ "candidate.drop", CTL_ROLE_ADMIN, { { "iface", F_STR, true }, { "candidate", F_ID } } },
+	{ "txn.rollback", CTL_ROLE_ADMIN, IFACE_ONLY },
+	{ "canary.start", CTL_ROLE_ADMIN, {
+		{ "iface", F_STR, true }, { "stages", F_LIST, true, stage_item }, { "share", F_NUM, true },
+		{ "window_ms", F_NUM }, { "auto", F_BOOL }, { "max_aborted", F_NUM }, { "max_missed", F_NUM },
+		{ "max_drop_ratio", F_NUM }, PREFLIGHT } },
+	{ "canary.promote", CTL_ROLE_ADMIN, IFACE_ONLY },
+	{ "canary.abort", CTL_ROLE_ADMIN, IFACE_ONLY },
+	{ "repair", CTL_ROLE_ADMIN, IFACE_ONLY },
+	/* A shadow diff loads code; its status shows the frames that differed. */
+	{ "stage.diff", CTL_ROLE_ADMIN, { STAGE_CODE, { "samples", F_COUNT }, { "seconds", F_COUNT } } },
+	{ "diff.status", CTL_ROLE_ADMIN, { { "id", F_ID, true } } },
+	/* The anomaly recorder's records are packets; observe turns it on and off. */
+	{ "anomalies", CTL_ROLE_ADMIN, { { "iface", F_STR, true }, { "after", F_U64 }, { "limit", F_U64 } } },
+	{ "observe", CTL_ROLE_ADMIN, { { "iface", F_STR, true }, { "record", F_BOOL },
+				       { "time_sample", F_U64 } } },
+	{ "rule.add", CTL_ROLE_ADMIN, { { "iface", F_STR, true }, { "rule", F_STR, true },
+					{ "before", F_U32 } } },
+	{ "rule.del", CTL_ROLE_ADMIN, { { "iface", F_STR, true }, { "id", F_U32, true } } },
+	{ "reload", CTL_ROLE_ADMIN, {} },
+	{ "down", CTL_ROLE_ADMIN, IFACE_ONLY },
+};
+
+static const struct op_spec *op_spec(const char *op)
+{
+	for (size_t i = 0; op && i < sizeof(op_specs) / sizeof(op_specs[0]); i++)
+		if (!strcmp(op_specs[i].op, op))
+			return &op_specs[i];
+	return NULL;
+}
+
+enum ctl_role ctl__op_role(const char *op)
+{
+	const struct op_spec *s = op_spec(op);
+
+	return s ? s->role : CTL_ROLE_ADMIN;
+}
+
+static int int_in(struct json_object *v, int64_t min, int64_t max)
+{
+	int64_t x;
+
+	/* json-c keeps numbers beyond int64 as uint64: out of every range here. */
+	if (!json_object_is_type(v, json_type_int) ||
+	    json_object_get_int64(v) == INT64_MAX)
+		return -ERANGE;
+	x = json_object_get_int64(v);
+	return x < min || x > max ? -ERANGE : 0;
+}
+
+static int check_str(struct json_object *v)
+{
+	size_t l;
+
+	if (!json_object_is_type(v, json_type_string))
+		return -EINVAL;
+	l = (size_t)json_object_get_string_len(v);
+	/* No embedded NUL: C code would read a shorter string than the client sent. */
+	return !l || l >= 4096 || strlen(json_object_get_string(v)) != l ? -EINVAL : 0;
+}
+
+static int check_params(struct json_object *v, const char *where, char *err, size_t len)
+{
+	int n = 0;
+
+	if (!json_object_is_type(v, json_type_object)) {
+		snprintf(err, len, "%s'params' must be an object of integers", where);
+		return -EINVAL;
+	}
+	json_object_object_foreach(v, k, x) {
+		if (++n > 16) {
+			snprintf(err, len, "%s'params': more than 16 parameters", where);
+			return -EINVAL;
+		}
+		if (!*k || strlen(k) > 63) {
+			snprintf(err, len, "%s'params': a parameter name is 1 to 63 bytes", where);
+			return -EINVAL;
+		}
+		if (!json_object_is_type(x, json_type_int) || json_object_get_int64(x) == INT64_MAX) {
+			snprintf(err, len, "%sparameter '%.63s' must be an integer that fits 64 bits", where,
+				 k);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static int check_fields(struct json_object *o, const struct field_spec *f, const char *op,
+			const char *where, char *err, size_t len);
+
+static int check_one(struct json_object *v, const struct field_spec *f, const char *where, char *err,
+		     size_t len)
+{
+	static const char *const want[] = {
+		[F_STR] = "a non-empty string without NUL, under 4096 bytes",
+		[F_U32] = "an integer 0..4294967295",
+		[F_ID] = "an integer 1..4294967295",
+		[F_U64] = "a non-negative integer",
+		[F_COUNT] = "an integer 1..1000000",
+		[F_NUM] = "a number",
+		[F_BOOL] = "true or false",
+	};
+	int ret = 0;
+
+	switch (f->type) {
+	case F_STR:
+		ret = check_str(v);
+		break;
+	case F_U32:
+		ret = int_in(v, 0, UINT32_MAX);
+		break;
+	case F_ID:
+		ret = int_in(v, 1, UINT32_MAX);
+		break;
+	case F_U64:
+		ret = int_in(v, 0, INT64_MAX - 1);
+		break;
+	case F_COUNT:
+		ret = int_in(v, 1, 1000000);
+		break;
+	case F_NUM:
+		ret = (json_object_is_type(v, json_type_int) && !int_in(v, INT64_MIN, INT64_MAX - 1)) ||
+		      (json_object_is_type(v, json_type_double) && isfinite(json_object_get_double(v))) ?
+		      0 : -EINVAL;
+		break;
+	case F_BOOL:
+		ret = json_object_is_type(v, json_type_boolean) ? 0 : -EINVAL;
+		break;
+	case F_PARAMS:
+		return check_params(v, where, err, len);
+	case F_LIST: {
+		size_t n;
+
+		if (!json_object_is_type(v, json_type_array) ||
+		    !(n = json_object_array_length(v)) || n > 16) {
+			snprintf(err, len, "%s'%s' must be an array of 1 to 16 objects", where, f->key);
+			return -EINVAL;
+		}
+		for (size_t i = 0; i < n; i++) {
+			char at[64];
+
+			snprintf(at, sizeof(at), "%s%s[%zu]: ", where, f->key, i);
+			ret = check_fields(json_object_array_get_idx(v, i), f->sub, NULL, at, err, len);
+			if (ret)
+				return ret;
+		}
+		return 0;
+	}
+	}
+	if (ret)
+		snprintf(err, len, "%s'%s' must be %s", where, f->key, want[f->type]);
+	return ret ? -EINVAL : 0;
+}
+
+static int check_fields(struct json_object *o, const struct field_spec *f, const char *op,
+			const char *where, char *err, size_t len)
+{
+	size_t nf = 0;
+
+	if (!json_object_is_type(o, json_type_object)) {
+		snprintf(err, len, "%smust be an object", where);
+		return -EINVAL;
+	}
+	while (nf < CTL_MAX_FIELDS && f[nf].key)
+		nf++;
+	json_object_object_foreach(o, k, v) {
+		size_t i;
+		int ret;
+
+		if (op && !strcmp(k, "op"))
+			continue;
+		for (i = 0; i < nf; i++)
+			if (!strcmp(k, f[i].key))
+				break;
+		if (i == nf) {
+			snprintf(err, len, "%sunknown field '%.63s'%s%s", where, k, op ? " for op " : "",
+				 op ? op : "");
+			return -EINVAL;
+		}
+		ret = check_one(v, &f[i], where, err, len);
+		if (ret)
+			return ret;
+	}
+	for (size_t i = 0; i < nf; i++) {
+		if (f[i].required && !json_object_object_get_ex(o, f[i].key, NULL)) {
+			snprintf(err, len, "%s'%s' is required", where, f[i].key);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+int ctl__request_check(struct json_object *req, char *err, size_t len)
+{
+	const struct op_spec *s;
+	struct json_object *op;
+
+	/* No NUL inside: "down\u0000x" must not be taken for "down" by strcmp. */
+	if (!json_object_object_get_ex(req, "op", &op) || check_str(op)) {
+		snprintf(err, len, "a request needs a string 'op'");
+		return -EINVAL;
+	}
+	s = op_spec(json_object_get_string(op));
+	if (!s) {
+		snprintf(err, len, "unknown op '%.63s'", json_object_get_string(op));
+		return -EINVAL;
+	}
+	return check_fields(req, s->f, s->op, "", err, len);
 }

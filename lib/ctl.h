@@ -69,9 +69,19 @@ struct ctl_conn {
 	 * A client that stalls mid-frame cannot pin daemon memory forever.
 	 */
 	uint64_t deadline;
+	/*
+	 * While idle (nothing half-read, nothing unwritten): the connection
+	 * ends at idle_deadline, idle_ms after it was accepted or last served.
+	 * 0 = no idle limit. A client that connects and sends nothing cannot
+	 * hold one of the daemon's connections forever.
+	 */
+	int idle_ms;
+	uint64_t idle_deadline;
 };
 
 void ctl_conn__init(struct ctl_conn *c, int fd, int timeout_ms);
+/* Arms the idle limit (see idle_ms); call after init. */
+void ctl_conn__set_idle(struct ctl_conn *c, int idle_ms);
 /* Frees the buffers and any untaken message, and closes the fd. */
 void ctl_conn__close(struct ctl_conn *c);
 /*
@@ -89,7 +99,10 @@ int ctl_conn__queue(struct ctl_conn *c, struct json_object *reply);
 int ctl_conn__flush(struct ctl_conn *c);
 /* True when replies are waiting to be written. */
 bool ctl_conn__want_write(const struct ctl_conn *c);
-/* True when a frame or reply has been pending past the deadline. */
+/*
+ * True when a frame or reply has been pending past the deadline, or the
+ * connection has been idle past its idle limit.
+ */
 bool ctl_conn__expired(const struct ctl_conn *c, uint64_t now_ms);
 uint64_t ctl__now_ms(void);
 
@@ -99,5 +112,47 @@ uint64_t ctl__now_ms(void);
  * -EACCES otherwise. group == (gid_t)-1 admits root only.
  */
 int ctl__peer_allowed(int fd, gid_t group);
+
+/*
+ * Roles on the control socket (docs/control.md "Roles"): root and members
+ * of control.group administer; members of control.read_group may only
+ * read (status, lists, counters, history, rules). Nobody else is served.
+ */
+enum ctl_role {
+	CTL_ROLE_NONE = 0,
+	CTL_ROLE_READ,
+	CTL_ROLE_ADMIN,
+};
+
+/* A connected client as the kernel saw it at connect(): SO_PEERCRED, SO_PEERGROUPS. */
+struct ctl_peer {
+	pid_t pid;
+	uid_t uid;
+	gid_t gid;
+	gid_t *groups;		/* supplementary groups, malloc'd */
+	size_t nr_groups;
+	enum ctl_role role;
+};
+
+/* Fills p from a connected Unix socket; free with ctl_peer__free(). */
+int ctl__peer_get(int fd, struct ctl_peer *p);
+void ctl_peer__free(struct ctl_peer *p);
+/* The role of p; a gid of (gid_t)-1 names no group. */
+enum ctl_role ctl__peer_role(const struct ctl_peer *p, gid_t admin_group, gid_t read_group);
+const char *ctl__role_name(enum ctl_role r);
+
+/*
+ * The least role an op needs: CTL_ROLE_READ for ops that only read,
+ * CTL_ROLE_ADMIN for every other name, known or not.
+ */
+enum ctl_role ctl__op_role(const char *op);
+
+/*
+ * Checks a request against the protocol's fields (docs/control.md): "op"
+ * a known op, every field one that op takes, of its exact JSON type and
+ * range (no coercion: `"force": "false"` is not a boolean, 4294967298 is no
+ * rule id). 0, or -EINVAL with err saying which field and why.
+ */
+int ctl__request_check(struct json_object *req, char *err, size_t len);
 
 #endif

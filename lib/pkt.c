@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 #include <arpa/inet.h>
 #include <linux/if_ether.h>
@@ -129,66 +130,79 @@ int pkt_build(const struct pkt_spec *s, void *buf, size_t size)
 	l3 = p + l2_len;
 	l4 = l3 + l3_len;
 	l4_total = len - l2_len - l3_len;
+	/*
+	 * Headers are built in aligned locals and copied in: after 14 bytes of
+	 * Ethernet the IP header is not 4-byte aligned, and a struct access
+	 * there is undefined behaviour (UBSan says so from the control fuzzer).
+	 */
 	if (s->family == AF_INET) {
-		struct iphdr *ip = (struct iphdr *)l3;
+		struct iphdr ip = {};
 
-		ip->version = 4;
-		ip->ihl = 5;
-		ip->tot_len = htons(l3_len + l4_total);
-		ip->ttl = s->ttl ? s->ttl : 64;
-		ip->protocol = s->proto;
-		ip->saddr = s->src4.s_addr;
-		ip->daddr = s->dst4.s_addr;
-		ip->check = pkt_csum_fold(pkt_csum_add(0, ip, sizeof(*ip)));
+		ip.version = 4;
+		ip.ihl = 5;
+		ip.tot_len = htons(l3_len + l4_total);
+		ip.ttl = s->ttl ? s->ttl : 64;
+		ip.protocol = s->proto;
+		ip.saddr = s->src4.s_addr;
+		ip.daddr = s->dst4.s_addr;
+		ip.check = pkt_csum_fold(pkt_csum_add(0, &ip, sizeof(ip)));
+		memcpy(l3, &ip, sizeof(ip));
 	} else {
-		struct ipv6hdr *ip6 = (struct ipv6hdr *)l3;
+		struct ipv6hdr ip6 = {};
 
-		ip6->version = 6;
-		ip6->payload_len = htons(l4_total);
-		ip6->nexthdr = s->proto;
-		ip6->hop_limit = s->ttl ? s->ttl : 64;
-		ip6->saddr = s->src6;
-		ip6->daddr = s->dst6;
+		ip6.version = 6;
+		ip6.payload_len = htons(l4_total);
+		ip6.nexthdr = s->proto;
+		ip6.hop_limit = s->ttl ? s->ttl : 64;
+		ip6.saddr = s->src6;
+		ip6.daddr = s->dst6;
+		memcpy(l3, &ip6, sizeof(ip6));
 	}
 
 	if (s->with_payload) {
-		struct sluice_payload *pl = (void *)(l4 + l4_len);
-		size_t body = len - (size_t)((uint8_t *)(pl + 1) - p);
+		uint8_t *body_at = l4 + l4_len + sizeof(struct sluice_payload);
+		struct sluice_payload pl = {};
+		size_t body = len - (size_t)(body_at - p);
 
 		for (size_t j = 0; j < body; j++)
-			((uint8_t *)(pl + 1))[j] = (uint8_t)(j * 7 + 1);
-		pl->magic = htonl(SLUICE_PAYLOAD_MAGIC);
-		pl->flow = htonl(s->flow);
-		pl->seq = htobe64(s->seq);
-		pl->len = htonl((uint32_t)body);
-		pl->csum = htonl(payload_csum(pkt_fnv1a32(pl + 1, body), s->flow, s->seq));
+			body_at[j] = (uint8_t)(j * 7 + 1);
+		pl.magic = htonl(SLUICE_PAYLOAD_MAGIC);
+		pl.flow = htonl(s->flow);
+		pl.seq = htobe64(s->seq);
+		pl.len = htonl((uint32_t)body);
+		pl.csum = htonl(payload_csum(pkt_fnv1a32(body_at, body), s->flow, s->seq));
+		memcpy(l4 + l4_len, &pl, sizeof(pl));
 	}
 
 	switch (s->proto) {
 	case IPPROTO_UDP: {
-		struct udphdr *udp = (struct udphdr *)l4;
+		struct udphdr udp = {};
 
-		udp->source = htons(s->sport);
-		udp->dest = htons(s->dport);
-		udp->len = htons(l4_total);
+		udp.source = htons(s->sport);
+		udp.dest = htons(s->dport);
+		udp.len = htons(l4_total);
+		memcpy(l4, &udp, sizeof(udp));
 		if (s->family == AF_INET6) {
 			sum = pkt_csum_add(l4_pseudo(s, l4_total), l4, l4_total);
-			udp->check = pkt_csum_fold(sum);
-			if (!udp->check)
-				udp->check = 0xffff;
+			udp.check = pkt_csum_fold(sum);
+			if (!udp.check)
+				udp.check = 0xffff;
+			memcpy(l4, &udp, sizeof(udp));
 		}
 		break;
 	}
 	case IPPROTO_TCP: {
-		struct tcphdr *tcp = (struct tcphdr *)l4;
+		struct tcphdr tcp = {};
 
-		tcp->source = htons(s->sport);
-		tcp->dest = htons(s->dport);
-		tcp->doff = 5;
-		((uint8_t *)tcp)[13] = s->tcp_flags;
-		tcp->window = htons(65535);
+		tcp.source = htons(s->sport);
+		tcp.dest = htons(s->dport);
+		tcp.doff = 5;
+		((uint8_t *)&tcp)[13] = s->tcp_flags;
+		tcp.window = htons(65535);
+		memcpy(l4, &tcp, sizeof(tcp));
 		sum = pkt_csum_add(l4_pseudo(s, l4_total), l4, l4_total);
-		tcp->check = pkt_csum_fold(sum);
+		tcp.check = pkt_csum_fold(sum);
+		memcpy(l4, &tcp, sizeof(tcp));
 		break;
 	}
 	default:
@@ -219,20 +233,27 @@ static int find_payload(const uint8_t *p, size_t len, size_t *l3_off, int *famil
 		off += 4;
 	}
 	*l3_off = off;
+	/* Headers are copied out: in a frame they sit at any alignment. */
 	if (proto == ETH_P_IP) {
-		const struct iphdr *ip = (const void *)(p + off);
+		struct iphdr ip;
 
-		if (len < off + sizeof(*ip) || ip->protocol != IPPROTO_UDP || ip->ihl < 5)
+		if (len < off + sizeof(ip))
+			return -ENOENT;
+		memcpy(&ip, p + off, sizeof(ip));
+		if (ip.protocol != IPPROTO_UDP || ip.ihl < 5)
 			return -ENOENT;
 		*family = AF_INET;
-		off += ip->ihl * 4u;
+		off += ip.ihl * 4u;
 	} else if (proto == ETH_P_IPV6) {
-		const struct ipv6hdr *ip6 = (const void *)(p + off);
+		struct ipv6hdr ip6;
 
-		if (len < off + sizeof(*ip6) || ip6->nexthdr != IPPROTO_UDP)
+		if (len < off + sizeof(ip6))
+			return -ENOENT;
+		memcpy(&ip6, p + off, sizeof(ip6));
+		if (ip6.nexthdr != IPPROTO_UDP)
 			return -ENOENT;
 		*family = AF_INET6;
-		off += sizeof(*ip6);
+		off += sizeof(ip6);
 	} else {
 		return -ENOENT;
 	}
@@ -245,22 +266,22 @@ static int find_payload(const uint8_t *p, size_t len, size_t *l3_off, int *famil
 int pkt_check(const void *frame, size_t len, uint64_t *seq, uint32_t *flow)
 {
 	const uint8_t *p = frame;
-	const struct sluice_payload *pl;
+	struct sluice_payload pl;
 	size_t l3_off, body;
 	int family, off;
 
 	off = find_payload(p, len, &l3_off, &family);
 	if (off < 0)
 		return off;
-	pl = (const void *)(p + off);
-	if (ntohl(pl->magic) != SLUICE_PAYLOAD_MAGIC)
+	memcpy(&pl, p + off, sizeof(pl));
+	if (ntohl(pl.magic) != SLUICE_PAYLOAD_MAGIC)
 		return -ENOENT;
-	body = ntohl(pl->len);
-	if (body > len - (size_t)off - sizeof(*pl))
+	body = ntohl(pl.len);
+	if (body > len - (size_t)off - sizeof(pl))
 		return -EBADMSG;
-	*seq = be64toh(pl->seq);
-	*flow = ntohl(pl->flow);
-	if (ntohl(pl->csum) != payload_csum(pkt_fnv1a32(pl + 1, body), *flow, *seq))
+	*seq = be64toh(pl.seq);
+	*flow = ntohl(pl.flow);
+	if (ntohl(pl.csum) != payload_csum(pkt_fnv1a32(p + off + sizeof(pl), body), *flow, *seq))
 		return -EBADMSG;
 	return 0;
 }
@@ -268,7 +289,7 @@ int pkt_check(const void *frame, size_t len, uint64_t *seq, uint32_t *flow)
 int pkt_set_seq(void *frame, size_t len, uint64_t seq)
 {
 	uint8_t *p = frame;
-	struct sluice_payload *pl;
+	struct sluice_payload pl;
 	size_t l3_off;
 	uint32_t csum, flow;
 	uint64_t old;
@@ -277,28 +298,33 @@ int pkt_set_seq(void *frame, size_t len, uint64_t seq)
 	off = find_payload(p, len, &l3_off, &family);
 	if (off < 0)
 		return off;
-	pl = (void *)(p + off);
-	old = be64toh(pl->seq);
-	flow = ntohl(pl->flow);
+	memcpy(&pl, p + off, sizeof(pl));
+	old = be64toh(pl.seq);
+	flow = ntohl(pl.flow);
 	/* Undo the old seq's contribution, then add the new one's. */
-	csum = ntohl(pl->csum) ^ payload_csum(0, flow, old) ^ payload_csum(0, flow, seq);
-	pl->seq = htobe64(seq);
-	pl->csum = htonl(csum);
+	csum = ntohl(pl.csum) ^ payload_csum(0, flow, old) ^ payload_csum(0, flow, seq);
+	pl.seq = htobe64(seq);
+	pl.csum = htonl(csum);
+	memcpy(p + off, &pl, sizeof(pl));
 	if (family == AF_INET6) {
-		struct ipv6hdr *ip6 = (void *)(p + l3_off);
-		struct udphdr *udp = (void *)(ip6 + 1);
-		size_t l4_len = ntohs(udp->len);
+		uint8_t *ip6 = p + l3_off, *udp = ip6 + sizeof(struct ipv6hdr);
+		struct udphdr uh;
+		size_t l4_len;
 		uint32_t sum = 0;
 
-		if (l4_len > len - l3_off - sizeof(*ip6))
+		memcpy(&uh, udp, sizeof(uh));
+		l4_len = ntohs(uh.len);
+		if (l4_len > len - l3_off - sizeof(struct ipv6hdr))
 			return -EBADMSG;
-		udp->check = 0;
-		sum = pkt_csum_add(sum, &ip6->saddr, 16);
-		sum = pkt_csum_add(sum, &ip6->daddr, 16);
+		uh.check = 0;
+		memcpy(udp, &uh, sizeof(uh));
+		sum = pkt_csum_add(sum, ip6 + offsetof(struct ipv6hdr, saddr), 16);
+		sum = pkt_csum_add(sum, ip6 + offsetof(struct ipv6hdr, daddr), 16);
 		sum += IPPROTO_UDP + (uint32_t)l4_len;
-		udp->check = pkt_csum_fold(pkt_csum_add(sum, udp, l4_len));
-		if (!udp->check)
-			udp->check = 0xffff;
+		uh.check = pkt_csum_fold(pkt_csum_add(sum, udp, l4_len));
+		if (!uh.check)
+			uh.check = 0xffff;
+		memcpy(udp, &uh, sizeof(uh));
 	}
 	return 0;
 }

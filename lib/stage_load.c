@@ -16,6 +16,7 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include "stage_load.h"
+#include "trust.h"
 #include "entry.skel.h"
 #include "entry_percpu.skel.h"
 #include "parse.skel.h"
@@ -63,11 +64,9 @@ static int object_bytes(const char *object, const void **data, size_t *size, voi
 			return 0;
 		}
 	}
-	fd = open(object, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		snprintf(err, errlen, "%s: %s", object, strerror(errno));
-		return -errno;
-	}
+	fd = trust__open_object(object, err, errlen);
+	if (fd < 0)
+		return fd;
 	if (fstat(fd, &st) || st.st_size <= 0 || st.st_size > 64 << 20) {
 		snprintf(err, errlen, "%s: not a BPF object (size %lld)", object, (long long)st.st_size);
 		close(fd);

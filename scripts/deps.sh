@@ -16,6 +16,8 @@ PKGS=(
 	libsystemd-dev			# sd_notify readiness
 	libcmocka-dev bats		# unit and netns test frameworks
 	libpcap-dev			# reading the reference captures in tests
+	nettle-dev			# SHA-256 of stage objects the configuration pins (lib/trust.c)
+	libcap-dev			# sluiced drops the capabilities it does not need after setup
 	dpdk dpdk-dev			# the packet generator's DPDK engine, testpmd baseline
 	iproute2 ethtool iputils-ping	# namespaces, veth and a real client in tests
 	iputils-arping			# a real ARP client for the ACL's ARP and MAC rules (tests/netns/acl_fields.bats)

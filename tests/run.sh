@@ -59,14 +59,30 @@ for t in "$O"/tests/unit/test_*; do
 	name=$(basename "$t")
 	case "$name" in *.o|*.d) continue ;; esac
 	[ -n "$filter" ] && [[ "$name" != *"$filter"* ]] && continue
-	echo "# unit: $name"
-	count_tap "$name" < <(cd "$top" && CMOCKA_MESSAGE_OUTPUT=TAP timeout 600 "$t" 2>&1)
-	if [ -n "$other_carrier" ] && [[ "$carrier_suites" == *" $name "* ]]; then
-		echo "# unit: $name (context: $other_carrier)"
-		count_tap "$name[$other_carrier]" < <(cd "$top" && SLUICE_TEST_CARRIER=$other_carrier \
-			CMOCKA_MESSAGE_OUTPUT=TAP timeout 600 "$t" 2>&1)
-	fi
+	runs=("")
+	[ -n "$other_carrier" ] && [[ "$carrier_suites" == *" $name "* ]] && runs+=("$other_carrier")
+	for carrier in "${runs[@]}"; do
+		label=$name${carrier:+[$carrier]}
+		echo "# unit: $name${carrier:+ (context: $carrier)}"
+		out=$(mktemp)
+		(cd "$top" && SLUICE_TEST_CARRIER=${carrier:-${SLUICE_TEST_CARRIER:-}} \
+			CMOCKA_MESSAGE_OUTPUT=TAP timeout 600 "$t" > "$out" 2>&1; echo "# exit: $?" >> "$out")
+		count_tap "$label" < "$out"
+		# All its TAP said ok, yet it ended badly (a sanitizer at exit, a leak): a failure.
+		rc=$(sed -n 's/^# exit: //p' "$out")
+		if [ "${rc:-1}" -ne 0 ] && ! grep -q "^not ok" "$out"; then
+			failed=$((failed + 1))
+			failures+=("$label: exited with status $rc")
+		fi
+		rm -f "$out"
+	done
 done
+
+# A short run of every fuzz target (tests/fuzz), FUZZ_SECONDS each.
+if [ -z "$filter" ] || [[ fuzz == *"$filter"* ]]; then
+	echo "# fuzz: ${FUZZ_SECONDS:-3} s per target"
+	count_tap fuzz < <(O=$O bash "$top/tests/fuzz/run.sh" --tap "${FUZZ_SECONDS:-3}" 2>&1)
+fi
 
 for t in "$top"/tests/netns/*.bats; do
 	[ -f "$t" ] || continue

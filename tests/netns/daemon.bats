@@ -43,7 +43,8 @@ link_id() {
 	run "$SLUICED" -n -c "$WORK/bad.yaml"
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"bad.yaml:4:"* ]]
-	run "$SLUICED" -n -c "$WORK/sluiced.yaml"
+	# Where the daemon runs: its interface is there (elsewhere -n warns of it).
+	run in_ns "$TOPO_DUT_NS" "$SLUICED" -n -c "$WORK/sluiced.yaml"
 	[ "$status" -eq 0 ]
 	[ "$output" = "configuration OK" ]
 }

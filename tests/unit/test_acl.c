@@ -1252,6 +1252,44 @@ static int reset(void **state)
 	return 0;
 }
 
+/*
+ * A rule longer than any fixed buffer: acl_rule_text() gives all of it and
+ * it reads back as the same rule (80 source hosts and dport 22 once came
+ * back as 78 prefixes and any port, from a 1,024-byte buffer).
+ */
+static void test_long_rule_text(void **state)
+{
+	struct acl_rule_spec r, again;
+	char text[4096], buf[1024], err[128];
+	size_t off;
+	char *full, *full2;
+	int i;
+
+	off = (size_t)snprintf(text, sizeof(text), "drop id 5 proto tcp src ");
+	for (i = 0; i < 80; i++)
+		off += (size_t)snprintf(text + off, sizeof(text) - off, "%s10.0.%d.%d", i ? "," : "",
+					i / 10, 100 + i);
+	snprintf(text + off, sizeof(text) - off, " dport 22");
+	assert_int_equal(acl_rule_parse(text, &r, err, sizeof(err)), 0);
+	assert_int_equal(r.nr_src, 80);
+	/* A fixed buffer says it was too small rather than cutting silently. */
+	assert_int_equal(acl_rule_format(&r, buf, sizeof(buf)), -ENOSPC);
+	full = acl_rule_text(&r);
+	assert_non_null(full);
+	assert_true(strlen(full) > sizeof(buf));
+	assert_int_equal(acl_rule_parse(full, &again, err, sizeof(err)), 0);
+	assert_int_equal(again.nr_src, 80);
+	assert_int_equal(again.dport_lo, 22);
+	assert_int_equal(again.dport_hi, 22);
+	assert_memory_equal(again.src, r.src, 80 * sizeof(*r.src));
+	full2 = acl_rule_text(&again);
+	assert_string_equal(full, full2);
+	free(full);
+	free(full2);
+	acl_rule_spec_free(&r);
+	acl_rule_spec_free(&again);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1267,6 +1305,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_one_rule_changes, reset),
 		cmocka_unit_test_teardown(test_100k_prefixes, reset),
 		cmocka_unit_test_teardown(test_rxvlan, reset),
+		cmocka_unit_test(test_long_rule_text),
 	};
 
 	libbpf_set_print(NULL);

@@ -762,19 +762,21 @@ static void test_xsk_defaults(void **state)
 static void test_stage_equal(void **state)
 {
 #define ONE(stage) "pipelines: [ { name: p, stages: [ " stage " ] } ]\ninterfaces: [ { name: v, pipeline: p } ]\n"
-	struct sluice_config *a = parse_ok(ONE("{ name: r, object: acl, params: { default_action: drop, burst: 9 } }"));
-	struct sluice_config *same = parse_ok(ONE("{ name: x, object: acl, params: { burst: 9, default_action: drop }, "
-						  "rules: [ { id: 1, action: drop } ] }"));
-	struct sluice_config *val = parse_ok(ONE("{ name: r, object: acl, params: { default_action: pass, burst: 9 } }"));
-	struct sluice_config *fewer = parse_ok(ONE("{ name: r, object: acl, params: { default_action: drop } }"));
-	struct sluice_config *prog = parse_ok(ONE("{ name: r, object: acl, program: other, "
-						  "params: { default_action: drop, burst: 9 } }"));
-	struct sluice_config *obj = parse_ok(ONE("{ name: r, object: ratelimit, params: { default_action: drop, burst: 9 } }"));
+	struct sluice_config *a = parse_ok(ONE("{ name: r, object: ratelimit, params: { over_action: drop, burst: 9 } }"));
+	struct sluice_config *same = parse_ok(ONE("{ name: x, object: ratelimit, params: { burst: 9, over_action: drop } }"));
+	struct sluice_config *val = parse_ok(ONE("{ name: r, object: ratelimit, params: { over_action: pass, burst: 9 } }"));
+	struct sluice_config *fewer = parse_ok(ONE("{ name: r, object: ratelimit, params: { over_action: drop } }"));
+	struct sluice_config *prog = parse_ok(ONE("{ name: r, object: ratelimit, program: other, "
+						  "params: { over_action: drop, burst: 9 } }"));
+	struct sluice_config *obj = parse_ok(ONE("{ name: r, object: acl, params: { default_action: drop } }"));
+	struct sluice_config *rules = parse_ok(ONE("{ name: q, object: acl, params: { default_action: drop }, "
+						   "rules: [ { id: 1, action: drop } ] }"));
 	const struct cfg_stage *s = &a->pipelines[0].stages[0];
 
 	assert_int_equal(config__stage_equal(s, s), 1);
-	/* Order of params, stage name and rules are not code. */
+	/* Order of params and the stage name are not code, nor are rules. */
 	assert_int_equal(config__stage_equal(s, &same->pipelines[0].stages[0]), 1);
+	assert_int_equal(config__stage_equal(&obj->pipelines[0].stages[0], &rules->pipelines[0].stages[0]), 1);
 	assert_int_equal(config__stage_equal(s, &val->pipelines[0].stages[0]), 0);
 	assert_int_equal(config__stage_equal(s, &fewer->pipelines[0].stages[0]), 0);
 	assert_int_equal(config__stage_equal(s, &prog->pipelines[0].stages[0]), 0);
@@ -785,6 +787,7 @@ static void test_stage_equal(void **state)
 	config__free(fewer);
 	config__free(prog);
 	config__free(obj);
+	config__free(rules);
 #undef ONE
 }
 
@@ -796,6 +799,265 @@ static void test_control_mode_octal_as_written(void **state)
 	config__free(cfg);
 	expect_one(PIPE_HEAD IFACES "control: { mode: 0644 }\n", 9, 18, "control.mode",
 		   "mode 0644 is not allowed; use 0600 or 0660");
+}
+
+/* Loads a file of tests/unit/configs that must fail; returns its errors. */
+static struct config_errors load_bad(const char *file, int want)
+{
+	struct config_errors errs = {};
+	struct sluice_config *cfg = NULL;
+
+	assert_int_equal(config__load(file, &cfg, &errs), want);
+	assert_null(cfg);
+	dump(&errs);
+	return errs;
+}
+
+static void expect_msg(const struct config_errors *errs, size_t i, const char *prefix, const char *what)
+{
+	assert_true(i < errs->n);
+	if (strncmp(errs->v[i].msg, prefix, strlen(prefix)) || !strstr(errs->v[i].msg, what))
+		fail_msg("error %zu: got \"%s\", want \"%s...%s\"", i, errs->v[i].msg, prefix, what);
+}
+
+/* Issue #12: the checker catches a built-in's misspelt or out-of-range parameter. */
+static void test_builtin_params(void **state)
+{
+	struct config_errors errs = load_bad("tests/unit/configs/builtin-params.yaml", -EINVAL);
+	char err[256];
+
+	assert_int_equal(errs.n, 5);
+	expect_msg(&errs, 0, "tests/unit/configs/builtin-params.yaml:9:65: pipelines[0].stages[0].params.drop_malformed: ",
+		   "2 is no boolean");
+	expect_msg(&errs, 1, "tests/unit/configs/builtin-params.yaml:13:11: pipelines[0].stages[1].params.rate: ",
+		   "built-in stage \"ratelimit\" has no parameter \"rate\"; its parameters: rate_pps, burst, over_action");
+	expect_msg(&errs, 2, "tests/unit/configs/builtin-params.yaml:14:21: pipelines[0].stages[1].params.rate_pps: ",
+		   "4294967296 is out of range [0, 4294967295]");
+	expect_msg(&errs, 3, "tests/unit/configs/builtin-params.yaml:15:18: pipelines[0].stages[1].params.burst: ",
+		   "-1 is out of range [0, 4294967295]");
+	expect_msg(&errs, 4, "tests/unit/configs/builtin-params.yaml:16:24: pipelines[0].stages[1].params.over_action: ",
+		   "4 is no verdict over_action takes; use aborted, drop, pass, tx");
+	config_errors__free(&errs);
+	/* The same table serves a swap's parameters from the control socket. */
+	assert_int_equal(config__builtin_param_check("ratelimit", "rate_pps", 4294967295LL, err, sizeof(err)), 0);
+	assert_int_equal(config__builtin_param_check("ratelimit", "rate_pps", 4294967296LL, err, sizeof(err)), -ERANGE);
+	assert_int_equal(config__builtin_param_check("count", "x", 1, err, sizeof(err)), -ENOENT);
+	assert_non_null(strstr(err, "it takes none"));
+	assert_int_equal(config__builtin_param_check("/my/stage.bpf.o", "anything", -5, err, sizeof(err)), 0);
+}
+
+/* Issue #12: what parses but would not start here. */
+static void test_check_env(void **state)
+{
+	struct config_errors errs = {}, warns = {};
+	struct sluice_config *cfg = NULL;
+	const char *f = "tests/unit/configs/env-errors.yaml";
+
+	assert_int_equal(config__load(f, &cfg, &errs), 0);
+	assert_int_equal(config__check_env(cfg, &errs, &warns), -EINVAL);
+	dump(&errs);
+	dump(&warns);
+	assert_int_equal(errs.n, 3);
+	expect_msg(&errs, 0, "tests/unit/configs/env-errors.yaml:5:11: pin_root: ",
+		   "/tmp/sluice-not-a-bpffs/pins is not on a bpffs");
+	expect_msg(&errs, 1, "tests/unit/configs/env-errors.yaml:8:10: control.group: ",
+		   "no group \"sluice-no-such-group\" on this host");
+	expect_msg(&errs, 2, "tests/unit/configs/env-errors.yaml:9:15: control.read_group: ",
+		   "no group \"sluice-no-such-readers\" on this host");
+	assert_int_equal(warns.n, 1);
+	expect_msg(&warns, 0, "tests/unit/configs/env-errors.yaml:14:5: interfaces: ",
+		   "warning: no interface \"sluice-none0\" here (yet)");
+	config_errors__free(&errs);
+	config_errors__free(&warns);
+	config__free(cfg);
+
+	/* The defaults pass where bpffs is, with groups that exist. */
+	cfg = parse_ok(PIPE_HEAD IFACES "control: { mode: 0660, group: nogroup }\n");
+	assert_int_equal(config__check_env(cfg, &errs, NULL), 0);
+	assert_int_equal(errs.n, 0);
+	config__free(cfg);
+}
+
+static void test_metrics_every_address(void **state)
+{
+	struct config_errors errs = {};
+	struct sluice_config *cfg = NULL;
+	struct sockaddr_in6 *sin6;
+
+	assert_int_equal(config__load("tests/unit/configs/metrics-all.yaml", &cfg, &errs), 0);
+	sin6 = (struct sockaddr_in6 *)&cfg->metrics.addr;
+	assert_int_equal(sin6->sin6_family, AF_INET6);
+	assert_int_equal(ntohs(sin6->sin6_port), 9469);
+	assert_memory_equal(&sin6->sin6_addr, &in6addr_any, sizeof(in6addr_any));
+	config__free(cfg);
+	expect_one(PIPE_HEAD IFACES "metrics: { listen: \":\" }\n", 9, 20, "metrics.listen", "ADDRESS:PORT");
+}
+
+/* Issue #11 defect 8: an alias bomb of 17 KB is refused before it is walked. */
+static void test_alias_bomb(void **state)
+{
+	struct config_errors errs = load_bad("tests/unit/configs/alias-bomb.yaml", -EINVAL);
+
+	assert_int_equal(errs.n, 1);
+	expect_msg(&errs, 0, "tests/unit/configs/alias-bomb.yaml:1:1: ",
+		   "with its aliases expanded, the configuration has more than 1000000 nodes");
+	config_errors__free(&errs);
+}
+
+/* The limits leave room: 100,000 prefixes in 100 rules, some shared through an alias. */
+static void test_100k_prefixes_fit(void **state)
+{
+	size_t cap = 4 << 20, off = 0;
+	char *text = malloc(cap);
+	struct sluice_config *cfg;
+	size_t total = 0;
+
+	assert_non_null(text);
+	off += (size_t)snprintf(text + off, cap - off, PIPE_HEAD "      - name: acl\n        object: acl\n        rules:\n");
+	for (int r = 0; r < 100; r++) {
+		off += (size_t)snprintf(text + off, cap - off, "          - id: %d\n            action: drop\n"
+					"            src: %s", r + 1, r == 0 ? "&shared [" : r % 2 ? "*shared\n" : "[");
+		if (r % 2 && r)
+			continue;
+		for (int i = 0; i < 1000; i++)
+			off += (size_t)snprintf(text + off, cap - off, "%s10.%d.%d.0/24", i ? ", " : "", r, i % 250 + (i / 250) * 0);
+		off += (size_t)snprintf(text + off, cap - off, "]\n");
+	}
+	off += (size_t)snprintf(text + off, cap - off, IFACES);
+	assert_true(off < cap);
+	cfg = parse_ok(text);
+	for (size_t i = 0; i < cfg->pipelines[0].stages[1].nr_rules; i++)
+		total += cfg->pipelines[0].stages[1].rules[i].nr_src;
+	assert_int_equal(total, 100000);
+	config__free(cfg);
+	free(text);
+}
+
+static void test_size_and_depth_limits(void **state)
+{
+	struct config_errors errs = {};
+	struct sluice_config *cfg = NULL;
+	char path[] = "/tmp/sluice-big-XXXXXX", *deep;
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, (off_t)CONFIG_MAX_BYTES + 1), 0);
+	close(fd);
+	assert_int_equal(config__load(path, &cfg, &errs), -EFBIG);
+	assert_non_null(strstr(errs.v[0].msg, "more than the 16777216 a configuration may have"));
+	config_errors__free(&errs);
+	unlink(path);
+	/* A FIFO is no configuration, and opening it does not block. */
+	assert_int_equal(mkfifo(path, 0600), 0);
+	assert_int_equal(config__load(path, &cfg, &errs), -EINVAL);
+	assert_non_null(strstr(errs.v[0].msg, "not a regular file"));
+	config_errors__free(&errs);
+	unlink(path);
+	/* 65 nested lists: libyaml's scanner is quadratic in the depth. */
+	deep = calloc(1, 256);
+	memset(deep, '[', 65);
+	memset(deep + 65, ']', 65);
+	assert_int_equal(config__parse_string(deep, NAME, &cfg, &errs), -EINVAL);
+	expect_msg(&errs, 0, NAME ":1:65: ", "[ and { nest more than 64 deep");
+	config_errors__free(&errs);
+	free(deep);
+	/* Quoted and commented brackets do not count. */
+	cfg = parse_ok("# [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\n"
+		       "state_dir: \"/run/[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\"\n"
+		       PIPE_HEAD IFACES);
+	config__free(cfg);
+}
+
+static void test_too_many_tests(void **state)
+{
+	char *text = malloc(64 << 10);
+	size_t off = 0;
+	struct config_errors errs;
+
+	off += (size_t)sprintf(text, PIPE_HEAD "        tests:\n");
+	for (int i = 0; i < 257; i++)
+		off += (size_t)sprintf(text + off, "          - { packet: {}, expect: pass }\n");
+	sprintf(text + off, IFACES);
+	errs = parse_bad(text);
+	expect_msg(&errs, 0, NAME ":7:11: pipelines[0].stages[0].tests: ", "257 pre-flight tests, more than 256");
+	config_errors__free(&errs);
+	free(text);
+}
+
+/* The trust policy applies to the configuration's objects, with the rule named. */
+static void test_trust(void **state)
+{
+	char dir[] = "/tmp/sluice-cfgtrust-XXXXXX", obj[128], link[128], text[2048], cmd[160];
+	struct sluice_config *cfg;
+	struct config_errors errs;
+	FILE *f;
+
+	assert_non_null(mkdtemp(dir));
+	chmod(dir, 0755);
+	snprintf(obj, sizeof(obj), "%s/s.bpf.o", dir);
+	f = fopen(obj, "w");
+	assert_non_null(f);
+	fputs("hello", f);
+	fclose(f);
+	chmod(obj, 0644);
+	snprintf(link, sizeof(link), "%s/l.bpf.o", dir);
+	assert_int_equal(symlink(obj, link), 0);
+
+#define STAGE(extra) PIPE_HEAD "      - { name: s, object: %s" extra " }\n" IFACES
+	/* sha256("hello") */
+	snprintf(text, sizeof(text), STAGE(", sha256: 2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"), obj);
+	cfg = parse_ok(text);
+	assert_true(cfg->pipelines[0].stages[1].has_sha256);
+	config__free(cfg);
+	snprintf(text, sizeof(text), STAGE(", sha256: 0000000000000000000000000000000000000000000000000000000000000000"), obj);
+	errs = parse_bad(text);
+	expect_msg(&errs, 0, NAME ":6:28: pipelines[0].stages[1].object: ", "(sha256): content is 2cf24dba");
+	config_errors__free(&errs);
+	snprintf(text, sizeof(text), STAGE(""), link);
+	errs = parse_bad(text);
+	expect_msg(&errs, 0, NAME ":6:28: pipelines[0].stages[1].object: ", "(no-symlinks)");
+	config_errors__free(&errs);
+	snprintf(text, sizeof(text), "trust: { stage_dir: /usr/lib }\n" STAGE(""), obj);
+	errs = parse_bad(text);
+	expect_msg(&errs, 0, NAME ":7:28: pipelines[0].stages[1].object: ", "(stage-dir): stage objects must lie under /usr/lib");
+	config_errors__free(&errs);
+	snprintf(text, sizeof(text), "trust: { stage_dir: %s }\n" STAGE(""), dir, obj);
+	cfg = parse_ok(text);
+	assert_string_equal(cfg->trust.stage_dir, dir);
+	config__free(cfg);
+	expect_one("trust: { owner: sluice-no-such-user }\n" PIPE_HEAD IFACES, 1, 17, "trust.owner",
+		   "no user \"sluice-no-such-user\"");
+	expect_one(PIPE_HEAD "        sha256: 2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824\n" IFACES,
+		   6, 17, "pipelines[0].stages[0].sha256", "built-in stage \"parse\" is part of sluiced");
+	chown(obj, 1000, 1000);
+	snprintf(text, sizeof(text), STAGE(""), obj);
+	errs = parse_bad(text);
+	expect_msg(&errs, 0, NAME ":6:28: pipelines[0].stages[1].object: ", "(owner): belongs to uid 1000");
+	config_errors__free(&errs);
+	snprintf(text, sizeof(text), "trust: { owner: 1000 }\n" STAGE(""), obj);
+	cfg = parse_ok(text);
+	config__free(cfg);
+#undef STAGE
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* 152 errors (150 objects, too many stages, too many tail calls): the first 100, then a count. */
+static void test_error_cap(void **state)
+{
+	char *text = malloc(64 << 10);
+	size_t off = 0;
+	struct config_errors errs;
+
+	off += (size_t)sprintf(text, PIPE_HEAD);
+	for (int i = 0; i < 150; i++)
+		off += (size_t)sprintf(text + off, "      - { name: s%d, object: nope%d }\n", i, i);
+	sprintf(text + off, IFACES);
+	errs = parse_bad(text);
+	assert_int_equal(errs.n, CONFIG_MAX_ERRORS + 1 + 0);
+	assert_string_equal(errs.v[errs.n - 1].msg, NAME ": and 52 more errors");
+	config_errors__free(&errs);
+	free(text);
 }
 
 /* observe: off by default; record, keep and a power-of-two time sample, each checked. */
@@ -858,6 +1120,15 @@ int main(void)
 		cmocka_unit_test(test_xsk_defaults),
 		cmocka_unit_test(test_stage_equal),
 		cmocka_unit_test(test_control_mode_octal_as_written),
+		cmocka_unit_test(test_builtin_params),
+		cmocka_unit_test(test_check_env),
+		cmocka_unit_test(test_metrics_every_address),
+		cmocka_unit_test(test_alias_bomb),
+		cmocka_unit_test(test_100k_prefixes_fit),
+		cmocka_unit_test(test_size_and_depth_limits),
+		cmocka_unit_test(test_too_many_tests),
+		cmocka_unit_test(test_trust),
+		cmocka_unit_test(test_error_cap),
 		cmocka_unit_test(test_observe),
 	};
 

@@ -332,6 +332,11 @@ static void test_garbage_json(void **state)
 		"{} {}",		/* two documents */
 		"{'op':'status'}",	/* not strict JSON */
 		"{\"op\":\"\xff\xfe\"}",	/* not UTF-8 */
+		/* A key twice: json-c keeps the last; another reader the first. */
+		"{\"op\":\"status\",\"op\":\"down\",\"iface\":\"e\"}",
+		"{\"op\":\"txn\",\"stages\":[{\"stage\":\"a\",\"stage\":\"b\"}]}",
+		"{\"a\":{\"x\":1},\"b\":{\"y\":{\"z\":1,\"z\":2}}}",
+		"{\"op\":\"s\",\"\\u006fp\":\"down\"}",	/* the same key, escaped */
 	};
 	uint8_t buf[128], zero[SLUICE_CTL_HDR_LEN];
 	size_t i, n;
@@ -343,6 +348,9 @@ static void test_garbage_json(void **state)
 	/* Trailing white space is fine. */
 	n = frame_raw(buf, CTL_MSG_REQUEST, "{\"op\":\"status\"} \n");
 	expect_ok(buf, n, "status");
+	/* The same names in different objects, and keys inside strings, are no duplicates. */
+	n = frame_raw(buf, CTL_MSG_REQUEST, "{\"op\":\"txn\",\"x\":[{\"op\":1},{\"op\":\"{\\\",\"}],\"y\":{}}");
+	expect_ok(buf, n, "txn");
 	/* An empty body cannot be an object. */
 	hdr_raw(zero, SLUICE_CTL_MAGIC, SLUICE_CTL_VERSION, CTL_MSG_REQUEST, 0);
 	expect_both(zero, sizeof(zero), false, -EBADMSG);
@@ -555,6 +563,131 @@ static void test_peer_credentials(void **state)
 	rmdir(dir);
 }
 
+/*
+ * A connection that sends nothing expires after its idle limit (it used to
+ * stay forever: the deadline started at the first byte), and a served
+ * request starts the idle limit over.
+ */
+static void test_idle_expires(void **state)
+{
+	struct json_object *req;
+	uint8_t buf[64];
+	struct pair p;
+	uint64_t now;
+	size_t n;
+
+	pair_open(&p);
+	ctl_conn__set_idle(&p.srv, 500);
+	now = ctl__now_ms();
+	assert_false(ctl_conn__expired(&p.srv, now));
+	assert_true(ctl_conn__expired(&p.srv, now + 501));
+	/* A whole request arrives: not idle while it waits to be answered. */
+	n = frame_raw(buf, CTL_MSG_REQUEST, "{}");
+	write_all(p.cli, buf, n);
+	assert_int_equal(ctl_conn__read(&p.srv), 1);
+	assert_false(ctl_conn__expired(&p.srv, ctl__now_ms() + 501));
+	req = ctl_conn__take(&p.srv);
+	assert_int_equal(ctl_conn__queue(&p.srv, req), 0);
+	assert_int_equal(ctl_conn__flush(&p.srv), 0);
+	json_object_put(req);
+	/* Served: idle again, with a fresh limit. */
+	now = ctl__now_ms();
+	assert_false(ctl_conn__expired(&p.srv, now + 400));
+	assert_true(ctl_conn__expired(&p.srv, now + 1000));
+	pair_close(&p);
+}
+
+/* Request fields are taken as typed, never coerced (issue #11, defect 9). */
+static void test_request_fields_strict(void **state)
+{
+	static const struct {
+		const char *json, *why;
+	} bad[] = {
+		{ "{\"op\":\"rule.del\",\"iface\":\"e\",\"id\":true}", "'id' must be an integer" },
+		{ "{\"op\":\"rule.del\",\"iface\":\"e\",\"id\":4294967298}", "'id' must be an integer 0..4294967295" },
+		{ "{\"op\":\"rule.del\",\"iface\":\"e\",\"id\":-1}", "'id' must be" },
+		{ "{\"op\":\"rule.del\",\"iface\":\"e\",\"id\":2.0}", "'id' must be" },
+		{ "{\"op\":\"rule.del\",\"iface\":\"e\",\"id\":\"2\"}", "'id' must be" },
+		{ "{\"op\":\"rule.del\",\"iface\":\"e\",\"id\":99999999999999999999}", "'id' must be" },
+		{ "{\"op\":\"rule.del\",\"iface\":\"e\"}", "'id' is required" },
+		{ "{\"op\":\"stage.swap\",\"iface\":\"e\",\"stage\":\"s\",\"object\":\"acl\",\"force\":\"false\"}",
+		  "'force' must be true or false" },
+		{ "{\"op\":\"stage.swap\",\"iface\":\"e\",\"stage\":\"s\",\"object\":\"acl\",\"force\":0}",
+		  "'force' must be true or false" },
+		{ "{\"op\":\"stage.swap\",\"iface\":\"e\",\"stage\":\"s\",\"object\":\"acl\",\"params\":{\"rate_pps\":true}}",
+		  "parameter 'rate_pps' must be an integer" },
+		{ "{\"op\":\"stage.swap\",\"iface\":\"e\",\"stage\":\"s\",\"object\":\"acl\",\"objects\":\"x\"}",
+		  "unknown field 'objects' for op stage.swap" },
+		{ "{\"op\":\"stage.swap\",\"iface\":5,\"stage\":\"s\",\"object\":\"acl\"}", "'iface' must be a non-empty string" },
+		{ "{\"op\":\"rule.add\",\"iface\":\"e\",\"rule\":\"drop\",\"before\":\"1\"}", "'before' must be" },
+		{ "{\"op\":\"history\",\"limit\":0}", "'limit' must be an integer 1..1000000" },
+		{ "{\"op\":\"history\",\"limit\":true}", "'limit' must be" },
+		{ "{\"op\":\"txn\",\"iface\":\"e\",\"stages\":[]}", "'stages' must be an array of 1 to 16" },
+		{ "{\"op\":\"txn\",\"iface\":\"e\",\"stages\":[{\"stage\":\"a\"}]}", "stages[0]: 'object' is required" },
+		{ "{\"op\":\"txn\",\"iface\":\"e\",\"stages\":[{\"stage\":\"a\",\"object\":\"b\",\"x\":1}]}",
+		  "stages[0]: unknown field 'x'" },
+		{ "{\"op\":\"no.such\"}", "unknown op 'no.such'" },
+		{ "{\"op\":7}", "a request needs a string 'op'" },
+		{ "{\"op\":\"status\\u0000\"}", "a request needs a string 'op'" },
+		{ "{\"op\":\"down\\u0000x\",\"iface\":\"e\"}", "a request needs a string 'op'" },
+		{ "{\"op\":\"status\",\"verbose\":true}", "unknown field 'verbose' for op status" },
+	};
+	static const char *const good[] = {
+		"{\"op\":\"rule.del\",\"iface\":\"e\",\"id\":4294967295}",
+		"{\"op\":\"rule.del\",\"iface\":\"e\",\"id\":0}",
+		"{\"op\":\"stage.swap\",\"iface\":\"e\",\"stage\":\"s\",\"object\":\"/x.o\",\"program\":\"p\","
+		"\"params\":{\"rate_pps\":4294967296},\"pcap\":\"/p\",\"expect\":\"drop\",\"force\":false}",
+		"{\"op\":\"txn\",\"iface\":\"e\",\"stages\":[{\"stage\":\"a\",\"object\":\"b\",\"params\":{\"x\":-1}}]}",
+		"{\"op\":\"status\"}",
+		"{\"op\":\"history\",\"limit\":20}",
+	};
+	char err[256];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct json_object *o = json_tokener_parse(bad[i].json);
+
+		assert_non_null(o);
+		err[0] = 0;
+		if (ctl__request_check(o, err, sizeof(err)) != -EINVAL || !strstr(err, bad[i].why))
+			fail_msg("%s: got \"%s\", want \"%s\"", bad[i].json, err, bad[i].why);
+		json_object_put(o);
+	}
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		struct json_object *o = json_tokener_parse(good[i]);
+
+		assert_non_null(o);
+		if (ctl__request_check(o, err, sizeof(err)))
+			fail_msg("%s: %s", good[i], err);
+		json_object_put(o);
+	}
+}
+
+/* Which ops each role may run; an op nobody knows needs the admin role. */
+static void test_roles(void **state)
+{
+	gid_t g[2] = { 100, 4242 };
+	struct ctl_peer root = { .uid = 0, .gid = 0 };
+	struct ctl_peer admin = { .uid = 1000, .gid = 1000, .groups = g, .nr_groups = 2 };
+	struct ctl_peer reader = { .uid = 1001, .gid = 100 };
+	struct ctl_peer other = { .uid = 1002, .gid = 1002 };
+
+	assert_int_equal(ctl__peer_role(&root, (gid_t)-1, (gid_t)-1), CTL_ROLE_ADMIN);
+	assert_int_equal(ctl__peer_role(&admin, 4242, 100), CTL_ROLE_ADMIN);	/* supplementary */
+	assert_int_equal(ctl__peer_role(&reader, 4242, 100), CTL_ROLE_READ);
+	assert_int_equal(ctl__peer_role(&other, 4242, 100), CTL_ROLE_NONE);
+	assert_int_equal(ctl__peer_role(&reader, 4242, (gid_t)-1), CTL_ROLE_NONE);
+	for (const char *const *op = (const char *const[]){ "status", "stage.list", "stage.show", "stats",
+							     "history", "rule.list", "xsk.stats", NULL };
+	     *op; op++)
+		assert_int_equal(ctl__op_role(*op), CTL_ROLE_READ);
+	for (const char *const *op = (const char *const[]){ "stage.swap", "stage.rollback", "txn",
+							     "rule.add", "rule.del", "reload", "down",
+							     "no.such", NULL };
+	     *op; op++)
+		assert_int_equal(ctl__op_role(*op), CTL_ROLE_ADMIN);
+	assert_int_equal(ctl__op_role(NULL), CTL_ROLE_ADMIN);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -573,6 +706,9 @@ int main(void)
 		cmocka_unit_test(test_flush_partial),
 		cmocka_unit_test(test_request_path),
 		cmocka_unit_test(test_peer_credentials),
+		cmocka_unit_test(test_idle_expires),
+		cmocka_unit_test(test_request_fields_strict),
+		cmocka_unit_test(test_roles),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

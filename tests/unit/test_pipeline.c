@@ -171,6 +171,7 @@ static void test_swap_and_rollback(void **state)
 	assert_int_equal(pl.live[1].prog_id, old_id);
 	assert_int_equal(run(&pl, NULL), XDP_DROP);
 	pipeline__destroy(&pl);
+	pipeline__close(&pl);
 }
 
 static void test_bad_stages_leave_pipeline_untouched(void **state)
@@ -228,6 +229,7 @@ static void test_bad_stages_leave_pipeline_untouched(void **state)
 	assert_int_equal(pipeline__stats(&pl, &ps, slots), 0);
 	assert_int_equal(ps.packets, 2);	/* only our two runs */
 	pipeline__destroy(&pl);
+	pipeline__close(&pl);
 }
 
 static void test_validation_limits(void **state)
@@ -360,6 +362,7 @@ static void test_preflight_mismatch_changes_nothing(void **state)
 	assert_int_equal(ps.packets, 1);
 	assert_false(scratch_left(&pl));
 	pipeline__destroy(&pl);
+	pipeline__close(&pl);
 }
 
 static void test_adopt_pins(void **state)
