@@ -2106,6 +2106,18 @@ out:
 	return err;
 }
 
+/*
+ * A mirror outlives the descriptors it was built with (the daemon opens the
+ * pinned maps for each update): the tries are written through this call's.
+ */
+static void mirror_bind(struct mirror *mi, const struct acl_maps *maps)
+{
+	for (int t = 0; t < SLUICE_ACL_NR_TRIES; t++) {
+		mi->tab[t].fd = maps->trie[t];
+		mi->tab[t].hfd = trie_alen[t] == 4 ? maps->hosts4 : maps->hosts6;
+	}
+}
+
 /* The mirror of these maps, read back from them when the process has none that is current. */
 static struct mirror *mirror_get(const struct acl_maps *maps, const struct sluice_acl_ctl *ctl,
 				 struct acl_apply_info *info, int *err)
@@ -2120,6 +2132,7 @@ static struct mirror *mirror_get(const struct acl_maps *maps, const struct sluic
 	for (i = 0; i < ACL_MIRRORS; i++) {
 		if (mirrors[i] && !memcmp(mirrors[i]->ids, ids, sizeof(ids))) {
 			if (mirrors[i]->gen == ctl->gen) {
+				mirror_bind(mirrors[i], maps);
 				mirrors[i]->used = ++mirror_clock;
 				return mirrors[i];
 			}

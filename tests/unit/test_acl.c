@@ -1244,6 +1244,94 @@ static void test_rxvlan(void **state)
 	assert_int_equal(acl_iface_rxvlan("a-name-longer-than-ifnamsiz"), -EINVAL);
 }
 
+/* Another process wrote the maps last (a restarted daemon): the next update reads them back. */
+static void mirror_stale(struct fixture *f)
+{
+	struct sluice_acl_ctl ctl;
+	__u32 zero = 0;
+
+	assert_int_equal(bpf_map_lookup_elem(f->maps.ctl, &zero, &ctl), 0);
+	ctl.gen += 7;
+	assert_int_equal(bpf_map_update_elem(f->maps.ctl, &zero, &ctl, BPF_ANY), 0);
+}
+
+/* The daemon opens the pinned maps for each update: a copy of every descriptor. */
+static void maps_dup(const struct acl_maps *m, struct acl_maps *out)
+{
+	const int *from = (const int *)m;
+	int *to = (int *)out;
+
+	for (size_t i = 0; i < sizeof(*m) / sizeof(int); i++) {
+		to[i] = dup(from[i]);
+		assert_true(to[i] >= 0);
+	}
+}
+
+/* Applies rule text through descriptors of its own, closed again after, as the daemon does. */
+static int apply_dup(struct fixture *f, const char *const *text, size_t n, struct acl_maps *keep)
+{
+	struct fixture g = *f;
+	int ret;
+
+	maps_dup(&f->maps, &g.maps);
+	ret = apply_text(&g, text, n);
+	if (keep)
+		*keep = g.maps;
+	else
+		acl_maps__close(&g.maps);
+	return ret;
+}
+
+/*
+ * Two acl stages in one process (a daemon with two interfaces), each update
+ * through descriptors opened for it: one stage's update never writes into the
+ * other's maps (a mirror once kept the first update's descriptors, and their
+ * numbers came back as the other stage's), and a process that did not write
+ * the maps reads them back first.
+ */
+static void test_two_stages_fresh_fds(void **state)
+{
+	static const char *const ports[] = { "drop id 10 proto udp dport 9" };
+	static const char *const hosts[] = {
+		"drop id 10 proto udp dport 9",
+		"drop id 77 proto tcp src 10.0.0.100,10.0.7.179 dport 22",
+	};
+	static const char *const more[] = {
+		"drop id 10 proto udp dport 9",
+		"drop id 77 proto tcp src 10.0.0.100,10.0.7.179 dport 22",
+		"drop id 78 src 10.9.0.0/16",
+	};
+	const struct pk host = { AF_INET, "10.0.7.179", "10.0.0.2", IPPROTO_TCP, 1000, 22, TCP_SYN };
+	const struct pk net = { AF_INET, "10.9.3.4", "10.0.0.2", IPPROTO_UDP, 1000, 53 };
+	struct acl_maps held;
+	struct fixture a, b;
+	int len;
+
+	/* The bitmaps and tries, as for a large set (a small one is matched without them). */
+	acl__set_small_max(0);
+	assert_int_equal(fixture_load(&a, XDP_PASS), 0);
+	assert_int_equal(fixture_load(&b, XDP_PASS), 0);
+	assert_int_equal(apply_dup(&a, ports, 1, NULL), 0);
+	/* a's first descriptors are closed: b's copies take their numbers. */
+	assert_int_equal(apply_dup(&b, ports, 1, &held), 0);
+	assert_int_equal(apply_dup(&a, hosts, 2, NULL), 0);
+	assert_int_equal(run_pk(&a, &host, &len).retval, XDP_DROP);
+	assert_int_equal(run_pk(&b, &host, &len).retval, CONT);
+	acl_maps__close(&held);
+	assert_int_equal(apply_dup(&a, more, 3, NULL), 0);
+	assert_int_equal(run_pk(&a, &net, &len).retval, XDP_DROP);
+	assert_int_equal(run_pk(&b, &net, &len).retval, CONT);
+	mirror_stale(&b);
+	assert_int_equal(apply_dup(&b, more, 3, NULL), 0);
+	assert_int_equal(run_pk(&b, &host, &len).retval, XDP_DROP);
+	assert_int_equal(apply_dup(&a, ports, 1, NULL), 0);
+	assert_int_equal(run_pk(&a, &host, &len).retval, CONT);
+	assert_int_equal(run_pk(&a, &net, &len).retval, CONT);
+	assert_int_equal(run_pk(&b, &net, &len).retval, XDP_DROP);
+	acl_bpf__destroy(a.skel);
+	acl_bpf__destroy(b.skel);
+}
+
 /* A test that failed inside an update must not leave its hook or mode to the next. */
 static int reset(void **state)
 {
@@ -1306,6 +1394,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_100k_prefixes, reset),
 		cmocka_unit_test_teardown(test_rxvlan, reset),
 		cmocka_unit_test(test_long_rule_text),
+		cmocka_unit_test_teardown(test_two_stages_fresh_fds, reset),
 	};
 
 	libbpf_set_print(NULL);
