@@ -497,7 +497,7 @@ static bool matches(const struct pipeline *pl, const struct stage_src *src, int 
 	if (pl->nr_stages != n || pl->default_verdict != verdict)
 		return false;
 	for (int i = 0; i < n; i++) {
-		if (strcmp(pl->src[i].name, src[i].name) || stage_src__hash(&src[i], &h) ||
+		if (strcmp(pl->src[i].name, src[i].name) || stage_src__hash(&src[i], &h, NULL, 0) ||
 		    h != pl->live[i].hash)
 			return false;
 	}

@@ -619,12 +619,14 @@ static int load_one(struct pipeline *pl, const struct stage_src *src, const char
 		.carrier = (uint8_t)pl->carrier,
 		.ver = ver,
 	};
+	char why[256];
 	uint64_t hash = 0;
 	int ret;
 
-	ret = stage_src__hash(src, &hash);
+	ret = stage_src__hash(src, &hash, why, sizeof(why));
 	if (ret)
-		return errf(err, ret, "stage '%s': %s: %s", src->name, src->object, strerror(-ret));
+		return errf(err, ret, "stage '%s': %s", src->name,
+			    why[0] ? why : strerror(-ret));
 	free(err->verifier_log);
 	err->verifier_log = NULL;
 	ret = stage__load(&req, out, err->msg, sizeof(err->msg), &err->verifier_log);
@@ -757,7 +759,7 @@ static int gen_build(struct pipeline *pl, const struct stage_src *src, int n, co
 	g->n = n;
 	for (int i = 0; old && i < n; i++) {
 		if (old[i].fd < 0 || old[i].next != next_slot(g->bank, i, n) ||
-		    stage_src__hash(&src[i], &hash) || hash != old[i].hash)
+		    stage_src__hash(&src[i], &hash, NULL, 0) || hash != old[i].hash)
 			continue;
 		g->st[i] = old[i];
 		g->st[i].fd = fcntl(old[i].fd, F_DUPFD_CLOEXEC, 3);

@@ -275,8 +275,8 @@ int pipeline__stats_bank(const struct pipeline *pl, int bank, struct sluice_pipe
 int pipeline__test_run(const struct pipeline *pl, const void *frame, size_t len, uint32_t *verdict,
 		       struct sluice_meta *meta);
 
-/* Hash of what a stage would load: object bytes, program, parameters. */
-int stage_src__hash(const struct stage_src *src, uint64_t *hash);
+/* Hash of what a stage would load: object bytes, program, parameters; why not into err (may be NULL). */
+int stage_src__hash(const struct stage_src *src, uint64_t *hash, char *err, size_t errlen);
 bool stage_src__is_builtin(const char *object);
 int stage_src__set_param(struct stage_src *src, const char *name, int64_t value);
 

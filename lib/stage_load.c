@@ -101,16 +101,21 @@ static uint64_t fnv1a64(uint64_t h, const void *data, size_t len)
 	return h;
 }
 
-int stage_src__hash(const struct stage_src *src, uint64_t *hash)
+int stage_src__hash(const struct stage_src *src, uint64_t *hash, char *err, size_t errlen)
 {
+	char scratch[256];
 	const void *data;
-	char err[256];
 	void *owned;
 	size_t size;
 	uint64_t h = 0xcbf29ce484222325ull;
 	int ret;
 
-	ret = object_bytes(src->object, &data, &size, &owned, err, sizeof(err));
+	if (!err) {
+		err = scratch;
+		errlen = sizeof(scratch);
+	}
+	err[0] = '\0';
+	ret = object_bytes(src->object, &data, &size, &owned, err, errlen);
 	if (ret)
 		return ret;
 	h = fnv1a64(h, data, size);
@@ -160,9 +165,10 @@ static struct bpf_map *rodata_map(struct bpf_object *obj)
 
 /*
  * Finds a .rodata variable by name through BTF. Returns a pointer into the
- * map's initial value, which libbpf copies into the map at load.
+ * map's initial value, which libbpf copies into the map at load; is_signed
+ * (may be NULL) says whether it is a signed integer.
  */
-static void *rodata_var(struct bpf_object *obj, const char *var, size_t *size)
+static void *rodata_var(struct bpf_object *obj, const char *var, size_t *size, bool *is_signed)
 {
 	struct btf *btf = bpf_object__btf(obj);
 	struct bpf_map *map = rodata_map(obj);
@@ -190,6 +196,10 @@ static void *rodata_var(struct bpf_object *obj, const char *var, size_t *size)
 			continue;
 		if (vs->offset + vs->size > data_sz)
 			return NULL;
+		/* The variable's type, under its typedefs and qualifiers. */
+		t = btf__type_by_id(btf, btf__resolve_type(btf, btf__type_by_id(btf, vs->type)->type));
+		if (is_signed)
+			*is_signed = t && btf_is_int(t) && (btf_int_encoding(t) & BTF_INT_SIGNED);
 		*size = vs->size;
 		return data + vs->offset;
 	}
@@ -221,11 +231,22 @@ static void rodata_names(struct bpf_object *obj, char *buf, size_t len)
 
 int stage__set_rodata(struct bpf_object *obj, const char *var, int64_t value)
 {
+	bool is_signed = false;
 	size_t size = 0;
-	void *v = rodata_var(obj, var, &size);
+	void *v = rodata_var(obj, var, &size, &is_signed);
 
 	if (!v || !size || size > 8)
 		return -ENOENT;
+	/* A value cut to the variable's width would be another value. */
+	if (size < 8) {
+		int64_t lo = is_signed ? -(INT64_C(1) << (8 * size - 1)) : 0;
+		int64_t hi = is_signed ? (INT64_C(1) << (8 * size - 1)) - 1 : (INT64_C(1) << (8 * size)) - 1;
+
+		if (value < lo || value > hi)
+			return -ERANGE;
+	} else if (!is_signed && value < 0) {
+		return -ERANGE;
+	}
 	/* Little-endian: the low bytes of the value are the variable. */
 	memcpy(v, &value, size);
 	return 0;
@@ -237,7 +258,15 @@ static int set_params(struct bpf_object *obj, const struct stage_src *src, char 
 		const struct stage_param *p = &src->params[i];
 		char names[256];
 
-		if (!strncmp(p->name, "sluice_", 7) || stage__set_rodata(obj, p->name, p->value)) {
+		int ret = strncmp(p->name, "sluice_", 7) ? stage__set_rodata(obj, p->name, p->value)
+							 : -ENOENT;
+
+		if (ret == -ERANGE) {
+			snprintf(err, errlen, "stage '%s': %s: parameter '%s' cannot hold %lld",
+				 src->name, src->object, p->name, (long long)p->value);
+			return ret;
+		}
+		if (ret) {
 			rodata_names(obj, names, sizeof(names));
 			snprintf(err, errlen, "stage '%s': %s has no parameter '%s' (parameters: %s)",
 				 src->name, src->object, p->name, names[0] ? names : "none");
@@ -363,6 +392,10 @@ static int loading__bind_maps(struct loading *l, const struct stage_maps *m)
 		if (!strcmp(name, SLUICE_MAP_PROGS)) {
 			ret = bpf_map__reuse_fd(map, m->progs_fd);
 		} else if (dir) {
+			/* A map's name becomes a path under the pin root. */
+			ret = trust__map_name(name, l->err, l->errlen);
+			if (ret)
+				return ret;
 			for (int i = 0; i < m->nr_shared; i++)
 				if (!strcmp(m->shared[i], name))
 					dir = m->shared_dir;
@@ -399,7 +432,7 @@ static int loading__configure_stage(struct loading *l, const struct stage_load_r
 	struct sluice_stage_cfg *cfg;
 	size_t size = 0;
 
-	cfg = rodata_var(l->obj, "sluice_cfg", &size);
+	cfg = rodata_var(l->obj, "sluice_cfg", &size, NULL);
 	if (!cfg || size != sizeof(sc)) {
 		snprintf(l->err, l->errlen, "stage '%s': %s was not built with <sluice/stage.bpf.h> "
 			 "(no sluice_cfg in .rodata)", l->name, l->object);
@@ -572,7 +605,7 @@ int entry__load(const struct entry_load_req *req, struct stage_inst *out, char *
 	if (!ret)
 		ret = loading__bind_maps(&l, &req->maps);
 	if (!ret) {
-		cfg = rodata_var(l.obj, "sluice_entry", &size);
+		cfg = rodata_var(l.obj, "sluice_entry", &size, NULL);
 		if (!cfg || size != sizeof(ec)) {
 			snprintf(err, errlen, "entry object has no sluice_entry configuration");
 			ret = -EINVAL;

@@ -192,7 +192,8 @@ static void test_bad_stages_leave_pipeline_untouched(void **state)
 	/* The verifier's reason comes back. */
 	src_testdata(&s, "decide", "oob.bpf.o");
 	assert_int_not_equal(pipeline__swap_stage(&pl, 1, &s, NULL, 0, &err), 0);
-	assert_non_null(strstr(err.msg, "verifier refused"));
+	if (!strstr(err.msg, "verifier refused"))
+		fail_msg("%s", err.msg);
 	assert_non_null(err.verifier_log);
 	assert_non_null(strstr(err.verifier_log, "invalid access to packet"));
 	pipeline_err__clear(&err);
@@ -222,6 +223,21 @@ static void test_bad_stages_leave_pipeline_untouched(void **state)
 	assert_int_equal(pipeline__swap_stage(&pl, 1, &s, NULL, 0, &err), -ENOENT);
 	assert_non_null(strstr(err.msg, "no parameter 'no_such_knob'"));
 	assert_non_null(strstr(err.msg, "verdict"));
+
+	/* A value the parameter cannot hold is refused, not cut to its width. */
+	src_set(&s, "decide", "verdict");
+	stage_src__set_param(&s, "verdict", (INT64_C(1) << 32) + XDP_PASS);
+	assert_int_equal(pipeline__swap_stage(&pl, 1, &s, NULL, 0, &err), -ERANGE);
+	assert_non_null(strstr(err.msg, "parameter 'verdict' cannot hold 4294967298"));
+	src_set(&s, "decide", "verdict");
+	stage_src__set_param(&s, "verdict", -1);
+	assert_int_equal(pipeline__swap_stage(&pl, 1, &s, NULL, 0, &err), -ERANGE);
+
+	/* A file the trust policy refuses: the rule is named, not only an errno. */
+	src_set(&s, "decide", "/nonexistent/sluice-none.bpf.o");
+	assert_int_not_equal(pipeline__swap_stage(&pl, 1, &s, NULL, 0, &err), 0);
+	if (!strstr(err.msg, "sluice-none.bpf.o") || !strstr(err.msg, "stage 'decide'"))
+		fail_msg("%s", err.msg);
 
 	assert_int_equal(pl.live[1].prog_id, id);
 	assert_int_equal(pl.prev[1].fd, -1);
