@@ -191,6 +191,33 @@ xsk_verdict() {
 	! grep -qi 'error' "$WORK/log2"
 }
 
+@test "capture: with only the capabilities the systemd unit grants, the sockets bind and capture" {
+	local caps pid n=500
+	daemon_stop
+	for _ in $(seq 50); do
+		pgrep -f "sluiced -c $WORK/sluiced.yaml" >/dev/null || break
+		sleep 0.1
+	done
+	# CapabilityBoundingSet=CAP_A CAP_B -> -all,+a,+b (root's permitted set is its bounding set).
+	caps=$(sed -n 's/^CapabilityBoundingSet=//p' "$SLUICE_TOP/daemon/sluiced.service.in" |
+		tr 'A-Z' 'a-z' | sed -e 's/cap_/+/g' -e 's/ /,/g')
+	[ -n "$caps" ]
+	nsenter --net="/run/netns/$TOPO_DUT_NS" setpriv --bounding-set "-all,$caps" \
+		"$SLUICED" -c "$WORK/sluiced.yaml" > "$WORK/log4" 2>&1 &
+	pid=$!
+	for _ in $(seq 50); do
+		ctl status >/dev/null 2>&1 && break
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -0 "$pid" 2>/dev/null || { cat "$WORK/log4"; false; }
+	gen "$n" "$XSK_PORT"
+	wait_packets "$n"
+	check_capture "$n"
+	kill -TERM "$pid"
+	wait "$pid"
+}
+
 @test "capture: xsk stats is refused by a daemon without an xsk section" {
 	local sock=$WORK/plain.sock
 	sed -e '/^xsk:/,$d' -e "s#socket: .*#socket: $sock }#" -e '/^metrics:/d' \
