@@ -206,7 +206,8 @@ sed -e "s|sluice-dut0|$TOPO_DUT_IF|" \
     -e "s|/run/sluice-demo|$state_dir|" \
     "$top/config/demo.yaml" > "$tmp/demo.yaml"
 grep -q "name: $TOPO_DUT_IF\$" "$tmp/demo.yaml" || die "config/demo.yaml does not name sluice-dut0"
-"$SLUICED" -n -c "$tmp/demo.yaml" 2>&1 | indent
+# In the DUT namespace, where its interface is.
+nsenter --net="/run/netns/$TOPO_DUT_NS" "$SLUICED" -n -c "$tmp/demo.yaml" 2>&1 | indent
 [ "${PIPESTATUS[0]}" = 0 ] || die "the configuration does not check"
 
 # The daemon must see the host's bpffs (pins) and the DUT's veth: enter
