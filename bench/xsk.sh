@@ -457,6 +457,10 @@ latency_swap_step() {
 	        if -100 <= x <= 250:
 	            plot.append("%.1f %.1f %s" % (x, w[2] / 1e3, "%.1f" % (w[3] / 1e3) if w[3] is not None else "?"))
 	spans = [(t1 - t0) / 1e6 for t0, t1 in swaps]
+	sg = json.loads(open(f"{tmp}/swap.json.gen").read().strip().splitlines()[-1])
+	sr = json.load(open(f"{tmp}/swap.json"))["total"]
+	print(f"# swap run: generator sent {sg['sent']} (veth drops {sg['errors']}), socket received {sr['rx_packets']}")
+	figs.append(f"FIGURE xsk.swap_lost {sg['sent'] - sr['rx_packets']} frames - info")
 	print(f"# around a swap: {len(swaps)} swaps of stage a (count <-> pass) every {gap} s, sluiced under "
 	      f"{rate} pps; 10 ms windows; a swap's span is sluicectl's wall-clock run (process start included), "
 	      f"median {med(spans):.1f} ms")
