@@ -6,8 +6,8 @@
 # date it was measured on, and the command that made it.
 #
 # Usage: bench/plot.sh KIND DATA OUT.png COMMAND
-#   KIND     stages | kernel | acl | swap | xsk
-#   DATA     the data file (stages, acl, xsk) or folder (kernel: tcchain.dat
+#   KIND     stages | kernel | acl | swap | xsk | xskswap
+#   DATA     the data file (stages, acl, xsk, xskswap) or folder (kernel: tcchain.dat
 #            and flow.dat; swap: one <row>.lat file of microseconds per row)
 #   COMMAND  the command line that produced DATA, printed under the plot
 set -u
@@ -144,6 +144,22 @@ xsk)
 	plot '$data' using 1:2 with linespoints lw 2 pt 7 title 'bare redirect (sluice-xsk --attach)', \
 	     '' using 1:3 with linespoints lw 2 pt 5 title 'through the pipeline (parse, acl, xsk)', \
 	     '' using 1:4 with linespoints dt 2 pt 1 title 'what the generator sent (its median over the windows)'
+	EOF
+	;;
+xskswap)
+	# DATA: "ms-from-swap-start kpps p99-us" per 10 ms window, every swap overlaid.
+	gnuplot <<-EOF
+	$common
+	set title 'AF\_XDP consumer behind the pipeline around live stage swaps: each window of every swap, aligned on the swap'
+	set xlabel 'ms from the start of sluicectl stage swap (its process start included)'
+	set ylabel 'kpps received in the window'
+	set y2label 'p99 latency in the window, us (generator stamp to socket)'
+	set ytics nomirror
+	set y2tics
+	set yrange [0:*]
+	set y2range [0:*]
+	plot '$data' using 1:2 axes x1y1 with points pt 7 ps 0.6 title 'rate (kpps)', \
+	     '' using 1:3 axes x1y2 with points pt 2 ps 0.6 title 'p99 latency (us)'
 	EOF
 	;;
 *)

@@ -17,9 +17,26 @@
 #     dpdk-testpmd is not installed.
 #  4. umem sweep: bare and pipeline rxdrop rates against the umem size (rx
 #     ring = fill ring = frames), drawn into docs/bench/xsk.png.
+#  5. queues: a second veth pair with 2 rx/tx queues, sluice-xsk --attach on
+#     queue 0 and on queues 0,1: total and per-queue Mpps. The generators are
+#     XDP live frames, one per queue pinned to the CPU of that number (a veth
+#     puts an XDP_TX frame on the peer's queue of the sending CPU); where the
+#     kernel refuses live frames, one sluice-gen --engine xsk --queues N.
+#  6. latency: sluice-gen --engine xsk --stamp paced at SWAP_RATE into the
+#     pipeline (--xskmap, sluice-xsk --latency): p50/p99 generator to socket.
+#  7. around a swap: the same with a pass stage in the pipeline that
+#     `sluicectl stage swap` replaces (count, pass, ...) every SWAP_GAP s;
+#     sluice-xsk -I 10 gives 10 ms windows, lined up with each swap's
+#     wall-clock span: the rate dip (lowest window around a swap against the
+#     median window away from swaps) and the p99 around a swap (highest
+#     window p99 around it) against away; drawn into docs/bench/xskswap.png.
 #
-# Usage: bench/xsk.sh [--quick] [-d SECONDS] [-r ROUNDS] [--rings "N ..."]
+# Usage: bench/xsk.sh [--quick] [-d SECONDS] [-r ROUNDS] [--rings "N ..."] [--queues-swap]
 #   --quick         1 s windows, 3 rounds (CI); default 3 s, 5 rounds
+#   --queues-swap   only steps 5-7
+#   SWAP_RATE=PPS   steps 6-7's paced rate (default 200000)
+#   SWAPS=N         step 7's swaps (default 30; --quick 8)
+#   SWAP_GAP=S      seconds between swaps (default 0.4)
 #   --rings "N ..." only the ring sweep: for each N (rx ring = fill ring =
 #                   frames), the bare rxdrop rate, then a count paced at
 #                   XSK_LOAD x that rate (what the defaults come from)
@@ -48,17 +65,22 @@ secs=3
 rounds=5
 rings=
 quick=
+queues_swap=
+SWAP_RATE=${SWAP_RATE:-200000}
+SWAP_GAP=${SWAP_GAP:-0.4}
+swaps=${SWAPS:-30}
 umem_sizes=${UMEM:-2048 4096 8192 16384 32768 65536}
 umem_rounds=3
 PLOTS=${PLOTS:-$top/docs/bench}
 args="$*"
 while [ $# -gt 0 ]; do
 	case $1 in
-	--quick) secs=1; rounds=3; quick=1; umem_sizes=${UMEM:-2048 8192 65536}; umem_rounds=1 ;;
+	--quick) secs=1; rounds=3; quick=1; umem_sizes=${UMEM:-2048 8192 65536}; umem_rounds=1; swaps=${SWAPS:-8} ;;
+	--queues-swap) queues_swap=1 ;;
 	-d) secs=$2; shift ;;
 	-r) rounds=$2; shift ;;
 	--rings) rings=$2; shift ;;
-	*) echo "usage: $0 [--quick] [-d SECONDS] [-r ROUNDS] [--rings \"N ...\"]" >&2; exit 2 ;;
+	*) echo "usage: $0 [--quick] [-d SECONDS] [-r ROUNDS] [--rings \"N ...\"] [--queues-swap]" >&2; exit 2 ;;
 	esac
 	shift
 done
@@ -70,6 +92,7 @@ for f in "$XSK" "$GEN" "$SLUICED" "$SLUICECTL"; do
 done
 
 name=bx$$
+mq_name=bq$$
 tmp=$(mktemp -d /tmp/bench-xsk.XXXXXX)
 pin=/sys/fs/bpf/sluice-bench-$name
 gen_pid=
@@ -81,6 +104,7 @@ cleanup() {
 	[ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null
 	exec 3>&- 2>/dev/null
 	topo_destroy "$name"
+	topo_destroy "$mq_name"
 	rm -rf "$tmp" "$pin" "/var/run/dpdk/$name"
 }
 trap cleanup EXIT
@@ -128,6 +152,7 @@ daemon_up() {
 	        object: acl
 	        rules:
 	          - { id: 1, action: xsk, proto: udp, dport: $PORT }
+	$([ -n "${SWAP_STAGE:-}" ] && echo "      - { name: a, object: pass }")
 	      - { name: xsk, object: xsk }
 	interfaces:
 	  - { name: $TOPO_DUT_IF, pipeline: capture }
@@ -261,6 +286,212 @@ if [ -n "$rings" ]; then
 	exit 0
 fi
 
+# --- 5-7: queues, latency, around a swap (docs/afxdp.md "Several queues,
+# latency and swaps"). Each prints its table and adds FIGURE lines to
+# $figures.
+
+# mq_round N OUT: sluice-xsk --attach on queues 0..N-1 of the 2-queue pair
+# for $secs inside the generators' run; their summaries in OUT.gen.*.
+mq_round() {
+	local n=$1 out=$2 i pids=()
+	if [ "$mq_engine" = xdp ]; then
+		for ((i = 0; i < n; i++)); do
+			"${gen_wrap[@]}" taskset -c "$i" ip netns exec "$TOPO_GEN_NS" "$GEN" -i "$TOPO_GEN_IF" --engine xdp \
+				--dport "$PORT" -d $((secs + 10)) -q -j > "$out.gen.$i" 2>&1 &
+			pids+=($!)
+		done
+	else
+		"${gen_wrap[@]}" ip netns exec "$TOPO_GEN_NS" "$GEN" -i "$TOPO_GEN_IF" --engine xsk --queues "$n" \
+			--sport 1000-1003 --dport "$PORT" -d $((secs + 10)) -q -j > "$out.gen.0" 2>&1 &
+		pids+=($!)
+	fi
+	sleep 1
+	"${xsk_wrap[@]}" nsenter --net="/run/netns/$TOPO_DUT_NS" "$XSK" -i "$TOPO_DUT_IF" --attach -q "0-$((n - 1))" \
+		--rxdrop -d "$secs" --quiet -j "${xsk_args[@]}" > "$out" 2> "$out.err" || {
+		cat "$out.err" >&2
+		kill -INT "${pids[@]}" 2>/dev/null
+		die "sluice-xsk on $n queues failed"
+	}
+	kill -INT "${pids[@]}" 2>/dev/null
+	wait "${pids[@]}" 2>/dev/null
+}
+
+# queues_step: step 5, in a subshell of its own: the 2-queue topology
+# replaces the TOPO_* names of the main one there only.
+queues_step() {
+	(
+		TOPO_QUEUES=2 topo_create "$mq_name" > /dev/null || die "2-queue veth pair"
+		mq_engine=xsk
+		command -v taskset > /dev/null && [ "$(nproc)" -ge 2 ] && "$SLUICECTL" probe -j 2>/dev/null |
+			python3 -c 'import json,sys; f={x["name"]: x["ok"] for x in json.load(sys.stdin)["features"]}; sys.exit(0 if f.get("xdp_live_frames") else 1)' &&
+			mq_engine=xdp
+		for n in 1 2; do
+			for ((r = 0; r < rounds; r++)); do
+				mq_round "$n" "$tmp/mq.$n.$r.json"
+			done
+		done
+		python3 - "$tmp" "$rounds" "$mq_engine" <<-'PY'
+		import json, statistics, sys, glob
+		tmp, rounds, engine = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+		med = lambda xs: statistics.median(xs) if xs else 0.0
+		figs = []
+		print(f"# queues: 2-queue veth pair, sluice-xsk --attach rxdrop, {rounds} rounds, medians; generator: "
+		      + ("XDP live frames, one per queue, pinned to CPU = queue" if engine == "xdp"
+		         else "sluice-gen --engine xsk --queues N, 4 flows (live frames refused here)"))
+		print("%7s %12s %-30s %14s" % ("queues", "total Mpps", "per queue Mpps", "generator Mpps"))
+		for n in (1, 2):
+		    tot, perq, gen = [], [[] for _ in range(n)], []
+		    for r in range(rounds):
+		        d = json.load(open(f"{tmp}/mq.{n}.{r}.json"))
+		        tot.append(float(d["total"]["rx_mpps"]))
+		        for i, q in enumerate(d["queues"]):
+		            perq[i].append(float(q["rx_mpps"]))
+		        g = 0.0
+		        for f in glob.glob(f"{tmp}/mq.{n}.{r}.json.gen.*"):
+		            try:
+		                g += float(json.loads(open(f).read().strip().splitlines()[-1])["mpps"])
+		            except (ValueError, KeyError, IndexError):
+		                pass
+		        gen.append(g)
+		    pq = [med(x) for x in perq]
+		    print("%7d %12.3f %-30s %14.3f" % (n, med(tot), " ".join("q%d %.3f" % (i, v) for i, v in enumerate(pq)), med(gen)))
+		    figs.append(f"FIGURE xsk.queues_{n}.total_mpps {med(tot):.3f} Mpps - info")
+		    for i, v in enumerate(pq):
+		        figs.append(f"FIGURE xsk.queues_{n}.q{i}_mpps {v:.3f} Mpps - info")
+		open(f"{tmp}/mq.figures", "w").write("\n".join(figs) + "\n")
+		PY
+		topo_destroy "$mq_name"
+	) || die "queues step failed"
+	figures+=$'\n'$(cat "$tmp/mq.figures")
+}
+
+# lat_run OUT SECONDS [--swaps]: sluice-gen --engine xsk --stamp paced at
+# SWAP_RATE into the pipeline, sluice-xsk --xskmap --latency -I 10 for the
+# whole run; with --swaps, stage a alternates between count and pass every
+# SWAP_GAP s from the second second on, each swap's wall-clock span
+# ("t0 t1" ns) in OUT.swaps.
+lat_run() {
+	local out=$1 d=$2 with_swaps=${3:-} i obj t0 t1 gpid
+	"${xsk_wrap[@]}" nsenter --net="/run/netns/$TOPO_DUT_NS" "$XSK" -i "$TOPO_DUT_IF" --rxdrop --xskmap "$xskmap" \
+		--latency -I 10 --interval-file "$out.iv" -d $((d + 30)) -j "${xsk_args[@]}" > "$out" 2> "$out.err" &
+	rx_pid=$!
+	for _ in $(seq 100); do
+		grep -q ' ready$' "$out.err" && break
+		sleep 0.1
+	done
+	grep -q ' ready$' "$out.err" || { cat "$out.err" >&2; die "sluice-xsk did not get ready"; }
+	"${gen_wrap[@]}" ip netns exec "$TOPO_GEN_NS" "$GEN" -i "$TOPO_GEN_IF" --engine xsk --stamp --dport "$PORT" \
+		-r "$SWAP_RATE" -d "$d" -q -j > "$out.gen" 2>&1 &
+	gpid=$!
+	: > "$out.swaps"
+	if [ -n "$with_swaps" ]; then
+		sleep 1
+		for ((i = 0; i < swaps; i++)); do
+			obj=count
+			[ $((i % 2)) -eq 1 ] && obj=pass
+			t0=$(date +%s%N)
+			ctl stage swap "$TOPO_DUT_IF" a "$obj" > /dev/null || die "sluicectl stage swap failed"
+			t1=$(date +%s%N)
+			echo "$t0 $t1" >> "$out.swaps"
+			sleep "$SWAP_GAP"
+		done
+	fi
+	wait "$gpid" || { cat "$out.gen" >&2; die "paced generator failed"; }
+	sleep 0.3
+	kill -INT "$rx_pid" 2>/dev/null
+	wait "$rx_pid" || { cat "$out.err" >&2; die "latency receiver failed"; }
+	rx_pid=
+}
+
+# latency_swap_step: steps 6 and 7.
+latency_swap_step() {
+	local d
+	SWAP_STAGE=1 daemon_up
+	lat_run "$tmp/lat.json" $((secs * 2))
+	d=$(python3 -c "import math; print(math.ceil(2 + $swaps * ($SWAP_GAP + 0.05)))")
+	lat_run "$tmp/swap.json" "$d" --swaps
+	daemon_down
+	python3 - "$tmp" "$SWAP_RATE" "$SWAP_GAP" <<-'PY'
+	import json, statistics, sys
+	tmp, rate, gap = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+	med = lambda xs: statistics.median(xs) if xs else 0.0
+	figs = []
+	lat = json.load(open(f"{tmp}/lat.json"))["total"]["latency"]
+	g = json.loads(open(f"{tmp}/lat.json.gen").read().strip().splitlines()[-1])
+	print(f"# latency: sluice-gen --engine xsk --stamp paced at {rate} pps into the pipeline "
+	      f"(parse, acl, pass, xsk), sluice-xsk --xskmap --latency; generator sent {g['sent']} "
+	      f"({g['mpps']} Mpps), receiver measured {lat['samples']}")
+	print("%10s %10s %10s %10s %10s" % ("p50 us", "p90 us", "p99 us", "max us", "mean us"))
+	print("%10.1f %10.1f %10.1f %10.1f %10.1f" % tuple(lat[k] / 1e3 for k in ("p50_ns", "p90_ns", "p99_ns", "max_ns", "mean_ns")))
+	figs.append(f"FIGURE xsk.latency_p50_us {lat['p50_ns'] / 1e3:.1f} us - info")
+	figs.append(f"FIGURE xsk.latency_p99_us {lat['p99_ns'] / 1e3:.1f} us - info")
+
+	# Windows: [real_ns - dt_ns, real_ns], their rate and p99.
+	wins = []
+	for l in open(f"{tmp}/swap.json.iv"):
+	    w = json.loads(l)
+	    if w.get("last") or not w["dt_ns"]:
+	        continue
+	    wins.append((w["real_ns"] - w["dt_ns"], w["real_ns"], w["rx"] / w["dt_ns"] * 1e9,
+	                 w["latency"]["p99_ns"] if w["latency"]["samples"] else None))
+	swaps = [tuple(map(int, l.split())) for l in open(f"{tmp}/swap.json.swaps")]
+	if not swaps or not wins:
+	    sys.exit("no swaps or no windows")
+	lo, hi = swaps[0][0] - 700_000_000, swaps[-1][1] + int(gap * 1e9) - 100_000_000
+	steady = [w for w in wins if w[0] >= lo and w[1] <= hi]
+	near = lambda w, m: any(w[1] > t0 - m and w[0] < t1 + m for t0, t1 in swaps)
+	away = [w for w in steady if not near(w, 100_000_000)]
+	rate_away = med([w[2] for w in away])
+	p99_away = med([w[3] for w in away if w[3] is not None])
+	dips, p99s, plot = [], [], []
+	for t0, t1 in swaps:
+	    around = [w for w in wins if w[1] > t0 and w[0] < t1 + 20_000_000]
+	    if not around:
+	        continue
+	    dips.append(max(0.0, 1 - min(w[2] for w in around) / rate_away) if rate_away else 0.0)
+	    ps = [w[3] for w in around if w[3] is not None]
+	    if ps:
+	        p99s.append(max(ps))
+	    for w in wins:
+	        x = ((w[0] + w[1]) / 2 - t0) / 1e6
+	        if -100 <= x <= 250:
+	            plot.append("%.1f %.1f %s" % (x, w[2] / 1e3, "%.1f" % (w[3] / 1e3) if w[3] is not None else "?"))
+	spans = [(t1 - t0) / 1e6 for t0, t1 in swaps]
+	sg = json.loads(open(f"{tmp}/swap.json.gen").read().strip().splitlines()[-1])
+	sr = json.load(open(f"{tmp}/swap.json"))["total"]
+	print(f"# swap run: generator sent {sg['sent']} (veth drops {sg['errors']}), socket received {sr['rx_packets']}")
+	figs.append(f"FIGURE xsk.swap_lost {sg['sent'] - sr['rx_packets']} frames - info")
+	print(f"# around a swap: {len(swaps)} swaps of stage a (count <-> pass) every {gap} s, sluiced under "
+	      f"{rate} pps; 10 ms windows; a swap's span is sluicectl's wall-clock run (process start included), "
+	      f"median {med(spans):.1f} ms")
+	print("%-34s %12s %12s" % ("", "kpps", "p99 us"))
+	print("%-34s %12.1f %12.1f" % (f"away from swaps ({len(away)} windows)", rate_away / 1e3, p99_away / 1e3))
+	print("%-34s %12.1f %12.1f" % ("around a swap, median of swaps", rate_away * (1 - med(dips)) / 1e3, med(p99s) / 1e3))
+	print("%-34s %12.1f %12.1f" % ("around a swap, worst swap", rate_away * (1 - max(dips)) / 1e3, max(p99s) / 1e3))
+	print(f"# rate dip = 1 - lowest window around a swap / median window away: median {med(dips) * 100:.1f}%, "
+	      f"worst {max(dips) * 100:.1f}%; p99 around a swap = highest window p99 within the swap's span + 20 ms")
+	figs.append(f"FIGURE xsk.swap_rate_dip_pct {med(dips) * 100:.1f} % - info")
+	figs.append(f"FIGURE xsk.swap_rate_dip_worst_pct {max(dips) * 100:.1f} % - info")
+	figs.append(f"FIGURE xsk.swap_p99_us {med(p99s) / 1e3:.1f} us - info")
+	figs.append(f"FIGURE xsk.swap_p99_away_us {p99_away / 1e3:.1f} us - info")
+	open(f"{tmp}/swap.figures", "w").write("\n".join(figs) + "\n")
+	open(f"{tmp}/swap.dat", "w").write("# ms-from-swap-start kpps p99-us\n" + "\n".join(plot) + "\n")
+	PY
+	[ -s "$tmp/swap.figures" ] || die "latency/swap analysis failed"
+	figures+=$'\n'$(cat "$tmp/swap.figures")
+	bash "$top/bench/plot.sh" xskswap "$tmp/swap.dat" "$PLOTS/xskswap.png" \
+		"bench/xsk.sh $args (SWAP_RATE=$SWAP_RATE SWAPS=$swaps SWAP_GAP=$SWAP_GAP)"
+}
+
+xskmap=$pin/$TOPO_DUT_IF/maps/sluice_xsks
+if [ -n "$queues_swap" ]; then
+	figures=
+	queues_step
+	latency_swap_step
+	printf '\n%s\n' "${figures#$'\n'}"
+	exit 0
+fi
+
 xskmap=$pin/$TOPO_DUT_IF/maps/sluice_xsks
 pipe_cmd="$XSK -i $TOPO_DUT_IF --rxdrop -d $secs --quiet -j --xskmap $xskmap ${XSK_ARGS:-}"
 bare_cmd="$XSK -i $TOPO_DUT_IF --rxdrop -d $secs --quiet -j --attach ${XSK_ARGS:-}"
@@ -331,6 +562,10 @@ if [ -n "$paced_short" ]; then
 else
 	figures+=$'\n'"FIGURE xsk.ring_lost $lost frames <=0 $([ "$lost" -le 0 ] && echo met || echo missed)"
 fi
+
+# --- 5-7. queues, latency, around a swap.
+queues_step
+latency_swap_step
 
 # --- 4. umem sweep: bare and through the pipeline, rx ring = fill ring = frames.
 echo "# umem sweep: $umem_rounds round(s) of ${secs}s per size and path, medians"

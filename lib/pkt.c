@@ -100,7 +100,8 @@ int pkt_build(const struct pkt_spec *s, void *buf, size_t size)
 	size_t l3_len = s->family == AF_INET ? sizeof(struct iphdr) : sizeof(struct ipv6hdr);
 	size_t l4_len = l4_hdr_len(s->proto);
 	size_t pl_len = s->with_payload ? sizeof(struct sluice_payload) : 0;
-	size_t len = l2_len + l3_len + l4_len + pl_len;
+	size_t st_len = s->with_payload && s->with_stamp ? sizeof(struct sluice_stamp) : 0;
+	size_t len = l2_len + l3_len + l4_len + pl_len + st_len;
 	uint16_t ethertype = s->family == AF_INET ? ETH_P_IP : ETH_P_IPV6;
 	size_t l4_total;
 	uint32_t sum;
@@ -162,10 +163,15 @@ int pkt_build(const struct pkt_spec *s, void *buf, size_t size)
 	if (s->with_payload) {
 		uint8_t *body_at = l4 + l4_len + sizeof(struct sluice_payload);
 		struct sluice_payload pl = {};
-		size_t body = len - (size_t)(body_at - p);
+		size_t body = len - (size_t)(body_at - p) - st_len;
 
 		for (size_t j = 0; j < body; j++)
 			body_at[j] = (uint8_t)(j * 7 + 1);
+		if (st_len) {
+			struct sluice_stamp st = { .magic = htonl(SLUICE_STAMP_MAGIC) };
+
+			memcpy(p + len - st_len, &st, sizeof(st));
+		}
 		pl.magic = htonl(SLUICE_PAYLOAD_MAGIC);
 		pl.flow = htonl(s->flow);
 		pl.seq = htobe64(s->seq);
@@ -283,6 +289,32 @@ int pkt_check(const void *frame, size_t len, uint64_t *seq, uint32_t *flow)
 	*flow = ntohl(pl.flow);
 	if (ntohl(pl.csum) != payload_csum(pkt_fnv1a32(p + off + sizeof(pl), body), *flow, *seq))
 		return -EBADMSG;
+	return 0;
+}
+
+int pkt_get_stamp(const void *frame, size_t len, uint64_t *tx_ns)
+{
+	const uint8_t *p = frame;
+	struct sluice_payload pl;
+	struct sluice_stamp st;
+	size_t l3_off, end;
+	int family, off;
+
+	off = find_payload(p, len, &l3_off, &family);
+	if (off < 0)
+		return off;
+	/* Copies: a frame's payload is not aligned for the structs. */
+	memcpy(&pl, p + off, sizeof(pl));
+	if (ntohl(pl.magic) != SLUICE_PAYLOAD_MAGIC)
+		return -ENOENT;
+	/* Unstamped frames end with the checksummed bytes: no room for one. */
+	end = (size_t)off + sizeof(pl) + ntohl(pl.len);
+	if (end < (size_t)off || end > len || len - end < sizeof(st))
+		return -ENOENT;
+	memcpy(&st, p + end, sizeof(st));
+	if (ntohl(st.magic) != SLUICE_STAMP_MAGIC)
+		return -ENOENT;
+	*tx_ns = be64toh(st.tx_ns);
 	return 0;
 }
 

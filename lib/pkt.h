@@ -26,6 +26,7 @@ struct pkt_spec {
 	uint8_t ttl;			/* 0 = 64 */
 	size_t frame_len;		/* total frame length, padded with payload; min is headers */
 	bool with_payload;		/* put a struct sluice_payload after L4 */
+	bool with_stamp;		/* and a struct sluice_stamp (tx_ns 0) at the end */
 	uint32_t flow;
 	uint64_t seq;
 };
@@ -43,6 +44,12 @@ int pkt_build(const struct pkt_spec *spec, void *buf, size_t size);
  * checksum does not verify.
  */
 int pkt_check(const void *frame, size_t len, uint64_t *seq, uint32_t *flow);
+
+/*
+ * The transmit time in a frame built with_stamp (written by the sender);
+ * -ENOENT when the frame carries no payload or no stamp.
+ */
+int pkt_get_stamp(const void *frame, size_t len, uint64_t *tx_ns);
 
 /* Rewrites seq (and the checksum) of a frame pkt_build() made with a payload. */
 int pkt_set_seq(void *frame, size_t len, uint64_t seq);

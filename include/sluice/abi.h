@@ -641,8 +641,23 @@ struct sluice_payload {
 	__u32 len;		/* bytes covered by csum, network order */
 };
 
+/*
+ * A transmit time, when the generator is asked for one (sluice-gen
+ * --stamp): the last bytes of the frame, right after the bytes the payload
+ * checksum covers, so writing it at send time touches no checksum a sink
+ * or stage verifies. CLOCK_MONOTONIC, which is bpf_ktime_get_ns()'s clock:
+ * a receiver on the same host subtracts it from its own clock.
+ */
+#define SLUICE_STAMP_MAGIC	0x534c5453u	/* "SLTS" */
+struct sluice_stamp {
+	__u32 magic;		/* network order */
+	__u32 zero;
+	__u64 tx_ns;		/* network order */
+};
+
 #ifndef __BPF__
 _Static_assert(sizeof(struct sluice_payload) == 24, "payload layout");
+_Static_assert(sizeof(struct sluice_stamp) == 16, "stamp layout");
 _Static_assert(sizeof(struct sluice_meta) == 32, "XDP metadata is at most 32 bytes");
 _Static_assert(sizeof(struct sluice_meta) % 4 == 0, "metadata length must be 4-aligned");
 _Static_assert(sizeof(struct sluice_slot_stats) == 64, "slot stats: one cache line");

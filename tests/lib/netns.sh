@@ -93,8 +93,10 @@ _topo_build() {
 		in_ns "$ns" sysctl -qw net.ipv6.conf.default.disable_ipv6=1 || return 1
 		ip -n "$ns" link set lo up || return 1
 	done
-	ip link add "$TOPO_GEN_IF" netns "$TOPO_GEN_NS" type veth \
-		peer name "$TOPO_DUT_IF" netns "$TOPO_DUT_NS" || return 1
+	# TOPO_QUEUES=N: N rx and tx queues on both ends (AF_XDP on several queues).
+	# shellcheck disable=SC2086 # empty, or words on purpose
+	ip link add "$TOPO_GEN_IF" netns "$TOPO_GEN_NS" ${TOPO_QUEUES:+numtxqueues $TOPO_QUEUES numrxqueues $TOPO_QUEUES} type veth \
+		peer name "$TOPO_DUT_IF" netns "$TOPO_DUT_NS" ${TOPO_QUEUES:+numtxqueues $TOPO_QUEUES numrxqueues $TOPO_QUEUES} || return 1
 
 	# VLAN tags (802.1Q and 802.1ad) must stay in the frame where XDP sees them.
 	in_ns "$TOPO_GEN_NS" ethtool -K "$TOPO_GEN_IF" rxvlan off txvlan off rx-vlan-stag-hw-parse off tx-vlan-stag-hw-insert off >/dev/null 2>&1 || return 1

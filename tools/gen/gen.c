@@ -180,6 +180,8 @@ static void gen_report(const struct gen_opts *o, const struct gen_traffic *t,
 	json_object_object_add(j, "iface", json_object_new_string(o->ifname));
 	json_object_object_add(j, "size", json_object_new_int64(t->len));
 	json_object_object_add(j, "flows", json_object_new_int64(t->nr_flows));
+	json_object_object_add(j, "queues", json_object_new_int64(o->queues ? o->queues : 1));
+	json_object_object_add(j, "stamp", json_object_new_boolean(o->stamp));
 	json_object_object_add(j, "sent", json_object_new_uint64(st->sent));
 	json_add_num(j, "seconds", st->seconds, "%.6f");
 	json_add_num(j, "pps", pps, "%.0f");
@@ -304,6 +306,9 @@ static int traffic_build(struct gen_traffic *t, struct pkt_spec *spec, const str
 		if (len < 0)
 			return len;
 		t->len = (unsigned int)len;
+		/* pkt_build() puts the stamp in the last bytes. */
+		if (spec->with_stamp)
+			t->layout.st_off = (uint16_t)(len - sizeof(struct sluice_stamp));
 		ip = (f ? buf : t->frame) + t->layout.l3_off;
 		l4 = (f ? buf : t->frame) + t->layout.l4_off;
 		pl = (f ? buf : t->frame) + t->layout.pl_off;
@@ -353,6 +358,22 @@ static const struct gen_engine *engine_by_name(const char *name)
 }
 
 /*
+ * --queues is for an engine that picks the transmit queue of each frame.
+ * The XDP engine cannot: a veth puts an XDP_TX frame on its peer's receive
+ * queue of the CPU that sends it (veth_select_rxq()).
+ */
+static int engine_open_one(const struct gen_engine *e, const struct gen_opts *o,
+			   const struct gen_traffic *t, void **priv, char *why, size_t len)
+{
+	if (o->queues > 1 && !e->multi_queue) {
+		snprintf(why, len, "--queues %u: it cannot choose a frame's queue (the xsk engine can)",
+			 o->queues);
+		return -ENOTSUP;
+	}
+	return e->open(o, t, priv, why, len);
+}
+
+/*
  * Opens the engine asked for, or with "auto" the first of gen_auto_order
  * that opens, saying on stderr which and, when a faster one could not,
  * why. Errors are printed here, naming the option.
@@ -369,7 +390,7 @@ static int engine_open(const struct gen_opts *o, const struct gen_traffic *t,
 	if (strcmp(o->engine, "auto")) {
 		ch->engine = engine_by_name(o->engine);
 		*priv = NULL;
-		err = ch->engine->open(o, t, priv, why, sizeof(why));
+		err = engine_open_one(ch->engine, o, t, priv, why, sizeof(why));
 		if (err) {
 			fprintf(stderr, "sluice-gen: --engine %s (%s) cannot run here: %s%s\n",
 				ch->engine->name, ch->engine->what, why,
@@ -384,7 +405,7 @@ static int engine_open(const struct gen_opts *o, const struct gen_traffic *t,
 
 		*priv = NULL;
 		why[0] = '\0';
-		err = e->open(o, t, priv, why, sizeof(why));
+		err = engine_open_one(e, o, t, priv, why, sizeof(why));
 		if (!err) {
 			ch->engine = e;
 			if (ch->fallback[0])
@@ -423,7 +444,8 @@ static void usage(FILE *f)
 		"  -d, --duration S        seconds to send for\n"
 		"  -r, --rate PPS          packets per second, 0 = as fast as possible\n"
 		"  -s, --size BYTES        frame length without FCS; a smaller one is raised to\n"
-		"                          the headers and payload (66 for UDP, the default)\n"
+		"                          the headers and payload (66 for UDP, the default;\n"
+		"                          82 with --stamp)\n"
 		"      --src A[-B]         IPv4 source (a range is cycled over flows)\n"
 		"      --dst A[-B]         IPv4 destination\n"
 		"      --sport P[-Q]       source port\n"
@@ -431,6 +453,11 @@ static void usage(FILE *f)
 		"      --proto udp|tcp     L4 protocol (default udp)\n"
 		"      --vlan ID           one 802.1Q tag\n"
 		"      --flows N           flows to cycle (default: the largest range)\n"
+		"      --queues N          spread flows over transmit queues 0..N-1, flow f on\n"
+		"                          queue f %% N (xsk engine; a veth delivers to the same\n"
+		"                          queue of its peer)\n"
+		"      --stamp             write the transmit time (CLOCK_MONOTONIC ns, struct\n"
+		"                          sluice_stamp) into the last 16 bytes of each frame\n"
 		"      --src-mac MAC       default: IF's address\n"
 		"      --dst-mac MAC       default 02:00:00:00:00:02\n"
 		"  -q, --quiet             no progress line\n"
@@ -452,6 +479,8 @@ enum {
 	OPT_FLOWS,
 	OPT_SRC_MAC,
 	OPT_DST_MAC,
+	OPT_QUEUES,
+	OPT_STAMP,
 };
 
 static const struct option longopts[] = {
@@ -471,6 +500,8 @@ static const struct option longopts[] = {
 	{ "flows", required_argument, NULL, OPT_FLOWS },
 	{ "src-mac", required_argument, NULL, OPT_SRC_MAC },
 	{ "dst-mac", required_argument, NULL, OPT_DST_MAC },
+	{ "queues", required_argument, NULL, OPT_QUEUES },
+	{ "stamp", no_argument, NULL, OPT_STAMP },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "json", no_argument, NULL, 'j' },
 	{ "help", no_argument, NULL, 'h' },
@@ -613,6 +644,17 @@ int main(int argc, char **argv)
 		case OPT_DST_MAC:
 			err = parse_mac(optarg, spec.dst_mac);
 			expect = "a MAC address xx:xx:xx:xx:xx:xx";
+			break;
+		case OPT_QUEUES:
+			err = parse_u64(optarg, &v);
+			if (!err && (v < 1 || v > GEN_MAX_QUEUES))
+				err = -EINVAL;
+			o.queues = (uint32_t)v;
+			expect = "a number of queues, 1-8";
+			break;
+		case OPT_STAMP:
+			o.stamp = true;
+			spec.with_stamp = true;
 			break;
 		case 'q':
 			o.quiet = true;

@@ -14,6 +14,8 @@
 #include "gen_stamp.h"
 
 #define GEN_MAX_FRAME	1518
+/* --queues: sockets of the xsk engine. */
+#define GEN_MAX_QUEUES	8
 
 struct gen_opts {
 	const char *engine;	/* as typed: "auto", "xdp", "xsk", "packet", "dpdk" */
@@ -22,6 +24,8 @@ struct gen_opts {
 	uint64_t count;		/* 0 = until duration */
 	double duration;	/* seconds, 0 = until count */
 	uint64_t rate;		/* packets per second, 0 = as fast as possible */
+	uint32_t queues;	/* transmit queues, flow f on queue f % queues; 0 = 1 */
+	bool stamp;		/* a struct sluice_stamp (transmit time) in each frame */
 	bool quiet;
 	bool json;
 };
@@ -99,6 +103,7 @@ void gen_sleep_until(uint64_t t_ns);
 struct gen_engine {
 	const char *name;
 	const char *what;		/* for humans: "XDP live frames" */
+	bool multi_queue;		/* can spread flows over --queues */
 	int (*open)(const struct gen_opts *o, const struct gen_traffic *t, void **priv,
 		    char *why, size_t len);
 	int (*run)(void *priv, struct gen_stats *st);

@@ -90,6 +90,7 @@ static int gen_dpdk_port_init(uint16_t port, struct rte_mempool *pool)
 static int gen_dpdk_fill(struct rte_mempool *pool, const struct gen_traffic *t,
 			 struct rte_mbuf **m, unsigned int n, uint64_t first)
 {
+	uint64_t now = t->layout.st_off ? gen_now_ns() : 0;
 	unsigned int i;
 
 	if (rte_pktmbuf_alloc_bulk(pool, m, n))
@@ -99,7 +100,7 @@ static int gen_dpdk_fill(struct rte_mempool *pool, const struct gen_traffic *t,
 		uint8_t *p = (uint8_t *)rte_pktmbuf_append(m[i], (uint16_t)t->len);
 
 		rte_memcpy(p, t->frame, t->len);
-		gen_stamp(p, &t->layout, &t->flows[seq % t->nr_flows], seq);
+		gen_stamp(p, &t->layout, &t->flows[seq % t->nr_flows], seq, now);
 	}
 	return 0;
 }

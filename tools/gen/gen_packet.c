@@ -154,6 +154,8 @@ static uint32_t gen_pkt_post(struct gen_pkt *p, uint32_t n)
 {
 	const struct gen_traffic *t = p->t;
 	uint64_t room = GEN_PKT_FRAMES - (p->queued - p->done);
+	/* One time for the batch: one send() puts all of it on the wire. */
+	uint64_t now = t->layout.st_off ? gen_now_ns() : 0;
 	uint32_t i;
 
 	if (n > room)
@@ -163,7 +165,7 @@ static uint32_t gen_pkt_post(struct gen_pkt *p, uint32_t n)
 		struct tpacket2_hdr *h = slot(p, seq);
 
 		gen_stamp((uint8_t *)h + GEN_PKT_DATA_OFF, &t->layout,
-			  &t->flows[seq % t->nr_flows], seq);
+			  &t->flows[seq % t->nr_flows], seq, now);
 		h->tp_len = t->len;
 		__atomic_store_n(&h->tp_status, TP_STATUS_SEND_REQUEST, __ATOMIC_RELEASE);
 	}

@@ -33,8 +33,9 @@ struct gen_layout {
 	__u16 l3_off;
 	__u16 l4_off;
 	__u16 pl_off;		/* struct sluice_payload */
+	__u16 st_off;		/* struct sluice_stamp (--stamp), 0 = none */
 	__u8 proto;		/* IPPROTO_UDP or IPPROTO_TCP */
-	__u8 pad;
+	__u8 pad[3];
 };
 
 /* Per-flow bytes; addresses, ports and checksums in network order. */
@@ -72,16 +73,19 @@ static __always_inline __u16 gen_csum_fold(__u32 sum)
 }
 
 /*
- * Writes flow fl and sequence number seq into frame. The caller has checked
- * that lay->pl_off + sizeof(struct sluice_payload) bytes are there.
+ * Writes flow fl, sequence number seq and, when the layout has a stamp, the
+ * transmit time tx_ns into frame. The caller has checked that
+ * lay->pl_off + sizeof(struct sluice_payload) bytes, and the stamp's 16
+ * after lay->st_off, are there.
  */
 static __always_inline void gen_stamp(__u8 *frame, const struct gen_layout *lay,
-				      const struct gen_flow *fl, __u64 seq)
+				      const struct gen_flow *fl, __u64 seq, __u64 tx_ns)
 {
 	__u8 *ip = frame + lay->l3_off, *l4 = frame + lay->l4_off;
 	__u8 *pl = frame + lay->pl_off;
 	__u32 csum = gen_be32(gen_payload_csum(fl->csum0, seq));
 	__u64 seq_be = gen_be64(seq);
+	__u64 ts_be = gen_be64(tx_ns);
 
 	__builtin_memcpy(ip + 10, &fl->ip_check, 2);
 	__builtin_memcpy(ip + 12, &fl->saddr, 4);
@@ -91,24 +95,30 @@ static __always_inline void gen_stamp(__u8 *frame, const struct gen_layout *lay,
 	__builtin_memcpy(pl + 4, &fl->flow, 4);
 	__builtin_memcpy(pl + 8, &seq_be, 8);
 	__builtin_memcpy(pl + 16, &csum, 4);
+	/* The payload checksum ends before the stamp: only TCP's sees it. */
+	if (lay->st_off)
+		__builtin_memcpy(frame + lay->st_off + 8, &ts_be, 8);
 
 	if (lay->proto == 6 /* IPPROTO_TCP */) {
 		/*
-		 * RFC 1624: the seq-0 frame had seq words 0 and csum words
-		 * csum0, so add the new words and the complement of the old.
-		 * A ones' complement sum of raw 16-bit loads is the same in
-		 * either byte order.
+		 * RFC 1624: the seq-0 frame had seq words 0, stamp words 0 and
+		 * csum words csum0, so add the new words and the complement of
+		 * the old. A ones' complement sum of raw 16-bit loads is the
+		 * same in either byte order.
 		 */
 		__u32 csum0 = gen_be32(fl->csum0);
-		__u16 nw[6], ow[2];
+		__u16 nw[6], ow[2], tw[4];
 		__u32 sum;
 		__u16 check;
 
 		__builtin_memcpy(nw, &seq_be, 8);
 		__builtin_memcpy(nw + 4, &csum, 4);
 		__builtin_memcpy(ow, &csum0, 4);
+		__builtin_memcpy(tw, &ts_be, 8);
 		sum = (__u16)~fl->l4_check;
 		sum += gen_csum_words(nw, 6);
+		if (lay->st_off)
+			sum += gen_csum_words(tw, 4);
 		sum += (__u16)~ow[0];
 		sum += (__u16)~ow[1];
 		check = (__u16)~gen_csum_fold(sum);

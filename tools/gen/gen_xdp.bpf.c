@@ -38,6 +38,7 @@ int gen_xdp(struct xdp_md *ctx)
 		.l3_off = gen_layout.l3_off,
 		.l4_off = gen_layout.l4_off,
 		.pl_off = gen_layout.pl_off,
+		.st_off = gen_layout.st_off,
 		.proto = gen_layout.proto,
 	};
 	struct gen_flow *fl;
@@ -46,11 +47,14 @@ int gen_xdp(struct xdp_md *ctx)
 
 	if (data + lay.pl_off + sizeof(struct sluice_payload) > data_end)
 		return XDP_ABORTED;
+	if (lay.st_off && data + lay.st_off + sizeof(struct sluice_stamp) > data_end)
+		return XDP_ABORTED;
 	idx = gen_nr_flows > 1 ? (__u32)(seq % gen_nr_flows) : 0;
 	fl = bpf_map_lookup_elem(&gen_flows, &idx);
 	if (!fl)
 		return XDP_ABORTED;
-	gen_stamp(data, &lay, fl, seq);
+	/* The clock of CLOCK_MONOTONIC: receivers compare it with their own. */
+	gen_stamp(data, &lay, fl, seq, lay.st_off ? bpf_ktime_get_ns() : 0);
 	gen_seq = seq + 1;
 	return XDP_TX;
 }

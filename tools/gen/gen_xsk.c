@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * The AF_XDP engine: one AF_XDP socket with a TX ring only (lib/xsk.c on
- * libxdp's xsk API), bound to queue 0 of the interface. It needs neither
- * live frames nor an XDP program: on a veth, copy mode turns each TX
- * descriptor into an skb inside sendto() and hands it to the device.
+ * libxdp's xsk API) per queue, queues 0 .. --queues - 1 of the interface.
+ * It needs neither live frames nor an XDP program: on a veth, copy mode
+ * turns each TX descriptor into an skb on the socket's queue inside
+ * sendto(), and a veth delivers an skb to the same queue of its peer: the
+ * way to put traffic on several receive queues of a veth.
  *
  * Every umem frame holds the template from the start; sending a frame
  * stamps the per-packet fields (gen_stamp()) into a free umem frame and
@@ -35,22 +37,33 @@
 /* How long a finished sender waits for the kernel to complete what it queued. */
 #define GEN_XSK_DRAIN_NS	1000000000ull
 
-struct gen_xsk {
-	const struct gen_opts *o;
-	const struct gen_traffic *t;
+/* One socket, with its own umem, per transmit queue. */
+struct gen_xsk_q {
 	struct sluice_xsk sock;
 	uint32_t *free_frames;	/* stack of free umem frame numbers */
 	uint32_t nr_free;
+	uint32_t posted;	/* reserved in this post, not yet submitted */
+	uint64_t queued;	/* posted to this socket */
+	uint64_t done;		/* completed by the kernel */
+};
+
+struct gen_xsk {
+	const struct gen_opts *o;
+	const struct gen_traffic *t;
+	struct gen_xsk_q q[GEN_MAX_QUEUES];
+	uint32_t nr_q;
 	uint64_t queued;	/* stamped and posted: the next seq */
 	uint64_t done;		/* completed by the kernel */
 };
 
-static int gen_xsk_open(const struct gen_opts *o, const struct gen_traffic *t, void **priv,
-			char *why, size_t len)
+static int gen_xsk_open_queue(struct gen_xsk *x, struct gen_xsk_q *q, uint32_t queue_id,
+			      char *why, size_t len)
 {
+	const struct gen_opts *o = x->o;
+	const struct gen_traffic *t = x->t;
 	struct sluice_xsk_opts so = {
 		.ifname = o->ifname,
-		.queue_id = 0,
+		.queue_id = queue_id,
 		.tx_size = GEN_XSK_RING,
 		/* The kernel wants a fill ring on the umem even if nothing is received. */
 		.fill_size = GEN_XSK_RING,
@@ -67,29 +80,16 @@ static int gen_xsk_open(const struct gen_opts *o, const struct gen_traffic *t, v
 	};
 	unsigned int budget;
 	uint64_t deadline;
-	struct gen_xsk *x;
 	uint32_t i;
 	int err;
 
-	x = calloc(1, sizeof(*x));
-	if (!x)
-		return -ENOMEM;
-	*priv = x;
-	x->o = o;
-	x->t = t;
-	x->sock.fd = -1;
-	if (probe__denied("af_xdp")) {
-		snprintf(why, len, "AF_XDP socket on %s queue 0: %s (SLUICE_DENY_FEATURES names af_xdp)",
-			 o->ifname, strerror(EAFNOSUPPORT));
-		return -EAFNOSUPPORT;
-	}
 	/*
 	 * The kernel frees a closed socket's hold on its queue a moment after
 	 * close (in a work item): a socket closed just before, ours or another
 	 * program's, makes the bind fail with EBUSY for a while.
 	 */
 	deadline = gen_now_ns() + GEN_XSK_BUSY_NS;
-	while ((err = sluice_xsk__open(&x->sock, &so, why, len)) == -EBUSY &&
+	while ((err = sluice_xsk__open(&q->sock, &so, why, len)) == -EBUSY &&
 	       gen_now_ns() < deadline)
 		gen_sleep_until(gen_now_ns() + 20000000ull);
 	if (err)
@@ -100,42 +100,83 @@ static int gen_xsk_open(const struct gen_opts *o, const struct gen_traffic *t, v
 	 * the option, which only costs those syscalls.
 	 */
 	budget = GEN_XSK_TX_BUDGET;
-	setsockopt(x->sock.fd, SOL_XDP, XDP_MAX_TX_SKB_BUDGET, &budget, sizeof(budget));
-	x->free_frames = calloc(GEN_XSK_FRAMES, sizeof(*x->free_frames));
-	if (!x->free_frames)
+	setsockopt(q->sock.fd, SOL_XDP, XDP_MAX_TX_SKB_BUDGET, &budget, sizeof(budget));
+	q->free_frames = calloc(GEN_XSK_FRAMES, sizeof(*q->free_frames));
+	if (!q->free_frames)
 		return -ENOMEM;
 	for (i = 0; i < GEN_XSK_FRAMES; i++) {
-		memcpy((uint8_t *)x->sock.buf + (size_t)i * GEN_XSK_FRAME_SIZE, t->frame, t->len);
-		x->free_frames[i] = GEN_XSK_FRAMES - 1 - i;
+		memcpy((uint8_t *)q->sock.buf + (size_t)i * GEN_XSK_FRAME_SIZE, t->frame, t->len);
+		q->free_frames[i] = GEN_XSK_FRAMES - 1 - i;
 	}
-	x->nr_free = GEN_XSK_FRAMES;
+	q->nr_free = GEN_XSK_FRAMES;
+	return 0;
+}
+
+static int gen_xsk_open(const struct gen_opts *o, const struct gen_traffic *t, void **priv,
+			char *why, size_t len)
+{
+	struct gen_xsk *x;
+	uint32_t i;
+	int err;
+
+	x = calloc(1, sizeof(*x));
+	if (!x)
+		return -ENOMEM;
+	*priv = x;
+	x->o = o;
+	x->t = t;
+	x->nr_q = o->queues ? o->queues : 1;
+	for (i = 0; i < GEN_MAX_QUEUES; i++)
+		x->q[i].sock.fd = -1;
+	if (probe__denied("af_xdp")) {
+		snprintf(why, len, "AF_XDP socket on %s queue 0: %s (SLUICE_DENY_FEATURES names af_xdp)",
+			 o->ifname, strerror(EAFNOSUPPORT));
+		return -EAFNOSUPPORT;
+	}
+	for (i = 0; i < x->nr_q; i++) {
+		err = gen_xsk_open_queue(x, &x->q[i], i, why, len);
+		if (err)
+			return err;
+	}
 	return 0;
 }
 
 static void gen_xsk_close(void *priv)
 {
 	struct gen_xsk *x = priv;
+	uint32_t i;
 
 	if (!x)
 		return;
-	sluice_xsk__close(&x->sock);
-	free(x->free_frames);
+	for (i = 0; i < GEN_MAX_QUEUES; i++) {
+		if (x->q[i].sock.fd >= 0)
+			sluice_xsk__close(&x->q[i].sock);
+		free(x->q[i].free_frames);
+	}
 	free(x);
 }
 
-/* Completed frames go back on the free stack. */
+/* Completed frames go back on the free stacks. */
 static void gen_xsk_complete(struct gen_xsk *x)
 {
-	uint32_t n, idx, i;
+	uint32_t n, idx, i, k;
 
 	if (x->done == x->queued)
 		return;
-	n = xsk_ring_cons__peek(&x->sock.comp, GEN_XSK_RING, &idx);
-	for (i = 0; i < n; i++)
-		x->free_frames[x->nr_free++] =
-			(uint32_t)(*xsk_ring_cons__comp_addr(&x->sock.comp, idx++) / GEN_XSK_FRAME_SIZE);
-	xsk_ring_cons__release(&x->sock.comp, n);
-	x->done += n;
+	for (k = 0; k < x->nr_q; k++) {
+		struct gen_xsk_q *q = &x->q[k];
+
+		if (q->done == q->queued)
+			continue;
+		n = xsk_ring_cons__peek(&q->sock.comp, GEN_XSK_RING, &idx);
+		for (i = 0; i < n; i++)
+			q->free_frames[q->nr_free++] = (uint32_t)(*xsk_ring_cons__comp_addr(&q->sock.comp,
+											  idx++) /
+								  GEN_XSK_FRAME_SIZE);
+		xsk_ring_cons__release(&q->sock.comp, n);
+		q->done += n;
+		x->done += n;
+	}
 }
 
 /*
@@ -144,40 +185,70 @@ static void gen_xsk_complete(struct gen_xsk *x)
  * less than offered: the ring keeps the rest, and a frame the device dropped
  * is completed anyway and counted in its tx_dropped.
  */
-static int gen_xsk_kick(struct gen_xsk *x)
+static int gen_xsk_kick_one(struct gen_xsk_q *q)
 {
-	if (!xsk_ring_prod__needs_wakeup(&x->sock.tx))
+	if (q->done == q->queued || !xsk_ring_prod__needs_wakeup(&q->sock.tx))
 		return 0;
-	if (sendto(x->sock.fd, NULL, 0, MSG_DONTWAIT, NULL, 0) >= 0)
+	if (sendto(q->sock.fd, NULL, 0, MSG_DONTWAIT, NULL, 0) >= 0)
 		return 0;
 	if (errno == EAGAIN || errno == EBUSY || errno == ENOBUFS || errno == EINTR)
 		return 0;
 	return -errno;
 }
 
-/* Stamps and posts up to n frames; returns how many. */
+static int gen_xsk_kick(struct gen_xsk *x)
+{
+	uint32_t k;
+	int err;
+
+	for (k = 0; k < x->nr_q; k++) {
+		err = gen_xsk_kick_one(&x->q[k]);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/*
+ * Stamps and posts up to n frames, in seq order; returns how many. Flow f
+ * leaves on queue f % nr_q, so each flow keeps its order on one queue; the
+ * post stops at the first frame whose queue has no room.
+ */
 static uint32_t gen_xsk_post(struct gen_xsk *x, uint32_t n)
 {
 	const struct gen_traffic *t = x->t;
-	uint32_t idx, i;
+	/* One time for the batch: it leaves in the kick that follows. */
+	uint64_t now = t->layout.st_off ? gen_now_ns() : 0;
+	uint32_t idx, i, k;
 
-	if (n > x->nr_free)
-		n = x->nr_free;
-	if (!n || xsk_ring_prod__reserve(&x->sock.tx, n, &idx) != n)
-		return 0;
 	for (i = 0; i < n; i++) {
-		struct xdp_desc *d = xsk_ring_prod__tx_desc(&x->sock.tx, idx++);
-		uint64_t addr = (uint64_t)x->free_frames[--x->nr_free] * GEN_XSK_FRAME_SIZE;
 		uint64_t seq = x->queued + i;
+		uint32_t flow = (uint32_t)(seq % t->nr_flows);
+		struct gen_xsk_q *q = &x->q[x->nr_q > 1 ? flow % x->nr_q : 0];
+		struct xdp_desc *d;
+		uint64_t addr;
 
-		gen_stamp((uint8_t *)x->sock.buf + addr, &t->layout,
-			  &t->flows[seq % t->nr_flows], seq);
+		if (q->nr_free == q->posted || xsk_ring_prod__reserve(&q->sock.tx, 1, &idx) != 1)
+			break;
+		d = xsk_ring_prod__tx_desc(&q->sock.tx, idx);
+		addr = (uint64_t)q->free_frames[q->nr_free - 1 - q->posted++] * GEN_XSK_FRAME_SIZE;
+		gen_stamp((uint8_t *)q->sock.buf + addr, &t->layout, &t->flows[flow], seq, now);
 		d->addr = addr;
 		d->len = t->len;
 	}
-	xsk_ring_prod__submit(&x->sock.tx, n);
-	x->queued += n;
-	return n;
+	for (k = 0; k < x->nr_q; k++) {
+		struct gen_xsk_q *q = &x->q[k];
+
+		if (!q->posted)
+			continue;
+		/* Several reserves, one submit: the producer moves once. */
+		xsk_ring_prod__submit(&q->sock.tx, q->posted);
+		q->nr_free -= q->posted;
+		q->queued += q->posted;
+		q->posted = 0;
+	}
+	x->queued += i;
+	return i;
 }
 
 static int gen_xsk_run(void *priv, struct gen_stats *st)
@@ -249,6 +320,7 @@ static int gen_xsk_run(void *priv, struct gen_stats *st)
 const struct gen_engine gen_engine_xsk = {
 	.name = "xsk",
 	.what = "AF_XDP TX ring, copy mode",
+	.multi_queue = true,
 	.open = gen_xsk_open,
 	.run = gen_xsk_run,
 	.close = gen_xsk_close,

@@ -114,13 +114,34 @@ static void frame_inspect(void *arg, void *pkt, __u32 len)
 		xt_verify_frame(q->verify, pkt, len);
 	if (o->meta)
 		xt_verify_meta(q->verify, (__u8 *)pkt - sizeof(struct sluice_meta));
+	if (o->latency && !q->lat_skip--) {
+		q->lat_skip = o->sample - 1;
+		if (!q->rx_ns)
+			q->rx_ns = xt_now_ns();
+		xt_hist_frame(q->hist, pkt, len, q->rx_ns);
+	}
+}
+
+static bool inspecting(const struct xt_opts *o)
+{
+	return o->verify || o->meta || o->latency;
+}
+
+/*
+ * --latency: one clock read a burst, at its first sampled frame. The burst
+ * was in the ring by then, so no frame's stamp can be later than it, and a
+ * frame's latency is too long by at most the burst's own handling.
+ */
+static void burst_time(struct xt_queue *q)
+{
+	q->rx_ns = 0;
 }
 
 static int rxdrop_run(struct xt_queue *q)
 {
 	struct xt_ctx *ctx = q->ctx;
 	const struct xt_opts *o = &ctx->opts;
-	sluice_xsk_frame_fn inspect = o->verify || o->meta ? frame_inspect : NULL;
+	sluice_xsk_frame_fn inspect = inspecting(o) ? frame_inspect : NULL;
 	__u32 want, rcvd;
 	__u64 bytes;
 
@@ -128,6 +149,7 @@ static int rxdrop_run(struct xt_queue *q)
 		if (!wait_ready(q, POLLIN))
 			continue;
 		want = budget_take(ctx, o->batch);
+		burst_time(q);
 		rcvd = want ? sluice_xsk__rx_burst(&q->sock, want, inspect, q, &bytes) : 0;
 		budget_return(ctx, want - rcvd);
 		if (!rcvd) {
@@ -299,6 +321,7 @@ static int l2fwd_run(struct xt_queue *q)
 		if (!wait_ready(q, POLLIN))
 			continue;
 		want = budget_take(ctx, o->batch);
+		burst_time(q);
 		rcvd = want ? xsk_ring_cons__peek(&q->sock.rx, want, &idx_rx) : 0;
 		budget_return(ctx, want - rcvd);
 		if (!rcvd) {
@@ -319,7 +342,7 @@ static int l2fwd_run(struct xt_queue *q)
 			struct xdp_desc *td = xsk_ring_prod__tx_desc(&q->sock.tx, idx_tx++);
 			__u8 *pkt = xsk_umem__get_data(q->sock.buf, xsk_umem__add_offset_to_addr(rd->addr));
 
-			if (o->verify || o->meta)
+			if (inspecting(o))
 				frame_inspect(q, pkt, rd->len);
 			swap_macs(pkt);
 			td->addr = rd->addr;

@@ -92,8 +92,12 @@ static void run_wait(struct xt_ctx *ctx)
 	const struct xt_opts *o = &ctx->opts;
 	__u64 deadline = o->duration > 0 ? ctx->start_ns + (__u64)(o->duration * 1e9) : 0;
 	__u64 next_progress = ctx->start_ns + XT_PROGRESS_NS, now;
+	__u64 next_interval = ctx->start_ns + o->interval_ns;
 	struct timespec tick = { .tv_nsec = XT_TICK_NS };
 
+	/* Intervals shorter than the tick: wake for each, they carry their own length. */
+	if (o->interval_ns && o->interval_ns < XT_TICK_NS)
+		tick.tv_nsec = (long)o->interval_ns;
 	for (;;) {
 		nanosleep(&tick, NULL);
 		now = xt_now_ns();
@@ -102,6 +106,11 @@ static void run_wait(struct xt_ctx *ctx)
 			break;
 		if (deadline && now >= deadline)
 			break;
+		if (o->interval_ns && now >= next_interval) {
+			xt_report_interval(ctx, now, false);
+			while (next_interval <= now)
+				next_interval += o->interval_ns;
+		}
 		if (!o->quiet && now >= next_progress) {
 			xt_report_progress(ctx, now);
 			next_progress += XT_PROGRESS_NS;
@@ -123,6 +132,8 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 
 	err = xt_sockets_open(&ctx);
+	if (!err && ctx.opts.interval_ns)
+		err = xt_report_interval_open(&ctx);
 	if (err)
 		goto out;
 	if (!ctx.opts.quiet)
@@ -135,6 +146,8 @@ int main(int argc, char **argv)
 	else
 		ctx.stop_ns = xt_now_ns();
 	err = threads_join(&ctx) ?: err;
+	if (ctx.opts.interval_ns)
+		xt_report_interval(&ctx, xt_now_ns(), true);
 
 	for (i = 0; i < ctx.opts.nr_queues; i++) {
 		int serr = xt_queue_stats(&ctx.queues[i]);
@@ -145,6 +158,7 @@ int main(int argc, char **argv)
 	}
 	err = xt_report_summary(&ctx) ?: err;
 out:
+	xt_report_interval_close();
 	xt_sockets_close(&ctx);
 	return err ? 1 : 0;
 }

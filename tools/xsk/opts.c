@@ -41,6 +41,9 @@ enum {
 	OPT_FLOW,
 	OPT_MODE,
 	OPT_QUIET,
+	OPT_LATENCY,
+	OPT_SAMPLE,
+	OPT_INTERVAL_FILE,
 };
 
 static const struct option long_opts[] = {
@@ -71,6 +74,10 @@ static const struct option long_opts[] = {
 	{ "json",		no_argument,		NULL, 'j' },
 	{ "verify",		no_argument,		NULL, OPT_VERIFY },
 	{ "meta",		no_argument,		NULL, OPT_META },
+	{ "latency",		no_argument,		NULL, OPT_LATENCY },
+	{ "sample",		required_argument,	NULL, OPT_SAMPLE },
+	{ "interval",		required_argument,	NULL, 'I' },
+	{ "interval-file",	required_argument,	NULL, OPT_INTERVAL_FILE },
 	{ "pkt-size",		required_argument,	NULL, 's' },
 	{ "flow",		required_argument,	NULL, OPT_FLOW },
 	{ "help",		no_argument,		NULL, 'h' },
@@ -120,6 +127,14 @@ static void usage(FILE *f)
 "                      duplicates, late, corrupt, per flow\n"
 "      --meta          read the 32-byte sluice_meta in front of each frame\n"
 "                      (the pipeline entry ran): counts by rule, path, gen\n"
+"      --latency       receive time minus the transmit stamp sluice-gen --stamp\n"
+"                      writes (same host, CLOCK_MONOTONIC): p50/p90/p99/max\n"
+"                      per queue and in total\n"
+"      --sample N      --latency reads every Nth frame's stamp (default 1)\n"
+"  -I, --interval MS   one JSON line every MS milliseconds: its end on the\n"
+"                      monotonic and real clocks, packets per queue, rate and\n"
+"                      (--latency) percentiles of that interval alone\n"
+"      --interval-file F  write those lines to F (default: stdout)\n"
 "      --quiet         no progress line\n"
 "  -j, --json          summary as JSON on stdout\n"
 "  -h, --help          this text\n"
@@ -320,6 +335,10 @@ static int opts_validate(struct xt_opts *o)
 		fprintf(stderr, "sluice-xsk: --batch must be 1..min(rx, tx ring)\n");
 		return -EINVAL;
 	}
+	if (o->latency && o->mode == XT_TXONLY) {
+		fprintf(stderr, "sluice-xsk: --latency measures received frames: rxdrop or l2fwd\n");
+		return -EINVAL;
+	}
 	if (o->pkt_size > o->frame_size) {
 		fprintf(stderr, "sluice-xsk: --pkt-size %u exceeds the frame size\n", o->pkt_size);
 		return -EINVAL;
@@ -343,8 +362,9 @@ int xt_opts_parse(struct xt_opts *o, int argc, char **argv)
 	o->batch = XT_DEF_BATCH;
 	o->pkt_size = XT_DEF_PKT_SIZE;
 	o->need_wakeup = true;
+	o->sample = 1;
 
-	while (!err && (c = getopt_long(argc, argv, "i:q:rtlczSb:pd:n:js:hV", long_opts, NULL)) != -1) {
+	while (!err && (c = getopt_long(argc, argv, "i:q:rtlczSb:pd:n:js:I:hV", long_opts, NULL)) != -1) {
 		const char *opt = optarg ? typed_opt(argv, optarg, typed, sizeof(typed)) : NULL;
 
 		switch (c) {
@@ -445,6 +465,28 @@ int xt_opts_parse(struct xt_opts *o, int argc, char **argv)
 			break;
 		case OPT_META:
 			o->meta = true;
+			break;
+		case OPT_LATENCY:
+			o->latency = true;
+			break;
+		case OPT_SAMPLE:
+			err = parse_u32(optarg, opt, UINT32_MAX, &o->sample);
+			if (!err && !o->sample) {
+				fprintf(stderr, "sluice-xsk: bad %s '%s' (at least 1)\n", opt, optarg);
+				err = -EINVAL;
+			}
+			break;
+		case 'I':
+			err = parse_u64(optarg, opt, 3600000, &v);
+			if (!err && !v) {
+				fprintf(stderr, "sluice-xsk: bad %s '%s' (milliseconds, at least 1)\n",
+					opt, optarg);
+				err = -EINVAL;
+			}
+			o->interval_ns = v * 1000000ull;
+			break;
+		case OPT_INTERVAL_FILE:
+			o->interval_file = optarg;
 			break;
 		case 's':
 			err = parse_u32(optarg, opt, 4096, &o->pkt_size);

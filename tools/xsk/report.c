@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <json-c/json.h>
 #include "xsk_tool.h"
 
@@ -222,6 +223,19 @@ static void out_verify(struct out *o, const struct xt_opts *opts, const struct x
 	}
 }
 
+static void out_latency(struct out *o, const struct xt_hist *h)
+{
+	out_open(o, "latency", false, "latency (transmit stamp to socket)");
+	out_u64(o, "samples", h->samples);
+	out_u64(o, "unstamped", h->unstamped);
+	out_u64(o, "mean_ns", h->samples ? h->sum_ns / h->samples : 0);
+	out_u64(o, "p50_ns", xt_hist_pct(h, 50));
+	out_u64(o, "p90_ns", xt_hist_pct(h, 90));
+	out_u64(o, "p99_ns", xt_hist_pct(h, 99));
+	out_u64(o, "max_ns", h->max_ns);
+	out_close(o);
+}
+
 static const char *source_name(const struct xt_opts *o)
 {
 	if (o->xskmap)
@@ -236,11 +250,14 @@ static void summary_walk(struct xt_ctx *ctx, struct out *o)
 	struct xt_counters tot = {};
 	struct xdp_statistics dtot = {};
 	struct xt_verify *vtot = NULL;
+	struct xt_hist *htot = NULL;
 	const char *xdp_mode = NULL;
 	int i;
 
 	if (opts->verify || opts->meta)
 		vtot = xt_verify_new();
+	if (opts->latency)
+		htot = calloc(1, sizeof(*htot));
 
 	out_str(o, "mode", xt_mode_name(opts->mode));
 	out_str(o, "interface", opts->ifname);
@@ -264,6 +281,11 @@ static void summary_walk(struct xt_ctx *ctx, struct out *o)
 				out_flows(o, q->verify);
 			if (vtot)
 				xt_verify_sum(vtot, q->verify);
+		}
+		if (q->hist) {
+			out_latency(o, q->hist);
+			if (htot)
+				xt_hist_add(htot, q->hist, NULL);
 		}
 		out_close(o);
 
@@ -290,8 +312,11 @@ static void summary_walk(struct xt_ctx *ctx, struct out *o)
 	out_drops(o, &dtot);
 	if (vtot)
 		out_verify(o, opts, vtot, true);
+	if (htot)
+		out_latency(o, htot);
 	out_close(o);
 	free(vtot);
+	free(htot);
 }
 
 int xt_report_summary(struct xt_ctx *ctx)
@@ -345,4 +370,135 @@ void xt_report_progress(struct xt_ctx *ctx, __u64 now_ns)
 	prev_rxb = rxb;
 	prev_tx = tx;
 	prev_txb = txb;
+}
+
+/*
+ * -I: what each interval alone saw, as one JSON line, so a run can be cut
+ * into windows and lined up with events outside it (a pipeline swap) by
+ * either clock. Counts are differences of the queues' running totals; the
+ * percentiles come from the difference of their histograms.
+ */
+static struct {
+	FILE *f;
+	__u64 prev_ns;
+	__u64 prev_rx[SLUICE_XSK_MAX_QUEUES];
+	struct xt_hist *prev[SLUICE_XSK_MAX_QUEUES];
+	struct xt_hist *win;
+} iv;
+
+int xt_report_interval_open(struct xt_ctx *ctx)
+{
+	const struct xt_opts *o = &ctx->opts;
+	int i;
+
+	iv.f = stdout;
+	if (o->interval_file) {
+		iv.f = fopen(o->interval_file, "w");
+		if (!iv.f) {
+			fprintf(stderr, "sluice-xsk: --interval-file %s: %s\n", o->interval_file,
+				strerror(errno));
+			return -errno;
+		}
+	}
+	if (!o->latency)
+		return 0;
+	iv.win = calloc(1, sizeof(*iv.win));
+	if (!iv.win)
+		return -ENOMEM;
+	for (i = 0; i < o->nr_queues; i++) {
+		iv.prev[i] = calloc(1, sizeof(*iv.prev[i]));
+		if (!iv.prev[i])
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+void xt_report_interval_close(void)
+{
+	int i;
+
+	if (iv.f && iv.f != stdout)
+		fclose(iv.f);
+	iv.f = NULL;
+	free(iv.win);
+	for (i = 0; i < SLUICE_XSK_MAX_QUEUES; i++)
+		free(iv.prev[i]);
+	memset(&iv, 0, sizeof(iv));
+}
+
+static __u64 real_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (__u64)ts.tv_sec * 1000000000ull + (__u64)ts.tv_nsec;
+}
+
+static void json_num(json_object *j, const char *key, double v, const char *fmt)
+{
+	char buf[64];
+
+	snprintf(buf, sizeof(buf), fmt, v);
+	json_object_object_add(j, key, json_object_new_double_s(v, buf));
+}
+
+int xt_report_interval(struct xt_ctx *ctx, __u64 now_ns, bool last)
+{
+	const struct xt_opts *o = &ctx->opts;
+	json_object *j, *qs, *lat;
+	__u64 rx, total = 0, dt;
+	int i, err = 0;
+
+	if (!iv.f)
+		return 0;
+	if (!iv.prev_ns)
+		iv.prev_ns = ctx->start_ns;
+	dt = now_ns - iv.prev_ns;
+	j = json_object_new_object();
+	qs = json_object_new_array();
+	if (!j || !qs) {
+		json_object_put(j);
+		json_object_put(qs);
+		return -ENOMEM;
+	}
+	json_object_object_add(j, "t_ns", json_object_new_uint64(now_ns));
+	json_object_object_add(j, "real_ns", json_object_new_uint64(real_ns()));
+	json_object_object_add(j, "dt_ns", json_object_new_uint64(dt));
+	if (iv.win)
+		memset(iv.win, 0, sizeof(*iv.win));
+	for (i = 0; i < o->nr_queues; i++) {
+		struct xt_queue *q = &ctx->queues[i];
+
+		rx = xt_load(&q->cnt.rx_packets);
+		json_object_array_add(qs, json_object_new_uint64(rx - iv.prev_rx[i]));
+		total += rx - iv.prev_rx[i];
+		iv.prev_rx[i] = rx;
+		if (iv.win && q->hist) {
+			xt_hist_add(iv.win, q->hist, iv.prev[i]);
+			xt_hist_copy(iv.prev[i], q->hist);
+		}
+	}
+	json_object_object_add(j, "rx", json_object_new_uint64(total));
+	json_num(j, "mpps", dt ? (double)total * 1e3 / (double)dt : 0, "%.4f");
+	json_object_object_add(j, "queues", qs);
+	if (iv.win) {
+		lat = json_object_new_object();
+		if (lat) {
+			json_object_object_add(lat, "samples", json_object_new_uint64(iv.win->samples));
+			json_object_object_add(lat, "p50_ns", json_object_new_uint64(xt_hist_pct(iv.win, 50)));
+			json_object_object_add(lat, "p90_ns", json_object_new_uint64(xt_hist_pct(iv.win, 90)));
+			json_object_object_add(lat, "p99_ns", json_object_new_uint64(xt_hist_pct(iv.win, 99)));
+			json_object_object_add(lat, "max_ns", json_object_new_uint64(xt_hist_pct(iv.win, 100)));
+		}
+		json_object_object_add(j, "latency", lat);
+	}
+	if (last)
+		json_object_object_add(j, "last", json_object_new_boolean(true));
+	if (fprintf(iv.f, "%s\n", json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN)) < 0)
+		err = -EIO;
+	json_object_put(j);
+	/* A reader follows the file while the run goes on. */
+	fflush(iv.f);
+	iv.prev_ns = now_ns;
+	return err;
 }

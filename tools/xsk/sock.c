@@ -72,6 +72,11 @@ static int queue_open(struct xt_ctx *ctx, struct xt_queue *q)
 		if (!q->verify)
 			return -ENOMEM;
 	}
+	if (o->latency) {
+		q->hist = calloc(1, sizeof(*q->hist));
+		if (!q->hist)
+			return -ENOMEM;
+	}
 	return 0;
 }
 
@@ -181,6 +186,8 @@ void xt_sockets_close(struct xt_ctx *ctx)
 		sluice_xsk__close(&q->sock);
 		free(q->verify);
 		q->verify = NULL;
+		free(q->hist);
+		q->hist = NULL;
 		free(q->free_frames);
 		q->free_frames = NULL;
 		free(q->tx_lens);

@@ -52,6 +52,10 @@ struct xt_opts {
 	double duration;	/* seconds, 0 = until a signal or --count */
 	__u64 count;		/* stop after this many received (sent in txonly) */
 	bool quiet, json, verify, meta;
+	bool latency;		/* read the transmit stamp of received frames */
+	__u32 sample;		/* --latency: of every Nth frame */
+	__u64 interval_ns;	/* -I: one JSON line per interval, 0 = none */
+	const char *interval_file;	/* where they go, NULL = stdout */
 	__u32 pkt_size;		/* txonly frame length */
 	__u32 flow;		/* txonly: flow id of queue i is flow + i */
 };
@@ -88,6 +92,17 @@ struct xt_verify {
 	struct xt_tally by_rule, by_path, by_gen;
 };
 
+/* --latency: log-linear histogram of receive time - transmit stamp (hist.c). */
+#define XT_HIST_SUB_BITS	4
+#define XT_HIST_SUB		(1u << XT_HIST_SUB_BITS)
+#define XT_HIST_BUCKETS		((64 - XT_HIST_SUB_BITS + 1) * XT_HIST_SUB)
+struct xt_hist {
+	__u64 samples;		/* stamped frames measured */
+	__u64 unstamped;	/* sampled frames without a (sane) stamp */
+	__u64 sum_ns, max_ns;
+	__u64 b[XT_HIST_BUCKETS];
+};
+
 /* Counters the queue thread writes and the progress line reads. */
 struct xt_counters {
 	__u64 rx_packets, rx_bytes;
@@ -114,6 +129,9 @@ struct xt_queue {
 	struct xt_counters cnt;
 	struct xdp_statistics stats;
 	struct xt_verify *verify;
+	struct xt_hist *hist;		/* --latency */
+	__u64 rx_ns;			/* --latency: when this burst was taken */
+	__u32 lat_skip;			/* --latency: frames until the next sample */
 };
 
 struct xt_ctx {
@@ -148,8 +166,17 @@ void xt_verify_frame(struct xt_verify *v, const void *frame, __u32 len);
 void xt_verify_meta(struct xt_verify *v, void *meta);
 void xt_verify_sum(struct xt_verify *sum, const struct xt_verify *v);
 
+/* hist.c */
+void xt_hist_frame(struct xt_hist *h, const void *frame, __u32 len, __u64 rx_ns);
+void xt_hist_add(struct xt_hist *sum, const struct xt_hist *h, const struct xt_hist *prev);
+void xt_hist_copy(struct xt_hist *dst, const struct xt_hist *src);
+__u64 xt_hist_pct(const struct xt_hist *h, double pct);
+
 /* report.c */
 void xt_report_progress(struct xt_ctx *ctx, __u64 now_ns);
+int xt_report_interval_open(struct xt_ctx *ctx);
+int xt_report_interval(struct xt_ctx *ctx, __u64 now_ns, bool last);
+void xt_report_interval_close(void);
 int xt_report_summary(struct xt_ctx *ctx);
 
 static inline __u64 xt_load(const __u64 *p)
