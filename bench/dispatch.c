@@ -106,7 +106,8 @@ struct bench_case {
 	enum ctx_where ctx;
 	int ctx_fd;			/* CTX_MAP: the per-CPU context map (borrowed) */
 	uint32_t expect_path;		/* 0 = not checked */
-	uint32_t expect_rule;		/* 0 = not checked */
+	uint32_t expect_rule;		/* the deciding ACL rule's id, 0 = not checked */
+	int rules_fd;			/* the ACL rules map meta.rule points into (borrowed) */
 	int flow_dport;			/* > 0: flow_state's keys must show this port */
 	int flow_fd;
 	/* Counters after the rounds: */
@@ -368,10 +369,12 @@ static int verdicts_clear(void)
 	return ret;
 }
 
-static void knobs_set(const struct bench_case *c)
+/* The switch word's knobs for this case: timing on 1 packet in 2^time_shift, the recorder. */
+static int knobs_set(const struct bench_case *c)
 {
-	if (c->pl)
-		pipeline__set_knobs(c->pl, c->time_shift, -1, c->record);
+	if (!c->pl)
+		return 0;
+	return pipeline__set_knobs(c->pl, c->time_shift ? 1L << c->time_shift : 0, -1, c->record);
 }
 
 /*
@@ -392,8 +395,9 @@ static int front_run(const struct bench_case *c, int repeat, double *ns, struct 
 	double w0;
 	int ret;
 
-	knobs_set(c);
-	ret = front_set(c->fd);
+	ret = knobs_set(c);
+	if (!ret)
+		ret = front_set(c->fd);
 	if (!ret)
 		ret = verdicts_clear();
 	if (!ret && B.stats_fd >= 0)
@@ -446,7 +450,7 @@ static struct bench_case *case_add(const char *name, int fd)
 	c->expect = XDP_PASS;
 	c->frame = B.frame;
 	c->len = B.len;
-	c->ctx_fd = c->flow_fd = c->stats_fd = -1;
+	c->ctx_fd = c->flow_fd = c->stats_fd = c->rules_fd = -1;
 	c->time_shift = c->record = 0;
 	return c;
 }
@@ -650,21 +654,25 @@ static void case_ctx(struct bench_case *c, enum sluice_carrier carrier, int ctx_
 	c->ctx_fd = ctx_map;
 }
 
-/* Per-CPU context maps of pipelines, opened once, closed at teardown. */
-static int pl_ctx_fd(struct pipeline *pl)
+/* Maps of pipelines (the per-CPU context, the ACL rules), opened once for the run. */
+static int pl_map_fd(struct pipeline *pl, const char *map)
 {
-	static int fds[MAX_CASES];
-	static struct pipeline *pls[MAX_CASES];
+	static struct {
+		struct pipeline *pl;
+		const char *map;
+		int fd;
+	} open[2 * MAX_CASES];
 	static int n;
 
 	for (int i = 0; i < n; i++)
-		if (pls[i] == pl)
-			return fds[i];
-	if (n == MAX_CASES)
+		if (open[i].pl == pl && !strcmp(open[i].map, map))
+			return open[i].fd;
+	if (n == (int)(sizeof(open) / sizeof(open[0])))
 		return -E2BIG;
-	pls[n] = pl;
-	fds[n] = pipeline__map_fd(pl, SLUICE_MAP_CTX);
-	return fds[n++];
+	open[n].pl = pl;
+	open[n].map = map;
+	open[n].fd = pipeline__map_fd(pl, map);
+	return open[n++].fd;
 }
 
 static struct bench_case *pipeline_case(const char *name, struct pipeline *pl, bool own,
@@ -681,7 +689,9 @@ static struct bench_case *pipeline_case(const char *name, struct pipeline *pl, b
 	c->own_pl = own;
 	c->expect_path = expect_path;
 	c->expect_rule = expect_rule;
-	case_ctx(c, pl->carrier, pl_ctx_fd(pl));
+	if (expect_rule)
+		c->rules_fd = pl_map_fd(pl, ACL_MAP_RULES);
+	case_ctx(c, pl->carrier, pl_map_fd(pl, SLUICE_MAP_CTX));
 	return c;
 }
 
@@ -753,6 +763,7 @@ static int default_cases(void)
 			return -E2BIG;
 		c->expect_path = 0xf;
 		c->expect_rule = ACL_RULES;
+		c->rules_fd = map_fd(obj, ACL_MAP_RULES);
 		case_ctx(c, carrier, map_fd(obj, SLUICE_MAP_CTX));
 		c->stats_fd = dup(map_fd(obj, SLUICE_MAP_PIPE_STATS));
 	}
@@ -787,6 +798,8 @@ static int oldentry_case(const char *name, struct pipeline *pl, uint32_t path, u
 		return -E2BIG;
 	c->expect_path = path;
 	c->expect_rule = rule;
+	if (rule)
+		c->rules_fd = pl_map_fd(pl, ACL_MAP_RULES);
 	c->ctx = CTX_META;
 	c->stats_fd = dup(map_fd(obj, SLUICE_MAP_PIPE_STATS));
 	return 0;
@@ -891,7 +904,7 @@ static int stage_cases(void)
 		if (!o)
 			return -errno;
 		sw = pipeline__map_fd(pl, SLUICE_MAP_SWITCH);
-		ctxm = pl_ctx_fd(pl);
+		ctxm = pl_map_fd(pl, SLUICE_MAP_CTX);
 		ret = rodata_carrier(o, B.carrier);
 		if (!ret)
 			ret = obj_reuse(o, SLUICE_MAP_PROGS, pl->progs_fd);
@@ -1215,6 +1228,20 @@ struct flow_keys_view {
 	__u32 done;
 };
 
+/*
+ * The id of the ACL rule meta.rule names (its position + 1: where a rule
+ * sits moves with every update), 0 for none.
+ */
+static uint32_t rule_id(int rules_fd, uint32_t meta_rule)
+{
+	struct sluice_acl_rule r;
+	__u32 pos = meta_rule - 1;
+
+	if (!meta_rule || rules_fd < 0 || bpf_map_lookup_elem(rules_fd, &pos, &r))
+		return 0;
+	return r.id;
+}
+
 /* One run: the verdict and the context: every stage ran, the rule matched, in the right carrier. */
 static int case_check_once(const struct bench_case *c)
 {
@@ -1233,11 +1260,11 @@ static int case_check_once(const struct bench_case *c)
 	}
 	if (c->ctx != CTX_NONE &&
 	    ((c->expect_path && m.path != c->expect_path) ||
-	     (c->expect_rule && m.rule != c->expect_rule) ||
+	     (c->expect_rule && rule_id(c->rules_fd, m.rule) != c->expect_rule) ||
 	     /* ABI 2's entry has no xflags: the byte is path's third, 0. */
 	     (!!(m.xflags & SLUICE_X_PERCPU) != percpu))) {
 		fprintf(stderr, "dispatch: %s: path %#x rule %u xflags %#x, want path %#x rule %u in %s\n",
-			c->name, m.path, m.rule, m.xflags, c->expect_path, c->expect_rule,
+			c->name, m.path, rule_id(c->rules_fd, m.rule), m.xflags, c->expect_path, c->expect_rule,
 			percpu ? "the per-CPU map" : "metadata");
 		return -EPROTO;
 	}
