@@ -51,7 +51,7 @@ topo_create "$name" >/dev/null
 	  - { name: $TOPO_DUT_IF, pipeline: fw }
 	EOF2
 } > "$work/sluiced.yaml"
-"$O/daemon/sluiced" -n -c "$work/sluiced.yaml" >/dev/null
+nsenter --net="/run/netns/$TOPO_DUT_NS" "$O/daemon/sluiced" -n -c "$work/sluiced.yaml" >/dev/null || exit 1
 
 ip netns exec "$TOPO_GEN_NS" "$O/tools/gen/sluice-gen" -i "$TOPO_GEN_IF" --engine auto --rate 100000 \
 	--duration $((rounds * 8 + 5)) --dst-mac "$TOPO_DUT_MAC" -q >/dev/null &

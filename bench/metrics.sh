@@ -59,7 +59,7 @@ topo_create "$name" >/dev/null
 	    observe: { record: true, time_sample: 64 }
 	EOF
 } > "$work/sluiced.yaml"
-"$O/daemon/sluiced" -n -c "$work/sluiced.yaml" >/dev/null
+nsenter --net="/run/netns/$TOPO_DUT_NS" "$O/daemon/sluiced" -n -c "$work/sluiced.yaml" >/dev/null || exit 1
 nsenter --net="/run/netns/$TOPO_DUT_NS" "$O/daemon/sluiced" -c "$work/sluiced.yaml" >"$work/log" 2>&1 &
 echo $! > "$work/pid"
 for _ in $(seq 100); do
