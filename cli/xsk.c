@@ -36,6 +36,7 @@ static void print_rules(struct json_object *by_rule)
 static void print_xsk_stats(struct json_object *req, struct json_object *reply)
 {
 	struct json_object *x = jget(reply, "xsk"), *qs = jget(x, "queues"), *q;
+	struct json_object *total = jget(x, "total");
 	size_t i, n = jlen(qs);
 	char id[16];
 
@@ -48,11 +49,15 @@ static void print_xsk_stats(struct json_object *req, struct json_object *reply)
 		snprintf(id, sizeof(id), "%lld", (long long)jint(q, "queue"));
 		print_row(id, jstr(q, "xdp_mode"), q);
 	}
-	print_row("total", "", jget(x, "total"));
-	if (jlen(jget(jget(x, "total"), "by_rule"))) {
+	print_row("total", "", total);
+	if (jlen(jget(total, "by_rule"))) {
 		printf("frames by ACL rule:\n");
-		print_rules(jget(jget(x, "total"), "by_rule"));
+		print_rules(jget(total, "by_rule"));
 	}
+	/* The per-CPU carrier leaves nothing in front of the frame to say which rule sent it. */
+	if (jint(total, "no_meta"))
+		printf("frames without sluice metadata (rule unknown; see rule list): %lld\n",
+		       (long long)jint(total, "no_meta"));
 }
 
 static int cmd_xsk_stats(int argc, char **argv)
