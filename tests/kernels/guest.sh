@@ -18,7 +18,20 @@ log() {
 
 if [ $guest -eq 1 ]; then
 	export PATH=$SLUICE_PATH HOME=/root TERM=dumb LANG=C.UTF-8
+	# The tree and the build may live under the host's /tmp (a CI clone, a
+	# worktree): the guest's own /tmp would hide them, so they are bound
+	# back over it.
+	keep=()
+	for d in "$SLUICE_TOP" "$SLUICE_BUILD"; do
+		case $d in /tmp/*) keep+=("$d") ;; esac
+	done
+	for i in "${!keep[@]}"; do
+		mkdir -p "/run/keep$i" && mount --bind "${keep[$i]}" "/run/keep$i"
+	done
 	mount -t tmpfs -o mode=1777 tmpfs /tmp
+	for i in "${!keep[@]}"; do
+		mkdir -p "${keep[$i]}" && mount --bind "/run/keep$i" "${keep[$i]}"
+	done
 	mkdir -p /dev/shm /dev/pts /run/netns /run/lock
 	mount -t tmpfs -o mode=1777 tmpfs /dev/shm
 	mount -t devpts devpts /dev/pts
