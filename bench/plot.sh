@@ -44,9 +44,9 @@ set grid
 set key top left Left reverse opaque box
 set datafile missing '?'
 set bmargin 7
-set label 1 \"$machine\" at screen 0.01,0.055 font ',8'
-set label 2 \"$stamp\" at screen 0.01,0.032 font ',8'
-set label 3 \"$cmd\" at screen 0.01,0.009 font 'DejaVu Sans Mono,8'"
+set label 1 \"$machine\" at screen 0.01,0.055 font ',8' noenhanced
+set label 2 \"$stamp\" at screen 0.01,0.032 font ',8' noenhanced
+set label 3 \"$cmd\" at screen 0.01,0.009 font 'DejaVu Sans Mono,8' noenhanced"
 
 case $kind in
 stages)
