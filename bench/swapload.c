@@ -93,6 +93,7 @@ struct result {
 	long ops_done, ops_failed;
 	long ops_traffic;		/* completed while the generator still ran */
 	uint64_t lat_p50, lat_p90, lat_p99, lat_max, srv_p50, srv_p99;
+	uint64_t live_p50, live_p90, live_p99, live_max;	/* send -> the switch (daemon's switch_at_us) */
 	uint64_t sw_p50, sw_p99, sw_max;	/* --direct: the step packets see (pipeline's switch_us) */
 	uint64_t prep_p50, prep_p99;		/* --direct prepared: building the candidate */
 };
@@ -120,7 +121,9 @@ static void usage(FILE *f)
 		"                           the daemon's time is from the request to the switch)\n"
 		"  -D, --direct             no daemon: load the -x stages (first versions) on IFACE\n"
 		"                           and change them through libsluice (run inside its netns)\n"
-		"  -l, --lat-file FILE      write each operation's latency (us) to FILE, one a line\n"
+		"  -l, --lat-file FILE      write each operation's send -> reply (us) to FILE, one a\n"
+		"                           line, send -> switch to FILE.live (the switch alone\n"
+		"                           to FILE.switch with -D)\n"
 		"  -n, --ops N              operations to run (default 1000)\n"
 		"  -u, --until-end          with -n as the minimum, go on while the generator runs\n"
 		"  -x, --stage NAME=A[,B..] a stage to replace, taking up to 4 versions in turn\n"
@@ -477,7 +480,7 @@ static struct json_object *op_request(const struct opts *o, long i)
 
 /* Sends req (consumed) and checks the reply is ok; *rep keeps it, *lat times it. */
 static int call(const struct opts *o, long i, struct json_object *req, uint64_t *lat,
-		struct json_object **rep)
+		uint64_t *sent, struct json_object **rep)
 {
 	struct json_object *r = NULL, *v;
 	uint64_t t0;
@@ -490,6 +493,8 @@ static int call(const struct opts *o, long i, struct json_object *req, uint64_t 
 		return fd;
 	}
 	t0 = now_us();
+	if (sent)
+		*sent = t0;
 	ret = ctl__send(fd, CTL_MSG_REQUEST, req, CTL_TIMEOUT_MS);
 	if (!ret)
 		ret = ctl__recv(fd, &type, &r, CTL_TIMEOUT_MS);
@@ -512,18 +517,21 @@ static int call(const struct opts *o, long i, struct json_object *req, uint64_t 
 }
 
 /*
- * One operation; *lat gets send -> reply in us, *srv what the daemon says it
- * took. A prepared one is prepared untimed, then its commit is timed, and
- * the daemon's figure is from the request's arrival to the switch.
+ * One operation; *lat gets send -> reply in us, *live send -> the switch
+ * packets see (the daemon's switch_at_us, the same clock: 0 when it sent
+ * none), *srv what the daemon says it took. A prepared one is prepared
+ * untimed, then its commit is timed, and the daemon's figure is from the
+ * request's arrival to the switch.
  */
-static int op_run(const struct opts *o, long i, uint64_t *lat, uint64_t *srv)
+static int op_run(const struct opts *o, long i, uint64_t *lat, uint64_t *live, uint64_t *srv)
 {
 	struct json_object *req = op_request(o, i), *rep = NULL, *v;
-	int64_t cand;
+	uint64_t sent = 0;
+	int64_t cand, at;
 	int ret;
 
 	if (o->mode == MODE_PREPARED) {
-		ret = call(o, i, req, NULL, &rep);
+		ret = call(o, i, req, NULL, NULL, &rep);
 		if (ret)
 			return ret;
 		cand = json_object_object_get_ex(rep, "candidate", &v) ? json_object_get_int64(v) : 0;
@@ -533,11 +541,13 @@ static int op_run(const struct opts *o, long i, uint64_t *lat, uint64_t *srv)
 		json_object_object_add(req, "iface", json_object_new_string(o->iface));
 		json_object_object_add(req, "candidate", json_object_new_int64(cand));
 	}
-	ret = call(o, i, req, lat, &rep);
+	ret = call(o, i, req, lat, &sent, &rep);
 	if (ret)
 		return ret;
 	*srv = json_object_object_get_ex(rep, o->mode == MODE_PREPARED ? "to_switch_us" : "duration_us", &v) ?
 	       (uint64_t)json_object_get_int64(v) : 0;
+	at = json_object_object_get_ex(rep, "switch_at_us", &v) ? json_object_get_int64(v) : 0;
+	*live = at > 0 && (uint64_t)at >= sent ? (uint64_t)at - sent : 0;
 	json_object_put(rep);
 	return 0;
 }
@@ -636,16 +646,16 @@ static bool result__ok(const struct result *r, long ops)
 	       !r->beyond && !r->ops_failed && r->ops_traffic >= ops;
 }
 
-/* Per-operation times, us: latency, what the daemon reported, the switch, the prepare. */
+/* Per-operation times, us: latency, to live, what the daemon reported, the switch, the prepare. */
 struct samples {
-	uint64_t *lat, *srv, *sw, *prep;
+	uint64_t *lat, *live, *srv, *sw, *prep;
 	long cap;
 };
 
 /* Room for one more sample in each array. */
 static int samples_grow(struct samples *sm, long n)
 {
-	uint64_t **arr[] = { &sm->lat, &sm->srv, &sm->sw, &sm->prep };
+	uint64_t **arr[] = { &sm->lat, &sm->live, &sm->srv, &sm->sw, &sm->prep };
 	long c = sm->cap;
 
 	if (n < c)
@@ -666,6 +676,7 @@ static int samples_grow(struct samples *sm, long n)
 static void samples_free(struct samples *sm)
 {
 	free(sm->lat);
+	free(sm->live);
 	free(sm->srv);
 	free(sm->sw);
 	free(sm->prep);
@@ -801,7 +812,9 @@ static void result__print(const struct opts *o, const struct result *r, bool ok)
 	if (o->json) {
 		printf("{\"mode\":\"%s\",\"ops\":%ld,\"failed_ops\":%ld,\"ops_under_traffic\":%ld,"
 		       "\"lat_us\":{\"p50\":%" PRIu64 ",\"p90\":%" PRIu64 ",\"p99\":%" PRIu64
-		       ",\"max\":%" PRIu64 "},\"daemon_us\":{\"p50\":%" PRIu64 ",\"p99\":%" PRIu64 "},"
+		       ",\"max\":%" PRIu64 "},\"live_us\":{\"p50\":%" PRIu64 ",\"p90\":%" PRIu64
+		       ",\"p99\":%" PRIu64 ",\"max\":%" PRIu64 "},\"daemon_us\":{\"p50\":%" PRIu64
+		       ",\"p99\":%" PRIu64 "},"
 		       "\"sent\":%" PRIu64 ",\"delivered\":%" PRIu64 ",\"gen_pps\":%.0f,\"gen_errors\":%" PRIu64 ","
 		       "\"seen\":%" PRIu64 ",\"lost\":%" PRIu64 ",\"duplicated\":%" PRIu64 ","
 		       "\"unexpected\":%" PRIu64 ",\"reordered\":%" PRIu64 ",\"flows\":%" PRIu64 ","
@@ -812,7 +825,8 @@ static void result__print(const struct opts *o, const struct result *r, bool ok)
 		       ",\"max\":%" PRIu64 "},\"prepare_us\":{\"p50\":%" PRIu64 ",\"p99\":%" PRIu64 "},"
 		       "\"ok\":%s}\n",
 		       kind, r->ops_done, r->ops_failed, r->ops_traffic, r->lat_p50, r->lat_p90,
-		       r->lat_p99, r->lat_max, r->srv_p50, r->srv_p99, r->sent, r->sent - r->gen_errors, r->gen_pps,
+		       r->lat_p99, r->lat_max, r->live_p50, r->live_p90, r->live_p99, r->live_max,
+		       r->srv_p50, r->srv_p99, r->sent, r->sent - r->gen_errors, r->gen_pps,
 		       r->gen_errors, r->seen, r->lost, r->dups, r->unexpected, r->reorder, r->flows,
 		       r->packets, r->foreign, r->beyond, r->bad_path, r->sink_mixed, r->pipe_mixed,
 		       r->pipe_missed, r->pipe_bad_verdict, r->pipe_packets, o->direct ? "true" : "false",
@@ -824,11 +838,15 @@ static void result__print(const struct opts *o, const struct result *r, bool ok)
 		       "p99 %.3f ms max %.3f ms; preparing p50 %.3f ms p99 %.3f ms\n", kind, r->ops_done,
 		       r->lat_p50 / 1e3, r->lat_p99 / 1e3, r->sw_p50 / 1e3, r->sw_p99 / 1e3,
 		       r->sw_max / 1e3, r->prep_p50 / 1e3, r->prep_p99 / 1e3);
-	printf("%s x %ld (%ld refused, %ld under traffic), command-to-live (send -> reply):\n"
+	printf("%s x %ld (%ld refused, %ld under traffic), send -> reply:\n"
 	       "  p50 %.3f ms  p90 %.3f ms  p99 %.3f ms  max %.3f ms  (daemon: p50 %.3f ms, p99 %.3f ms)\n",
 	       kind, r->ops_done, r->ops_failed, r->ops_traffic, r->lat_p50 / 1e3,
 	       r->lat_p90 / 1e3, r->lat_p99 / 1e3, r->lat_max / 1e3, r->srv_p50 / 1e3,
 	       r->srv_p99 / 1e3);
+	if (!o->direct)
+		printf("command to live (send -> the switch packets see):\n"
+		       "  p50 %.3f ms  p90 %.3f ms  p99 %.3f ms  max %.3f ms\n", r->live_p50 / 1e3,
+		       r->live_p90 / 1e3, r->live_p99 / 1e3, r->live_max / 1e3);
 	printf("traffic: sent %" PRIu64 " at %.3f Mpps (generator tx errors %" PRIu64 ")\n",
 	       r->sent, r->gen_pps / 1e6, r->gen_errors);
 	printf("  seen %" PRIu64 "  lost %" PRIu64 "  duplicated %" PRIu64 "  mixed %" PRIu64
@@ -925,7 +943,7 @@ int main(int argc, char **argv)
 		if (o.direct)
 			err = direct_op(&o, i, &sm.lat[n], &sm.sw[n], &sm.prep[n]);
 		else
-			err = op_run(&o, i, &sm.lat[n], &sm.srv[n]);
+			err = op_run(&o, i, &sm.lat[n], &sm.live[n], &sm.srv[n]);
 		if (err) {
 			r.ops_failed++;
 			break;
@@ -963,8 +981,13 @@ int main(int argc, char **argv)
 		char path[PATH_MAX], title[128];
 
 		snprintf(title, sizeof(title), "%s%s, %s", mode_name(&o), o.direct ? " (libsluice)" : "",
-			 o.direct ? "the call" : "command to live (send -> reply)");
+			 o.direct ? "the call" : "send -> reply");
 		ret = samples_write(o.lat_file, title, sm.lat, r.ops_done);
+		if (!ret && !o.direct) {
+			snprintf(path, sizeof(path), "%s.live", o.lat_file);
+			snprintf(title, sizeof(title), "%s, command to live (send -> the switch)", mode_name(&o));
+			ret = samples_write(path, title, sm.live, r.ops_done);
+		}
 		if (!ret && o.direct) {
 			snprintf(path, sizeof(path), "%s.switch", o.lat_file);
 			snprintf(title, sizeof(title), "%s (libsluice), the switch", mode_name(&o));
@@ -976,6 +999,7 @@ int main(int argc, char **argv)
 		}
 	}
 	percentiles(sm.lat, r.ops_done, &r.lat_p50, &r.lat_p90, &r.lat_p99, &r.lat_max);
+	percentiles(sm.live, r.ops_done, &r.live_p50, &r.live_p90, &r.live_p99, &r.live_max);
 	percentiles(sm.srv, r.ops_done, &r.srv_p50, NULL, &r.srv_p99, NULL);
 	percentiles(sm.sw, r.ops_done, &r.sw_p50, NULL, &r.sw_p99, &r.sw_max);
 	percentiles(sm.prep, r.ops_done, &r.prep_p50, NULL, &r.prep_p99, NULL);

@@ -264,10 +264,16 @@ struct json_object *change__reply(const struct daemon *d, const struct change *c
 	json_object_object_add(r, "duration_us", json_object_new_int64((int64_t)c->us));
 	json_object_object_add(r, "build_us", json_object_new_int64((int64_t)c->build_us));
 	json_object_object_add(r, "switch_us", json_object_new_int64((int64_t)c->switch_us));
-	/* From the request's arrival to the step packets see, grace period excluded. */
-	if (pl->last_switch_at_us >= d->req_us && d->req_us)
+	/*
+	 * From the request's arrival to the step packets see, grace period
+	 * excluded; and that step on CLOCK_MONOTONIC, so that a client on this
+	 * machine can time its own command to the moment it went live.
+	 */
+	if (pl->last_switch_at_us >= d->req_us && d->req_us) {
 		json_object_object_add(r, "to_switch_us",
 				       json_object_new_int64((int64_t)(pl->last_switch_at_us - d->req_us)));
+		json_object_object_add(r, "switch_at_us", json_object_new_int64((int64_t)pl->last_switch_at_us));
+	}
 	return r;
 }
 
