@@ -75,6 +75,20 @@ link_id() {
 	[[ "$output" == *" 0% packet loss"* ]]
 }
 
+@test "a swap's reply says when it went live, on the clock a client reads (CLOCK_MONOTONIC)" {
+	local t0 t1
+	t0=$(python3 -c 'import time; print(time.monotonic_ns() // 1000)')
+	ctl -j stage swap "$TOPO_DUT_IF" count count > "$WORK/swap.json"
+	t1=$(python3 -c 'import time; print(time.monotonic_ns() // 1000)')
+	python3 - "$WORK/swap.json" "$t0" "$t1" <<-'PY'
+	import json, sys
+	r, t0, t1 = json.load(open(sys.argv[1])), int(sys.argv[2]), int(sys.argv[3])
+	assert r["ok"] and r["new_prog_id"] != r["old_prog_id"], r
+	assert t0 < r["switch_at_us"] < t1, (t0, r["switch_at_us"], t1)
+	assert 0 < r["to_switch_us"] < t1 - t0, (r["to_switch_us"], t1 - t0)
+	PY
+}
+
 # info_unswitch: makes the pinned pipeline info say what it said just before
 # the last commit's switch-word store: the live bank back to a prepared
 # candidate (state 3) and the previous bank live (state 1), as a daemon
