@@ -518,8 +518,8 @@ static int call(const struct opts *o, long i, struct json_object *req, uint64_t 
 
 /*
  * One operation; *lat gets send -> reply in us, *live send -> the switch
- * packets see (the daemon's switch_at_us, the same clock: 0 when it sent
- * none), *srv what the daemon says it took. A prepared one is prepared
+ * packets see (the daemon's switch_at_us, the same clock), *srv what the
+ * daemon says it took. A prepared one is prepared
  * untimed, then its commit is timed, and the daemon's figure is from the
  * request's arrival to the switch.
  */
@@ -547,7 +547,8 @@ static int op_run(const struct opts *o, long i, uint64_t *lat, uint64_t *live, u
 	*srv = json_object_object_get_ex(rep, o->mode == MODE_PREPARED ? "to_switch_us" : "duration_us", &v) ?
 	       (uint64_t)json_object_get_int64(v) : 0;
 	at = json_object_object_get_ex(rep, "switch_at_us", &v) ? json_object_get_int64(v) : 0;
-	*live = at > 0 && (uint64_t)at >= sent ? (uint64_t)at - sent : 0;
+	/* A reply without the switch's time bounds it by the reply's own. */
+	*live = at > 0 && (uint64_t)at >= sent ? (uint64_t)at - sent : *lat;
 	json_object_put(rep);
 	return 0;
 }
