@@ -69,33 +69,20 @@ _Static_assert(SLUICE_NR_BANKS == 4, "sluice_dispatch has one tail call per bank
 SEC("xdp")
 int sluice_entry_prog(struct xdp_md *ctx)
 {
+	struct sluice_entry_state st;
 	struct sluice_pipe_stats *ps;
 	struct sluice_switch *sw;
 	struct sluice_meta *m;
-	union sluice_word w;
-	__u32 zero = 0, bank, gen, xflags = 0, last;
+	__u32 bank, last;
 	bool missed;
 	int ret;
 
-	sw = bpf_map_lookup_elem(&sluice_switch, &zero);
-	if (!sw)
-		return XDP_ABORTED;
-	w.raw = *(volatile __u64 *)&sw->word.raw;
-	bank = w.bank;
-	gen = w.gen;
-	if (w.share)
-		sluice_entry_choose(ctx, &w, &bank, &gen, &xflags);
-	bank &= SLUICE_NR_BANKS - 1;
-	ps = bpf_map_lookup_elem(&sluice_pipe_stats, &bank);
-	if (!ps)
-		return XDP_ABORTED;
-	m = sluice_entry_begin(ctx, ps, bank, gen, xflags);
+	m = sluice_entry_start(ctx, &st, &ret);
 	if (!m)
-		return sluice_entry_end(ctx, ps, NULL, XDP_ABORTED);
-	if (sw->time_shift && !(ps->packets & ((1ull << ((sw->time_shift - 1) & 63)) - 1))) {
-		m->xflags |= SLUICE_X_TIMED;
-		sluice_time_start();
-	}
+		return ret;
+	sw = st.sw;
+	ps = st.ps;
+	bank = st.bank;
 	if (sw->sample_shift && !(ps->packets & ((1ull << ((sw->sample_shift - 1) & 63)) - 1)))
 		sluice_entry_sample(ctx, bank);
 

@@ -314,6 +314,58 @@ static __always_inline void sluice_time_start(void)
 	tm->pos = SLUICE_MAX_STAGES;
 }
 
+/* What an entry found before the chain, for the counting after it. */
+struct sluice_entry_state {
+	struct sluice_switch *sw;
+	struct sluice_pipe_stats *ps;
+	__u32 bank;
+};
+
+/*
+ * The start of every entry, and of the benchmark's programs that stand for
+ * one: the switch word read once, the bank it names (or a canary's or a
+ * group's share of it), that bank's counters, the packet's context reserved
+ * and reset, and 1 packet in 2^(time_shift - 1) timed. Returns the context;
+ * NULL when the packet ends here, with *verdict what to return.
+ */
+static __always_inline struct sluice_meta *sluice_entry_start(struct xdp_md *ctx,
+							    struct sluice_entry_state *st,
+							    int *verdict)
+{
+	struct sluice_pipe_stats *ps;
+	struct sluice_switch *sw;
+	struct sluice_meta *m;
+	union sluice_word w;
+	__u32 zero = 0, bank, gen, xflags = 0;
+
+	*verdict = XDP_ABORTED;
+	sw = bpf_map_lookup_elem(&sluice_switch, &zero);
+	if (!sw)
+		return NULL;
+	w.raw = *(volatile __u64 *)&sw->word.raw;
+	bank = w.bank;
+	gen = w.gen;
+	if (w.share)
+		sluice_entry_choose(ctx, &w, &bank, &gen, &xflags);
+	bank &= SLUICE_NR_BANKS - 1;
+	ps = bpf_map_lookup_elem(&sluice_pipe_stats, &bank);
+	if (!ps)
+		return NULL;
+	m = sluice_entry_begin(ctx, ps, bank, gen, xflags);
+	if (!m) {
+		*verdict = sluice_entry_end(ctx, ps, NULL, XDP_ABORTED);
+		return NULL;
+	}
+	if (sw->time_shift && !(ps->packets & ((1ull << ((sw->time_shift - 1) & 63)) - 1))) {
+		m->xflags |= SLUICE_X_TIMED;
+		sluice_time_start();
+	}
+	st->sw = sw;
+	st->ps = ps;
+	st->bank = bank;
+	return m;
+}
+
 /* Whether this CPU may write one more record of this reason this second. */
 static __always_inline bool sluice_record_allowed(__u32 reason)
 {

@@ -56,33 +56,18 @@ static __always_inline int inl_stages(struct xdp_md *ctx, struct sluice_meta *m)
 SEC("xdp")
 int sluice_inlined(struct xdp_md *ctx)
 {
-	struct sluice_pipe_stats *ps;
-	struct sluice_switch *sw;
+	struct sluice_entry_state st;
 	struct sluice_meta *m;
-	union sluice_word w;
-	__u32 zero = 0, bank, gen, xflags = 0;
 	int ret;
 
 	/* What the entry does before the chain: the switch word, the bank, the context. */
-	sw = bpf_map_lookup_elem(&sluice_switch, &zero);
-	if (!sw)
-		return XDP_ABORTED;
-	w.raw = *(volatile __u64 *)&sw->word.raw;
-	bank = w.bank;
-	gen = w.gen;
-	if (w.share)
-		sluice_entry_choose(ctx, &w, &bank, &gen, &xflags);
-	bank &= SLUICE_NR_BANKS - 1;
-	ps = bpf_map_lookup_elem(&sluice_pipe_stats, &bank);
-	if (!ps)
-		return XDP_ABORTED;
-	m = sluice_entry_begin(ctx, ps, bank, gen, xflags);
+	m = sluice_entry_start(ctx, &st, &ret);
 	if (!m)
-		return sluice_entry_end(ctx, ps, NULL, XDP_ABORTED);
+		return ret;
 	ret = inl_stages(ctx, m);
 	if (slot_stats)
-		sluice_entry_count_slots(ctx, m, bank, ret, false);
-	return sluice_entry_end(ctx, ps, m, ret);
+		sluice_entry_count_slots(ctx, m, st.bank, ret, false);
+	return sluice_entry_end(ctx, st.ps, m, ret);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

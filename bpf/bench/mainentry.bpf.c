@@ -26,31 +26,17 @@
 SEC("xdp")
 int bench_mainentry(struct xdp_md *ctx)
 {
+	struct sluice_entry_state st;
 	struct sluice_pipe_stats *ps;
-	struct sluice_switch *sw;
 	struct sluice_meta *m;
-	union sluice_word w;
-	__u32 zero = 0, bank, gen, xflags = 0;
+	__u32 bank;
+	int ret;
 
-	sw = bpf_map_lookup_elem(&sluice_switch, &zero);
-	if (!sw)
-		return XDP_ABORTED;
-	w.raw = *(volatile __u64 *)&sw->word.raw;
-	bank = w.bank;
-	gen = w.gen;
-	if (w.share)
-		sluice_entry_choose(ctx, &w, &bank, &gen, &xflags);
-	bank &= SLUICE_NR_BANKS - 1;
-	ps = bpf_map_lookup_elem(&sluice_pipe_stats, &bank);
-	if (!ps)
-		return XDP_ABORTED;
-	m = sluice_entry_begin(ctx, ps, bank, gen, xflags);
+	m = sluice_entry_start(ctx, &st, &ret);
 	if (!m)
-		return sluice_entry_end(ctx, ps, NULL, XDP_ABORTED);
-	if (sw->time_shift && !(ps->packets & ((1ull << (sw->time_shift & 63)) - 1))) {
-		m->xflags |= SLUICE_X_TIMED;
-		sluice_time_start();
-	}
+		return ret;
+	ps = st.ps;
+	bank = st.bank;
 	/* Counted before the chain, the only place left to count it. */
 	ps->packets++;
 	if (bank == 0)

@@ -27,44 +27,27 @@ static __always_inline void inl_enter(struct sluice_meta *m, __u32 slot)
 SEC("xdp")
 int bench_passinl(struct xdp_md *ctx)
 {
-	struct sluice_pipe_stats *ps;
-	struct sluice_switch *sw;
+	struct sluice_entry_state st;
 	struct sluice_meta *m;
-	union sluice_word w;
-	__u32 zero = 0, bank, gen, xflags = 0;
-	int ret = XDP_PASS;
+	int ret;
 
-	sw = bpf_map_lookup_elem(&sluice_switch, &zero);
-	if (!sw)
-		return XDP_ABORTED;
-	w.raw = *(volatile __u64 *)&sw->word.raw;
-	bank = w.bank;
-	gen = w.gen;
-	if (w.share)
-		sluice_entry_choose(ctx, &w, &bank, &gen, &xflags);
-	bank &= SLUICE_NR_BANKS - 1;
-	ps = bpf_map_lookup_elem(&sluice_pipe_stats, &bank);
-	if (!ps)
-		return XDP_ABORTED;
-	m = sluice_entry_begin(ctx, ps, bank, gen, xflags);
+	m = sluice_entry_start(ctx, &st, &ret);
 	if (!m)
-		return sluice_entry_end(ctx, ps, NULL, XDP_ABORTED);
-	if (sw->time_shift && !(ps->packets & ((1ull << (sw->time_shift & 63)) - 1))) {
-		m->xflags |= SLUICE_X_TIMED;
-		sluice_time_start();
-	}
+		return ret;
+	/* Every pass stage hands on; the last one passes. */
+	ret = XDP_PASS;
 #pragma unroll
 	for (__u32 i = 0; i < SLUICE_MAX_STAGES; i++) {
 		if (i >= nr_stages)
 			break;
 		inl_enter(m, i);
 	}
-	if (sw->record && (m->flags & SLUICE_PKT_MIXED))
-		sluice_entry_record(ctx, ps, m, bank, SLUICE_AN_MIXED, m->last, ret);
+	if (st.sw->record && (m->flags & SLUICE_PKT_MIXED))
+		sluice_entry_record(ctx, st.ps, m, st.bank, SLUICE_AN_MIXED, m->last, ret);
 	if (m->xflags & SLUICE_X_TIMED)
 		sluice_time_mark(SLUICE_SLOT_NONE);
-	sluice_entry_count_slots(ctx, m, bank, ret, false);
-	return sluice_entry_end(ctx, ps, m, ret);
+	sluice_entry_count_slots(ctx, m, st.bank, ret, false);
+	return sluice_entry_end(ctx, st.ps, m, ret);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
