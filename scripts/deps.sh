@@ -24,6 +24,7 @@ PKGS=(
 	xdp-tools			# xdp-filter, the peer bench/acl.sh measures the ACL against
 	tcpreplay tshark iperf3		# capture replay and real clients in tests
 	jq python3			# reading JSON in the demo and in bats tests
+	curl util-linux procps		# a real HTTP client for /metrics; nsenter, setpriv; pgrep
 	binutils			# objdump for tools/jit-dump.sh (bpftool has no disassembler here)
 	debhelper dpkg-dev		# make deb (dpkg-buildpackage, dh)
 	systemd				# systemd-analyze: the unit is verified and its sandbox scored in tests
