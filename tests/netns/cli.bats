@@ -299,6 +299,24 @@ all_commands() {
 	grep -q "oldest kernel the matrix proves is $oldest" "$top/docs/kernels.md"
 }
 
+@test "every package scripts/deps.sh installs has its reason in the README's table" {
+	top=${SLUICE_TOP:-$(cd "$BATS_TEST_DIRNAME/../.." && pwd)}
+	python3 - "$top/scripts/deps.sh" "$top/README.md" <<-'PY'
+	import re, sys
+	deps = open(sys.argv[1]).read()
+	pkgs = re.search(r"PKGS=\(\n(.*?)\n\)", deps, re.S).group(1)
+	names = {w for line in pkgs.splitlines() for w in line.split("#")[0].split()}
+	readme = open(sys.argv[2]).read()
+	table = readme[readme.index("## Dependencies"):]
+	table = table[:table.index("\n\n", table.index("| package |"))]
+	named = {p.strip() for row in table.splitlines()[2:] for p in row.split("|")[1].split(",")}
+	# The toolchain needs no reason.
+	missing = sorted(names - named - {"make", "gcc", "pkg-config"})
+	if missing:
+	    sys.exit("not in the README's dependency table: " + " ".join(missing))
+	PY
+}
+
 @test "--version and --help on every binary" {
 	local b
 	for b in cli/sluicectl daemon/sluiced tools/xsk/sluice-xsk; do
