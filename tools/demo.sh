@@ -350,7 +350,7 @@ row "verdicts" "$(jq -r "$p.verdicts | \"pass \\(.pass), drop \\(.drop)\"" "$tmp
 row "  drops by stage" "$(jq -r '[.interfaces[0].stages[] | select(.verdicts.drop > 0) |
 	"\(.name) \(.verdicts.drop)"] | join(", ")' "$tmp/stats.json")"
 echo
-echo "   Changes made under traffic (sluicectl history; time from request to live):"
+echo "   Changes made under traffic (sluicectl history; the daemon's time for each, a transaction's grace period in):"
 jq -r '.entries[] | (.duration_us | if . >= 10000 then "\(. / 100 | floor / 10) ms" else "\(.) us" end) as $d |
 	"     \(.op | . + " " * (12 - length)) \(.stages | join(" + ") | .[0:40] | . + " " * (40 - length)) \(" " * (10 - ($d | length)))\($d)  \(.result)"' \
 	"$tmp/history.json"
