@@ -292,8 +292,14 @@ static int obj_reuse(struct bpf_object *obj, const char *map, int fd)
 
 static int obj_load(struct bpf_object *obj)
 {
-	int ret = bpf_object__load(obj);
+	char why[256];
+	int ret = probe__check_denied_helpers(obj, why, sizeof(why));
 
+	if (ret) {
+		fprintf(stderr, "dispatch: loading %s: %s\n", bpf_object__name(obj), why);
+		return ret;
+	}
+	ret = bpf_object__load(obj);
 	if (ret)
 		fprintf(stderr, "dispatch: loading %s: %s\n", bpf_object__name(obj), strerror(-ret));
 	return ret;

@@ -437,6 +437,28 @@ bool probe__denied(const char *feature)
 	return false;
 }
 
+int probe__check_denied_helpers(const struct bpf_object *obj, char *why, size_t len)
+{
+	struct bpf_program *p;
+
+	if (!probe__denied("xdp_adjust_meta"))
+		return 0;
+	bpf_object__for_each_program(p, obj) {
+		const struct bpf_insn *in = bpf_program__insns(p);
+
+		for (size_t i = 0; i < bpf_program__insn_cnt(p); i++) {
+			if (in[i].code != (BPF_JMP | BPF_CALL) || in[i].src_reg ||
+			    in[i].imm != BPF_FUNC_xdp_adjust_meta)
+				continue;
+			snprintf(why, len, "%s: program of this type cannot use helper "
+				 "bpf_xdp_adjust_meta#%d (SLUICE_DENY_FEATURES names xdp_adjust_meta)",
+				 bpf_program__name(p), BPF_FUNC_xdp_adjust_meta);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 /* Whether a test asked to act as a kernel that refuses this feature. */
 static bool denied(struct probe_result *r)
 {

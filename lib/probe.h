@@ -11,6 +11,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+struct bpf_object;
+
 struct probe_result {
 	const char *name;	/* short id, e.g. "tail_call_subprog" */
 	bool ok;
@@ -57,6 +59,14 @@ int probe__load_tail_caller(int prog_array_fd, int key_map_fd, bool subprog);
  * on a kernel that has them.
  */
 bool probe__denied(const char *feature);
+
+/*
+ * The kernel's side of that knob, for every object sluice loads: with
+ * xdp_adjust_meta denied, an object whose programs call the helper is refused
+ * as such a kernel's verifier refuses it (-EINVAL, its message in why), so a
+ * loader that picks the wrong build fails here too, not only there.
+ */
+int probe__check_denied_helpers(const struct bpf_object *obj, char *why, size_t len);
 
 /* Single probes, quick enough for a loader to ask. why gets the detail. */
 bool probe__xdp_meta(char *why, size_t len);

@@ -15,6 +15,7 @@
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
+#include "probe.h"
 #include "stage_load.h"
 #include "trust.h"
 #include "entry.skel.h"
@@ -453,9 +454,16 @@ static int loading__configure_stage(struct loading *l, const struct stage_load_r
 /* Loads the selected program; a refusal says why, from the verifier's log. */
 static int loading__load(struct loading *l, char **verifier_log)
 {
-	int ret = bpf_object__load(l->obj);
+	char denied[256];
 	const char *why;
+	int ret;
 
+	ret = probe__check_denied_helpers(l->obj, denied, sizeof(denied));
+	if (ret) {
+		snprintf(l->err, l->errlen, "stage '%s': the verifier refused %s", l->name, denied);
+		return ret;
+	}
+	ret = bpf_object__load(l->obj);
 	if (!ret)
 		return 0;
 	why = explain_verifier(l->log);

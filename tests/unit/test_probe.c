@@ -92,6 +92,38 @@ static void test_denied_features_are_optional(void **state)
 	unsetenv("SLUICE_DENY_FEATURES");
 }
 
+/* The open object build/bpf/NAME.bpf.o. */
+static struct bpf_object *open_built(const char *name)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/bpf/%s.bpf.o",
+		 getenv("SLUICE_BUILD") ? getenv("SLUICE_BUILD") : "build", name);
+	return bpf_object__open_file(path, NULL);
+}
+
+/*
+ * Acting as a kernel that refuses metadata refuses what such a verifier
+ * refuses, for every loader that asks: the entry built to reserve metadata,
+ * not the build that never names the helper, and nothing when not denied.
+ */
+static void test_denied_helper_refused_at_load(void **state)
+{
+	struct bpf_object *meta = open_built("entry"), *percpu = open_built("entry_percpu");
+	char why[256] = "";
+
+	assert_non_null(meta);
+	assert_non_null(percpu);
+	assert_int_equal(probe__check_denied_helpers(meta, why, sizeof(why)), 0);
+	setenv("SLUICE_DENY_FEATURES", "xdp_adjust_meta", 1);
+	assert_int_equal(probe__check_denied_helpers(meta, why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "cannot use helper bpf_xdp_adjust_meta#54"));
+	assert_int_equal(probe__check_denied_helpers(percpu, why, sizeof(why)), 0);
+	unsetenv("SLUICE_DENY_FEATURES");
+	bpf_object__close(meta);
+	bpf_object__close(percpu);
+}
+
 /* Does any process still hold the network namespace "net:[ino]"? */
 static int netns_holders(const char *nsid)
 {
@@ -240,6 +272,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_required_present),
 		cmocka_unit_test(test_denied_features_are_optional),
+		cmocka_unit_test(test_denied_helper_refused_at_load),
 		cmocka_unit_test(test_leaves_nothing_behind),
 		cmocka_unit_test(test_dispatcher_not_available),
 		cmocka_unit_test(test_json_and_require),
