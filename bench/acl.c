@@ -50,7 +50,9 @@
 #include "acl.h"
 #include "pipeline.h"
 #include "pkt.h"
+#include "probe.h"
 #include "harness.skel.h"
+#include "harness_plain.skel.h"
 
 #define MAX_CASES	24
 #define MAX_ROUNDS	101
@@ -75,7 +77,11 @@ struct bench_case {
 };
 
 static struct {
+	/* The front: harness gives the metadata back; harness_plain never names the helper. */
 	struct harness_bpf *front;
+	struct harness_plain_bpf *front_plain;
+	int front_fd, nop_fd, target_fd;
+	enum sluice_carrier carrier;	/* what sluiced would pick here */
 	struct bench_case cases[MAX_CASES];
 	int nr_cases;
 	char root[PATH_MAX];
@@ -122,7 +128,7 @@ static int front_stats(uint64_t *ns, uint64_t *cnt)
 	struct bpf_prog_info info = {};
 	__u32 len = sizeof(info);
 
-	if (bpf_obj_get_info_by_fd(bpf_program__fd(B.front->progs.bench_front), &info, &len))
+	if (bpf_obj_get_info_by_fd(B.front_fd, &info, &len))
 		return -errno;
 	*ns = info.run_time_ns;
 	*cnt = info.run_cnt;
@@ -143,14 +149,14 @@ static int front_run(struct bench_case *c, int repeat, uint32_t *retval, struct 
 	double w0;
 	int ret = 0;
 
-	if (bpf_map_update_elem(bpf_map__fd(B.front->maps.bench_target), &zero, &c->fd, BPF_ANY))
+	if (bpf_map_update_elem(B.target_fd, &zero, &c->fd, BPF_ANY))
 		return -errno;
 	if (B.stats_fd >= 0)
 		ret = front_stats(&t0, &c0);
 	if (ret)
 		return ret;
 	w0 = now_ns();
-	if (bpf_prog_test_run_opts(bpf_program__fd(B.front->progs.bench_front), &opts))
+	if (bpf_prog_test_run_opts(B.front_fd, &opts))
 		return -errno;
 	if (ns && B.stats_fd >= 0) {
 		ret = front_stats(&t1, &c1);
@@ -314,7 +320,12 @@ static struct pipeline *pipeline_new(const char *name, unsigned int stages, stru
 	}
 	src_set(&src[n++], "count");
 	snprintf(dir, sizeof(dir), "acl%d", seq++);
-	if (pipeline__init(pl, B.root, dir) || pipeline__load(pl, src, n, XDP_ABORTED, &err)) {
+	if (pipeline__init(pl, B.root, dir)) {
+		free(pl);
+		return NULL;
+	}
+	pipeline__set_carrier(pl, B.carrier, 0);
+	if (pipeline__load(pl, src, n, XDP_ABORTED, &err)) {
 		fprintf(stderr, "acl: pipeline %s: %s\n%s", name, err.msg,
 			err.verifier_log ? err.verifier_log : "");
 		pipeline_err__clear(&err);
@@ -475,7 +486,7 @@ static int cases_setup(void)
 	struct acl_rule_spec *big;
 	int ret;
 
-	if (!case_add("front-nop", "the benchmark's front alone", bpf_program__fd(B.front->progs.bench_nop),
+	if (!case_add("front-nop", "the benchmark's front alone", B.nop_fd,
 		      2000))
 		return -E2BIG;
 	if (!pipeline_case("parse-count", "[parse, count]: the pipeline without acl", 0, 2000, NULL) ||
@@ -792,9 +803,41 @@ static void report(void)
 
 /* ---- main ---- */
 
+/* The front that suits this kernel: only where it has metadata may the front give it back. */
+static int front_load(void)
+{
+	struct bpf_object *obj;
+	char why[256];
+	int ret;
+
+	B.carrier = (enum sluice_carrier)probe__carrier_auto(why, sizeof(why));
+	if (B.carrier == SLUICE_CARRIER_META) {
+		B.front = harness_bpf__open();
+		obj = B.front ? B.front->obj : NULL;
+	} else {
+		B.front_plain = harness_plain_bpf__open();
+		obj = B.front_plain ? B.front_plain->obj : NULL;
+	}
+	if (!obj)
+		return -errno;
+	ret = probe__check_denied_helpers(obj, why, sizeof(why));
+	if (ret) {
+		fprintf(stderr, "acl: the front: %s\n", why);
+		return ret;
+	}
+	ret = bpf_object__load(obj);
+	if (ret)
+		return ret;
+	B.front_fd = bpf_program__fd(bpf_object__find_program_by_name(obj, "bench_front"));
+	B.nop_fd = bpf_program__fd(bpf_object__find_program_by_name(obj, "bench_nop"));
+	B.target_fd = bpf_map__fd(bpf_object__find_map_by_name(obj, "bench_target"));
+	return 0;
+}
+
 static int setup(void)
 {
 	struct statfs st;
+	int ret;
 
 	if ((statfs("/sys/fs/bpf", &st) || st.f_type != BPF_FS_MAGIC) &&
 	    mount("bpf", "/sys/fs/bpf", "bpf", 0, NULL))
@@ -802,9 +845,9 @@ static int setup(void)
 	snprintf(B.root, sizeof(B.root), "/sys/fs/bpf/sluice-benchacl-%d", (int)getpid());
 	if (mkdir(B.root, 0700))
 		return -errno;
-	B.front = harness_bpf__open_and_load();
-	if (!B.front)
-		return -errno;
+	ret = front_load();
+	if (ret)
+		return ret;
 	return cases_setup();
 }
 
@@ -824,6 +867,7 @@ static void teardown(void)
 			close(c->peer_stats_fd);
 	}
 	harness_bpf__destroy(B.front);
+	harness_plain_bpf__destroy(B.front_plain);
 	if (B.stats_fd >= 0)
 		close(B.stats_fd);
 	if (B.root[0])

@@ -76,6 +76,19 @@ numeric() {
 	done
 }
 
+@test "as on a kernel refusing metadata, the benches load only what such a kernel takes" {
+	require_file "$SLUICE_BUILD/bench/acl"
+	require_file "$SLUICE_BUILD/bench/dispatch"
+	# The loaders refuse any program calling bpf_xdp_adjust_meta, as that verifier does.
+	SLUICE_DENY_FEATURES=xdp_adjust_meta run "$SLUICE_BUILD/bench/acl" --quick --no-updates
+	[ "$status" -eq 0 ] || { echo "$output" | tail -5; false; }
+	[[ "$output" == *"acl-peer-3 "* ]]
+	SLUICE_DENY_FEATURES=xdp_adjust_meta run "$SLUICE_BUILD/bench/dispatch" --quick --only default
+	[ "$status" -eq 0 ] || { echo "$output" | tail -5; false; }
+	[[ "$output" == *"FIGURE dispatch.pipeline_over_inlined.meta n/a "* ]]
+	[[ "$output" =~ FIGURE\ dispatch.pipeline_over_inlined.percpu\ [0-9] ]]
+}
+
 @test "acl --quick: the ACL's cases and one-rule changes run; figures in the summary format" {
 	require_file "$SLUICE_BUILD/bench/acl"
 	run bash "$SLUICE_TOP/bench/acl.sh" --quick

@@ -378,6 +378,7 @@ static void test_whole_pipeline(void **state)
 	require_bpf();
 	assert_non_null(test_pin_root());
 	assert_int_equal(pipeline__init(&pl, test_pin_root(), "pktfuzz"), 0);
+	pipeline__set_carrier(&pl, test_carrier(), 0);
 	for (int i = 0; i < 5; i++) {
 		snprintf(src[i].name, sizeof(src[i].name), "%s", objs[i]);
 		snprintf(src[i].object, sizeof(src[i].object), "%s", objs[i]);

@@ -271,6 +271,7 @@ static void test_stage_load_uses_policy(void **state)
 	path_of(p, sizeof(p), "aborts.bpf.o");
 	assert_int_equal(symlink(obj, p), 0);
 	assert_int_equal(pipeline__init(&pl, test_pin_root(), "trust"), 0);
+	pipeline__set_carrier(&pl, test_carrier(), 0);
 	snprintf(src.name, sizeof(src.name), "a");
 	snprintf(src.object, sizeof(src.object), "%s", p);
 	assert_int_not_equal(pipeline__load(&pl, &src, 1, XDP_PASS, &err), 0);
