@@ -294,36 +294,6 @@ struct ifdata {
 	uint64_t time_sample;
 };
 
-/* Sums a per-CPU array of u64 counters pinned under maps/ by name; -ENOENT: no such stage. */
-static int percpu_u64(const struct pipeline *pl, const char *map, uint64_t *out, uint32_t n)
-{
-	int ncpu = libbpf_num_possible_cpus(), fd, ret = 0;
-	uint64_t *buf;
-
-	memset(out, 0, n * sizeof(*out));
-	if (ncpu < 1)
-		return ncpu;
-	fd = pipeline__map_fd(pl, map);
-	if (fd < 0)
-		return fd;
-	buf = calloc((size_t)ncpu, sizeof(*buf));
-	if (!buf) {
-		close(fd);
-		return -ENOMEM;
-	}
-	for (uint32_t k = 0; k < n; k++) {
-		if (bpf_map_lookup_elem(fd, &k, buf)) {
-			ret = -errno;
-			break;
-		}
-		for (int c = 0; c < ncpu; c++)
-			out[k] += buf[c];
-	}
-	free(buf);
-	close(fd);
-	return ret;
-}
-
 static void ifdata_read(struct daemon *d, struct iface *ifc, struct ifdata *x)
 {
 	const struct pipeline *pl = &ifc->pl;
@@ -345,8 +315,8 @@ static void ifdata_read(struct daemon *d, struct iface *ifc, struct ifdata *x)
 			x->nr_hits = SLUICE_ACL_MAX_RULES;
 		acl_maps__close(&maps);
 	}
-	x->rl = !percpu_u64(pl, "sluice_rl_stats", x->rl_stats, 2);
-	x->xsk = !percpu_u64(pl, "sluice_xsk_verdicts", x->xsk_verdicts, SLUICE_NR_VERDICTS);
+	x->rl = !pipeline__percpu_sum(pl, "sluice_rl_stats", x->rl_stats, 2, 1);
+	x->xsk = !pipeline__percpu_sum(pl, "sluice_xsk_verdicts", x->xsk_verdicts, SLUICE_NR_VERDICTS, 1);
 	x->time = !observe__stage_time(pl, x->t);
 	if (observe__counts(d, pl->ifname, &x->anomalies))
 		x->anomalies = NULL;

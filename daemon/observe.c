@@ -329,37 +329,12 @@ void observe__reloaded(struct daemon *d, bool ok)
 
 /* ---- stage time ---- */
 
+_Static_assert(sizeof(struct sluice_stage_time) % sizeof(__u64) == 0, "stage time: u64 counters only");
+
 int observe__stage_time(const struct pipeline *pl, struct sluice_stage_time *t)
 {
-	int ncpu = libbpf_num_possible_cpus(), fd, ret = 0;
-	struct sluice_stage_time *buf;
-
-	memset(t, 0, sizeof(*t) * OBSERVE_NR_TIMES);
-	if (ncpu < 1)
-		return ncpu;
-	fd = pipeline__map_fd(pl, SLUICE_MAP_STAGE_TIME);
-	if (fd < 0)
-		return fd;
-	buf = calloc((size_t)ncpu, sizeof(*buf));
-	if (!buf) {
-		close(fd);
-		return -ENOMEM;
-	}
-	for (__u32 k = 0; k < OBSERVE_NR_TIMES; k++) {
-		if (bpf_map_lookup_elem(fd, &k, buf)) {
-			ret = -errno;
-			break;
-		}
-		for (int c = 0; c < ncpu; c++) {
-			t[k].count += buf[c].count;
-			t[k].sum_ns += buf[c].sum_ns;
-			for (int b = 0; b < SLUICE_TIME_BUCKETS; b++)
-				t[k].bucket[b] += buf[c].bucket[b];
-		}
-	}
-	free(buf);
-	close(fd);
-	return ret;
+	return pipeline__percpu_sum(pl, SLUICE_MAP_STAGE_TIME, (uint64_t *)t, OBSERVE_NR_TIMES,
+				    sizeof(*t) / sizeof(__u64));
 }
 
 /* ---- reading, for metrics and the control ops ---- */

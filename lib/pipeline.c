@@ -2093,6 +2093,30 @@ static int percpu_sum(int fd, __u32 key, __u64 *sum, size_t n, __u64 *buf, int n
 	return 0;
 }
 
+int pipeline__percpu_sum(const struct pipeline *pl, const char *map, uint64_t *out, uint32_t n,
+			 size_t words)
+{
+	int ncpu = libbpf_num_possible_cpus(), fd, ret = 0;
+	__u64 *buf;
+
+	memset(out, 0, n * words * sizeof(*out));
+	if (ncpu < 1)
+		return ncpu;
+	fd = pipeline__map_fd(pl, map);
+	if (fd < 0)
+		return fd;
+	buf = calloc((size_t)ncpu * words, sizeof(*buf));
+	if (!buf) {
+		close(fd);
+		return -ENOMEM;
+	}
+	for (uint32_t k = 0; k < n && !ret; k++)
+		ret = percpu_sum(fd, k, (__u64 *)out + (size_t)k * words, words, buf, ncpu);
+	free(buf);
+	close(fd);
+	return ret;
+}
+
 /* bank < 0: every bank. */
 static int stats_of(const struct pipeline *pl, int bank, struct sluice_pipe_stats *ps,
 		    struct sluice_slot_stats *slots)

@@ -260,6 +260,13 @@ int pipeline__destroy(struct pipeline *pl);
 int pipeline__find_stage(const struct pipeline *pl, const char *name);
 /* Opens a state map pinned under maps/ by name (caller closes). */
 int pipeline__map_fd(const struct pipeline *pl, const char *name);
+/*
+ * Entries 0..n-1 of the pipeline's per-CPU array NAME, each a struct of
+ * WORDS u64 counters, summed over every CPU into out[n * words]; -ENOENT
+ * when the pipeline has no such map.
+ */
+int pipeline__percpu_sum(const struct pipeline *pl, const char *name, uint64_t *out, uint32_t n,
+			 size_t words);
 
 /*
  * Sums the per-CPU counters over every bank. slots has room for
