@@ -185,6 +185,8 @@ xsk_verdict() {
 	[[ "$output" == *"sluice_xsk_packets_total{iface=\"$TOPO_DUT_IF\",queue=\"0\"} $n"* ]]
 	[[ "$output" == *"sluice_xsk_gaps_total{iface=\"$TOPO_DUT_IF\",queue=\"0\"} 0"* ]]
 	[[ "$output" == *"sluice_xsk_rx_ring_full_total{iface=\"$TOPO_DUT_IF\",queue=\"0\"} 0"* ]]
+	# The xsk stage's own per-CPU counts, summed by the daemon, as the pinned map has them.
+	[[ "$output" == *"sluice_xsk_stage_packets_total{iface=\"$TOPO_DUT_IF\",verdict=\"redirect\"} $(xsk_verdict "$XDP_REDIRECT")"* ]]
 }
 
 @test "capture: SIGTERM joins the threads and exits 0; without the daemon the xsk stage falls back; a restart binds again" {
